@@ -1,0 +1,135 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   metarl_edu:
+#     title: Welcome
+#     minutes: 20
+#     prerequisites:
+#     - Python with numpy (arrays, indexing, loops)
+#     objectives:
+#     - run cells, move a widget's slider and read what changes
+#     - write a function in an exercise cell and read the feedback of its check
+#     - tell quick mode from full mode, and know where your work is saved
+#     - compute a discounted return by hand and in code
+# ---
+
+# %% [markdown]
+# Welcome to **metarl-edu**, a course on *meta-reinforcement learning*: algorithms that use many tasks to learn
+# how to learn, so that a new task is solved quickly. This first notebook shows how the course works. It has one
+# small exercise.
+#
+# ## How a notebook works
+# A notebook is a list of cells. Click a cell and press **Shift+Enter** to run it and move to the next one.
+# Run the cells in order from the top; if something looks wrong, use *Kernel → Restart Kernel and Run All Cells*.
+#
+# The cell below starts the lesson: it prints which notebook this is and which *mode* it runs in.
+
+# %%
+import numpy as np
+
+from metarl_edu import size
+from metarl_edu.classroom import check, pick, start_lesson
+
+start_lesson("00_welcome", kind="master")
+
+# %% [markdown]
+# ## Quick mode and full mode
+# Some lessons train agents for thousands of episodes. In **full mode** (the default) a notebook runs at the size
+# the text describes. In **quick mode** (environment variable `METARL_EDU_QUICK=1`) the same code runs with small
+# budgets; the test suite, the grader and the self-check use it. Lessons choose their sizes with one helper:
+
+# %%
+n_episodes = size(quick=20, full=500)
+print(f"This notebook would train for {n_episodes} episodes.")
+
+# %% [markdown]
+# ## Rewards and the discounted return
+# In reinforcement learning an agent acts, and the world answers with a reward $r_{t+1}$ after each action. One
+# episode yields rewards $r_1, r_2, \dots, r_T$. The agent's goal is a large **discounted return**
+#
+# $$G_0 = r_1 + \gamma r_2 + \gamma^2 r_3 + \dots = \sum_{t=0}^{T-1} \gamma^t r_{t+1},$$
+#
+# where the **discount** $\gamma \in [0, 1]$ says how much a reward one step later is worth
+# (Sutton & Barto, *Reinforcement Learning: An Introduction*, 2nd ed., 2018, eq. 3.8).
+# For rewards $1, 1, 1$ and $\gamma = 0.5$: $G_0 = 1 + 0.5 + 0.25 = 1.75$.
+#
+# ## A widget
+# Widgets are controls that redraw a result. Move the slider: each bar is the weight $\gamma^t$ of the reward at
+# step $t$. With $\gamma$ close to 1 the agent cares about the far future; with $\gamma = 0$ only the next reward
+# counts. The title shows the *effective horizon* $1/(1-\gamma)$, the number of steps that matter most.
+
+# %%
+from metarl_edu.notebook.discount import discount_explorer
+
+discount_explorer(gamma=0.9)
+
+# %% [markdown]
+# ## Your first exercise
+# Complete `discounted_return(rewards, gamma)` so that it returns $G_0$ for a list of rewards. The cell holds a
+# stub that raises `NotImplementedError`; replace that line with your code and run the cell. An empty list of
+# rewards has return 0.
+#
+# *Tip:* working backwards is neat: $G_t = r_{t+1} + \gamma G_{t+1}$, starting from $G_T = 0$.
+
+
+# %%
+def discounted_return(rewards, gamma):
+    """G_0 = sum_t gamma**t * rewards[t] for one episode's rewards (a list of floats)."""
+    ### BEGIN SOLUTION id=discounted_return points=1 replaces=metarl_edu.mdp.discounted_return hint="Loop over the rewards and add gamma**t * reward"
+    g = 0.0
+    for r in reversed(rewards):
+        g = r + gamma * g
+    return g
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ## Checks
+# Run the next cell. A **check** calls your function on small cases whose answers are known. It prints ✅ when
+# all pass, ⏳ while the exercise is not attempted, and ❌ with one hint per failed case (the input, what was
+# expected, what came back). Checks never stop the notebook; fix and re-run the exercise cell, then the check.
+
+# %%
+check("discounted_return", discounted_return)
+
+# %%
+### BEGIN HIDDEN TESTS id=discounted_return
+assert abs(discounted_return([2.0] * 50, 0.9) - 2.0 * (1 - 0.9**50) / (1 - 0.9)) < 1e-9
+assert discounted_return([3.0], 0.0) == 3.0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Cells after an exercise keep working even if it is unsolved: `pick` returns your function when it passed its
+# check, and otherwise the library's reference implementation, with a line saying so.
+
+# %%
+G = pick("discounted_return", discounted_return)
+rewards = [0.0, 0.0, 0.0, 1.0]
+for gamma in (0.5, 0.9, 1.0):
+    print(f"gamma = {gamma}: G_0 = {G(rewards, gamma):.3f}")
+assert np.isclose(G(rewards, 0.9), 0.9**3)
+
+# %% [markdown]
+# ## Where your work is saved, and how to check it
+# `make lab` copies each lesson into the `work/` folder and opens JupyterLab there. Your edits live in `work/`
+# and are never overwritten: a lesson is copied only when `work/` does not have it yet. To start a lesson afresh,
+# delete or rename your copy in `work/` and run `make lab` again.
+#
+# To see what the grader would say, run in a terminal:
+#
+#     .venv/bin/metarl-edu check work/00_welcome.ipynb
+#
+# It runs a copy of your notebook in a fresh kernel, in quick mode, and prints each exercise's result and points.
+#
+# ## Getting help
+# Each lesson's complete version is in `solutions/` for self-study; try the exercise first. The README lists the
+# lessons, and `course/syllabus.md` lists objectives, times and points. Every library function has a docstring:
+# run `help(discounted_return)` or put a `?` after a name.
+#
+# ## Summary and next
+# You ran cells, moved a slider, wrote and checked a function, and met the discounted return. Next,
+# **01 · Markov decision processes** writes a whole decision problem as arrays and computes exact values of
+# policies with dynamic programming.

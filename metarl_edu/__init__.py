@@ -1,0 +1,57 @@
+"""metarl_edu: the library behind the metarl-edu course on meta-reinforcement learning.
+
+Tabular names (MDPs, dynamic programming, environments) import at once; names built on torch are imported
+lazily on first use, so the tabular lessons start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from metarl_edu import envs  # noqa: F401  (registers the metarl_edu/ Gymnasium environments)
+from metarl_edu.config import quick, size, strict
+from metarl_edu.mdp import (
+    TabularMDP,
+    bellman_expectation_backup,
+    bellman_optimality_backup,
+    discounted_return,
+    greedy_policy,
+    iterative_policy_evaluation,
+    policy_evaluation,
+    q_from_v,
+    value_iteration,
+)
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; imported on first attribute access (PEP 562).
+_LAZY: dict[str, str] = {}
+
+__all__ = [
+    "TabularMDP",
+    "bellman_expectation_backup",
+    "bellman_optimality_backup",
+    "discounted_return",
+    "greedy_policy",
+    "iterative_policy_evaluation",
+    "policy_evaluation",
+    "q_from_v",
+    "quick",
+    "size",
+    "strict",
+    "value_iteration",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'metarl_edu' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,259 @@
+"""Instant feedback for the exercises in the lessons.
+
+A lesson calls :func:`start_lesson` in its first cell, then ``check("exercise_id", learner_function)`` right after
+each exercise. A check runs the learner's function on small cases with exact answers and returns a
+:class:`CheckResult` that prints as one pass line, or as one hint per failed case (which input, what was expected,
+what came back). The stub's ``NotImplementedError`` reads as "not attempted yet".
+
+Outside strict mode a check never raises, so a learner's notebook keeps running. In strict mode
+(``METARL_EDU_STRICT=1``, set by ``make test``) a check in a *solution* notebook raises unless it passes, and a check
+in a *lesson* notebook raises unless it reports "not attempted": the test suite then fails when either the
+solution or the stub is wrong.
+
+:func:`pick` gives later cells a working function: the learner's when it passed its check, otherwise the
+library's reference implementation, with a line saying so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from metarl_edu import config
+
+Status = Literal["passed", "failed", "not_attempted"]
+KINDS = ("lesson", "solution", "master")
+RESULT_SENTINEL = "@@metarl_edu-results@@"
+
+
+class CheckFailed(AssertionError):
+    """Raised in strict mode when a check result is not what the notebook's kind requires."""
+
+
+class Failure(Exception):
+    """Raised inside a check case to report one specific problem to the learner."""
+
+
+@dataclass
+class Exercise:
+    """A gradable exercise: its id, the library function it re-implements, and its cases.
+
+    ``cases`` is a function that receives the learner's function and yields ``(description, run)`` pairs;
+    calling ``run()`` executes one case and raises :class:`Failure` with a hint when the answer is wrong.
+    """
+
+    id: str
+    title: str
+    reference: Callable[..., Any]
+    reference_name: str
+    cases: Callable[[Callable[..., Any]], Iterator[tuple[str, Callable[[], None]]]]
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check; ``repr`` is the report the learner reads."""
+
+    exercise: str
+    status: Status
+    hints: list[str] = field(default_factory=list)
+    n_cases: int = 0
+    n_passed: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def __repr__(self) -> str:
+        if self.status == "passed":
+            return f"✅ {self.exercise}: all {self.n_cases} checks passed."
+        if self.status == "not_attempted":
+            return f"⏳ {self.exercise}: not attempted yet. Replace `raise NotImplementedError` with your code."
+        lines = [f"❌ {self.exercise}: {self.n_passed} of {self.n_cases} checks passed."]
+        lines += [f"   • {hint}" for hint in self.hints]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exercise": self.exercise,
+            "status": self.status,
+            "hints": list(self.hints),
+            "n_cases": self.n_cases,
+            "n_passed": self.n_passed,
+        }
+
+
+@dataclass
+class Session:
+    """What the running notebook is: its lesson id and kind, and the check results so far."""
+
+    lesson: str
+    kind: str
+    results: dict[str, CheckResult] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, Exercise] = {}
+_session: Session | None = None
+
+
+# --------------------------------------------------------------------------------------------- registry
+def register(exercise: Exercise) -> Exercise:
+    """Add an exercise to the registry (done by the modules in :mod:`metarl_edu.classroom.exercises`)."""
+    if exercise.id in _REGISTRY and _REGISTRY[exercise.id] is not exercise:
+        raise ValueError(f"exercise id {exercise.id!r} is registered twice")
+    _REGISTRY[exercise.id] = exercise
+    return exercise
+
+
+def exercises() -> dict[str, Exercise]:
+    """All registered exercises by id."""
+    from metarl_edu.classroom import exercises as _  # noqa: F401  (registers the lessons' exercises)
+
+    return dict(_REGISTRY)
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    table = exercises()
+    if exercise_id not in table:
+        raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(table))}")
+    return table[exercise_id]
+
+
+# --------------------------------------------------------------------------------------------- session
+def start_lesson(lesson: str, kind: str = "master") -> Session:
+    """Begin a lesson: remember which notebook this is, and print the mode it runs in.
+
+    Args:
+        lesson: the lesson's file stem, for example ``"01_mdp"``.
+        kind: ``"lesson"`` (student notebook with stubs), ``"solution"``, or ``"master"`` (the course source);
+            written by ``metarl-edu build``.
+    """
+    global _session
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    _session = Session(lesson=lesson, kind=kind)
+    mode = "quick mode (small budgets)" if config.quick() else "full mode"
+    print(f"metarl-edu · lesson {lesson} · {kind} notebook · {mode}" + (" · strict" if config.strict() else ""))
+    return _session
+
+
+def current_session() -> Session | None:
+    return _session
+
+
+def results_json() -> str:
+    """The session's check results as one JSON line, prefixed by a sentinel (read by ``metarl-edu check``)."""
+    payload = {} if _session is None else {k: r.to_dict() for k, r in _session.results.items()}
+    return RESULT_SENTINEL + json.dumps(payload, sort_keys=True)
+
+
+# --------------------------------------------------------------------------------------------- running
+def run_check(exercise_id: str, fn: Callable[..., Any]) -> CheckResult:
+    """Run an exercise's cases against ``fn`` and collect the result; never raises for a wrong answer."""
+    exercise = get_exercise(exercise_id)
+    if not callable(fn):
+        return CheckResult(exercise_id, "failed", [f"expected a function, got {type(fn).__name__}"], 1, 0)
+    hints: list[str] = []
+    n_cases = n_passed = 0
+    for description, run in exercise.cases(fn):
+        n_cases += 1
+        try:
+            run()
+        except NotImplementedError:
+            return CheckResult(exercise_id, "not_attempted", [], n_cases, 0)
+        except Failure as failure:
+            hints.append(f"{description}: {failure}")
+        except Exception as exc:  # a learner's bug must read as a hint, never as a traceback
+            hints.append(f"{description}: your function raised {type(exc).__name__}: {exc}")
+        else:
+            n_passed += 1
+    status: Status = "passed" if n_passed == n_cases else "failed"
+    return CheckResult(exercise_id, status, hints, n_cases, n_passed)
+
+
+def check(exercise_id: str, fn: Callable[..., Any]) -> CheckResult:
+    """Check the learner's ``fn`` for exercise ``exercise_id`` and return the report.
+
+    In strict mode, raise :class:`CheckFailed` when the result does not fit the notebook's kind.
+    """
+    result = run_check(exercise_id, fn)
+    if _session is not None:
+        _session.results[exercise_id] = result
+    if config.strict():
+        _enforce_strict(result)
+    return result
+
+
+def _enforce_strict(result: CheckResult) -> None:
+    kind = None if _session is None else _session.kind
+    if kind is None:
+        raise CheckFailed("strict mode: call start_lesson(...) first so the check knows the notebook's kind")
+    if kind == "lesson" and result.status != "not_attempted":
+        raise CheckFailed(f"strict mode, lesson notebook: the stub should read as not attempted\n{result!r}")
+    if kind in ("solution", "master") and result.status != "passed":
+        raise CheckFailed(f"strict mode, {kind} notebook: the solution should pass\n{result!r}")
+
+
+def pick(exercise_id: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The learner's ``fn`` if it passes its check, else the library's reference (and a line saying so)."""
+    result = None if _session is None else _session.results.get(exercise_id)
+    if result is None:
+        result = run_check(exercise_id, fn)
+    if result.passed:
+        return fn
+    exercise = get_exercise(exercise_id)
+    reason = "is not attempted yet" if result.status == "not_attempted" else "does not pass its check yet"
+    print(f"ℹ️  Your {exercise_id} {reason}; the cells below use the library's {exercise.reference_name} instead.")
+    return exercise.reference
+
+
+# --------------------------------------------------------------------------------------------- helpers for cases
+def fmt(x: Any) -> str:
+    """Short, readable rendering of a value for a hint."""
+    if isinstance(x, np.ndarray):
+        return np.array2string(x, precision=4, suppress_small=True, max_line_width=100, threshold=30)
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return repr(x)
+
+
+def expect_close(
+    got: Any,
+    expected: Any,
+    *,
+    atol: float = 1e-6,
+    what: str = "the result",
+    mistakes: tuple[tuple[Any, str], ...] = (),
+) -> None:
+    """Raise :class:`Failure` unless ``got`` matches ``expected`` (numbers or arrays) within ``atol``.
+
+    ``mistakes`` pairs the answer a typical mistake produces with a hint about that mistake; when ``got`` matches
+    one, the hint is added to the message.
+    """
+    expected_arr = np.asarray(expected, dtype=float)
+    if got is None:
+        raise Failure(f"{what} is None; did you forget to `return` it?")
+    try:
+        got_arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise Failure(f"expected numbers for {what}, got {type(got).__name__}: {fmt(got)}") from None
+    if got_arr.shape != expected_arr.shape:
+        raise Failure(f"{what} has shape {got_arr.shape}, expected shape {expected_arr.shape}")
+    if not np.all(np.isfinite(got_arr)):
+        raise Failure(f"{what} contains nan or inf: {fmt(got_arr)}")
+    if np.allclose(got_arr, expected_arr, atol=atol, rtol=0):
+        return
+    message = f"{what}: expected {_short(expected_arr)}, got {_short(got_arr)}"
+    for wrong, hint in mistakes:
+        wrong_arr = np.asarray(wrong, dtype=float)
+        if wrong_arr.shape == got_arr.shape and np.allclose(got_arr, wrong_arr, atol=atol, rtol=0):
+            message += f". Hint: {hint}"
+            break
+    raise Failure(message)
+
+
+def _short(x: np.ndarray) -> str:
+    return fmt(x if x.ndim else float(x))

@@ -1,0 +1,7 @@
+"""The lessons' exercises and their check cases, one module per lesson.
+
+Each module registers its exercises with :func:`metarl_edu.classroom.checks.register`. References are bound at
+import time, so the checks and the fallbacks keep working even if a learner shadows or patches the library name.
+"""
+
+from metarl_edu.classroom.exercises import l00_welcome, l01_mdp  # noqa: F401

@@ -1,0 +1,73 @@
+"""``metarl-edu release DIR``: what a class receives.
+
+The release holds the lesson notebooks (exercises stubbed), the README, the Makefile and the package, so that a
+learner can run ``make lab``. It holds no ``course/`` (hidden tests live there) and no ``solutions/``. The
+library's reference implementations ship on purpose: the lessons fall back to them, and the grader bans them
+inside the exercises they answer.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from metarl_edu.classroom.build import BEGIN_HIDDEN, BEGIN_SOLUTION, load_course
+
+FILES = ("README.md", "Makefile", "pyproject.toml", "constraints.txt", "LICENSE")
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+
+
+class ReleaseError(ValueError):
+    """A release that would overwrite something or leak solutions."""
+
+
+def release(root: Path, out: Path) -> Path:
+    """Write the student release of the checkout ``root`` into the new or empty folder ``out``."""
+    root, out = Path(root), Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ReleaseError(f"{out} is not empty; give a new folder so nothing is overwritten")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        if (root / name).exists():
+            shutil.copy2(root / name, out / name)
+    shutil.copytree(root / "lessons", out / "lessons", ignore=IGNORE)
+    shutil.copytree(root / "metarl_edu", out / "metarl_edu", ignore=IGNORE)
+    leaks = find_leaks(root, out)
+    if leaks:
+        shutil.rmtree(out)
+        raise ReleaseError("the release would leak solutions or hidden tests: " + "; ".join(leaks[:5]))
+    return out
+
+
+def _substantive(code: str) -> list[str]:
+    """The lines of a code block that identify it: stripped, not blank, not comments, not trivial."""
+    lines = (line.strip() for line in code.splitlines())
+    return [line for line in lines if len(line) > 12 and not line.startswith("#")]
+
+
+def find_leaks(root: Path, out: Path) -> list[str]:
+    """Places in ``out`` where a solution region, a hidden test or a region marker appears."""
+    lessons = load_course(Path(root) / "course")
+    solutions = [(e.id, _substantive(e.code)) for lesson in lessons for e in lesson.exercises]
+    hidden = [(h.exercise, _substantive(h.code)) for lesson in lessons for h in lesson.hidden_tests]
+    leaks = []
+    for path in sorted(out.rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        lines = {line.strip() for cell in nb.cells for line in cell.source.splitlines()}
+        name = path.relative_to(out)
+        if any(BEGIN_SOLUTION.match(line) or BEGIN_HIDDEN.match(line) for line in lines):
+            leaks.append(f"{name} contains a region marker")
+        for exercise_id, code in solutions:
+            if code and all(line in lines for line in code):
+                leaks.append(f"{name} contains the solution of {exercise_id}")
+        for exercise_id, code in hidden:
+            if any(line in lines for line in code):
+                leaks.append(f"{name} contains hidden tests of {exercise_id}")
+    for path in sorted(out.rglob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for exercise_id, code in hidden:
+            if any(line in text for line in code):
+                leaks.append(f"{path.relative_to(out)} contains hidden tests of {exercise_id}")
+    return leaks

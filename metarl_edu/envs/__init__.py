@@ -1,0 +1,21 @@
+"""Gymnasium environments and task families, registered under the ``metarl_edu/`` namespace.
+
+>>> import gymnasium as gym, metarl_edu
+>>> env = gym.make("metarl_edu/GridWorld-v0")
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from metarl_edu.envs.gridworld import LAYOUTS, GridWorld, GridWorldEnv
+from metarl_edu.envs.tabular import TabularMDPEnv
+
+__all__ = ["LAYOUTS", "GridWorld", "GridWorldEnv", "TabularMDPEnv"]
+
+if "metarl_edu/GridWorld-v0" not in registry:
+    register(
+        id="metarl_edu/GridWorld-v0",
+        entry_point="metarl_edu.envs.gridworld:GridWorldEnv",
+        max_episode_steps=100,
+    )

@@ -1,0 +1,207 @@
+"""The instant checks can tell right from wrong: each passes the solution notebook's function and fails the stub
+and plausible wrong answers; strict mode turns results into errors according to the notebook's kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from metarl_edu.classroom import checks
+from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def exercise_function(folder: str, lesson: str, exercise_id: str):
+    """The function defined by an exercise cell of a generated notebook (solution or stub)."""
+    nb = nbformat.read(ROOT / folder / f"{lesson}.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if c.metadata.get("metarl_edu", {}).get("exercise") == exercise_id
+               and c.metadata["metarl_edu"]["role"] == "exercise"]
+    namespace: dict = {"np": np}
+    exec(compile(cell.source, f"{folder}/{lesson}:{exercise_id}", "exec"), namespace)
+    return namespace[exercise_id]
+
+
+# --------------------------------------------------------------------------------------------- wrong answers
+def return_plain_sum(rewards, gamma):
+    return float(sum(rewards))
+
+
+def return_discounts_first_reward(rewards, gamma):
+    return sum(gamma ** (t + 1) * r for t, r in enumerate(rewards))
+
+
+def return_crashes_on_empty(rewards, gamma):
+    return float(np.polyval(rewards[::-1], gamma)) if rewards[0] is not None else 0.0
+
+
+def backup_forgets_gamma(mdp, v, pi):
+    v_next = np.where(mdp.terminal, 0.0, v)
+    return np.where(mdp.terminal, 0.0, np.sum(pi * (mdp.r_sa + mdp.P @ v_next), axis=1))
+
+
+def backup_bootstraps_from_terminal(mdp, v, pi):
+    return np.sum(pi * (mdp.r_sa + mdp.gamma * mdp.P @ v), axis=1)
+
+
+def backup_uses_one_reward_entry(mdp, v, pi):
+    r = mdp.R if mdp.R.ndim == 2 else mdp.R[:, :, 0]
+    q = r + mdp.gamma * mdp.P @ np.where(mdp.terminal, 0.0, v)
+    return np.where(mdp.terminal, 0.0, np.sum(pi * q, axis=1))
+
+
+def backup_returns_q(mdp, v, pi):
+    return mdp.r_sa + mdp.gamma * mdp.P @ np.where(mdp.terminal, 0.0, v)
+
+
+def vi_ties_to_highest_action(mdp, theta=1e-10):
+    from metarl_edu.mdp import value_iteration
+
+    v, _ = value_iteration(mdp)
+    q = mdp.r_sa + mdp.gamma * mdp.P @ np.where(mdp.terminal, 0.0, v)
+    pi = np.zeros_like(q)
+    pi[np.arange(len(v)), q.shape[1] - 1 - np.argmax(q[:, ::-1], axis=1)] = 1.0
+    return v, pi
+
+
+def vi_ignores_terminal(mdp, theta=1e-10):
+    v = np.zeros(mdp.n_states)
+    for _ in range(2000):
+        q = mdp.r_sa + mdp.gamma * mdp.P @ v
+        v = q.max(axis=1)
+    pi = np.eye(mdp.n_actions)[q.argmax(axis=1)]
+    return v, pi
+
+
+def vi_one_sweep_only(mdp, theta=1e-10):
+    q = mdp.r_sa.copy()
+    q[mdp.terminal] = 0.0
+    return q.max(axis=1), np.eye(mdp.n_actions)[q.argmax(axis=1)]
+
+
+def vi_returns_values_only(mdp, theta=1e-10):
+    from metarl_edu.mdp import value_iteration
+
+    return value_iteration(mdp)[0]
+
+
+CASES = {
+    ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
+    ("01_mdp", "bellman_expectation_backup"): [
+        backup_forgets_gamma, backup_bootstraps_from_terminal, backup_uses_one_reward_entry, backup_returns_q,
+    ],
+    ("01_mdp", "value_iteration"): [
+        vi_ties_to_highest_action, vi_ignores_terminal, vi_one_sweep_only, vi_returns_values_only,
+    ],
+}
+
+
+def test_every_registered_exercise_is_tested_here():
+    assert {exercise_id for _, exercise_id in CASES} == set(checks.exercises())
+
+
+@pytest.mark.parametrize(("lesson", "exercise_id"), sorted(CASES))
+def test_solution_passes(lesson, exercise_id):
+    result = run_check(exercise_id, exercise_function("solutions", lesson, exercise_id))
+    assert result.status == "passed", repr(result)
+    assert result.n_cases >= 3
+
+
+@pytest.mark.parametrize(("lesson", "exercise_id"), sorted(CASES))
+def test_stub_reads_as_not_attempted(lesson, exercise_id):
+    result = run_check(exercise_id, exercise_function("lessons", lesson, exercise_id))
+    assert result.status == "not_attempted"
+    assert "not attempted" in repr(result)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "wrong"),
+    [(exercise_id, wrong) for (_, exercise_id), wrongs in sorted(CASES.items()) for wrong in wrongs],
+    ids=lambda x: getattr(x, "__name__", x),
+)
+def test_wrong_answers_fail_with_a_hint(exercise_id, wrong):
+    result = run_check(exercise_id, wrong)
+    assert result.status == "failed"
+    assert result.hints and all(len(h) > 20 for h in result.hints)
+    text = repr(result)
+    assert text.startswith("❌") and "Traceback" not in text
+
+
+def test_hints_name_the_mistake():
+    text = repr(run_check("bellman_expectation_backup", backup_forgets_gamma))
+    assert "gamma" in text and "expected" in text and "got" in text
+    text = repr(run_check("bellman_expectation_backup", backup_bootstraps_from_terminal))
+    assert "terminal" in text
+    text = repr(run_check("discounted_return", return_plain_sum))
+    assert "plain sum" in text
+    text = repr(run_check("value_iteration", vi_ties_to_highest_action))
+    assert "lowest action" in text
+    text = repr(run_check("value_iteration", vi_returns_values_only))
+    assert "pair (v, pi)" in text
+
+
+def test_a_check_never_raises_outside_strict_mode(monkeypatch):
+    monkeypatch.delenv("METARL_EDU_STRICT", raising=False)
+
+    def explodes(*args):
+        raise ZeroDivisionError("boom")
+
+    start_lesson("00_welcome", kind="solution")
+    result = check("discounted_return", explodes)
+    assert result.status == "failed" and "ZeroDivisionError: boom" in repr(result)
+    assert check("discounted_return", "not a function").status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("kind", "fn", "raises"),
+    [
+        ("solution", return_plain_sum, True),
+        ("solution", "solution", False),
+        ("lesson", "solution", True),
+        ("lesson", "stub", False),
+        ("lesson", return_plain_sum, True),
+    ],
+)
+def test_strict_mode_follows_the_notebook_kind(monkeypatch, kind, fn, raises):
+    monkeypatch.setenv("METARL_EDU_STRICT", "1")
+    if fn == "solution":
+        fn = exercise_function("solutions", "00_welcome", "discounted_return")
+    elif fn == "stub":
+        fn = exercise_function("lessons", "00_welcome", "discounted_return")
+    start_lesson("00_welcome", kind=kind)
+    if raises:
+        with pytest.raises(CheckFailed, match="strict mode"):
+            check("discounted_return", fn)
+    else:
+        check("discounted_return", fn)
+
+
+def test_pick_falls_back_to_the_reference_and_says_so(monkeypatch, capsys):
+    monkeypatch.delenv("METARL_EDU_STRICT", raising=False)
+    start_lesson("00_welcome", kind="lesson")
+    stub = exercise_function("lessons", "00_welcome", "discounted_return")
+    check("discounted_return", stub)
+    chosen = pick("discounted_return", stub)
+    assert chosen is not stub and chosen([1.0, 1.0], 0.5) == 1.5
+    assert "library's metarl_edu.mdp.discounted_return" in capsys.readouterr().out
+    solution = exercise_function("solutions", "00_welcome", "discounted_return")
+    check("discounted_return", solution)
+    assert pick("discounted_return", solution) is solution
+
+
+def test_references_survive_a_patched_library(monkeypatch):
+    import metarl_edu.mdp
+
+    monkeypatch.setattr(metarl_edu.mdp, "discounted_return", lambda rewards, gamma: 42.0)
+    assert run_check("discounted_return", return_plain_sum).status == "failed"
+    assert checks.get_exercise("discounted_return").reference([1.0], 0.5) == 1.0
+
+
+def test_unknown_exercise_and_kind_are_clear_errors():
+    with pytest.raises(KeyError, match="no exercise 'nope'"):
+        run_check("nope", len)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        start_lesson("00_welcome", kind="student")
