@@ -45,7 +45,7 @@ def plot_values(
         image[r, c] = v[s]
     cmap = plt.get_cmap("RdYlGn").with_extremes(bad="dimgray")  # walls are masked, so drawn "bad"
     vmax = max(float(np.abs(v).max()), 1e-9)
-    im = ax.imshow(np.ma.masked_invalid(image), cmap=cmap, vmin=-vmax, vmax=vmax)
+    im = ax.imshow(np.ma.masked_invalid(image), cmap=cmap, vmin=-vmax, vmax=vmax, interpolation="nearest")
     ax.figure.colorbar(im, ax=ax, label=VALUE_LABEL)
 
     _annotate_cells(ax, grid, v)
