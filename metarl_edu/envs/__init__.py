@@ -8,14 +8,57 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
+from metarl_edu.envs.bandit import BernoulliBanditEnv
+from metarl_edu.envs.cartpole import CartPoleTask, CartPoleTaskEnv
 from metarl_edu.envs.gridworld import LAYOUTS, GridWorld, GridWorldEnv
+from metarl_edu.envs.random_mdp import RandomMDPEnv, finite_horizon_q, finite_horizon_value
 from metarl_edu.envs.tabular import TabularMDPEnv
+from metarl_edu.envs.tasks import (
+    BanditFamily,
+    BanditTask,
+    CartPoleFamily,
+    FrozenLakeFamily,
+    FrozenLakeTask,
+    GridTask,
+    GridWorldFamily,
+    RandomMDPFamily,
+    RandomMDPTask,
+    TaskFamily,
+    task_key,
+)
 
 __all__ = ["LAYOUTS", "GridWorld", "GridWorldEnv", "TabularMDPEnv"]
+__all__ += [  # task distributions
+    "BanditFamily",
+    "BanditTask",
+    "BernoulliBanditEnv",
+    "CartPoleFamily",
+    "CartPoleTask",
+    "CartPoleTaskEnv",
+    "FrozenLakeFamily",
+    "FrozenLakeTask",
+    "GridTask",
+    "GridWorldFamily",
+    "RandomMDPEnv",
+    "RandomMDPFamily",
+    "RandomMDPTask",
+    "TaskFamily",
+    "finite_horizon_q",
+    "finite_horizon_value",
+    "task_key",
+]
 
 if "metarl_edu/GridWorld-v0" not in registry:
     register(
         id="metarl_edu/GridWorld-v0",
         entry_point="metarl_edu.envs.gridworld:GridWorldEnv",
         max_episode_steps=100,
+    )
+
+if "metarl_edu/CartPoleTasks-v0" not in registry:
+    register(
+        id="metarl_edu/CartPoleTasks-v0",
+        entry_point="metarl_edu.envs.cartpole:CartPoleTaskEnv",
+        max_episode_steps=500,
+        reward_threshold=475.0,
     )
