@@ -18,8 +18,9 @@
 
 # %% [markdown]
 # Welcome to **metarl-edu**, a course on *meta-reinforcement learning*: algorithms that use many tasks to learn
-# how to learn, so that a new task is solved quickly. This first notebook shows how the course works. It has one
-# small exercise.
+# how to learn, so that a new task is solved quickly. Think of an agent that has already solved a hundred mazes:
+# it should need only a few tries for the hundred-and-first. This first notebook shows how the course works. It
+# has one small exercise.
 #
 # ## How a notebook works
 # A notebook is a list of cells. Click a cell and press **Shift+Enter** to run it and move to the next one.
@@ -53,13 +54,14 @@ print(f"This notebook would train for {n_episodes} episodes.")
 # $$G_0 = r_1 + \gamma r_2 + \gamma^2 r_3 + \dots = \sum_{t=0}^{T-1} \gamma^t r_{t+1},$$
 #
 # where the **discount** $\gamma \in [0, 1]$ says how much a reward one step later is worth
-# (Sutton & Barto, *Reinforcement Learning: An Introduction*, 2nd ed., 2018, eq. 3.8).
-# For rewards $1, 1, 1$ and $\gamma = 0.5$: $G_0 = 1 + 0.5 + 0.25 = 1.75$.
+# (Sutton & Barto, *Reinforcement Learning: An Introduction*, 2nd ed., 2018, eq. 3.8; for an episode that ends
+# at step $T$, eq. 3.11). For rewards $1, 1, 1$ and $\gamma = 0.5$: $G_0 = 1 + 0.5 + 0.25 = 1.75$.
 #
 # ## A widget
-# Widgets are controls that redraw a result. Move the slider: each bar is the weight $\gamma^t$ of the reward at
-# step $t$. With $\gamma$ close to 1 the agent cares about the far future; with $\gamma = 0$ only the next reward
-# counts. The title shows the *effective horizon* $1/(1-\gamma)$, the number of steps that matter most.
+# Widgets are controls that redraw a result. Move the slider: each bar is the weight $\gamma^t$ of reward
+# $r_{t+1}$. With $\gamma$ close to 1 the agent cares about the far future; with $\gamma = 0$ only the next reward
+# counts. The title shows the *effective horizon* $1/(1-\gamma) = \sum_t \gamma^t$: a reward of 1 on every step
+# is worth $1/(1-\gamma)$ in total (Sutton & Barto 2018, eq. 3.10), roughly how far ahead the agent looks.
 
 # %%
 from metarl_edu.notebook.discount import discount_explorer
@@ -68,11 +70,12 @@ discount_explorer(gamma=0.9)
 
 # %% [markdown]
 # ## Your first exercise
-# Complete `discounted_return(rewards, gamma)` so that it returns $G_0$ for a list of rewards. The cell holds a
-# stub that raises `NotImplementedError`; replace that line with your code and run the cell. An empty list of
-# rewards has return 0.
+# Complete `discounted_return(rewards, gamma)` so that it returns $G_0$ for a list of rewards: `rewards[0]` is
+# $r_1$, `rewards[1]` is $r_2$, and so on. The cell holds a stub that raises `NotImplementedError`; replace that
+# line with your code and run the cell. An empty list of rewards has return 0.
 #
-# *Tip:* working backwards is neat: $G_t = r_{t+1} + \gamma G_{t+1}$, starting from $G_T = 0$.
+# *Tip:* working backwards is neat: $G_t = r_{t+1} + \gamma G_{t+1}$, starting from $G_T = 0$
+# (Sutton & Barto 2018, eq. 3.9).
 
 
 # %%
@@ -127,7 +130,8 @@ assert np.isclose(G(rewards, 0.9), 0.9**3)
 # ## Getting help
 # Each lesson's complete version is in `solutions/` for self-study; try the exercise first. The README lists the
 # lessons, and `course/syllabus.md` lists objectives, times and points. Every library function has a docstring:
-# run `help(discounted_return)` or put a `?` after a name.
+# run `help(pick)`, or `import metarl_edu.mdp` and then `help(metarl_edu.mdp.discounted_return)` for the reference
+# version of this exercise, or put a `?` after a name.
 #
 # ## Summary and next
 # You ran cells, moved a slider, wrote and checked a function, and met the discounted return. Next,

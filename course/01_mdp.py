@@ -12,15 +12,16 @@
 #     - numpy broadcasting and matrix products
 #     objectives:
 #     - write states, actions, rewards, transitions and policies of a gridworld as numpy arrays
-#     - evaluate a policy with the Bellman expectation backup, and exactly with a linear solve
+#     - evaluate a policy with the Bellman expectation backup, and compare with the exact linear solve
 #     - find optimal values and an optimal policy with value iteration
 #     - explain how the discount, the slip and the policy change the values
 # ---
 
 # %% [markdown]
 # A **Markov decision process** (MDP) is the standard model of a decision problem in reinforcement learning.
-# In this lesson an MDP is just a few numpy arrays, which means we can compute exact answers. Every later lesson
-# leans on these answers: Q-learning (02) is checked against them, and meta-learning (04-10) asks how fast an
+# *Markov* means that the next state and reward depend only on the current state and action, not on the history.
+# In this lesson an MDP is just a few numpy arrays, which means we can compute exact answers. The lessons that
+# follow lean on these answers: tabular Q-learning is checked against them, and meta-learning asks how fast an
 # agent gets close to them on a *new* task.
 
 # %%
@@ -37,9 +38,11 @@ start_lesson("01_mdp", kind="master")
 
 # %% [markdown]
 # ## A gridworld
-# The agent walks on a grid: `S` is the start, `G` a goal (reward +1, the episode ends), `P` a pit (reward -1, the
-# episode ends), `#` a wall. Each step costs 0.04, which rewards short paths. The floor is slippery: with
-# probability `slip` the agent moves sideways instead of where it meant to go.
+# The agent walks on a grid: `S` is the start, `G` a goal (+1 on top of the step cost, the episode ends), `P` a
+# pit (-1 on top of the step cost, the episode ends), `#` a wall. Each step costs 0.04, which rewards short
+# paths. The floor is slippery: with probability `slip` the agent moves sideways instead of where it meant to go,
+# each of the two perpendicular directions with probability `slip / 2`. A move into a wall leaves the agent
+# where it is.
 
 # %%
 grid = GridWorld.from_layout("small", slip=0.2, step_reward=-0.04, gamma=0.9)
@@ -57,7 +60,8 @@ print("actions:", mdp.action_names)
 # | `gamma` | scalar | discount |
 # | `terminal` | (S,) | `True` where the episode ends; a terminal state's value is 0 |
 #
-# States are the floor cells, numbered row by row. Here is where "up" from the start can lead:
+# States are all non-wall cells (`S`, `G` and `P` included), numbered row by row; rows and columns count from 0,
+# walls included. Here is where "up" from the start can lead:
 
 # %%
 s = grid.state_of(4, 1)  # the start cell, row 4, column 1
@@ -102,16 +106,22 @@ print(f"Monte Carlo estimate of v_random(start) from {n} episodes: {np.mean(retu
 
 # %% [markdown]
 # ## The Bellman expectation equation
-# Sampling is noisy. Because we know `P` and `R`, we can do better: the value satisfies
-# (Sutton & Barto 2018, eq. 4.4)
+# Sampling is noisy. Because we know `P` and `R`, we can do better. The bracket below is the **action value**
+# $q(s, a)$: the expected return for taking $a$ in $s$ and continuing with values $v$. The value of a policy
+# satisfies (Sutton & Barto 2018, eq. 4.4, written with $r(s,a)$ and $P(s' \mid s,a)$)
 #
 # $$v_\pi(s) = \sum_a \pi(a \mid s) \Big( r(s,a) + \gamma \sum_{s'} P(s' \mid s,a)\, v_\pi(s') \Big),
 # \qquad v_\pi(s) = 0 \text{ for terminal } s.$$
 #
-# **Exercise.** Write one *sweep* of this backup: given any array `v` (S,), return `v_new` (S,) computed with the
-# right-hand side. Use `mdp.r_sa` (S, A), `mdp.P` (S, A, S), `mdp.gamma` and `mdp.terminal` (S,). Two details
-# matter: never bootstrap from a terminal state (treat `v[s2]` as 0 there), and set `v_new` to 0 on terminal
-# states. No loops are needed: `mdp.P @ v` has shape (S, A).
+# Turned into an update (eq. 4.5), it computes new values $v_{k+1}$ from old ones $v_k$:
+# $v_{k+1}(s) = \sum_a \pi(a \mid s) \big( r(s,a) + \gamma \sum_{s'} P(s' \mid s,a)\, v_k(s') \big)$.
+# Using the value of the next state inside an update is called **bootstrapping**; one pass over all states is a
+# **sweep**; the update itself is a **backup**.
+#
+# **Exercise.** Write one sweep: given any array `v` (S,), return a new array `v_new` (S,), every entry computed
+# from the old `v`. Use `mdp.r_sa` (S, A), `mdp.P` (S, A, S), `mdp.gamma` and `mdp.terminal` (S,, booleans).
+# Two details matter: never bootstrap from a terminal state (treat `v[s2]` as 0 there), and set `v_new` to 0 on
+# terminal states. No loops are needed: `mdp.P @ v` has shape (S, A).
 
 
 # %%
@@ -135,15 +145,16 @@ from metarl_edu.mdp import TabularMDP as _MDP, bellman_expectation_backup as _re
 _rng = np.random.default_rng(2024)
 for _ in range(5):
     _m = _MDP(P=_rng.dirichlet(np.ones(4), size=(4, 3)), R=_rng.normal(size=(4, 3, 4)), gamma=0.8,
-              terminal=_rng.random(4) < 0.3, start=np.full(4, 0.25))
+              terminal=_rng.random(4) < 0.3)
     _v, _pi = _rng.normal(size=4), _rng.dirichlet(np.ones(3), size=4)
     assert np.allclose(bellman_expectation_backup(_m, _v, _pi), _ref_backup(_m, _v, _pi))
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Iterative policy evaluation
-# Repeating the backup from `v = 0` converges to $v_\pi$ when $\gamma < 1$ (the backup is a contraction;
-# Sutton & Barto 2018, section 4.1). The plot shows the distance to the exact answer after each sweep.
+# Repeating the backup from `v = 0` converges to $v_\pi$ when $\gamma < 1$, or when the policy ends every episode
+# (Sutton & Barto 2018, section 4.1). With $\gamma < 1$ each sweep shrinks the largest error by at least a factor
+# $\gamma$: that is the straight line on the log plot below.
 
 # %%
 backup = pick("bellman_expectation_backup", bellman_expectation_backup)
@@ -157,8 +168,20 @@ plt.show()
 print(f"after {len(history) - 1} sweeps: max |v - v_exact| = {np.abs(v - v_exact).max():.2e}")
 
 # %% [markdown]
-# `policy_evaluation` solves the same equations exactly as the linear system $(I - \gamma P_\pi)\, v = r_\pi$ on
-# the non-terminal states. The Monte Carlo estimate above should sit within its interval of the exact value:
+# The equations are linear in $v$, so they can also be solved exactly. With the policy's transition matrix
+# $P_\pi[s, s'] = \sum_a \pi(a \mid s) P(s' \mid s, a)$ and reward vector $r_\pi[s] = \sum_a \pi(a \mid s)\, r(s, a)$,
+# they read $(I - \gamma P_\pi)\, v = r_\pi$ on the non-terminal states. This is what `policy_evaluation` does:
+
+# %%
+live = ~mdp.terminal
+P_pi = np.einsum("sa,sat->st", pi_random, mdp.P)
+r_pi = np.sum(pi_random * mdp.r_sa, axis=1)
+v_solve = np.zeros(mdp.n_states)
+v_solve[live] = np.linalg.solve(np.eye(live.sum()) - mdp.gamma * P_pi[live][:, live], r_pi[live])
+assert np.allclose(v_solve, v_exact)
+
+# %% [markdown]
+# The Monte Carlo estimate from the start of the lesson should sit within its interval of the exact value:
 
 # %%
 start = grid.state_of(4, 1)
@@ -169,10 +192,21 @@ assert np.allclose(v, v_exact, atol=1e-6)
 # %% [markdown]
 # ### A published table to check against
 # Sutton & Barto (2018), Example 4.1 and Figure 4.1: a 4x4 grid with terminal corners, reward -1 on every step,
-# $\gamma = 1$, and the random policy. Their converged values are -14, -18, -20 and -22. Our exact solver gives:
+# $\gamma = 1$, and the random policy. First your backup: after sweeps $k = 1, 2, 3$ the figure shows the cell next
+# to a corner at -1.0, -1.7 (exactly -1.75) and -2.4 (exactly -2.4375).
 
 # %%
 sb = GridWorld.from_layout("G...\n.S..\n....\n...G", step_reward=-1.0, goal_reward=0.0, gamma=1.0)
+v_k = np.zeros(sb.mdp.n_states)
+for k in (1, 2, 3):
+    v_k = backup(sb.mdp, v_k, uniform_policy(sb.mdp))
+    print(f"k = {k}: v(cell next to the top-left corner) = {v_k[sb.state_of(0, 1)]:.4f}")
+assert np.isclose(v_k[sb.state_of(0, 1)], -2.4375)
+
+# %% [markdown]
+# The converged values in the figure are -14, -18, -20 and -22. Our exact solver gives:
+
+# %%
 v_sb = policy_evaluation(sb.mdp, uniform_policy(sb.mdp))
 table = np.zeros(sb.shape)
 for state, (row, col) in enumerate(sb.cells):
@@ -186,9 +220,12 @@ assert np.allclose(table[0], [0, -14, -20, -22]) and np.allclose(table[1], [-14,
 #
 # $$v_*(s) = \max_a \Big( r(s,a) + \gamma \sum_{s'} P(s' \mid s,a)\, v_*(s') \Big).$$
 #
-# **Value iteration** repeats this backup from `v = 0` until the largest change is below `theta`, then acts
-# greedily: `pi[s]` is one-hot on the best action, with **ties going to the lowest action** (as `np.argmax`
-# does). **Exercise:** write it. Return the pair `(v, pi)`; `pi` has shape (S, A). Terminal states keep value 0.
+# **Value iteration** (section 4.4, update eq. 4.10) repeats the update
+# $v_{k+1}(s) = \max_a \big( r(s,a) + \gamma \sum_{s'} P(s' \mid s,a)\, v_k(s') \big)$ from `v = 0` until the
+# largest change is below `theta`, then acts **greedily**: `pi[s]` is one-hot on the action with the largest
+# $q(s, a)$, with **ties going to the lowest action** (as `np.argmax` does). **Exercise:** write it. Return the
+# pair `(v, pi)`; `pi` has shape (S, A) and every row is one-hot, terminal states included (any action there: it
+# is never used). Terminal states keep value 0.
 
 
 # %%
@@ -231,13 +268,16 @@ solve = pick("value_iteration", value_iteration)
 v_star, pi_star = solve(mdp)
 assert np.allclose(policy_evaluation(mdp, pi_star), v_star, atol=1e-6)
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-plot_values(grid, v_exact, pi_random, ax=axes[0], title="Random policy: v_random")
-plot_values(grid, v_star, pi_star, ax=axes[1], title="Optimal policy: v* (value iteration)")
+scale = np.abs(np.concatenate([v_exact, v_star])).max()  # one colour scale for both plots
+plot_values(grid, v_exact, pi_random, ax=axes[0], title="Random policy: v_random", vmax=scale)
+plot_values(grid, v_star, pi_star, ax=axes[1], title="Optimal policy: v* (value iteration)", vmax=scale)
 plt.show()
 
 # %% [markdown]
-# Look at the optimal arrows next to the pit: with `slip = 0.2`, stepping along the pit risks sliding in, so the
-# optimal policy may prefer a longer path. Every optimal value is at least the random policy's value:
+# Look at cell (2, 4), left of the pit: at `slip = 0.2` its arrow still points up, past the pit. A 10% risk of
+# sliding in costs less than a two-step detour. From `S` the policy takes the left column and the top row, which
+# is just as short (7 steps) and never passes the pit. In the widget below, raise `slip` to 0.4 and that arrow
+# turns left: then the longer path wins. Every optimal value is at least the random policy's value:
 
 # %%
 print(f"v*(start) = {v_star[start]:.3f}  vs  v_random(start) = {v_exact[start]:.3f}")
@@ -245,11 +285,16 @@ assert np.all(v_star >= v_exact - 1e-9)
 
 # %% [markdown]
 # ## Explore: discount, slip and policy
-# The widget redraws the exact values whenever you change a control. Try these, and explain what you see:
-# - set `gamma` to 0: only the next reward counts, so most cells show the step cost -0.04;
-# - raise `slip`: values near the pit drop, and the optimal arrows move away from it;
-# - pick "always right": cells from which going right never ends the episode pay the step cost forever,
-#   $-0.04 / (1 - \gamma)$.
+# Each setting of (slip, $\gamma$, step cost) is a different *task* from one family, and the best behaviour changes
+# with it: exactly what meta-RL trains on later. The widget redraws the exact values whenever you change a
+# control. Try these, and explain what you see:
+# - set `gamma` to 0: only the next reward counts, so nearly every cell shows the step cost -0.04, and nearly every
+#   arrow points up (all actions tie, and ties go to "up");
+# - raise `slip`: every value drops, because slipping wastes steps; from about 0.4 the arrows next to the pit turn
+#   away from it. At very high slip the arrows look odd: a sideways move is now likelier than the intended one;
+# - pick "always right" and set `slip` to 0: cells from which going right only bumps into a wall pay the step cost
+#   forever, $-0.04 / (1 - \gamma) = -0.4$ at $\gamma = 0.9$. Raise `slip` again and slips end those episodes,
+#   often in the pit.
 
 # %%
 value_explorer(grid, gamma=0.9, policy="optimal")
@@ -262,4 +307,5 @@ value_explorer(grid, gamma=0.9, policy="optimal")
 # - The best behaviour depends on the task's settings (slip, step cost, discount). That is the seed of
 #   meta-learning: an agent facing *many* such tasks can learn what tends to work.
 #
-# Next, **02 · Tabular Q-learning**: the agent no longer sees `P` and `R`, and must learn from experience alone.
+# Next, **02 · Tabular Q-learning** (see the course map in the README): the agent no longer sees `P` and `R`, and
+# must learn from experience alone.

@@ -205,3 +205,29 @@ def test_unknown_exercise_and_kind_are_clear_errors():
         run_check("nope", len)
     with pytest.raises(ValueError, match="kind must be one of"):
         start_lesson("00_welcome", kind="student")
+
+
+def test_a_loop_that_never_stops_gets_a_hint_not_a_hang(monkeypatch):
+    monkeypatch.setattr(checks, "CASE_SECONDS", 0.3)
+
+    def vi_never_stops(mdp, theta=1e-10):
+        v = np.zeros(mdp.n_states)
+        while True:
+            try:
+                v = v + 0.0
+            except Exception:  # a learner's broad except must not swallow the time limit
+                pass
+
+    result = run_check("value_iteration", vi_never_stops)
+    assert result.status == "failed" and result.n_passed == 0
+    assert all("did not finish within 0.3 s" in hint for hint in result.hints)
+
+
+def test_changing_the_input_values_is_reported():
+    def backup_in_place(mdp, v, pi):
+        v[:] = np.sum(pi * (mdp.r_sa + mdp.gamma * mdp.P @ np.where(mdp.terminal, 0.0, v)), axis=1)
+        v[mdp.terminal] = 0.0
+        return v
+
+    text = repr(run_check("bellman_expectation_backup", backup_in_place))
+    assert "changed the v passed in" in text

@@ -17,6 +17,8 @@ library's reference implementation, with a line saying so.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,6 +38,13 @@ class CheckFailed(AssertionError):
 
 class Failure(Exception):
     """Raised inside a check case to report one specific problem to the learner."""
+
+
+class CaseTimeout(BaseException):
+    """A check case ran past its time limit (a BaseException, so a learner's ``except Exception`` cannot eat it)."""
+
+
+CASE_SECONDS = 10.0
 
 
 @dataclass
@@ -123,7 +132,7 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 
 # --------------------------------------------------------------------------------------------- session
-def start_lesson(lesson: str, kind: str = "master") -> Session:
+def start_lesson(lesson: str, kind: str = "master") -> None:
     """Begin a lesson: remember which notebook this is, and print the mode it runs in.
 
     Args:
@@ -137,7 +146,6 @@ def start_lesson(lesson: str, kind: str = "master") -> Session:
     _session = Session(lesson=lesson, kind=kind)
     mode = "quick mode (small budgets)" if config.quick() else "full mode"
     print(f"metarl-edu · lesson {lesson} · {kind} notebook · {mode}" + (" · strict" if config.strict() else ""))
-    return _session
 
 
 def current_session() -> Session | None:
@@ -161,7 +169,10 @@ def run_check(exercise_id: str, fn: Callable[..., Any]) -> CheckResult:
     for description, run in exercise.cases(fn):
         n_cases += 1
         try:
-            run()
+            _with_time_limit(run, CASE_SECONDS)
+        except CaseTimeout:
+            hints.append(f"{description}: did not finish within {CASE_SECONDS:g} s. Does your loop stop? "
+                         "Check that it updates its variables and that its stopping test can become true.")
         except NotImplementedError:
             return CheckResult(exercise_id, "not_attempted", [], n_cases, 0)
         except Failure as failure:
@@ -172,6 +183,25 @@ def run_check(exercise_id: str, fn: Callable[..., Any]) -> CheckResult:
             n_passed += 1
     status: Status = "passed" if n_passed == n_cases else "failed"
     return CheckResult(exercise_id, status, hints, n_cases, n_passed)
+
+
+def _with_time_limit(run: Callable[[], None], seconds: float) -> None:
+    """Run ``run()``, raising :class:`CaseTimeout` after ``seconds`` (where a POSIX timer is available: the
+    main thread, as in a notebook kernel; elsewhere without a limit)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        run()
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise CaseTimeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def check(exercise_id: str, fn: Callable[..., Any]) -> CheckResult:
@@ -247,11 +277,12 @@ def expect_close(
     if np.allclose(got_arr, expected_arr, atol=atol, rtol=0):
         return
     message = f"{what}: expected {_short(expected_arr)}, got {_short(got_arr)}"
-    for wrong, hint in mistakes:
-        wrong_arr = np.asarray(wrong, dtype=float)
-        if wrong_arr.shape == got_arr.shape and np.allclose(got_arr, wrong_arr, atol=atol, rtol=0):
-            message += f". Hint: {hint}"
-            break
+    matching = [
+        hint for wrong, hint in mistakes
+        if np.shape(wrong) == got_arr.shape and np.allclose(got_arr, np.asarray(wrong, dtype=float), atol=atol, rtol=0)
+    ]
+    if len(matching) == 1:  # a hint only when the answer points to one mistake, not several at once
+        message += f". Hint: {matching[0]}"
     raise Failure(message)
 
 

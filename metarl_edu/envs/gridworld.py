@@ -38,7 +38,7 @@ LEGEND = {"#": "wall", ".": "floor", "S": "start", "G": "goal", "P": "pit"}
 DEFAULT_LAYOUT = "small"
 
 LAYOUTS: dict[str, str] = {
-    # Lesson 01's world: the short way to the goal passes next to the pit.
+    # Lesson 01's world: the last cell before the goal is next to the pit; with enough slip a detour pays.
     "small": """
         #######
         #....G#

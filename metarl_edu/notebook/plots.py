@@ -24,6 +24,7 @@ def plot_values(
     pi: np.ndarray | None = None,
     ax: Axes | None = None,
     title: str | None = None,
+    vmax: float | None = None,
 ) -> Axes:
     """Draw the state values ``v`` (S,) of a gridworld as a heatmap, with the policy ``pi`` (S, A) as arrows.
 
@@ -31,7 +32,8 @@ def plot_values(
     For every non-terminal state there is one arrow per action with ``pi[s, a] > 0``, its length proportional
     to the probability, so a greedy policy shows one full-length arrow and the uniform policy four short ones.
 
-    Returns the Axes; a new figure is made when ``ax`` is None.
+    ``vmax`` fixes the colour scale to [-vmax, vmax] (give two plots the same ``vmax`` to compare them); by
+    default it is max |v|. Returns the Axes; a new figure is made when ``ax`` is None.
     """
     v = check_values(grid.mdp, v)
     if pi is not None:
@@ -44,7 +46,7 @@ def plot_values(
     for s, (r, c) in enumerate(grid.cells):
         image[r, c] = v[s]
     cmap = plt.get_cmap("RdYlGn").with_extremes(bad="dimgray")  # walls are masked, so drawn "bad"
-    vmax = max(float(np.abs(v).max()), 1e-9)
+    vmax = max(float(np.abs(v).max()), 1e-9) if vmax is None else float(vmax)  # colours run from -vmax to vmax
     im = ax.imshow(np.ma.masked_invalid(image), cmap=cmap, vmin=-vmax, vmax=vmax, interpolation="nearest")
     ax.figure.colorbar(im, ax=ax, label=VALUE_LABEL)
 

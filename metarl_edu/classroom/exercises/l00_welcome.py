@@ -26,7 +26,7 @@ def _mistakes(rewards: list[float], gamma: float) -> tuple[tuple[float, str], ..
         (sum(gamma ** (t + 1) * r for t, r in enumerate(rewards)),
          "the first reward is not discounted: G_0 = r_1 + gamma r_2 + ..., so r_1 gets gamma**0 = 1"),
         (sum(gamma ** (n - 1 - t) * r for t, r in enumerate(rewards)),
-         "the discounts run backwards: the earliest reward gets the largest weight"),
+         "the discounts run backwards: r_1 should get weight 1 and the last reward gamma**(T-1), not the other way"),
     )
 
 

@@ -45,11 +45,11 @@ def corridor_mdp(gamma: float, terminal_reward: float = 0.0) -> TabularMDP:
 
 
 def coin_mdp() -> TabularMDP:
-    """One action. From state 0 a fair coin sends you to state 0 (reward 1) or state 1 (reward 3), so the
+    """One action. From state 0 a fair coin sends you to state 0 (reward 0) or state 1 (reward 4), so the
     expected reward is r(0) = 2; state 1 loops on itself with reward 0. R has shape (S, A, S). gamma = 0.5.
     """
     P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
-    R = np.array([[[1.0, 3.0]], [[0.0, 0.0]]])
+    R = np.array([[[0.0, 4.0]], [[0.0, 0.0]]])
     return TabularMDP(P=P, R=R, gamma=0.5)
 
 
@@ -62,15 +62,24 @@ def lesson_grid_mdp() -> TabularMDP:
 # --------------------------------------------------------------------------------------------- backup
 def _backup_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
     def call(mdp: TabularMDP, v: np.ndarray, pi: np.ndarray) -> Any:
-        return fn(mdp, v.copy(), pi.copy())
+        v_in = v.copy()
+        result = fn(mdp, v_in, pi.copy())
+        if not np.array_equal(v_in, v):
+            raise Failure("your function changed the v passed in; compute v_new as a new array from the old v")
+        return result
 
     def two_state() -> None:
         # q[0,0] = 0 + .9*1 = 0.9, q[0,1] = 1 + .9*2 = 2.8, v_new[0] = .5*.9 + .5*2.8 = 1.85
         # q[1,0] = 2 + .9*1 = 2.9 and pi(1) = action 0, so v_new[1] = 2.9
         mdp, v, pi = two_state_mdp(0.9), np.array([1.0, 2.0]), np.array([[0.5, 0.5], [1.0, 0.0]])
         no_gamma = np.array([0.5 * 1 + 0.5 * 3, 3.0])
-        expect_close(call(mdp, v, pi), [1.85, 2.9], what="v_new",
-                     mistakes=((no_gamma, "the next state's value must be multiplied by gamma"),))
+        # An in-place sweep updates v[0] first (1.85) and then uses it for state 1: 2 + 0.9 * 1.85 = 3.665.
+        in_place = np.array([1.85, 3.665])
+        expect_close(call(mdp, v, pi), [1.85, 2.9], what="v_new", mistakes=(
+            (no_gamma, "the next state's value must be multiplied by gamma"),
+            (in_place, "compute every v_new[s] from the OLD v (a synchronous sweep); updating in place mixes new "
+                       "and old values"),
+        ))
 
     def terminal() -> None:
         # gamma = 1, v = [0, 0, 5]: v_new[0] = -1 + v[1] = -1; v_new[1] = 10 + v(terminal) = 10 + 0;
@@ -85,10 +94,11 @@ def _backup_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], No
         ))
 
     def expected_reward() -> None:
-        # r(0) = .5*1 + .5*3 = 2, so v_new[0] = 2 + .5*(.5*2 + .5*4) = 3.5; v_new[1] = 0 + .5*4 = 2
+        # r(0) = .5*0 + .5*4 = 2, so v_new[0] = 2 + .5*(.5*2 + .5*4) = 3.5; v_new[1] = 0 + .5*4 = 2.
+        # Using the single entry R[0, 0, 0] = 0 in place of r(0) would give 0 + 1.5 = 1.5.
         mdp, v, pi = coin_mdp(), np.array([2.0, 4.0]), np.ones((2, 1))
         expect_close(call(mdp, v, pi), [3.5, 2.0], what="v_new", mistakes=(
-            (np.array([1.0 + 1.5, 2.0]), "use the expected reward mdp.r_sa[s, a], not one entry of mdp.R"),
+            (np.array([1.5, 2.0]), "use the expected reward mdp.r_sa[s, a], not one entry of mdp.R"),
         ))
 
     def gridworld() -> None:
@@ -114,8 +124,11 @@ def _unpack(result: Any, mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
         raise Failure(f"v should have shape (S,) = ({S},); got {v.shape}")
     if pi.shape != (S, A):
         raise Failure(f"pi should have shape (S, A) = {(S, A)}; got {pi.shape}")
-    if not (np.all((pi == 0) | (pi == 1)) and np.all(pi.sum(axis=1) == 1)):
-        raise Failure(f"pi should be one-hot (one 1 per row, zeros elsewhere); got\n{fmt(pi)}")
+    bad = ~(np.all((pi == 0) | (pi == 1), axis=1) & (pi.sum(axis=1) == 1))
+    if np.any(bad):
+        s = int(np.flatnonzero(bad)[0])
+        where = " (a terminal state: any one action will do there)" if mdp.terminal[s] else ""
+        raise Failure(f"pi should be one-hot in every row (a single 1); row {s}{where} is {fmt(pi[s])}")
     return v, pi
 
 
