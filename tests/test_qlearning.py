@@ -258,7 +258,8 @@ def first_index_below(p: np.ndarray, u: float) -> int:
 
 def plain_batched_reference(mdps, n_episodes, alpha, epsilon, gamma, max_steps, source):
     """BatchedQLearning's contract as a plain loop: each step, for each task still learning (in order), one
-    transition with action_from_uniforms and q_learning_update, reading 4 numbers per task per step.
+    transition with action_from_uniforms and q_learning_update reading 3 numbers, then one number for each task
+    whose episode ended, for its next first state.
     ``alpha(e)`` and ``epsilon(e)`` give the (N,) values of episode e; task i reads entry i at its own episode."""
     N = len(mdps)
     q = [np.zeros((m.n_states, m.n_actions)) for m in mdps]
@@ -268,7 +269,8 @@ def plain_batched_reference(mdps, n_episodes, alpha, epsilon, gamma, max_steps, 
     G, t, episode = [0.0] * N, [0] * N, [0] * N
     live = list(range(N))
     while live:
-        u = source.random((4, len(live)))
+        u = source.random((3, len(live)))
+        ended = []
         for col, i in enumerate(live):
             m, e = mdps[i], episode[i]
             a = action_from_uniforms(q[i][s[i]].tolist(), epsilon(e)[i], u[0, col], u[1, col])
@@ -279,11 +281,14 @@ def plain_batched_reference(mdps, n_episodes, alpha, epsilon, gamma, max_steps, 
             G[i] += r
             t[i] += 1
             n_transitions += 1
+            s[i] = s_next
             if terminated or t[i] >= max_steps:
                 returns[i, e], G[i], t[i] = G[i], 0.0, 0
                 episode[i] += 1
-                s_next = first_index_below(m.start, u[3, col])
-            s[i] = s_next
+                ended.append(i)
+        if ended:
+            for i, u_reset in zip(ended, source.random(len(ended)), strict=True):
+                s[i] = first_index_below(mdps[i].start, u_reset)
         live = [i for i in live if episode[i] < n_episodes]
     return np.stack(q), returns, n_transitions
 
@@ -621,3 +626,25 @@ def test_public_names_and_docstring_examples():
     assert "qlearning" not in metarl_edu._LAZY.values() and "metarl_edu.qlearning" not in metarl_edu._LAZY.values()
     failures, _ = doctest.testmod(qlearning)
     assert failures == 0
+
+
+def test_bench_runs_small_and_the_command_prints_its_table(monkeypatch, capsys):
+    from metarl_edu.classroom import bench, cli
+
+    figures = bench.bench_qlearning(n_episodes=20, n_tasks=5, n_batched_episodes=5, repeats=1)
+    assert figures["loop_per_s"] > 0 and figures["agent_per_s"] > 0 and figures["batched_per_s"] > 0
+    assert figures["agent_vs_loop"] == figures["agent_per_s"] / figures["loop_per_s"]
+    monkeypatch.setattr(bench, "bench_qlearning", lambda repeats: dict(figures, repeats=repeats))
+    assert cli.main(["bench", "qlearning", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(a) textbook loop" in out and "(c)/(a)" in out
+
+
+def test_textbook_loop_learns_frozen_lake():
+    env = gym.make("FrozenLake-v1")
+    env.reset(seed=0)
+    from metarl_edu.classroom.bench import textbook_q_learning
+
+    q, n = textbook_q_learning(env, 2000, alpha=0.1, gamma=0.99, epsilon=0.5, rng=np.random.default_rng(0))
+    mdp = TabularMDP.from_gymnasium(env, gamma=0.99)
+    assert n > 2000 and policy_evaluation(mdp, metarl_edu.greedy_policy(q))[0] > 0.5 * value_iteration(mdp)[0][0]
