@@ -22,6 +22,18 @@ from metarl_edu.mdp import (
     q_from_v,
     value_iteration,
 )
+from metarl_edu.qlearning import (
+    BatchedQLearning,
+    Discretizer,
+    ExponentialSchedule,
+    LinearSchedule,
+    QLearningAgent,
+    epsilon_greedy,
+    expected_sarsa_update,
+    q_learning_update,
+    sarsa_update,
+    td_target,
+)
 
 __version__ = "0.1.0"
 
@@ -29,17 +41,27 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {}
 
 __all__ = [
+    "BatchedQLearning",
+    "Discretizer",
+    "ExponentialSchedule",
+    "LinearSchedule",
+    "QLearningAgent",
     "TabularMDP",
     "bellman_expectation_backup",
     "bellman_optimality_backup",
     "discounted_return",
+    "epsilon_greedy",
+    "expected_sarsa_update",
     "greedy_policy",
     "iterative_policy_evaluation",
     "policy_evaluation",
     "q_from_v",
+    "q_learning_update",
     "quick",
+    "sarsa_update",
     "size",
     "strict",
+    "td_target",
     "value_iteration",
     *_LAZY,
 ]

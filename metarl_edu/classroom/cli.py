@@ -4,6 +4,7 @@
     metarl-edu release DIR              write what a class receives (no solutions, no hidden tests) into DIR
     metarl-edu check NOTEBOOK...        run your notebook(s) like the grader and report each exercise
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
+    metarl-edu bench qlearning          speed benchmark: environment transitions per second
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom import bench
+
+    if args.name == "qlearning":
+        print(bench.format_qlearning(bench.bench_qlearning(repeats=args.repeats)))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metarl-edu", description="The metarl-edu course tools.")
     p.add_argument("--root", help="the course checkout (default: the current folder)")
@@ -110,6 +119,11 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--ip", default="127.0.0.1")
     lab.add_argument("--no-browser", action="store_true")
     lab.set_defaults(func=cmd_lab)
+
+    bench = sub.add_parser("bench", help="speed benchmarks (environment transitions per second)")
+    bench.add_argument("name", choices=["qlearning"], help="qlearning: plain loop vs QLearningAgent vs batched")
+    bench.add_argument("--repeats", type=int, default=3, help="interleaved runs; medians are reported (default 3)")
+    bench.set_defaults(func=cmd_bench)
     return p
 
 

@@ -1,0 +1,110 @@
+"""Speed benchmarks of the tabular Q-learning code: ``metarl-edu bench qlearning``.
+
+Environment transitions per second of
+
+(a) the plain per-step Python loop a lesson shows (:func:`textbook_q_learning`) on Gymnasium's ``FrozenLake-v1``,
+(b) :class:`~metarl_edu.qlearning.QLearningAgent` on the same env,
+(c) :class:`~metarl_edu.qlearning.BatchedQLearning` on 1,000 random 4 x 4 FrozenLake maps at once, counting only
+    real transitions (rows still learning),
+
+and the ratios (b)/(a) and (c)/(a). Runs are interleaved and repeated; figures are medians, so that a busy
+machine slows every contender alike.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+ALPHA, GAMMA, EPSILON = 0.1, 0.99, 0.1
+
+
+def textbook_q_learning(env: Any, n_episodes: int, alpha: float, gamma: float, epsilon: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Tabular Q-learning as in Sutton & Barto (2018), section 6.5, one step at a time. Returns ``(q, n)``, the
+    learned table (S, A) and the number of transitions taken."""
+    q = np.zeros((env.observation_space.n, env.action_space.n))
+    n_transitions = 0
+    for _ in range(n_episodes):
+        s, _ = env.reset()
+        done = False
+        while not done:
+            if rng.random() < epsilon:
+                a = int(rng.integers(env.action_space.n))  # explore
+            else:
+                a = int(np.argmax(q[s]))  # exploit
+            s_next, r, terminated, truncated, _ = env.step(a)
+            target = r if terminated else r + gamma * np.max(q[s_next])  # no bootstrap from a terminal state
+            q[s, a] += alpha * (target - q[s, a])
+            s = s_next
+            done = terminated or truncated
+            n_transitions += 1
+    return q, n_transitions
+
+
+def frozen_lake_tasks(n_tasks: int, size: int = 4, gamma: float = GAMMA) -> list:
+    """``n_tasks`` random slippery FrozenLake maps (``generate_random_map(size, seed=i)``) as TabularMDPs."""
+    from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
+
+    from metarl_edu.mdp import TabularMDP
+
+    return [TabularMDP.from_gymnasium(FrozenLakeEnv(desc=generate_random_map(size, seed=i)), gamma=gamma)
+            for i in range(n_tasks)]
+
+
+def bench_qlearning(n_episodes: int = 3000, n_tasks: int = 1000, n_batched_episodes: int = 100,
+                    repeats: int = 3, seed: int = 0) -> dict[str, float]:
+    """Transitions per second of (a) :func:`textbook_q_learning`, (b) ``QLearningAgent`` (both ``n_episodes``
+    episodes of ``FrozenLake-v1``) and (c) ``BatchedQLearning`` (``n_tasks`` maps x ``n_batched_episodes``
+    episodes); alpha 0.1, gamma 0.99, epsilon 0.1. Medians over ``repeats`` interleaved runs."""
+    import gymnasium as gym
+
+    from metarl_edu.qlearning import BatchedQLearning, QLearningAgent
+
+    tasks = frozen_lake_tasks(n_tasks)
+    rates: dict[str, list[float]] = {"loop": [], "agent": [], "batched": []}
+    for repeat in range(repeats):
+        env = gym.make("FrozenLake-v1")
+        env.reset(seed=seed + repeat)
+        rng = np.random.default_rng(seed + repeat)
+        start = time.perf_counter()
+        _, n = textbook_q_learning(env, n_episodes, ALPHA, GAMMA, EPSILON, rng)
+        rates["loop"].append(n / (time.perf_counter() - start))
+
+        agent = QLearningAgent(gym.make("FrozenLake-v1"), alpha=ALPHA, gamma=GAMMA, epsilon=EPSILON,
+                               seed=seed + repeat, progress=False)
+        start = time.perf_counter()
+        agent.train(n_episodes)
+        rates["agent"].append(agent.n_transitions / (time.perf_counter() - start))
+
+        batch = BatchedQLearning(tasks, alpha=ALPHA, gamma=GAMMA, epsilon=EPSILON, seed=seed + repeat,
+                                 progress=False)
+        start = time.perf_counter()
+        batch.train(n_batched_episodes)
+        rates["batched"].append(batch.n_transitions / (time.perf_counter() - start))
+    loop, agent_rate, batched = (statistics.median(rates[k]) for k in ("loop", "agent", "batched"))
+    return {
+        "loop_per_s": loop,
+        "agent_per_s": agent_rate,
+        "batched_per_s": batched,
+        "agent_vs_loop": agent_rate / loop,
+        "batched_vs_loop": batched / loop,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def format_qlearning(figures: dict[str, float]) -> str:
+    """The figures of :func:`bench_qlearning` as a small table."""
+    return "\n".join([
+        "Q-learning, environment transitions per second (medians):",
+        f"  (a) textbook loop, FrozenLake-v1         {figures['loop_per_s']:>12,.0f}",
+        f"  (b) QLearningAgent, FrozenLake-v1        {figures['agent_per_s']:>12,.0f}   (b)/(a) = "
+        f"{figures['agent_vs_loop']:.2f}",
+        f"  (c) BatchedQLearning, 1,000 maps         {figures['batched_per_s']:>12,.0f}   (c)/(a) = "
+        f"{figures['batched_vs_loop']:.0f}x",
+        f"  load average during the run: {figures['load_average']:.2f} (other work on the machine slows all three)",
+    ])
