@@ -88,6 +88,52 @@ def vi_returns_values_only(mdp, theta=1e-10):
     return value_iteration(mdp)[0]
 
 
+def eg_ties_to_first(q_s, epsilon, rng):
+    return int(rng.integers(len(q_s))) if rng.random() < epsilon else int(np.argmax(q_s))
+
+
+def eg_explores_only_others(q_s, epsilon, rng):
+    best = int(np.argmax(q_s))
+    if rng.random() < epsilon:
+        return int(rng.choice([a for a in range(len(q_s)) if a != best]))
+    return int(rng.choice(np.flatnonzero(q_s == q_s.max())))
+
+
+def eg_global_random(q_s, epsilon, rng):
+    if np.random.random() < epsilon:
+        return int(np.random.randint(len(q_s)))
+    return int(np.random.choice(np.flatnonzero(q_s == q_s.max())))
+
+
+def eg_epsilon_is_greedy_probability(q_s, epsilon, rng):
+    if rng.random() < 1 - epsilon:
+        return int(rng.integers(len(q_s)))
+    return int(rng.choice(np.flatnonzero(q_s == q_s.max())))
+
+
+def qu_sarsa_like(q, s, a, r, s_next, terminated, alpha, gamma):
+    q = q.copy()
+    q[s, a] += alpha * ((r if terminated else r + gamma * q[s_next, a]) - q[s, a])
+    return q
+
+
+def qu_bootstraps_through_terminal(q, s, a, r, s_next, terminated, alpha, gamma):
+    q = q.copy()
+    q[s, a] += alpha * (r + gamma * q[s_next].max() - q[s, a])
+    return q
+
+
+def qu_in_place(q, s, a, r, s_next, terminated, alpha, gamma):
+    q[s, a] += alpha * ((r if terminated else r + gamma * q[s_next].max()) - q[s, a])
+    return q
+
+
+def qu_no_alpha(q, s, a, r, s_next, terminated, alpha, gamma):
+    q = q.copy()
+    q[s, a] = r if terminated else r + gamma * q[s_next].max()
+    return q
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -95,6 +141,12 @@ CASES = {
     ],
     ("01_mdp", "value_iteration"): [
         vi_ties_to_highest_action, vi_ignores_terminal, vi_one_sweep_only, vi_returns_values_only,
+    ],
+    ("02_q_learning", "epsilon_greedy"): [
+        eg_ties_to_first, eg_explores_only_others, eg_global_random, eg_epsilon_is_greedy_probability,
+    ],
+    ("02_q_learning", "q_learning_update"): [
+        qu_sarsa_like, qu_bootstraps_through_terminal, qu_in_place, qu_no_alpha,
     ],
 }
 
@@ -141,6 +193,12 @@ def test_hints_name_the_mistake():
     assert "lowest action" in text
     text = repr(run_check("value_iteration", vi_returns_values_only))
     assert "pair (v, pi)" in text
+    assert "break ties at random" in repr(run_check("epsilon_greedy", eg_ties_to_first))
+    assert "`rng`, not np.random" in repr(run_check("epsilon_greedy", eg_global_random))
+    assert "ALL actions" in repr(run_check("epsilon_greedy", eg_explores_only_others))
+    assert "not from q[s', a]" in repr(run_check("q_learning_update", qu_sarsa_like))
+    assert "no next state to bootstrap" in repr(run_check("q_learning_update", qu_bootstraps_through_terminal))
+    assert "was modified" in repr(run_check("q_learning_update", qu_in_place))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

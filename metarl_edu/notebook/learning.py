@@ -1,0 +1,187 @@
+"""Plots and a widget for lessons on learning from experience (Q-learning and its siblings)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from metarl_edu.envs.gridworld import GridWorld, GridWorldEnv
+from metarl_edu.mdp import policy_evaluation, value_iteration
+from metarl_edu.notebook.plots import plot_values
+from metarl_edu.notebook.widgets import _png_output
+from metarl_edu.qlearning import QLearningAgent
+
+
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` entries at each position (fewer at the start), same length as ``x``."""
+    x = np.asarray(x, dtype=float)
+    if window < 1:
+        raise ValueError(f"window must be >= 1; got {window}")
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    n = np.minimum(np.arange(1, x.size + 1), window)
+    i = np.arange(x.size)
+    return (c[i + 1] - c[i + 1 - n]) / n
+
+
+def plot_learning_curves(
+    curves: Mapping[str, np.ndarray],
+    ax: Axes | None = None,
+    window: int = 10,
+    title: str = "Learning curves",
+    ylabel: str = "return per episode",
+    ylim: tuple[float, float] | None = None,
+) -> Axes:
+    """Plot returns against episodes for several methods: each curve is (episodes,) or (seeds, episodes);
+    seeds are averaged, then a moving average over ``window`` episodes is drawn, with the seeds' spread
+    (one standard error) shaded when there are several."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    for name, returns in curves.items():
+        returns = np.atleast_2d(np.asarray(returns, dtype=float))
+        mean = moving_average(returns.mean(axis=0), window)
+        episodes = np.arange(1, mean.size + 1)
+        (line,) = ax.plot(episodes, mean, label=f"{name} ({returns.shape[0]} seed{'s' * (returns.shape[0] > 1)})")
+        if returns.shape[0] > 1:
+            se = np.vstack([moving_average(r, window) for r in returns]).std(axis=0) / np.sqrt(returns.shape[0])
+            ax.fill_between(episodes, mean - se, mean + se, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("episode")
+    ax.set_ylabel(f"{ylabel} (moving average of {window})")
+    ax.set_title(title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def greedy_path(
+    q: np.ndarray, step: Callable[[int, int], tuple[int, bool]], start: int, max_steps: int = 100
+) -> list[int]:
+    """States visited by the greedy policy of ``q`` from ``start``, where ``step(s, a)`` gives
+    ``(s_next, done)`` for a deterministic environment; stops at ``done`` or after ``max_steps`` steps."""
+    path, s = [start], start
+    for _ in range(max_steps):
+        s, done = step(s, int(np.argmax(q[s])))
+        path.append(s)
+        if done:
+            break
+    return path
+
+
+def plot_paths_on_grid(
+    paths: Mapping[str, Sequence[tuple[int, int]]],
+    shape: tuple[int, int],
+    special: Mapping[str, Sequence[tuple[int, int]]],
+    ax: Axes | None = None,
+    title: str = "Greedy paths",
+) -> Axes:
+    """Draw paths of (row, col) cells on an empty grid of ``shape``; ``special`` maps a label (for example
+    "cliff") to cells to shade."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.6 * shape[1] + 1, 0.6 * shape[0] + 0.8))
+    colours = {"cliff": "tab:red", "start": "tab:blue", "goal": "tab:green"}
+    for label, cells in special.items():
+        for k, (r, c) in enumerate(cells):
+            ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, color=colours.get(label, "grey"), alpha=0.35,
+                                       label=label if k == 0 else None))
+    offsets = np.linspace(-0.12, 0.12, max(len(paths), 1))
+    for (name, cells), dy in zip(paths.items(), offsets, strict=True):
+        rows, cols = zip(*cells, strict=True)
+        ax.plot(np.array(cols), np.array(rows) + dy, marker="o", markersize=3, linewidth=2, label=name)
+    ax.set_xlim(-0.5, shape[1] - 0.5)
+    ax.set_ylim(shape[0] - 0.5, -0.5)
+    ax.set_xticks(range(shape[1]))
+    ax.set_yticks(range(shape[0]))
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return ax
+
+
+class QLearningExplorer(widgets.VBox):
+    """Sliders for alpha, epsilon, gamma and the number of episodes above a learning curve and the learned
+    greedy policy on a gridworld; it trains a fresh :class:`QLearningAgent` (fixed seed) on every change.
+
+    Attributes:
+        alpha, epsilon, gamma, episodes: the sliders; output: the plot.
+        returns: (episodes,) returns of the latest run; q: its (S, A) table;
+        v_greedy_start, v_star_start: exact value of the learned greedy policy and of the optimum at the start.
+    """
+
+    def __init__(self, grid: GridWorld, alpha: float, epsilon: float, gamma: float, n_episodes: int,
+                 seed: int) -> None:
+        self.base_grid, self.seed = grid, seed
+        slider = dict(continuous_update=False, style={"description_width": "70px"})
+        self.alpha = widgets.FloatSlider(value=alpha, min=0.01, max=1.0, step=0.01, description="alpha", **slider)
+        self.epsilon = widgets.FloatSlider(value=epsilon, min=0.0, max=1.0, step=0.01, description="epsilon",
+                                           **slider)
+        self.gamma = widgets.FloatSlider(value=gamma, min=0.0, max=0.99, step=0.01, description="gamma", **slider)
+        self.episodes = widgets.IntSlider(value=n_episodes, min=10, max=2000, step=10, description="episodes",
+                                          **slider)
+        self.output = widgets.Output()
+        super().__init__([widgets.HBox([self.alpha, self.epsilon]), widgets.HBox([self.gamma, self.episodes]),
+                          self.output])
+        for control in (self.alpha, self.epsilon, self.gamma, self.episodes):
+            control.observe(lambda change: self.redraw(), names="value")
+        self.redraw()
+
+    def redraw(self) -> None:
+        grid = dataclasses.replace(self.base_grid, gamma=float(self.gamma.value))
+        env = GridWorldEnv(layout="\n".join(grid.layout), slip=grid.slip, step_reward=grid.step_reward,
+                           goal_reward=grid.goal_reward, pit_reward=grid.pit_reward)
+        agent = QLearningAgent(env, alpha=self.alpha.value, gamma=grid.gamma, epsilon=self.epsilon.value,
+                               seed=self.seed, progress=False, max_steps=100)
+        self.returns = agent.train(int(self.episodes.value))
+        self.q = agent.q.copy()
+        pi = agent.greedy_policy()
+        v_star, _ = value_iteration(grid.mdp)
+        start = int(np.argmax(grid.mdp.start))
+        self.v_star_start = float(v_star[start])
+        self.v_greedy_start = float(policy_evaluation(grid.mdp, pi)[start])
+        self.output.outputs = (_png_output(self._figure(grid, pi)),)
+
+    def _figure(self, grid: GridWorld, pi: np.ndarray) -> Figure:
+        fig = Figure(figsize=(12, 3.6))
+        ax_curve, ax_grid = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+        plot_learning_curves({"Q-learning": self.returns}, ax=ax_curve, window=20,
+                             title="Return per training episode (exploring)")
+        plot_values(grid, self.q.max(axis=1), pi, ax=ax_grid,
+                    title=f"max_a q(s, a) and greedy policy: v(start) = {self.v_greedy_start:.2f} "
+                          f"(best {self.v_star_start:.2f})")
+        fig.tight_layout()
+        return fig
+
+
+def q_learning_explorer(
+    grid: GridWorld | str | None = None,
+    alpha: float = 0.5,
+    epsilon: float = 0.1,
+    gamma: float = 0.9,
+    n_episodes: int = 300,
+    seed: int = 0,
+) -> QLearningExplorer:
+    """Train Q-learning on a gridworld live: move a slider and the learning curve and greedy policy redraw.
+
+    Args:
+        grid: a GridWorld or layout; default lesson 01's world with slip 0.2 and step cost 0.04.
+        alpha, epsilon, gamma, n_episodes: starting values of the sliders.
+        seed: the agent's seed (fixed, so that only the sliders change the result).
+    """
+    if grid is None:
+        grid = GridWorld.from_layout("small", slip=0.2, step_reward=-0.04)
+    elif isinstance(grid, str):
+        grid = GridWorld.from_layout(grid)
+    return QLearningExplorer(grid, alpha, epsilon, gamma, n_episodes, seed)
+
+
+__all__ = ["QLearningExplorer", "greedy_path", "moving_average", "plot_learning_curves",
+           "plot_paths_on_grid", "q_learning_explorer"]

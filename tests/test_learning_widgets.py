@@ -1,0 +1,51 @@
+"""Plots and the Q-learning widget of lesson 02, driven without a browser."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from metarl_edu.notebook.learning import (  # noqa: E402
+    moving_average,
+    plot_learning_curves,
+    plot_paths_on_grid,
+    q_learning_explorer,
+)
+
+
+def test_moving_average_by_hand():
+    np.testing.assert_allclose(moving_average(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 2), [1.0, 1.5, 2.5, 3.5, 4.5])
+    np.testing.assert_allclose(moving_average(np.array([3.0, 1.0]), 10), [3.0, 2.0])
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        moving_average(np.ones(3), 0)
+
+
+def test_learning_curve_plot_is_labelled():
+    ax = plot_learning_curves({"a": np.arange(30.0), "b": np.ones((3, 30))}, window=5, title="T")
+    assert ax.get_title() == "T" and "episode" in ax.get_xlabel() and "moving average of 5" in ax.get_ylabel()
+    assert len(ax.get_lines()) == 2 and [t.get_text() for t in ax.get_legend().get_texts()] == ["a (1 seed)",
+                                                                                                 "b (3 seeds)"]
+    plt.close("all")
+
+
+def test_paths_plot():
+    ax = plot_paths_on_grid({"p": [(3, 0), (2, 0), (2, 1)]}, (4, 12), {"cliff": [(3, 1)]}, title="paths")
+    assert ax.get_title() == "paths" and ax.get_xlabel() == "column" and ax.get_ylabel() == "row"
+    plt.close("all")
+
+
+def test_q_learning_explorer_learns_and_follows_its_sliders():
+    w = q_learning_explorer(alpha=0.2, epsilon=0.1, gamma=0.9, n_episodes=300)
+    assert len(w.output.outputs) == 1 and "image/png" in w.output.outputs[0]["data"]
+    assert w.returns.shape == (300,)
+    assert w.v_greedy_start > 0.0 > np.mean(w.returns[:10])  # learned: random early episodes lose on average
+    before = w.output.outputs[0]["data"]["image/png"]
+    w.episodes.value = 20
+    assert w.returns.shape == (20,) and w.output.outputs[0]["data"]["image/png"] != before
+    w.alpha.value = 1.0
+    assert w.alpha.value == 1.0 and w.returns.shape == (20,)
