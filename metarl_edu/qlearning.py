@@ -947,3 +947,15 @@ class BatchedQLearning:
         pi = np.zeros((self.N, self.S, self.A))
         np.put_along_axis(pi, self.q.argmax(axis=2)[:, :, None], 1.0, axis=2)
         return pi
+
+
+def discretize(obs: Sequence[float], low: Sequence[float], high: Sequence[float], bins: Sequence[int]) -> int:
+    """The state index of one observation, as :class:`Discretizer` computes it, written as one function:
+
+        b_i = clip(floor((obs_i - low_i) / (high_i - low_i) * bins_i), 0, bins_i - 1),
+        index = ravel_multi_index(b, bins)      (row-major: the last dimension varies fastest).
+
+    Args:
+        obs, low, high: shape (d,); ``low < high`` in every dimension. bins: (d,) positive integers.
+    """
+    return Discretizer(tuple(int(b) for b in bins), tuple(low), tuple(high))(np.asarray(obs, dtype=float))

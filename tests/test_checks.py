@@ -134,6 +134,25 @@ def qu_no_alpha(q, s, a, r, s_next, terminated, alpha, gamma):
     return q
 
 
+def disc_no_clip(obs, low, high, bins):
+    b = np.floor((obs - low) / (high - low) * bins).astype(int)
+    return int(np.sum(b * np.append(np.cumprod(bins[::-1])[::-1][1:], 1)))
+
+
+def disc_column_major(obs, low, high, bins):
+    b = np.clip(np.floor((obs - low) / (high - low) * bins).astype(int), 0, bins - 1)
+    return int(np.ravel_multi_index(tuple(b), tuple(bins), order="F"))
+
+
+def disc_rounds(obs, low, high, bins):
+    b = np.clip(np.round((obs - low) / (high - low) * bins).astype(int), 0, bins - 1)
+    return int(np.ravel_multi_index(tuple(b), tuple(bins)))
+
+
+def disc_returns_tuple(obs, low, high, bins):
+    return tuple(np.clip(np.floor((obs - low) / (high - low) * bins).astype(int), 0, bins - 1))
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -148,6 +167,7 @@ CASES = {
     ("02_q_learning", "q_learning_update"): [
         qu_sarsa_like, qu_bootstraps_through_terminal, qu_in_place, qu_no_alpha,
     ],
+    ("03_cartpole", "discretize"): [disc_no_clip, disc_column_major, disc_rounds, disc_returns_tuple],
 }
 
 
@@ -199,6 +219,9 @@ def test_hints_name_the_mistake():
     assert "not from q[s', a]" in repr(run_check("q_learning_update", qu_sarsa_like))
     assert "no next state to bootstrap" in repr(run_check("q_learning_update", qu_bootstraps_through_terminal))
     assert "was modified" in repr(run_check("q_learning_update", qu_in_place))
+    assert "row-major" in repr(run_check("discretize", disc_column_major))
+    assert "clip each bin number" in repr(run_check("discretize", disc_no_clip))
+    assert "(floor)" in repr(run_check("discretize", disc_rounds))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

@@ -49,3 +49,24 @@ def test_q_learning_explorer_learns_and_follows_its_sliders():
     assert w.returns.shape == (20,) and w.output.outputs[0]["data"]["image/png"] != before
     w.alpha.value = 1.0
     assert w.alpha.value == 1.0 and w.returns.shape == (20,)
+
+
+def test_cartpole_rollout_frames_and_bins_explorer():
+    import gymnasium as gym
+
+    from metarl_edu.notebook.cartpole import cartpole_bins_explorer, plot_frames, rollout_frames
+
+    env = gym.make("CartPole-v1", render_mode="rgb_array")
+    frames, steps, G = rollout_frames(env, lambda obs: 0, n_frames=4, seed=0)
+    assert len(frames) == len(steps) == 4 and steps[0] == 0 and steps[-1] == int(G)  # always-left falls fast
+    assert frames[0].shape == (400, 600, 3) and 5 < G < 30
+    fig = plot_frames(frames, steps, title="t")
+    assert fig._suptitle.get_text() == "t"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="render_mode"):
+        rollout_frames(gym.make("CartPole-v1"), lambda obs: 0)
+
+    w = cartpole_bins_explorer(lambda: gym.make("CartPole-v1"), n_episodes=50, n_eval=2)
+    assert w.n_states == 1 * 4 * 6 * 12 and w.returns.shape == (50,)
+    w.angle_bins.value = 1
+    assert w.n_states == 1 * 4 * 1 * 12

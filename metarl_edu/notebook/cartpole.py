@@ -1,0 +1,91 @@
+"""Lesson 03's helpers: frames of a CartPole rollout, and a widget over the discretiser's bins."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from metarl_edu.notebook.learning import plot_learning_curves
+from metarl_edu.notebook.widgets import _png_output
+from metarl_edu.qlearning import Discretizer, QLearningAgent
+
+
+def rollout_frames(env: Any, policy: Callable[[Any], int], n_frames: int = 6, seed: int = 0,
+                   max_steps: int = 500) -> tuple[list[np.ndarray], list[int], float]:
+    """Run one episode of ``policy`` (obs -> action) on an env made with ``render_mode="rgb_array"`` and keep
+    ``n_frames`` evenly spaced frames. Returns (frames, their step numbers, the episode's return)."""
+    if getattr(env, "render_mode", None) != "rgb_array":
+        raise ValueError('make the env with render_mode="rgb_array" to record frames')
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws off-screen; no display is needed
+    obs, _ = env.reset(seed=seed)
+    frames, G = [env.render()], 0.0
+    for _ in range(max_steps):
+        obs, r, terminated, truncated, _ = env.step(policy(obs))
+        G += float(r)
+        frames.append(env.render())
+        if terminated or truncated:
+            break
+    keep = np.unique(np.linspace(0, len(frames) - 1, n_frames).round().astype(int))
+    return [frames[i] for i in keep], keep.tolist(), G
+
+
+def plot_frames(frames: list[np.ndarray], steps: list[int], title: str) -> Figure:
+    """A row of frames labelled with their step numbers."""
+    fig, axes = plt.subplots(1, len(frames), figsize=(2.4 * len(frames), 2.2))
+    for ax, frame, step in zip(np.atleast_1d(axes), frames, steps, strict=True):
+        ax.imshow(frame)
+        ax.set_title(f"step {step}", fontsize=9)
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+class CartPoleBinsExplorer(widgets.VBox):
+    """Sliders for the number of angle bins, angular-velocity bins and training episodes; each change trains a
+    fresh agent (fixed seed) and redraws its learning curve with its greedy evaluation in the title.
+
+    Attributes: angle_bins, velocity_bins, episodes (sliders); returns (training returns); greedy_mean (mean
+    greedy return over ``n_eval`` episodes); n_states.
+    """
+
+    def __init__(self, make_env: Callable[[], Any], angle_bins: int, velocity_bins: int, n_episodes: int,
+                 seed: int, n_eval: int) -> None:
+        self.make_env, self.seed, self.n_eval = make_env, seed, n_eval
+        style = dict(continuous_update=False, style={"description_width": "110px"})
+        self.angle_bins = widgets.IntSlider(value=angle_bins, min=1, max=20, description="angle bins", **style)
+        self.velocity_bins = widgets.IntSlider(value=velocity_bins, min=1, max=24, description="ang. vel. bins",
+                                               **style)
+        self.episodes = widgets.IntSlider(value=n_episodes, min=50, max=3000, step=50, description="episodes",
+                                          **style)
+        self.output = widgets.Output()
+        super().__init__([widgets.HBox([self.angle_bins, self.velocity_bins, self.episodes]), self.output])
+        for control in (self.angle_bins, self.velocity_bins, self.episodes):
+            control.observe(lambda change: self.redraw(), names="value")
+        self.redraw()
+
+    def redraw(self) -> None:
+        discretizer = Discretizer.for_cartpole(bins=(1, 4, self.angle_bins.value, self.velocity_bins.value))
+        agent = QLearningAgent(self.make_env(), seed=self.seed, discretizer=discretizer, progress=False)
+        self.n_states = discretizer.n_states
+        self.returns = agent.train(int(self.episodes.value))
+        self.greedy_mean = float(agent.evaluate(self.n_eval, progress=False).mean())
+        fig = Figure(figsize=(8, 3.4))
+        ax = fig.subplots()
+        plot_learning_curves({"Q-learning": self.returns}, ax=ax, window=50,
+                             title=f"{self.n_states} states: greedy return {self.greedy_mean:.0f} "
+                                   f"(mean of {self.n_eval} episodes)")
+        ax.axhline(195, color="grey", linestyle=":", label="195")
+        self.output.outputs = (_png_output(fig),)
+
+
+def cartpole_bins_explorer(make_env: Callable[[], Any], angle_bins: int = 6, velocity_bins: int = 12,
+                           n_episodes: int = 500, seed: int = 0, n_eval: int = 20) -> CartPoleBinsExplorer:
+    """Train tabular Q-learning on CartPole with a chosen discretisation; ``make_env()`` returns a fresh env."""
+    return CartPoleBinsExplorer(make_env, angle_bins, velocity_bins, n_episodes, seed, n_eval)
