@@ -499,6 +499,13 @@ def test_act_greedy_policy_and_evaluate_do_not_learn():
     before = agent.q.copy()
     agent.evaluate(5, progress=False)
     np.testing.assert_array_equal(agent.q, before)
+    with pytest.raises(ValueError, match=r"outside the table's \[0, 16\)"):
+        agent.act(16)
+    cartpole = QLearningAgent(gym.make("CartPole-v1"), progress=False)
+    assert cartpole.state([0.0, 0.0, 0.0, 0.0]) == Discretizer.for_cartpole()([0.0, 0.0, 0.0, 0.0])
+    assert cartpole.act([0.0, 0.0, 0.0, 0.0], greedy=True) == 0
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        cartpole.act([0.0, 0.0])
 
 
 # ============================================================================================ 4. validation
