@@ -906,16 +906,17 @@ class BatchedQLearning:
                 # --- epsilon-greedy by action_from_uniforms: take the j-th of the k candidate actions, where the
                 # candidates are the maximal actions, or all A actions for a row that explores
                 q_s = [q[x] for q in q_a]
-                threshold = np.where(u_explore < epsilon, -np.inf, functools.reduce(np.maximum, q_s))
-                counts = [q_s[0] >= threshold]  # counts[a]: candidates among actions 0..a
+                threshold = functools.reduce(np.maximum, q_s)  # a new array: the greedy value of each row
+                threshold[u_explore < epsilon] = -np.inf  # a row that explores: every action is a candidate
+                counts = [(q_s[0] >= threshold).view(np.int8)]  # counts[a]: candidates among actions 0..a
                 for q in q_s[1:]:
-                    counts.append(np.add(counts[-1], q >= threshold, dtype=np.int8))
-                j = (u_action * counts[-1]).astype(np.int8)
-                a = np.zeros(live.size, dtype=np.intp)
-                for count in counts[:-1]:
-                    a += count <= j  # fewer than j + 1 candidates up to here: the choice lies further on
+                    counts.append(counts[-1] + (q >= threshold))
+                # the j-th candidate, j = floor(u_action * k), comes after each action a with counts[a] <= j,
+                # that is counts[a] <= u_action * k (counts are whole numbers)
+                uk = u_action * counts[-1]
+                a = functools.reduce(np.add, [count <= uk for count in counts[:-1]], np.zeros(live.size, np.int8))
                 # --- the environment: x' ~ P[s, a], its reward R[s, a, s'] and whether s' is terminal
-                xa = a * (N * S) + x
+                xa = np.multiply(a, N * S, dtype=np.intp) + x
                 drawn = self._next.sample(xa, u_next)
                 x_next, r = next_x[drawn], next_r[drawn]
                 terminated = terminal[x_next]
@@ -930,7 +931,7 @@ class BatchedQLearning:
                 G += r
                 t += 1
                 ended = terminated | (t >= self.max_steps)
-                if ended.any():
+                if np.count_nonzero(ended):
                     e = np.flatnonzero(ended)
                     returns[live[e], episode[e]] = G[e]
                     G[e], t[e] = 0.0, 0
