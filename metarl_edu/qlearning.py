@@ -769,7 +769,7 @@ class _Categorical:
         self.order = np.argsort(probs <= 0, axis=1, kind="stable")[:, :K]
         cdf = np.cumsum(np.take_along_axis(probs, self.order, axis=1), axis=1)
         cdf[np.arange(K)[None, :] >= n_possible[:, None] - 1] = np.inf
-        self.cdf = np.ascontiguousarray(cdf[:, :-1].T)  # (K - 1, M); the last possible outcome needs no test
+        self.cdf = [np.ascontiguousarray(cdf[:, k]) for k in range(K - 1)]  # the last outcome needs no test
 
     def at(self, values: np.ndarray) -> np.ndarray:
         """``values`` (M, X) per outcome, as a flat array indexed by draw position."""
@@ -777,10 +777,10 @@ class _Categorical:
 
     def sample(self, i: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Draw positions ``k * M + i`` for rows ``i`` (int array) with numbers ``u`` in [0, 1)."""
-        if not len(self.cdf):
-            return i  # one possible outcome per row
-        k = np.add.reduce(self.cdf.take(i, axis=1) <= u, axis=0, dtype=np.intp)  # outcomes passed
-        return k * self.M + i
+        position = i.copy()
+        for cdf_k in self.cdf:
+            position += (cdf_k[i] <= u) * self.M  # past the k-th possible outcome: on to the next
+        return position
 
 
 class BatchedQLearning:
@@ -889,6 +889,7 @@ class BatchedQLearning:
         q_a = list(self._q_by_action)  # q_a[a][x], one array per action
         q_flat = self._q_by_action.reshape(-1)  # q_flat[a * N * S + x]
         next_x, next_r, terminal = self._next_x, self._next_r, self.terminal.reshape(-1)
+        draw, sample_next, max_steps = self._draw, self._next.sample, self.max_steps
         returns = np.zeros((N, n))
         n_transitions = 0
         # One entry per live row (rows with episodes left, in row order); finished rows are dropped.
@@ -902,7 +903,7 @@ class BatchedQLearning:
                 if step % 1024 == 0:
                     bar.update(int(episode.min()) - bar.n)
                 step += 1
-                u_explore, u_action, u_next = self._draw((3, live.size))
+                u_explore, u_action, u_next = draw((3, live.size))
                 # --- epsilon-greedy by action_from_uniforms: take the j-th of the k candidate actions, where the
                 # candidates are the maximal actions, or all A actions for a row that explores
                 q_s = [q[x] for q in q_a]
@@ -917,7 +918,7 @@ class BatchedQLearning:
                 a = functools.reduce(np.add, [count <= uk for count in counts[:-1]], np.zeros(live.size, np.int8))
                 # --- the environment: x' ~ P[s, a], its reward R[s, a, s'] and whether s' is terminal
                 xa = np.multiply(a, N * S, dtype=np.intp) + x
-                drawn = self._next.sample(xa, u_next)
+                drawn = sample_next(xa, u_next)
                 x_next, r = next_x[drawn], next_r[drawn]
                 terminated = terminal[x_next]
                 # --- the Q-learning update (q_learning_update). Termination stops bootstrapping; truncation does
@@ -930,13 +931,13 @@ class BatchedQLearning:
                 n_transitions += live.size
                 G += r
                 t += 1
-                ended = terminated | (t >= self.max_steps)
+                ended = terminated | (t >= max_steps)
                 if np.count_nonzero(ended):
                     e = np.flatnonzero(ended)
                     returns[live[e], episode[e]] = G[e]
                     G[e], t[e] = 0.0, 0
                     episode[e] += 1
-                    x_next[e] = self._first_x[self._first.sample(live[e], self._draw(len(e)))]
+                    x_next[e] = self._first_x[self._first.sample(live[e], draw(len(e)))]
                     if schedules:
                         e_more = e[episode[e] < n]
                         alpha[e_more] = alpha_table[live[e_more], episode[e_more]]
