@@ -499,6 +499,13 @@ def test_act_greedy_policy_and_evaluate_do_not_learn():
     before = agent.q.copy()
     agent.evaluate(5, progress=False)
     np.testing.assert_array_equal(agent.q, before)
+    with pytest.raises(ValueError, match=r"outside the table's \[0, 16\)"):
+        agent.act(16)
+    cartpole = QLearningAgent(gym.make("CartPole-v1"), progress=False)
+    assert cartpole.state([0.0, 0.0, 0.0, 0.0]) == Discretizer.for_cartpole()([0.0, 0.0, 0.0, 0.0])
+    assert cartpole.act([0.0, 0.0, 0.0, 0.0], greedy=True) == 0
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        cartpole.act([0.0, 0.0])
 
 
 # ============================================================================================ 4. validation
@@ -633,7 +640,7 @@ def test_bench_runs_small_and_the_command_prints_its_table(monkeypatch, capsys):
 
     figures = bench.bench_qlearning(n_episodes=20, n_tasks=5, n_batched_episodes=5, repeats=1)
     assert figures["loop_per_s"] > 0 and figures["agent_per_s"] > 0 and figures["batched_per_s"] > 0
-    assert figures["agent_vs_loop"] == figures["agent_per_s"] / figures["loop_per_s"]
+    assert figures["agent_vs_loop"] == pytest.approx(figures["agent_per_s"] / figures["loop_per_s"])
     monkeypatch.setattr(bench, "bench_qlearning", lambda repeats: dict(figures, repeats=repeats))
     assert cli.main(["bench", "qlearning", "--repeats", "1"]) == 0
     out = capsys.readouterr().out

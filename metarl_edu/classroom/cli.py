@@ -122,7 +122,7 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="speed benchmarks (environment transitions per second)")
     bench.add_argument("name", choices=["qlearning"], help="qlearning: plain loop vs QLearningAgent vs batched")
-    bench.add_argument("--repeats", type=int, default=3, help="interleaved runs; medians are reported (default 3)")
+    bench.add_argument("--repeats", type=int, default=5, help="interleaved runs; medians are reported (default 5)")
     bench.set_defaults(func=cmd_bench)
     return p
 
