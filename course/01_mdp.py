@@ -134,8 +134,9 @@ from metarl_edu.mdp import TabularMDP as _MDP, bellman_expectation_backup as _re
 
 _rng = np.random.default_rng(2024)
 for _ in range(5):
+    _terminal = np.append(False, _rng.random(3) < 0.4)  # state 0, where episodes start, is never terminal
     _m = _MDP(P=_rng.dirichlet(np.ones(4), size=(4, 3)), R=_rng.normal(size=(4, 3, 4)), gamma=0.8,
-              terminal=_rng.random(4) < 0.3, start=np.full(4, 0.25))
+              terminal=_terminal, start=np.eye(4)[0])
     _v, _pi = _rng.normal(size=4), _rng.dirichlet(np.ones(3), size=4)
     assert np.allclose(bellman_expectation_backup(_m, _v, _pi), _ref_backup(_m, _v, _pi))
 ### END HIDDEN TESTS
