@@ -22,6 +22,8 @@ from metarl_edu.classroom import cli
 from metarl_edu.classroom.grade import (
     LIMITS_SCRIPT,
     Limits,
+    Outcome,
+    _exercise_result,
     assemble,
     grade_folder,
     kernel_user,
@@ -350,3 +352,21 @@ def test_kernel_user_is_chosen_safely():
     except PermissionError:
         usable = False
     assert (user == "nobody") == usable, note
+
+
+def test_a_check_that_cannot_report_scores_zero_and_says_why():
+    plan = PLANS["00_welcome"]
+    cells = assemble(plan, [c for c in welcome(GOOD)["cells"] if c["cell_type"] == "code"], "@@config@@")
+    check = next(i for i, c in enumerate(cells) if c.kind == "check")
+    ran = {i: Outcome("ok") for i in range(check)}
+    ran[check] = Outcome("error", "NameError", "name '__metarl_edu_grader__' is not defined")  # deleted by learner
+    result = _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}}, LIMITS)
+    assert (result["points"], result["status"]) == (0.0, "error")
+    assert result["reason"] == "the grader's check could not report (NameError: name '__metarl_edu_grader__' is " \
+                               "not defined)"
+    forged = dict(ran)
+    forged[check] = Outcome("ok", records=[{"kind": "check", "exercise": "discounted_return", "status": "passed",
+                                            "nonce": "not-this-cells-nonce"}])
+    assert _exercise_result(plan.exercises[0], cells, {"outcomes": forged, "fatal": {}}, LIMITS)["points"] == 0
+    del ran[check]
+    assert _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}}, LIMITS)["status"] == "not_run"

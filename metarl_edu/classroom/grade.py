@@ -518,6 +518,7 @@ class Kernel:
         return str(path)
 
     def start(self) -> None:
+        import zmq
         from jupyter_client import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
@@ -541,6 +542,9 @@ class Kernel:
         self.client = BlockingKernelClient(connection_file=str(connection))
         self.client.load_connection_file()
         self.client.start_channels()
+        self.poller = zmq.Poller()
+        for channel in (self.client.shell_channel, self.client.iopub_channel):
+            self.poller.register(channel.socket, zmq.POLLIN)
         try:
             self.client.wait_for_ready(timeout=KERNEL_START_S)
         except RuntimeError as exc:
@@ -552,7 +556,7 @@ class Kernel:
         started = time.monotonic()
         msg_id = self.client.execute(source, store_history=store_history, allow_stdin=False, stop_on_error=False)
         out = Outcome("ok")
-        stdout_tail, kept = "", []
+        stdout_tail, kept, kept_chars = "", [], 0
         idle = reply = False
         interrupted_at: float | None = None
         while not (idle and reply):
@@ -567,6 +571,7 @@ class Kernel:
                 out.status = "hung"
                 self.kill()
                 break
+            self.poller.poll(50)  # wakes as soon as either channel has a message
             while self.client.shell_channel.msg_ready():
                 msg = self.client.get_shell_msg(timeout=0)
                 if msg["parent_header"].get("msg_id") == msg_id:
@@ -574,24 +579,24 @@ class Kernel:
                     content = msg["content"]
                     if any(p.get("source") == "ask_exit" for p in content.get("payload", [])):
                         out.status = "exit"
-            try:
-                msg = self.client.get_iopub_msg(timeout=0.05)
-            except Exception:  # queue.Empty: nothing arrived yet
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "status" and content.get("execution_state") == "idle":
-                idle = True
-            elif kind == "stream":
-                text = content.get("text", "")
-                out.printed_chars += len(text)
-                if content.get("name") == "stdout":
-                    stdout_tail = self._collect_records(stdout_tail + text, out)
-                if len("".join(kept)) < self.limits.output_chars:
-                    kept.append(text)
-            elif kind == "error":
-                out.ename, out.evalue = str(content.get("ename", ""))[:200], str(content.get("evalue", ""))[:500]
+            while self.client.iopub_channel.msg_ready():
+                msg = self.client.get_iopub_msg(timeout=0)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "status" and content.get("execution_state") == "idle":
+                    idle = True
+                elif kind == "stream":
+                    text = content.get("text", "")
+                    out.printed_chars += len(text)
+                    if content.get("name") == "stdout":
+                        stdout_tail = self._collect_records(stdout_tail + text, out)
+                    if kept_chars < self.limits.output_chars:
+                        kept.append(text)
+                        kept_chars += len(text)
+                elif kind == "error":
+                    out.ename = str(content.get("ename", ""))[:200]
+                    out.evalue = str(content.get("evalue", ""))[:500]
         self._collect_records(stdout_tail + "\n", out)
         out.text = "".join(kept)[: self.limits.output_chars]
         if out.status == "ok" and interrupted_at is not None:
@@ -721,9 +726,13 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
     if check_index in fatal:
         result.update(status="error", reason=f"while being checked, your code {fatal[check_index]}")
         return result
+    if check is None and check_index in outcomes:  # it ran, yet no signed result: learner code interfered
+        outcome = outcomes[check_index]
+        error = f" ({outcome.ename}: {outcome.evalue})" if outcome.ename else ""
+        result.update(status="error", reason=f"the grader's check could not report{error}")
+        return result
     if check is None:
-        where = "the grader's check did not report" if check_index in outcomes else "the check did not run"
-        result.update(status="not_run", reason=f"not graded: {where}")
+        result.update(status="not_run", reason="not graded: the check did not run")
         return result
     status = check.get("status")
     result["hints"] = list(check.get("hints", []))
