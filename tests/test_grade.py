@@ -230,7 +230,7 @@ def test_exit_code_says_some_could_not_be_graded(graded, tmp_path, capsys):
     out = str(graded["out"])
     flags = ["--out", out, "--timeout-cell", "3", "--timeout-notebook", "60", "--memory-mb", "2048", "--user", ""]
     assert cli.main(["grade", str(graded["folder"]), *flags]) == 1  # resumed from the saved results: no kernels
-    assert "not fully graded: empty.ipynb" in capsys.readouterr().err
+    assert "error: empty.ipynb: invalid notebook" in capsys.readouterr().err
     clean = tmp_path / "clean"
     clean.mkdir()
     shutil.copy(graded["folder"] / "solution_00.ipynb", clean / "solution_00.ipynb")

@@ -81,7 +81,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"{len(summary.records)} submission(s): {summary.graded} graded now, {summary.resumed} from an earlier run")
     print(f"gradebook: {summary.gradebook}\nfeedback:  {summary.feedback}/")
     for record in summary.ungraded:
-        print(f"  not fully graded: {record['submission']}: {record['reason']}", file=sys.stderr)
+        print(f"  {record['status']}: {record['submission']}: {record['reason']}", file=sys.stderr)
     return 1 if summary.ungraded else 0
 
 
