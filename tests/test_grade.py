@@ -370,3 +370,13 @@ def test_a_check_that_cannot_report_scores_zero_and_says_why():
     assert _exercise_result(plan.exercises[0], cells, {"outcomes": forged, "fatal": {}}, LIMITS)["points"] == 0
     del ran[check]
     assert _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}}, LIMITS)["status"] == "not_run"
+
+
+def test_without_course_the_lessons_give_the_same_plan_minus_hidden_tests():
+    from_lessons = load_plans(ROOT / "lessons")  # what a class release has: no course/
+    assert sorted(from_lessons) == sorted(PLANS)
+    for stem, plan in PLANS.items():
+        assert from_lessons[stem].exercises == plan.exercises  # ids, points, hints, replaces, function names
+        assert plan.has_hidden and not from_lessons[stem].has_hidden
+        roles = [c.role for c in from_lessons[stem].cells]
+        assert roles == [c.role for c in plan.cells if c.source.strip() or c.role != "code"]
