@@ -36,7 +36,7 @@ from metarl_edu.classroom.sandbox import TAG, read_tag_line, tag_line
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = load_plans(ROOT / "course")
-LIMITS = Limits(cell_timeout=3, notebook_timeout=60, memory_mb=2048, user=None)
+LIMITS = Limits(cell_timeout=4, notebook_timeout=60, memory_mb=2048, user=None)
 GOOD = (
     "def discounted_return(rewards, gamma):\n"
     "    g = 0.0\n"
@@ -125,7 +125,7 @@ def graded(tmp_path_factory):
     folder, out = base / "submissions", base / "gradebook.csv"
     write_class(folder, out)
     before = hashes(folder)
-    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=2, progress=False)
+    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=3, progress=False)
     rows = {row["submission"].removesuffix(".ipynb"): row for row in read_gradebook(out)}
     records = {r["submission"].removesuffix(".ipynb"): r for r in summary.records}
     return {"folder": folder, "out": out, "summary": summary, "rows": rows, "records": records, "before": before}
@@ -228,7 +228,7 @@ def test_submissions_are_never_modified(graded):
 
 def test_exit_code_says_some_could_not_be_graded(graded, tmp_path, capsys):
     out = str(graded["out"])
-    flags = ["--out", out, "--timeout-cell", "3", "--timeout-notebook", "60", "--memory-mb", "2048", "--user", ""]
+    flags = ["--out", out, "--timeout-cell", "4", "--timeout-notebook", "60", "--memory-mb", "2048", "--user", ""]
     assert cli.main(["grade", str(graded["folder"]), *flags]) == 1  # resumed from the saved results: no kernels
     assert "error: empty.ipynb: invalid notebook" in capsys.readouterr().err
     clean = tmp_path / "clean"
@@ -269,7 +269,7 @@ def test_an_interrupted_run_keeps_its_results_and_resumes(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=2, progress=False, on_result=interrupt)
     assert [row["submission"] for row in read_gradebook(out)] == seen  # kept, in the gradebook already
-    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=2, progress=False)
+    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=3, progress=False)
     assert summary.resumed == 1 and summary.graded == 2
     rows = {row["submission"]: row for row in read_gradebook(out)}
     assert rows["c_solution.ipynb"]["total"] == 1 and rows["a_broken.ipynb"]["status"] == "error"
