@@ -140,7 +140,7 @@ def test_solutions_get_full_marks(graded):
     for name, lesson, points in (("solution_00", "00_welcome", 1.0), ("solution_01", "01_mdp", 5.0)):
         row = graded["rows"][name]
         assert (row["lesson"], row["total"], row["max_total"], row["status"], row["reason"]) == (
-            lesson, points, points, "ok", "")
+            lesson, points, points, "ok", ""), row
     assert graded["rows"]["solution_01"]["bellman_expectation_backup"] == 2.0
     assert graded["rows"]["solution_01"]["value_iteration"] == 3.0
 
@@ -149,7 +149,7 @@ def test_untouched_lessons_get_zero_not_attempted(graded):
     for name, ids in (("untouched_00", ["discounted_return"]),
                       ("untouched_01", ["bellman_expectation_backup", "value_iteration"])):
         row = graded["rows"][name]
-        assert row["total"] == 0 and row["status"] == "ok"
+        assert row["total"] == 0 and row["status"] == "ok", row
         assert row["reason"] == "; ".join(f"{i}: not attempted" for i in ids)
 
 

@@ -541,15 +541,33 @@ class Kernel:
                                             start_new_session=True, **user)
         self.client = BlockingKernelClient(connection_file=str(connection))
         self.client.load_connection_file()
-        self.client.start_channels()
+        self.client.start_channels(hb=False)  # liveness is the process itself, watched in run()
         self.poller = zmq.Poller()
         for channel in (self.client.shell_channel, self.client.iopub_channel):
             self.poller.register(channel.socket, zmq.POLLIN)
-        try:
-            self.client.wait_for_ready(timeout=KERNEL_START_S)
-        except RuntimeError as exc:
-            log_tail = (self.private / "kernel.log").read_text(errors="replace")[-500:]
-            raise RuntimeError(f"the kernel did not start ({exc}); its log ends: {log_tail}") from None
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Ask for kernel_info until the kernel answers on the shell channel *and* its iopub messages arrive
+        (then no output of the first cell can be lost)."""
+        deadline = time.monotonic() + KERNEL_START_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log_tail = (self.private / "kernel.log").read_text(errors="replace")[-500:]
+                raise RuntimeError(f"the kernel exited with status {self.process.returncode} while starting; "
+                                   f"its log ends: {log_tail}")
+            msg_id = self.client.kernel_info()
+            replied = published = False
+            ask_again = time.monotonic() + 1.0
+            while time.monotonic() < ask_again and not (replied and published):
+                self.poller.poll(100)
+                while self.client.shell_channel.msg_ready():
+                    replied |= self.client.get_shell_msg(timeout=0)["parent_header"].get("msg_id") == msg_id
+                while self.client.iopub_channel.msg_ready():
+                    published |= self.client.get_iopub_msg(timeout=0)["parent_header"].get("msg_id") == msg_id
+            if replied and published:
+                return
+        raise RuntimeError(f"the kernel did not answer within {KERNEL_START_S:g} s")
 
     def run(self, source: str, timeout: float, *, store_history: bool = True) -> Outcome:
         """Execute ``source``; interrupt it after ``timeout`` s and kill the kernel if that does not stop it."""
