@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -134,11 +136,17 @@ def open_and_run_all(page: Page, url: str, token: str, name: str) -> Locator:
     page.goto(f"{url}/lab/workspaces/test-{Path(name).stem}/tree/{name}?reset&token={token}")
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")  # the notebook on show
     panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()  # its kernel is up
-    panel.locator(".jp-Cell").first.click()
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    panel.locator(".jp-InputPrompt", has_text="[1]").first.wait_for()  # the cells run
-    return panel
+    started = panel.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]")).first
+    for _attempt in range(3):  # on a busy machine the first request can come before the kernel connection is up
+        panel.locator(".jp-Cell").first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            started.wait_for(timeout=10_000)  # queued cells show [*]
+            return panel
+        except PlaywrightTimeoutError:
+            continue
+    raise AssertionError(f"Run All Cells did not start the cells of {name}")
 
 
 def image_source(scope: Locator) -> str | None:
