@@ -13,7 +13,7 @@ TEST_PATHS  := $(wildcard tests lessons solutions)
 
 help:
 	@echo "make lab    - set up .venv, copy missing lessons into work/, start JupyterLab (PORT=$(PORT))"
-	@echo "make test   - set up .venv, run the unit tests and every notebook in quick + strict mode"
+	@echo "make test   - set up .venv (and chromium), run the unit, grading and browser tests and every notebook"
 	@echo "make full   - run the solution notebooks in full mode and print the numbers the prose quotes"
 	@echo "make build  - regenerate lessons/, solutions/ and course/syllabus.md from course/"
 	@echo "make lint   - ruff"
@@ -23,13 +23,19 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,browser]'
 	touch $@
+
+# The browser test drives Debian's chromium through Playwright (no browser download). Installed when missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else echo "error: the browser test needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi
 
 lab: $(STAMP)
 	$(BIN)/metarl-edu lab --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
 		$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
 

@@ -59,7 +59,8 @@ def test_lab_copies_only_missing_lessons(tmp_path):
 
 
 def test_self_check_reports_points_and_never_modifies(tmp_path, capsys):
-    lesson = tmp_path / "00_welcome.ipynb"
+    (tmp_path / "work").mkdir()
+    lesson = tmp_path / "work" / "00_welcome.ipynb"
     lesson.write_bytes((ROOT / "lessons" / "00_welcome.ipynb").read_bytes())
     before = lesson.read_bytes()
     report = run_notebook(lesson)
@@ -71,9 +72,22 @@ def test_self_check_reports_points_and_never_modifies(tmp_path, capsys):
     exercise = next(c for c in solved.cells if c.id == "exercise-discounted_return")
     next(c for c in nb.cells if c.id == exercise.id).source = exercise.source
     nbformat.write(nb, lesson)
+    solved_bytes = lesson.read_bytes()
     assert cli.main(["check", str(lesson)]) == 0
     out = capsys.readouterr().out
     assert "discounted_return" in out and "passed" in out and "total: 1/1 points" in out
+    progress = out[out.index("Progress in"):]
+    assert "00_welcome" in progress and "1/1 points  complete" in progress and "01_mdp" in progress
+    from metarl_edu.classroom.build import load_course
+
+    lessons = load_course(ROOT / "course")
+    total = sum(lesson.total_points for lesson in lessons)
+    assert "no copy here yet" in progress and f"total: 1/{total:g} points over {len(lessons)} lessons" in progress
+
+    # With no argument, the self-check covers work/; the unchanged notebook is reported from the last check.
+    assert cli.main(["--root", str(tmp_path), "check"]) == 0
+    assert "unchanged since the last check" in capsys.readouterr().out
+    assert lesson.read_bytes() == solved_bytes
 
 
 def test_self_check_explains_a_wrong_answer(tmp_path):

@@ -2,7 +2,8 @@
 
     metarl-edu build [--force]          rebuild lessons/, solutions/ and course/syllabus.md from course/
     metarl-edu release DIR              write what a class receives (no solutions, no hidden tests) into DIR
-    metarl-edu check NOTEBOOK...        run your notebook(s) like the grader and report each exercise
+    metarl-edu check [NOTEBOOK...]      run your notebook(s) like the grader, report each exercise and your progress
+    metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
     metarl-edu bench qlearning          speed benchmark: environment transitions per second
 """
@@ -39,20 +40,50 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from metarl_edu.classroom.runner import NotebookError, format_report, run_notebook
+    from metarl_edu.classroom.runner import NotebookError, format_report, progress_summary, run_notebook
 
+    notebooks = [Path(n) for n in args.notebooks] or sorted((_root(args.root) / "work").glob("*.ipynb"))
+    if not notebooks:
+        print("error: no notebook given, and none in work/ (run `make lab` first)", file=sys.stderr)
+        return 2
     status = 0
-    for name in args.notebooks:
+    folders: list[Path] = []
+    for path in notebooks:
         try:
-            report = run_notebook(Path(name), cell_timeout=args.timeout)
+            report = run_notebook(path, cell_timeout=args.timeout, cache=True)
         except NotebookError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 2
             continue
-        print(format_report(report))
+        print(format_report(report), end="\n\n")
         if report.error:
             status = max(status, 1)
+        if path.parent not in folders:
+            folders.append(path.parent)
+    for folder in folders:
+        print(progress_summary(folder, cell_timeout=args.timeout))
     return status
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.grade import Limits, find_course, grade_folder, kernel_user
+
+    course = Path(args.course) if args.course else find_course(_root(args.root))
+    user, note = kernel_user(args.user)
+    print(note, file=sys.stderr)
+    limits = Limits(cell_timeout=args.timeout_cell, notebook_timeout=args.timeout_notebook,
+                    memory_mb=args.memory_mb, user=user)
+    try:
+        summary = grade_folder(Path(args.submissions), Path(args.out), course=course, limits=limits, jobs=args.jobs,
+                               feedback=Path(args.feedback) if args.feedback else None)
+    except KeyboardInterrupt:
+        print("interrupted: the results so far are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    print(f"{len(summary.records)} submission(s): {summary.graded} graded now, {summary.resumed} from an earlier run")
+    print(f"gradebook: {summary.gradebook}\nfeedback:  {summary.feedback}/")
+    for record in summary.ungraded:
+        print(f"  {record['status']}: {record['submission']}: {record['reason']}", file=sys.stderr)
+    return 1 if summary.ungraded else 0
 
 
 def copy_missing_lessons(root: Path, work: Path) -> list[Path]:
@@ -110,9 +141,22 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_release)
 
     c = sub.add_parser("check", help="run your notebook like the grader and report each exercise")
-    c.add_argument("notebooks", nargs="+", help="your notebook(s), for example work/01_mdp.ipynb")
-    c.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    c.add_argument("notebooks", nargs="*", help="your notebook(s), for example work/01_mdp.ipynb (default: work/)")
+    c.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
     c.set_defaults(func=cmd_check)
+
+    g = sub.add_parser("grade", help="grade a folder of submissions into a CSV gradebook and feedback files")
+    g.add_argument("submissions", help="folder of learners' notebooks (searched recursively for *.ipynb)")
+    g.add_argument("--out", default="gradebook.csv", help="the gradebook to write (default gradebook.csv)")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    g.add_argument("--feedback", help="folder for one feedback file per submission (default <out>-feedback/)")
+    g.add_argument("--timeout-cell", type=float, default=120, help="seconds one cell may run (default 120)")
+    g.add_argument("--timeout-notebook", type=float, default=900, help="seconds one notebook may run (default 900)")
+    g.add_argument("--memory-mb", type=int, default=4096, help="kernel address-space limit, MiB (default 4096)")
+    g.add_argument("--user", default="nobody", help="when run as root, run kernels as this user (default nobody; "
+                   "'' to keep root)")
+    g.add_argument("--course", help="the course/ folder with the lesson masters (default: found from --root)")
+    g.set_defaults(func=cmd_grade)
 
     lab = sub.add_parser("lab", help="copy missing lessons into work/ and start JupyterLab there")
     lab.add_argument("--port", type=int, default=8888)

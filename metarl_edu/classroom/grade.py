@@ -1,0 +1,1111 @@
+"""``metarl-edu grade``: grade a folder of learners' notebooks into a CSV gradebook and feedback files.
+
+Each submission is a learner's copy of a lesson notebook. The grader
+
+1. reads it without changing it (broken JSON, an empty file or a notebook that is no lesson of this course gets a
+   row that says so), and finds its lesson from its metadata;
+2. maps its cells back to the lesson's master through the cell metadata and ids the build writes, and assembles
+   the notebook to execute from the master's own structure: the setup cell, the lesson's other cells, the check
+   cells and the hidden tests come from ``course/`` (hidden tests run after the check cells, exactly where the
+   master has them); only the exercise cells, and cells the learner added, come from the submission;
+3. executes it in quick mode, strict mode off, in a fresh kernel: its own process (started through
+   ``limits.py`` with an address-space limit, and as an unprivileged user when the grader runs as root and one is
+   usable), its own empty temporary working directory and a minimal environment, with a time limit per cell and
+   per notebook. A cell that runs past its limit is interrupted; a kernel that dies or ignores the interrupt is
+   killed, and the notebook runs again in a fresh kernel without that cell (at most twice);
+4. reads the results the grader's own cells print, signed with a key only the grader and its first cell know
+   (see :mod:`metarl_edu.classroom.sandbox`);
+5. scores each exercise: its points when the check passes and the hidden tests pass, else 0 with a reason.
+
+Results are saved one file per submission in a state folder next to the gradebook, keyed by the submission's
+content hash, the lesson's master and the limits, so an interrupted run resumes where it stopped and a rerun only
+grades what changed.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from metarl_edu import config
+from metarl_edu.classroom import build
+from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_tag_line
+
+GRADER_VERSION = "1"
+LIMITS_SCRIPT = Path(__file__).with_name("limits.py")
+MAX_BYTES = 50 * (1 << 20)  # a submission larger than this is refused unread
+MAX_ATTEMPTS = 3  # one run, plus at most two reruns without a cell that stopped the kernel
+KERNEL_START_S = 60.0
+INTERRUPT_GRACE_S = 3.0
+TRUSTED_CELL_S = 60.0
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV")
+REVIEW_PATTERNS = {
+    "the grader's object": GRADER_NAME,
+    "sys._getframe": "sys._getframe",
+    "closures": "__closure__",
+    "code objects": "__code__",
+    "sys.modules": "sys.modules",
+    "gc": "gc.get_",
+    "ctypes": "ctypes",
+    "sys.setprofile/settrace": "sys.set",
+    "importlib.reload": "reload(",
+    "the checks' internals": "classroom.exercises",
+    "the check registry": "get_exercise",
+}
+
+
+_STOP = threading.Event()  # set when a run is interrupted: kernels still running are killed, nothing reruns
+
+
+class GradeError(ValueError):
+    """A problem with the grader's own inputs (the course, the arguments), not with a submission."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How a notebook may run while it is graded.
+
+    Attributes:
+        cell_timeout: seconds one cell may run, > 0; past it the cell is interrupted (and the kernel killed if the
+            interrupt is ignored for a few seconds).
+        notebook_timeout: seconds the whole notebook may run, reruns included, > 0.
+        memory_mb: address-space limit of the kernel process in MiB (``RLIMIT_AS``); 0 for none. Python, numpy and
+            matplotlib need about 1 GiB of address space, torch about 1.5 GiB.
+        fsize_mb: the largest file the kernel may write, in MiB (``RLIMIT_FSIZE``); 0 for none.
+        user: the unprivileged user kernels run as when the grader runs as root (``None``: the grader's own user).
+        output_chars: characters of each cell's printed output kept for feedback; the rest is counted, not kept.
+    """
+
+    cell_timeout: float = 120.0
+    notebook_timeout: float = 900.0
+    memory_mb: int = 4096
+    fsize_mb: int = 256
+    user: str | None = None
+    output_chars: int = 4000
+
+    def __post_init__(self) -> None:
+        for name, kind in (("cell_timeout", float), ("notebook_timeout", float), ("memory_mb", int),
+                           ("fsize_mb", int), ("output_chars", int)):
+            object.__setattr__(self, name, kind(getattr(self, name)))  # 3 and 3.0 are the same limit
+        if not (self.cell_timeout > 0 and self.notebook_timeout > 0):
+            raise GradeError(f"time limits must be positive; got {self.cell_timeout} and {self.notebook_timeout}")
+        if self.memory_mb < 0 or self.fsize_mb < 0:
+            raise GradeError(f"memory and file limits must be >= 0 MiB; got {self.memory_mb} and {self.fsize_mb}")
+
+
+# --------------------------------------------------------------------------------------------- lesson plans
+@dataclass(frozen=True)
+class ExerciseInfo:
+    """One graded exercise of a lesson, as its master declares it."""
+
+    id: str
+    points: float
+    hint: str
+    replaces: str | None
+    function: str  # the name the check cell passes to check(...)
+
+
+@dataclass(frozen=True)
+class MasterCell:
+    """One code cell of the master, in the form the grader executes it.
+
+    ``role`` is ``setup``, ``code``, ``exercise`` or ``check``; ``hidden`` holds the cell's hidden-test regions as
+    ``(exercise id, code)`` pairs, run right after the cell.
+    """
+
+    index: int
+    role: str
+    source: str
+    exercise: str | None = None
+    hidden: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LessonPlan:
+    """What grading needs to know about one lesson."""
+
+    stem: str
+    title: str
+    exercises: tuple[ExerciseInfo, ...]
+    cells: tuple[MasterCell, ...]
+    fingerprint: str  # changes whenever the master changes
+    has_hidden: bool
+
+    @property
+    def max_points(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    def exercise(self, exercise_id: str) -> ExerciseInfo:
+        return next(e for e in self.exercises if e.id == exercise_id)
+
+
+def _check_function_name(source: str, exercise_id: str) -> str:
+    """The name passed to ``check("<id>", name)`` in a check cell (falls back to the exercise id)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return exercise_id
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+                and len(node.args) == 2 and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value == exercise_id and isinstance(node.args[1], ast.Name)):
+            return node.args[1].id
+    return exercise_id
+
+
+def _hidden_regions(source: str) -> list[tuple[str, str]]:
+    regions, body, current = [], [], None
+    for line in source.splitlines():
+        begin = build.BEGIN_HIDDEN.match(line)
+        if begin:
+            current, body = build._parse_attrs(begin.group("attrs"), "")["id"], []
+        elif build.END_HIDDEN.match(line) and current:
+            regions.append((current, "\n".join(body)))
+            current = None
+        elif current:
+            body.append(line)
+    return regions
+
+
+def plan_from_master(path: Path) -> LessonPlan:
+    """The plan of a master ``course/NN_name.py`` (with its hidden tests)."""
+    lesson = build.load_lesson(Path(path))
+    specs = iter(lesson.exercises)
+    cells: list[MasterCell] = []
+    for index, cell in enumerate(lesson.notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        source = cell.source
+        hidden = tuple(_hidden_regions(source))
+        text = build._transform_source(source, "lesson")
+        check_ids = build.CHECK_CALL.findall(source)
+        if not cells:
+            cells.append(MasterCell(index, "setup", text, hidden=hidden))
+        elif any(build.BEGIN_SOLUTION.match(line) for line in source.splitlines()):
+            cells.append(MasterCell(index, "exercise", text, next(specs).id, hidden))
+        elif check_ids:
+            cells.append(MasterCell(index, "check", text, check_ids[0], hidden))
+        else:
+            cells.append(MasterCell(index, "code", text, hidden=hidden))
+    checks = {c.exercise: c.source for c in cells if c.role == "check"}
+    exercises = tuple(
+        ExerciseInfo(e.id, e.points, e.hint, e.replaces, _check_function_name(checks.get(e.id, ""), e.id))
+        for e in lesson.exercises
+    )
+    fingerprint = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return LessonPlan(lesson.stem, lesson.title, exercises, tuple(cells), fingerprint,
+                      has_hidden=bool(lesson.hidden_tests))
+
+
+def plan_from_notebook(path: Path) -> LessonPlan:
+    """The plan of a generated lesson notebook (``lessons/NN_name.ipynb``): no hidden tests, which only the
+    masters hold. Used by the self-check where ``course/`` is absent (a class release)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    meta = nb.get("metadata", {}).get("metarl_edu", {})
+    cells: list[MasterCell] = []
+    hints: dict[str, str] = {}
+    replaces: dict[str, str | None] = {}
+    for cell in nb["cells"]:
+        if cell.get("cell_type") != "code":
+            continue
+        cell_meta = cell.get("metadata", {}).get("metarl_edu", {})
+        source = _source(cell)
+        role = cell_meta.get("role", "code")
+        cells.append(MasterCell(int(cell_meta.get("master_cell", len(cells))), role, source, cell_meta.get("exercise")))
+        if role == "exercise":
+            match = re.search(r"raise NotImplementedError\((\".*\")\)", source)
+            hints[cell_meta["exercise"]] = json.loads(match.group(1)) if match else ""
+            replaces[cell_meta["exercise"]] = cell_meta.get("replaces")
+    checks = {c.exercise: c.source for c in cells if c.role == "check"}
+    exercises = tuple(
+        ExerciseInfo(e["id"], float(e["points"]), hints.get(e["id"], ""), replaces.get(e["id"]),
+                     _check_function_name(checks.get(e["id"], ""), e["id"]))
+        for e in meta.get("exercises", [])
+    )
+    fingerprint = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return LessonPlan(meta["lesson"], meta.get("title", meta["lesson"]), exercises, tuple(cells), fingerprint, False)
+
+
+@lru_cache(maxsize=8)
+def _load_plans(folder: str, kind: str) -> dict[str, LessonPlan]:
+    if kind == "course":
+        return {p.stem: plan_from_master(p) for p in build.discover(Path(folder))}
+    return {p.stem: plan_from_notebook(p) for p in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))}
+
+
+def load_plans(course: Path) -> dict[str, LessonPlan]:
+    """Plans for every lesson: from ``course/*.py`` masters, or from ``lessons/*.ipynb`` when given that folder."""
+    course = Path(course).resolve()
+    if list(course.glob("[0-9][0-9]_*.py")):
+        return _load_plans(str(course), "course")
+    if list(course.glob("[0-9][0-9]_*.ipynb")):
+        return _load_plans(str(course), "lessons")
+    raise GradeError(f"no lesson masters (course/NN_name.py) or lesson notebooks in {course}")
+
+
+def find_course(root: Path | None = None) -> Path:
+    """The folder to take lessons from: ``course/`` of the checkout, else ``lessons/`` (a class release)."""
+    package_root = Path(__file__).resolve().parents[2]
+    for base in ([Path(root)] if root else []) + [Path.cwd(), package_root]:
+        for name in ("course", "lessons"):
+            folder = base / name
+            if folder.is_dir() and any(folder.glob("[0-9][0-9]_*.*")):
+                return folder
+    raise GradeError("cannot find course/ or lessons/; run from the course checkout or pass --course")
+
+
+# --------------------------------------------------------------------------------------------- submissions
+@dataclass
+class Submission:
+    """A submission as read from disk: its bytes' hash, its code cells, its lesson, or why it cannot be graded."""
+
+    path: Path
+    name: str
+    sha256: str = ""
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    lesson: str | None = None
+    error: str | None = None
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+LESSON_CALL = re.compile(r"""start_lesson\(\s*["'](?P<lesson>\d\d_\w+)["']""")
+
+
+def read_submission(path: Path, name: str, plans: dict[str, LessonPlan]) -> Submission:
+    """Read a submission (never writing to it) and say which lesson it is, or why it cannot be graded."""
+    sub = Submission(Path(path), name)
+    try:
+        size = sub.path.stat().st_size
+        if size > MAX_BYTES:
+            sub.error = f"the file is too large to be a lesson notebook ({size / (1 << 20):.0f} MiB)"
+            return sub
+        data = sub.path.read_bytes()
+    except OSError as exc:
+        sub.error = f"cannot read the file ({exc.strerror or exc})"
+        return sub
+    sub.sha256 = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        sub.error = "invalid notebook: the file is empty"
+        return sub
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        sub.error = f"invalid notebook: not valid JSON ({exc})"
+        return sub
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        sub.error = "invalid notebook: a Jupyter notebook is a JSON object with a list of cells"
+        return sub
+    sub.cells = [c for c in nb["cells"] if isinstance(c, dict) and c.get("cell_type") == "code"]
+    meta = nb.get("metadata")
+    lesson = meta.get("metarl_edu", {}).get("lesson") if isinstance(meta, dict) and isinstance(
+        meta.get("metarl_edu"), dict) else None
+    if lesson is None:
+        found = [m.group("lesson") for c in sub.cells for m in [LESSON_CALL.search(_source(c))] if m]
+        lesson = found[0] if found else None
+    if lesson is None:
+        sub.error = "not a lesson of this course: no metarl_edu lesson in its metadata and no start_lesson call"
+    elif lesson not in plans:
+        sub.error = f"unknown lesson {str(lesson)[:60]!r}; this course has {', '.join(sorted(plans))}"
+    else:
+        sub.lesson = str(lesson)
+    return sub
+
+
+# --------------------------------------------------------------------------------------------- assembling
+@dataclass(frozen=True)
+class RunCell:
+    """One cell of the notebook the grader executes.
+
+    ``kind``: ``grader`` (the grader's own cells), ``setup``, ``code`` (the lesson's cells), ``learner``,
+    ``check`` or ``hidden``. ``exercise`` names the exercise a learner, check or hidden cell belongs to.
+    """
+
+    kind: str
+    source: str
+    exercise: str | None = None
+    label: str = ""
+    nonce: str = ""
+
+
+def _classify(cell: dict[str, Any], plan: LessonPlan) -> tuple[str, int | str | None]:
+    """(``exercise``, id) for a learner's exercise cell; (``master``, index) for a cell the master owns; else
+    (``added``, None) for a cell the learner added."""
+    meta = cell.get("metadata", {})
+    meta = meta.get("metarl_edu", {}) if isinstance(meta, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
+    cell_id = str(cell.get("id", ""))
+    ids = {e.id for e in plan.exercises}
+    if meta.get("role") == "exercise" and meta.get("exercise") in ids:
+        return "exercise", meta["exercise"]
+    if cell_id.startswith("exercise-") and cell_id[len("exercise-"):] in ids:
+        return "exercise", cell_id[len("exercise-"):]
+    owned = {c.index for c in plan.cells if c.role != "exercise"}
+    if meta.get("role") in ("setup", "check", "code") and meta.get("master_cell") in owned:
+        return "master", int(meta["master_cell"])
+    if cell_id == "setup":
+        return "master", plan.cells[0].index
+    match = re.fullmatch(r"cell-(\d+)", cell_id)
+    if match and int(match.group(1)) in owned:
+        return "master", int(match.group(1))
+    if cell_id.startswith("check-") and any(c.exercise == cell_id[6:] for c in plan.cells if c.role == "check"):
+        return "master", next(c.index for c in plan.cells if c.role == "check" and c.exercise == cell_id[6:])
+    return "added", None
+
+
+def assemble(plan: LessonPlan, cells: list[dict[str, Any]], config_path: str) -> list[RunCell]:
+    """The notebook to execute: the master's cells in the master's order, with the submission's exercise cells in
+    their slots and the cells the learner added after the cell they follow (never before the setup cell)."""
+    slot = {c.exercise: c.index for c in plan.cells if c.role == "exercise"}
+    setup_index = plan.cells[0].index
+    placed: list[tuple[tuple[int, int, int], RunCell]] = []
+    anchor = setup_index
+    for position, cell in enumerate(cells):
+        kind, what = _classify(cell, plan)
+        source = _source(cell).rstrip()
+        if kind == "exercise":
+            anchor = slot[str(what)]
+            text = f"{source}\n{LEARNER_MARK}"
+            placed.append(((anchor, 1, position), RunCell("learner", text, str(what), f"exercise-{what}")))
+        elif kind == "master":
+            anchor = max(int(what), setup_index)  # type: ignore[arg-type]
+        elif source.strip():
+            owner = next((c.exercise for c in plan.cells if c.index == anchor and c.role == "exercise"), None)
+            text = f"{source}\n{LEARNER_MARK}"
+            placed.append(((anchor, 1, position), RunCell("learner", text, owner, f"your cell {position + 1}")))
+    for cell in plan.cells:
+        if cell.role == "setup":
+            placed.append(((cell.index, 0, 0), RunCell("setup", cell.source, label="setup")))
+            nonce = secrets.token_hex(8)
+            placed.append(((cell.index, 0, 1), RunCell(
+                "grader", f"{GRADER_NAME}.after_setup({nonce!r})", label="after setup", nonce=nonce)))
+        elif cell.role == "check":
+            nonce = secrets.token_hex(8)
+            source = f"{GRADER_NAME}.check_cell({cell.exercise!r}, {cell.source!r}, {nonce!r})"
+            placed.append(((cell.index, 0, 0), RunCell("check", source, cell.exercise, f"check-{cell.exercise}",
+                                                       nonce)))
+        elif cell.role == "code" and cell.source.strip():
+            placed.append(((cell.index, 0, 0), RunCell("code", cell.source, label=f"cell-{cell.index:02d}")))
+        for k, (exercise_id, code) in enumerate(cell.hidden):
+            nonce = secrets.token_hex(8)
+            source = f"{GRADER_NAME}.hidden_tests({exercise_id!r}, {code!r}, {nonce!r})"
+            placed.append(((cell.index, 0, 2 + k), RunCell("hidden", source, exercise_id, "hidden tests", nonce)))
+    preamble = (f"import metarl_edu.classroom.sandbox as _sandbox\n_sandbox.install({config_path!r})\ndel _sandbox")
+    ordered = [RunCell("grader", preamble, label="grader setup")]
+    ordered += [cell for _, cell in sorted(placed, key=lambda item: item[0])]
+    return ordered
+
+
+# --------------------------------------------------------------------------------------------- the kernel
+@dataclass
+class Outcome:
+    """What executing one cell gave.
+
+    ``status``: ``ok``, ``error`` (the cell raised), ``timeout`` (interrupted at its time limit), ``dead`` (the
+    kernel process ended), ``hung`` (it ignored the interrupt and was killed) or ``exit`` (it asked to exit).
+    """
+
+    status: str
+    ename: str = ""
+    evalue: str = ""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""
+    printed_chars: int = 0
+    seconds: float = 0.0
+
+
+def resolve_user(name: str | None) -> tuple[int, int] | None:
+    """(uid, gid) of ``name`` when the grader runs as root, else None (kernels keep the grader's user)."""
+    if not name or os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
+def kernel_user(requested: str | None = "nobody") -> tuple[str | None, str]:
+    """The user kernels will run as, and a line saying why: ``requested`` when the grader runs as root and that
+    user can start this Python and import the course; else the grader's own user."""
+    if not requested:
+        return None, "kernels run as the grader's own user (no --user given)"
+    if os.geteuid() != 0:
+        return None, "kernels run as the grader's own user (the grader is not root, so it cannot switch users)"
+    ids = resolve_user(requested)
+    if ids is None:
+        return None, f"kernels run as root: there is no user {requested!r}"
+    probe = ("import importlib.util as u, sys; s = u.find_spec('metarl_edu'); k = u.find_spec('ipykernel'); "
+             "open(s.origin).close(); open(k.origin).close()")
+    with tempfile.TemporaryDirectory(prefix="metarl-edu-probe-") as folder:
+        os.chown(folder, *ids)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-I", "-S", str(LIMITS_SCRIPT), "--", sys.executable, "-c", probe],
+                cwd=folder, env=_kernel_env(Path(folder)), user=ids[0], group=ids[1], extra_groups=[],
+                capture_output=True, text=True, timeout=60,
+            )
+            problem = done.stderr.strip().splitlines()[-1] if done.returncode else ""
+        except (OSError, subprocess.SubprocessError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+    if problem:
+        return None, (f"kernels run as root: user {requested!r} cannot start {sys.executable} and import the course "
+                      f"({problem[:200]}); install the course where that user can read it to isolate kernels")
+    return requested, f"kernels run as user {requested!r}"
+
+
+def _kernel_env(work: Path) -> dict[str, str]:
+    env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+    env.update({
+        config.QUICK_VAR: "1", config.STRICT_VAR: "0", "MPLBACKEND": "Agg", "HOME": str(work),
+        "IPYTHONDIR": str(work / ".ipython"), "MPLCONFIGDIR": str(work / ".matplotlib"), "TMPDIR": str(work),
+        "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    return env
+
+
+class Kernel:
+    """A fresh IPython kernel under limits, in its own temporary working directory; ``run`` executes one cell."""
+
+    _live: set[Kernel] = set()
+    _lock = threading.Lock()
+
+    @classmethod
+    def kill_all(cls) -> None:
+        """Kill every kernel this process started that is still running (after an interrupt)."""
+        with cls._lock:
+            live = list(cls._live)
+        for kernel in live:
+            kernel.kill()
+
+    def __init__(self, limits: Limits, key: bytes) -> None:
+        self.limits, self.key = limits, key
+        self.work = Path(tempfile.mkdtemp(prefix="metarl-edu-grade-"))
+        self.private = Path(tempfile.mkdtemp(prefix="metarl-edu-grader-"))
+        self.ids = resolve_user(limits.user)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client: Any = None
+
+    def write_config(self, payload: dict[str, Any]) -> str:
+        """Hand the run's configuration to the grader's first cell through a file it deletes after reading."""
+        path = self.work / f".grader-{secrets.token_hex(8)}.json"
+        path.write_text(json.dumps(payload), encoding="utf-8")
+        os.chmod(path, 0o600)
+        if self.ids:
+            os.chown(path, *self.ids)
+        return str(path)
+
+    def start(self) -> None:
+        import zmq
+        from jupyter_client import BlockingKernelClient
+        from jupyter_client.connect import write_connection_file
+
+        connection = self.work / ".kernel.json"
+        write_connection_file(str(connection), transport="ipc", ip=str(self.work / ".kernel"))
+        if self.ids:
+            os.chown(self.work, *self.ids)
+            os.chown(connection, *self.ids)
+        command = [
+            sys.executable, "-I", "-S", str(LIMITS_SCRIPT), "--memory-mb", str(self.limits.memory_mb),
+            "--fsize-mb", str(self.limits.fsize_mb), "--", sys.executable, "-m", "ipykernel_launcher",
+            "-f", str(connection), "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR",
+        ]
+        user = {"user": self.ids[0], "group": self.ids[1], "extra_groups": []} if self.ids else {}
+        with self._lock:
+            self._live.add(self)
+        with open(self.private / "kernel.log", "wb") as log:
+            self.process = subprocess.Popen(command, cwd=self.work, env=_kernel_env(self.work),
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                            start_new_session=True, **user)
+        self.client = BlockingKernelClient(connection_file=str(connection))
+        self.client.load_connection_file()
+        self.client.start_channels(hb=False)  # liveness is the process itself, watched in run()
+        self.poller = zmq.Poller()
+        for channel in (self.client.shell_channel, self.client.iopub_channel):
+            self.poller.register(channel.socket, zmq.POLLIN)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """Ask for kernel_info until the kernel answers on the shell channel *and* its iopub messages arrive
+        (then no output of the first cell can be lost)."""
+        deadline = time.monotonic() + KERNEL_START_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log_tail = (self.private / "kernel.log").read_text(errors="replace")[-500:]
+                raise RuntimeError(f"the kernel exited with status {self.process.returncode} while starting; "
+                                   f"its log ends: {log_tail}")
+            msg_id = self.client.kernel_info()
+            replied = published = False
+            ask_again = time.monotonic() + 1.0
+            while time.monotonic() < ask_again and not (replied and published):
+                self.poller.poll(100)
+                while self.client.shell_channel.msg_ready():
+                    replied |= self.client.get_shell_msg(timeout=0)["parent_header"].get("msg_id") == msg_id
+                while self.client.iopub_channel.msg_ready():
+                    published |= self.client.get_iopub_msg(timeout=0)["parent_header"].get("msg_id") == msg_id
+            if replied and published:
+                return
+        raise RuntimeError(f"the kernel did not answer within {KERNEL_START_S:g} s")
+
+    def run(self, source: str, timeout: float, *, store_history: bool = True) -> Outcome:
+        """Execute ``source``; interrupt it after ``timeout`` s and kill the kernel if that does not stop it."""
+        started = time.monotonic()
+        msg_id = self.client.execute(source, store_history=store_history, allow_stdin=False, stop_on_error=False)
+        out = Outcome("ok")
+        stdout_tail, kept, kept_chars = "", [], 0
+        idle = reply = False
+        interrupted_at: float | None = None
+        while not (idle and reply):
+            if self.process.poll() is not None:
+                out.status = "dead"
+                break
+            now = time.monotonic()
+            if interrupted_at is None and now - started > timeout:
+                os.kill(self.process.pid, signal.SIGINT)
+                interrupted_at = now
+            elif interrupted_at is not None and now - interrupted_at > INTERRUPT_GRACE_S:
+                out.status = "hung"
+                self.kill()
+                break
+            self.poller.poll(50)  # wakes as soon as either channel has a message
+            while self.client.shell_channel.msg_ready():
+                msg = self.client.get_shell_msg(timeout=0)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    reply = True
+                    content = msg["content"]
+                    if any(p.get("source") == "ask_exit" for p in content.get("payload", [])):
+                        out.status = "exit"
+            while self.client.iopub_channel.msg_ready():
+                msg = self.client.get_iopub_msg(timeout=0)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "status" and content.get("execution_state") == "idle":
+                    idle = True
+                elif kind == "stream":
+                    text = content.get("text", "")
+                    out.printed_chars += len(text)
+                    if content.get("name") == "stdout":
+                        stdout_tail = self._collect_records(stdout_tail + text, out)
+                    if kept_chars < self.limits.output_chars:
+                        kept.append(text)
+                        kept_chars += len(text)
+                elif kind == "error":
+                    out.ename = str(content.get("ename", ""))[:200]
+                    out.evalue = str(content.get("evalue", ""))[:500]
+        self._collect_records(stdout_tail + "\n", out)
+        out.text = "".join(kept)[: self.limits.output_chars]
+        if out.status == "ok" and interrupted_at is not None:
+            out.status = "timeout"
+        elif out.status == "ok" and out.ename:
+            out.status = "error"
+        out.seconds = time.monotonic() - started
+        return out
+
+    def _collect_records(self, text: str, out: Outcome) -> str:
+        """Verify the complete lines of ``text`` that carry the grader's tag; return the unfinished last line."""
+        *lines, tail = text.split("\n")
+        for line in lines:
+            if line.startswith(TAG):
+                record = read_tag_line(self.key, line)
+                if record is not None and len(out.records) < 100:
+                    out.records.append(record)
+        return tail if len(tail) < 1 << 20 else ""
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.stop_channels()
+        self.kill()
+        if self.process is not None:
+            try:  # children the learner's code left behind share the kernel's process group
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        with self._lock:
+            self._live.discard(self)
+        shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(self.private, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- one submission
+def _fatal_reason(outcome: Outcome, limits: Limits) -> str:
+    if outcome.status == "hung":
+        return f"ran past the time limit ({limits.cell_timeout:g} s) and ignored the interrupt"
+    if outcome.status == "exit":
+        return "asked the kernel to exit"
+    return "stopped the kernel (its process exited or was killed)"
+
+
+def execute(cells: list[RunCell], limits: Limits, key: bytes, config: dict[str, Any]) -> dict[str, Any]:
+    """Run the assembled cells; on a fatal cell, run again without it. Returns outcomes by cell index, the fatal
+    cells and their reasons, and why the run stopped early (``None`` when every cell ran)."""
+    deadline = time.monotonic() + limits.notebook_timeout
+    fatal: dict[int, str] = {}
+    outcomes: dict[int, Outcome] = {}
+    stopped: str | None = None
+    for _attempt in range(MAX_ATTEMPTS):
+        if _STOP.is_set():
+            raise KeyboardInterrupt("grading was interrupted")
+        outcomes, stopped, rerun = {}, None, False
+        kernel = Kernel(limits, key)
+        try:
+            path = kernel.write_config(config)
+            run_cells = [replace(cells[0], source=cells[0].source.replace(config["path"], path))] + cells[1:]
+            kernel.start()
+            passed: dict[str, bool] = {}
+            for index, cell in enumerate(run_cells):
+                if index in fatal or (cell.kind == "hidden" and not passed.get(cell.exercise or "")):
+                    continue  # hidden tests only matter once the check passed
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    stopped = f"the notebook time limit ({limits.notebook_timeout:g} s) was reached"
+                    break
+                # The grader's and the lesson's setup cells are trusted: they get time enough on a busy machine.
+                budget = max(limits.cell_timeout, TRUSTED_CELL_S) if cell.kind in ("grader", "setup") \
+                    else limits.cell_timeout
+                outcome = kernel.run(cell.source, min(budget, remaining), store_history=cell.kind != "grader")
+                outcomes[index] = outcome
+                if cell.kind == "check":
+                    passed[cell.exercise or ""] = any(
+                        r.get("nonce") == cell.nonce and r.get("status") == "passed" for r in outcome.records)
+                if outcome.status in ("dead", "hung", "exit"):
+                    if cell.kind in ("grader", "setup"):
+                        stopped = f"the lesson's {cell.label} cell {_fatal_reason(outcome, limits)}"
+                        break
+                    fatal[index] = _fatal_reason(outcome, limits)
+                    rerun = True
+                    break
+                if outcome.status == "timeout" and remaining < budget:
+                    stopped = f"the notebook time limit ({limits.notebook_timeout:g} s) was reached"
+                    break
+                if cell.kind in ("grader", "setup") and outcome.status != "ok":
+                    stopped = f"the lesson's {cell.label} cell failed ({outcome.ename}: {outcome.evalue})"
+                    break
+        except RuntimeError as exc:
+            stopped = str(exc)
+        finally:
+            kernel.close()
+        if not rerun:
+            break
+    else:
+        stopped = stopped or f"the kernel was stopped {MAX_ATTEMPTS} times"
+    return {"outcomes": outcomes, "fatal": fatal, "stopped": stopped}
+
+
+def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """Score one exercise from the run: its points and a reason, and the hints of its failed checks."""
+    outcomes: dict[int, Outcome] = run["outcomes"]
+    fatal: dict[int, str] = run["fatal"]
+    result: dict[str, Any] = {"points": 0.0, "max": ex.points, "status": "failed", "reason": "", "hints": []}
+    learner = [i for i, c in enumerate(cells) if c.kind == "learner" and c.exercise == ex.id]
+    learner_fatal = [fatal[i] for i in learner if i in fatal]
+    learner_errors = [outcomes[i] for i in learner if i in outcomes and outcomes[i].status in ("error", "timeout")]
+    check_index = next((i for i, c in enumerate(cells) if c.kind == "check" and c.exercise == ex.id), None)
+    hidden = [i for i, c in enumerate(cells) if c.kind == "hidden" and c.exercise == ex.id]
+
+    def record(index: int | None, kind: str) -> dict[str, Any] | None:
+        if index is None or index not in outcomes:
+            return None
+        found = [r for r in outcomes[index].records
+                 if r.get("kind") == kind and r.get("exercise") == ex.id and r.get("nonce") == cells[index].nonce]
+        return found[-1] if found else None
+
+    check = record(check_index, "check")
+    if check_index in fatal:
+        result.update(status="error", reason=f"while being checked, your code {fatal[check_index]}")
+        return result
+    if check is None and check_index in outcomes:  # it ran, yet no signed result: learner code interfered
+        outcome = outcomes[check_index]
+        error = f" ({outcome.ename}: {outcome.evalue})" if outcome.ename else ""
+        result.update(status="error", reason=f"the grader's check could not report{error}")
+        return result
+    if check is None:
+        result.update(status="not_run", reason="not graded: the check did not run")
+        return result
+    status = check.get("status")
+    result["hints"] = list(check.get("hints", []))
+    if status == "missing" or learner_fatal:
+        if learner_fatal:
+            cause = f"your exercise cell {learner_fatal[0]}; it was skipped"
+        elif learner_errors and learner_errors[0].status == "timeout":
+            cause = f"your exercise cell ran past the time limit ({limits.cell_timeout:g} s)"
+        elif learner_errors:
+            cause = f"your exercise cell raised {learner_errors[0].ename}: {learner_errors[0].evalue}"
+            if learner_errors[0].ename == "MemoryError":
+                cause += f" (the memory limit is {limits.memory_mb} MiB)"
+        elif not learner:
+            cause = "the exercise cell is missing"
+        else:
+            cause = check.get("reason", "")
+        if status != "passed":
+            result.update(status="missing" if status == "missing" else status,
+                          reason=f"no working `{ex.function}`: {cause}" if status == "missing" else cause)
+            return result
+    if status == "not_attempted":
+        result.update(status="not_attempted", reason="not attempted")
+    elif status == "reference":
+        result.update(status="reference", reason=check.get("reason", "uses the reference implementation"))
+    elif status == "timeout":
+        result.update(status="timeout", reason=f"timed out: your function ran past the time limit "
+                                               f"({limits.cell_timeout:g} s)")
+    elif status == "failed":
+        n, k = check.get("n_cases", 0), check.get("n_passed", 0)
+        result.update(reason=check.get("reason") or f"{k} of {n} checks passed")
+    elif status == "passed":
+        hidden_records = [record(i, "hidden") for i in hidden]
+        bad = next((r for r in hidden_records if r is None or r.get("status") != "passed"), None)
+        if any(i in fatal for i in hidden):
+            result.update(status="error", reason="stopped the kernel during the hidden tests")
+        elif bad is not None or len(hidden_records) != len(hidden):
+            kind = (bad or {}).get("status")
+            if kind == "reference":
+                result.update(status="reference", reason=bad.get("reason", "uses the reference implementation"))
+            elif kind == "timeout":
+                result.update(status="timeout", reason="timed out in the hidden tests")
+            elif bad is None:
+                result.update(status="not_run", reason="not graded: the hidden tests did not report")
+            else:
+                result.update(status="hidden_failed",
+                              reason=f"passed the checks but failed the hidden tests ({bad.get('error', 'failed')})")
+        else:
+            result.update(status="passed", points=float(ex.points), reason="passed")
+    else:
+        result.update(status="error", reason=check.get("reason") or f"the check reported {status!r}")
+    return result
+
+
+def _review_flags(cells: list[RunCell]) -> list[str]:
+    text = "\n".join(c.source for c in cells if c.kind == "learner")
+    return [what for what, needle in REVIEW_PATTERNS.items() if needle in text]
+
+
+def new_record(sub: Submission) -> dict[str, Any]:
+    """A result that says the submission could not be graded (yet); ``reason`` says why."""
+    return {
+        "submission": sub.name, "sha256": sub.sha256, "lesson": sub.lesson or "", "status": "error",
+        "reason": sub.error or "", "exercises": {}, "total": 0.0, "max_total": 0.0, "notes": [],
+        "cacheable": True, "seconds": 0.0,
+    }
+
+
+def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limits) -> dict[str, Any]:
+    """Grade one read submission; the record is JSON-serialisable (see :func:`record_row`)."""
+    started = time.monotonic()
+    record = new_record(sub)
+    if sub.error:
+        return record
+    plan = plans[sub.lesson]  # type: ignore[index]
+    record["max_total"] = plan.max_points
+    key = secrets.token_bytes(32)
+    config = {"key": key.hex(), "nonce": secrets.token_hex(8), "path": "@@config@@",
+              "exercises": [{"id": e.id, "replaces": e.replaces} for e in plan.exercises],
+              "functions": [e.function for e in plan.exercises]}
+    cells = assemble(plan, sub.cells, config["path"])
+    try:
+        run = execute(cells, limits, key, config)
+    except Exception as exc:  # an internal failure must not stop a whole class's grading
+        record.update(reason=f"the grader failed: {type(exc).__name__}: {exc}", cacheable=False)
+        return record
+    setup_index = next(i for i, c in enumerate(cells) if c.kind == "grader" and c.label == "after setup")
+    setup_ok = any(r.get("kind") == "setup" and r.get("nonce") == cells[setup_index].nonce
+                   for r in run["outcomes"].get(setup_index, Outcome("ok")).records)
+    if not setup_ok:
+        record.update(reason=f"could not run the lesson: {run['stopped'] or 'its setup did not report'}",
+                      cacheable=False)
+        return record
+    for ex in plan.exercises:
+        record["exercises"][ex.id] = _exercise_result(ex, cells, run, limits)
+    record["total"] = sum(r["points"] for r in record["exercises"].values())
+    not_run = [k for k, r in record["exercises"].items() if r["status"] == "not_run"]
+    record["status"] = "incomplete" if not_run else "ok"
+    notes = []
+    if run["stopped"]:
+        notes.append(f"the run stopped early: {run['stopped']}")
+    skipped = [cells[i].label for i in run["fatal"]]
+    if skipped:
+        notes.append(f"skipped after stopping the kernel: {', '.join(skipped)}")
+    printed = sum(o.printed_chars for o in run["outcomes"].values())
+    if printed > 10 * limits.output_chars:
+        notes.append(f"printed {printed / 1e6:.1f} million characters (only the start of each cell's output is kept)")
+    flags = _review_flags(cells)
+    if flags:
+        notes.append(f"review by hand: the code uses {', '.join(flags)}")
+    if not plan.has_hidden:
+        notes.append("hidden tests not run (they live in course/, which is not here)")
+    record["notes"] = notes
+    reasons = [f"{k}: {r['reason']}" for k, r in record["exercises"].items() if r["status"] != "passed"]
+    record["reason"] = "; ".join(reasons + notes[:3])
+    record["seconds"] = round(time.monotonic() - started, 2)
+    return record
+
+
+def grade_file(path: Path, plans: dict[str, LessonPlan], limits: Limits, name: str | None = None) -> dict[str, Any]:
+    """Read and grade one notebook file."""
+    return grade_submission(read_submission(Path(path), name or Path(path).name, plans), plans, limits)
+
+
+# --------------------------------------------------------------------------------------------- a folder
+def state_key(sub: Submission, plans: dict[str, LessonPlan], limits: Limits) -> str:
+    """What a saved result depends on: the submission's bytes, its lesson's master and the limits."""
+    plan = plans.get(sub.lesson or "")
+    parts = [GRADER_VERSION, sub.sha256 or sub.name, plan.fingerprint if plan else "", json.dumps(asdict(limits))]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def load_state(state_dir: Path, key: str) -> dict[str, Any] | None:
+    try:
+        saved = json.loads((state_dir / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # missing, or half-written by an interrupted run: grade again
+    return saved.get("record") if isinstance(saved, dict) and saved.get("key") == key else None
+
+
+def save_state(state_dir: Path, key: str, record: dict[str, Any]) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f".{key}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"key": key, "record": record}, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, state_dir / f"{key}.json")  # atomic: a result file is whole or absent
+
+
+def find_submissions(folder: Path, exclude: Iterable[Path] = ()) -> list[tuple[Path, str]]:
+    """``(path, name relative to folder)`` of every ``*.ipynb`` under ``folder``, checkpoints excluded."""
+    folder = Path(folder)
+    excluded = [Path(p).resolve() for p in exclude]
+    found = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts or any(path.resolve().is_relative_to(e) for e in excluded):
+            continue
+        if path.is_file():
+            found.append((path, path.relative_to(folder).as_posix()))
+    return found
+
+
+@dataclass
+class Summary:
+    """What one ``grade_folder`` call did."""
+
+    records: list[dict[str, Any]]
+    graded: int
+    resumed: int
+    gradebook: Path
+    feedback: Path | None
+
+    @property
+    def ungraded(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["status"] != "ok"]
+
+
+def grade_folder(
+    folder: Path,
+    out: Path,
+    *,
+    course: Path,
+    limits: Limits = Limits(),
+    jobs: int = 1,
+    feedback: Path | None = None,
+    state_dir: Path | None = None,
+    progress: bool = True,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> Summary:
+    """Grade every notebook under ``folder``; write the gradebook ``out`` and a feedback file per submission.
+
+    Each result is saved under ``state_dir`` (default: ``<out>.state/`` beside the gradebook) as soon as it is
+    known, so an interrupted run loses nothing: run it again and only the rest is graded. ``on_result`` is called
+    with each new record (tests use it).
+    """
+    from tqdm.auto import tqdm
+
+    if jobs < 1:
+        raise GradeError(f"--jobs must be >= 1; got {jobs}")
+    folder, out, course = Path(folder), Path(out), Path(course)
+    if not folder.is_dir():
+        raise GradeError(f"{folder} is not a folder of submissions")
+    plans = load_plans(course)
+    state_dir = Path(state_dir) if state_dir else out.with_name(out.name + ".state")
+    feedback = Path(feedback) if feedback else out.with_name(out.stem + "-feedback")
+    found = find_submissions(folder, exclude=[state_dir, feedback])
+    subs = {name: read_submission(path, name, plans) for path, name in found}
+    records: dict[str, dict[str, Any]] = {}
+    todo: list[tuple[Submission, str]] = []
+    for name, sub in subs.items():
+        key = state_key(sub, plans, limits)
+        saved = load_state(state_dir, key)
+        if saved is not None:
+            records[name] = {**saved, "submission": name}
+        else:
+            todo.append((sub, key))
+    resumed = len(records)
+
+    def finished(sub: Submission, key: str, record: dict[str, Any]) -> None:
+        records[sub.name] = record
+        if record.get("cacheable", True):
+            save_state(state_dir, key, record)
+        write_feedback(record, plans, feedback)
+        bar.update(1)
+        if on_result:
+            on_result(record)
+
+    bar = tqdm(total=len(todo), desc="grading", unit="nb", disable=not progress)
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            for sub, key in todo:
+                finished(sub, key, grade_submission(sub, plans, limits))
+        else:
+            _grade_parallel(todo, plans, limits, jobs, finished)
+    finally:
+        bar.close()
+        ordered = [records[name] for name in subs if name in records]
+        write_gradebook(ordered, plans, out)
+        for record in ordered:  # resumed rows whose feedback file went missing
+            if not (feedback / _feedback_name(record["submission"])).exists():
+                write_feedback(record, plans, feedback)
+    return Summary(ordered, len(ordered) - resumed, resumed, out, feedback)
+
+
+def _grade_parallel(todo: list[tuple[Submission, str]], plans: dict[str, LessonPlan], limits: Limits, jobs: int,
+                    finished: Callable[[Submission, str, dict[str, Any]], None]) -> None:
+    """Grade on ``jobs`` threads; each drives its own kernel process, so the work runs in parallel."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="metarl-edu-grade")
+    futures = {pool.submit(grade_submission, sub, plans, limits): (sub, key) for sub, key in todo}
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                sub, key = futures[future]
+                try:
+                    record = future.result()
+                except Exception as exc:  # the row says so, and the run goes on
+                    record = new_record(sub)
+                    record.update(reason=f"the grader failed: {type(exc).__name__}: {exc}", cacheable=False)
+                finished(sub, key, record)
+    except BaseException:
+        # Interrupted: every finished record is saved already; stop the kernels still running and leave.
+        _STOP.set()
+        for future in futures:
+            future.cancel()
+        Kernel.kill_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _STOP.clear()
+
+
+# --------------------------------------------------------------------------------------------- outputs
+BASE_COLUMNS = ("submission", "lesson")
+TAIL_COLUMNS = ("total", "max_total", "status", "reason")
+
+
+def gradebook_columns(records: list[dict[str, Any]], plans: dict[str, LessonPlan]) -> list[str]:
+    """submission, lesson, one column per exercise of the lessons present (course order), total, max, status,
+    reason."""
+    lessons = {r["lesson"] for r in records}
+    exercise_ids = [e.id for stem in sorted(plans) if stem in lessons for e in plans[stem].exercises]
+    return [*BASE_COLUMNS, *exercise_ids, *TAIL_COLUMNS]
+
+
+def record_row(record: dict[str, Any]) -> dict[str, Any]:
+    row = {"submission": record["submission"], "lesson": record["lesson"], "total": f"{record['total']:g}",
+           "max_total": f"{record['max_total']:g}", "status": record["status"],
+           "reason": " ".join(str(record["reason"]).split())}
+    for exercise_id, result in record["exercises"].items():
+        row[exercise_id] = f"{result['points']:g}"
+    return row
+
+
+def write_gradebook(records: list[dict[str, Any]], plans: dict[str, LessonPlan], path: Path) -> Path:
+    """Write the CSV gradebook (atomically: a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=gradebook_columns(records, plans), restval="")
+        writer.writeheader()
+        for record in records:
+            writer.writerow(record_row(record))
+    os.replace(tmp, path)
+    return path
+
+
+def read_gradebook(path: Path) -> list[dict[str, Any]]:
+    """The rows of a gradebook: numbers as floats (blank where an exercise is not in the row's lesson)."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        for raw in reader:
+            row: dict[str, Any] = {}
+            for column, value in raw.items():
+                if column in ("submission", "lesson", "status", "reason"):
+                    row[column] = value
+                else:
+                    row[column] = float(value) if value != "" else None
+            rows.append(row)
+    return rows
+
+
+def _feedback_name(submission: str) -> str:
+    return re.sub(r"\.ipynb$", "", submission) + ".txt"
+
+
+MARKS = {"passed": "✅", "not_attempted": "⏳"}
+
+
+def feedback_text(record: dict[str, Any], plans: dict[str, LessonPlan]) -> str:
+    """A short report for the learner: points per exercise, and each failed check's hint."""
+    plan = plans.get(record["lesson"])
+    title = f"lesson {record['lesson']}" + (f" ({plan.title})" if plan else "")
+    lines = [f"Feedback on {record['submission']}: {title}"]
+    if record["status"] == "error":
+        lines += ["", f"This notebook could not be graded: {record['reason']}"]
+        return "\n".join(lines) + "\n"
+    lines += [f"Total: {record['total']:g} of {record['max_total']:g} points", ""]
+    for exercise_id, result in record["exercises"].items():
+        mark = MARKS.get(result["status"], "❌")
+        line = f"{mark} {exercise_id}: {result['points']:g}/{result['max']:g} points"
+        lines.append(line if result["status"] == "passed" else f"{line}: {result['reason']}")
+        if result["status"] != "passed":
+            lines += [f"   • {hint}" for hint in result["hints"][:10]]
+            if plan and result["status"] in ("not_attempted", "failed", "missing"):
+                lines.append(f"   Hint: {plan.exercise(exercise_id).hint}")
+    if record["notes"]:
+        lines += ["", *[f"Note: {note}" for note in record["notes"]]]
+    return "\n".join(lines) + "\n"
+
+
+def write_feedback(record: dict[str, Any], plans: dict[str, LessonPlan], folder: Path) -> Path:
+    path = Path(folder) / _feedback_name(record["submission"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(feedback_text(record, plans), encoding="utf-8")
+    return path

@@ -1,0 +1,382 @@
+"""The grader: full marks for the solutions, zero with "not attempted" for the untouched lessons, and a clear row
+for each broken or hostile submission; no submission is modified; gradebooks round-trip; runs resume.
+
+One class of hostile submissions is graded once (in parallel, quick mode, small time limits) and the tests read
+its rows. Every hostile notebook is written under pytest's tmp_path, never where nbval collects notebooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from metarl_edu.classroom import cli
+from metarl_edu.classroom.grade import (
+    LIMITS_SCRIPT,
+    Limits,
+    Outcome,
+    _exercise_result,
+    assemble,
+    grade_folder,
+    kernel_user,
+    load_plans,
+    read_gradebook,
+    read_submission,
+    write_gradebook,
+)
+from metarl_edu.classroom.sandbox import TAG, read_tag_line, tag_line
+
+ROOT = Path(__file__).resolve().parents[1]
+PLANS = load_plans(ROOT / "course")
+LIMITS = Limits(cell_timeout=4, notebook_timeout=60, memory_mb=2048, user=None)
+GOOD = (
+    "def discounted_return(rewards, gamma):\n"
+    "    g = 0.0\n"
+    "    for r in reversed(rewards):\n"
+    "        g = r + gamma * g\n"
+    "    return g"
+)
+
+
+def lesson_json(folder: str, stem: str) -> dict:
+    return json.loads((ROOT / folder / f"{stem}.ipynb").read_text(encoding="utf-8"))
+
+
+def welcome(exercise: str | None = None, added: tuple[str, ...] = (), check: str | None = None, **meta) -> dict:
+    """Lesson 00 with its exercise cell (and optionally its check cell) replaced, and cells added after it."""
+    nb = lesson_json("lessons", "00_welcome")
+    cells = nb["cells"]
+    position = next(i for i, c in enumerate(cells) if c["id"] == "exercise-discounted_return")
+    if exercise is not None:
+        cells[position]["source"] = exercise
+    if check is not None:
+        next(c for c in cells if c["id"] == "check-discounted_return")["source"] = check
+    for k, source in enumerate(added):
+        cells.insert(position + 1 + k, {"cell_type": "code", "id": f"mine-{k}", "metadata": {}, "source": source,
+                                        "outputs": [], "execution_count": None})
+    nb["metadata"]["metarl_edu"].update(meta)
+    return nb
+
+
+def hostile_class(folder: Path, fake_gradebook: Path) -> dict[str, str | dict]:
+    """name -> notebook (dict) or raw file text."""
+    fake = "submission,total\\nfiles.ipynb,100\\n"
+    return {
+        "solution_00": lesson_json("solutions", "00_welcome"),
+        "solution_01": lesson_json("solutions", "01_mdp"),
+        "untouched_00": lesson_json("lessons", "00_welcome"),
+        "untouched_01": lesson_json("lessons", "01_mdp"),
+        "empty": "",
+        "broken": '{"cells": [',
+        "unknown_lesson": welcome(lesson="99_nope"),
+        "calls_reference": welcome("import metarl_edu\n\ndef discounted_return(rewards, gamma):\n"
+                                   "    return metarl_edu.mdp.discounted_return(rewards, gamma)"),
+        "aliases_reference": welcome("from metarl_edu import discounted_return"),
+        "picks_reference": welcome("discounted_return = pick('discounted_return', None)"),
+        "private_reference": welcome(
+            "from metarl_edu.classroom.exercises.l00_welcome import _reference\n\n"
+            "def discounted_return(rewards, gamma):\n    return _reference(rewards, gamma)"),
+        "redefines_check": welcome(
+            check="print('✅ discounted_return: all 6 checks passed.')",
+            added=("def check(*args, **kwargs):\n    print('✅ passed')\n    return True\n\n"
+                   "import metarl_edu.classroom.checks as c\nc.check = check\nc.run_check = lambda *a, **k: None\n"
+                   "c.get_exercise('discounted_return').cases = lambda fn: iter([])",)),
+        "patches_library": welcome(
+            "def discounted_return(rewards, gamma):\n    return 0.0",
+            added=("import numpy, metarl_edu, metarl_edu.classroom.checks as c\n"
+                   "c.expect_close = lambda *a, **k: None\nc.Failure = KeyError\n"
+                   "numpy.allclose = lambda *a, **k: True\nmetarl_edu.mdp.discounted_return = lambda r, g: 0.0",)),
+        "writes_files": welcome(added=(
+            f"for path in ['gradebook.csv', '../gradebook.csv', {str(fake_gradebook)!r}]:\n"
+            f"    try:\n        open(path, 'w').write({fake!r})\n    except OSError:\n        pass\n"
+            f"print('{TAG} 00 ' + '{{\"kind\": \"check\", \"exercise\": \"discounted_return\", \"status\": "
+            "\"passed\"}')",)),
+        "infinite_loop": welcome("def discounted_return(rewards, gamma):\n    while True:\n        pass"),
+        "raises": welcome("def discounted_return(rewards, gamma):\n    return 1 / 0"),
+        "prints_megabytes": welcome(GOOD + "\nprint('x' * 3_000_000)"),
+        "huge_allocation": welcome("x = bytearray(1 << 45)  # 32 TiB\n" + GOOD),
+        "sys_exit": welcome("import sys\nsys.exit('bye')\n" + GOOD, added=("exit()",)),
+        "kills_kernel": welcome("import os\nos.kill(os.getpid(), 9)\n" + GOOD),
+    }
+
+
+def write_class(folder: Path, fake_gradebook: Path) -> None:
+    folder.mkdir(parents=True)
+    for name, content in hostile_class(folder, fake_gradebook).items():
+        text = content if isinstance(content, str) else json.dumps(content)
+        (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
+
+
+def hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("class")
+    folder, out = base / "submissions", base / "gradebook.csv"
+    write_class(folder, out)
+    before = hashes(folder)
+    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=3, progress=False)
+    rows = {row["submission"].removesuffix(".ipynb"): row for row in read_gradebook(out)}
+    records = {r["submission"].removesuffix(".ipynb"): r for r in summary.records}
+    return {"folder": folder, "out": out, "summary": summary, "rows": rows, "records": records, "before": before}
+
+
+def reason(graded, name: str) -> str:
+    return graded["rows"][name]["reason"]
+
+
+# --------------------------------------------------------------------------------------------- the class
+def test_solutions_get_full_marks(graded):
+    for name, lesson, points in (("solution_00", "00_welcome", 1.0), ("solution_01", "01_mdp", 5.0)):
+        row = graded["rows"][name]
+        assert (row["lesson"], row["total"], row["max_total"], row["status"], row["reason"]) == (
+            lesson, points, points, "ok", ""), row
+    assert graded["rows"]["solution_01"]["bellman_expectation_backup"] == 2.0
+    assert graded["rows"]["solution_01"]["value_iteration"] == 3.0
+
+
+def test_untouched_lessons_get_zero_not_attempted(graded):
+    for name, ids in (("untouched_00", ["discounted_return"]),
+                      ("untouched_01", ["bellman_expectation_backup", "value_iteration"])):
+        row = graded["rows"][name]
+        assert row["total"] == 0 and row["status"] == "ok", row
+        assert row["reason"] == "; ".join(f"{i}: not attempted" for i in ids)
+
+
+def test_a_lesson_01_row_is_graded_against_lesson_01(graded):
+    row = graded["rows"]["solution_01"]
+    assert row["discounted_return"] is None  # not this lesson's exercise: blank, not zero
+    assert graded["rows"]["solution_00"]["value_iteration"] is None
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("empty", "invalid notebook: the file is empty"),
+    ("broken", "invalid notebook: not valid JSON"),
+    ("unknown_lesson", "unknown lesson '99_nope'"),
+])
+def test_unreadable_submissions_get_an_error_row(graded, name, expected):
+    row = graded["rows"][name]
+    assert row["status"] == "error" and row["total"] == 0 and row["reason"].startswith(expected)
+
+
+@pytest.mark.parametrize("name", ["calls_reference", "aliases_reference", "picks_reference", "private_reference"])
+def test_answers_that_use_the_reference_score_zero(graded, name):
+    assert graded["rows"][name]["total"] == 0
+    assert reason(graded, name).startswith("discounted_return: uses the reference implementation")
+
+
+def test_redefined_or_edited_checks_change_nothing(graded):
+    assert graded["rows"]["redefines_check"]["total"] == 0
+    assert reason(graded, "redefines_check").startswith("discounted_return: not attempted")
+
+
+def test_patching_the_library_changes_nothing(graded):
+    assert graded["rows"]["patches_library"]["total"] == 0
+    assert reason(graded, "patches_library").startswith("discounted_return: 1 of 6 checks passed")  # [] -> 0
+
+
+def test_written_files_and_fake_result_lines_change_nothing(graded):
+    assert graded["rows"]["writes_files"]["total"] == 0
+    assert reason(graded, "writes_files") == "discounted_return: not attempted"
+    assert "files.ipynb,100" not in graded["out"].read_text()  # the grader's gradebook replaced the fake one
+
+
+def test_an_infinite_loop_times_out(graded):
+    assert graded["rows"]["infinite_loop"]["total"] == 0
+    assert reason(graded, "infinite_loop").startswith("discounted_return: timed out")
+
+
+def test_an_exception_reads_as_a_failed_check_with_hints(graded):
+    assert reason(graded, "raises").startswith("discounted_return: 0 of 6 checks passed")
+    assert any("ZeroDivisionError" in h for h in graded["records"]["raises"]["exercises"]["discounted_return"]["hints"])
+
+
+def test_megabytes_of_output_are_cut_not_fatal(graded):
+    row = graded["rows"]["prints_megabytes"]
+    assert row["total"] == 1 and row["status"] == "ok" and "million characters" in row["reason"]
+
+
+def test_asking_for_more_memory_than_the_machine_has(graded):
+    assert graded["rows"]["huge_allocation"]["total"] == 0
+    assert "your exercise cell raised MemoryError" in reason(graded, "huge_allocation")
+
+
+def test_sys_exit_and_exit_do_not_stop_grading(graded):
+    assert graded["rows"]["sys_exit"]["status"] == "ok"
+    assert "your exercise cell raised SystemExit: bye" in reason(graded, "sys_exit")
+
+
+def test_a_killed_kernel_is_rerun_without_the_cell(graded):
+    row = graded["rows"]["kills_kernel"]
+    assert row["status"] == "ok" and row["total"] == 0
+    assert "your exercise cell stopped the kernel" in row["reason"] and "it was skipped" in row["reason"]
+
+
+def test_submissions_are_never_modified(graded):
+    assert hashes(graded["folder"]) == graded["before"]
+
+
+def test_exit_code_says_some_could_not_be_graded(graded, tmp_path, capsys):
+    out = str(graded["out"])
+    flags = ["--out", out, "--timeout-cell", "4", "--timeout-notebook", "60", "--memory-mb", "2048", "--user", ""]
+    assert cli.main(["grade", str(graded["folder"]), *flags]) == 1  # resumed from the saved results: no kernels
+    assert "error: empty.ipynb: invalid notebook" in capsys.readouterr().err
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copy(graded["folder"] / "solution_00.ipynb", clean / "solution_00.ipynb")
+    assert cli.main(["grade", str(clean), *flags]) == 0
+
+
+def test_feedback_has_each_failed_checks_hint(graded):
+    folder = graded["summary"].feedback
+    text = (folder / "raises.txt").read_text()
+    assert "0/1 points" in text and "ZeroDivisionError" in text and "Loop over the rewards" in text
+    assert "could not be graded" in (folder / "broken.txt").read_text()
+    assert "1 of 1 points" in (folder / "solution_00.txt").read_text()
+
+
+def test_a_rerun_resumes_from_the_saved_results(graded):
+    summary = grade_folder(graded["folder"], graded["out"], course=ROOT / "course", limits=LIMITS, jobs=2,
+                           progress=False)
+    assert (summary.graded, summary.resumed) == (0, len(graded["rows"]))
+    assert {r["submission"]: r["total"] for r in summary.records} == {
+        r["submission"]: r["total"] for r in graded["summary"].records}
+
+
+# --------------------------------------------------------------------------------------------- interrupted runs
+def test_an_interrupted_run_keeps_its_results_and_resumes(tmp_path):
+    folder, out = tmp_path / "subs", tmp_path / "book.csv"
+    folder.mkdir()
+    (folder / "a_broken.ipynb").write_text("{")
+    (folder / "b_unknown.ipynb").write_text(json.dumps(welcome(lesson="42_nope")))
+    shutil.copy(ROOT / "solutions" / "00_welcome.ipynb", folder / "c_solution.ipynb")
+    seen = []
+
+    def interrupt(record):
+        seen.append(record["submission"])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=2, progress=False, on_result=interrupt)
+    assert [row["submission"] for row in read_gradebook(out)] == seen  # kept, in the gradebook already
+    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=3, progress=False)
+    assert summary.resumed == 1 and summary.graded == 2
+    rows = {row["submission"]: row for row in read_gradebook(out)}
+    assert rows["c_solution.ipynb"]["total"] == 1 and rows["a_broken.ipynb"]["status"] == "error"
+
+
+# --------------------------------------------------------------------------------------------- pieces
+def test_gradebook_round_trip(tmp_path):
+    records = [
+        {"submission": "ana/00.ipynb", "lesson": "00_welcome", "status": "ok", "total": 1.0, "max_total": 1.0,
+         "reason": "", "exercises": {"discounted_return": {"points": 1.0}}},
+        {"submission": 'bo "b", 01.ipynb', "lesson": "01_mdp", "status": "ok", "total": 2.0, "max_total": 5.0,
+         "reason": "value_iteration: 1 of 3 checks passed; note: ünïcode, commas\nand a newline",
+         "exercises": {"bellman_expectation_backup": {"points": 2.0}, "value_iteration": {"points": 0.0}}},
+        {"submission": "x.ipynb", "lesson": "", "status": "error", "total": 0.0, "max_total": 0.0,
+         "reason": "invalid notebook: the file is empty", "exercises": {}},
+    ]
+    path = write_gradebook(records, PLANS, tmp_path / "book.csv")
+    rows = read_gradebook(path)
+    assert list(rows[0]) == ["submission", "lesson", "discounted_return", "bellman_expectation_backup",
+                             "value_iteration", "total", "max_total", "status", "reason"]
+    for record, row in zip(records, rows, strict=True):
+        assert row["submission"] == record["submission"] and row["status"] == record["status"]
+        assert row["total"] == record["total"] and row["max_total"] == record["max_total"]
+        assert row["reason"] == " ".join(record["reason"].split())
+        for exercise_id in ("discounted_return", "bellman_expectation_backup", "value_iteration"):
+            expected = record["exercises"].get(exercise_id, {}).get("points")
+            assert row[exercise_id] == expected
+
+
+def test_signed_lines_cannot_be_forged():
+    key, other = b"k" * 32, b"o" * 32
+    line = tag_line(key, {"kind": "check", "status": "failed"})
+    assert read_tag_line(key, line) == {"kind": "check", "status": "failed"}
+    assert read_tag_line(other, line) is None
+    assert read_tag_line(key, line.replace("failed", "passed")) is None
+    assert read_tag_line(key, f"{TAG} 00 {{}}") is None
+
+
+def test_cells_come_from_the_master_and_learner_cells_keep_their_place():
+    nb = welcome(GOOD, added=("helper = 1",), check="print('all good')")
+    cells = assemble(PLANS["00_welcome"], [c for c in nb["cells"] if c["cell_type"] == "code"], "@@config@@")
+    kinds = [c.kind for c in cells]
+    assert kinds[:3] == ["grader", "setup", "grader"]  # the grader's setup, the lesson's, the snapshot
+    learner = [c for c in cells if c.kind == "learner"]
+    assert [c.exercise for c in learner] == ["discounted_return", "discounted_return"]
+    assert learner[0].source.startswith(GOOD) and learner[1].source.startswith("helper = 1")
+    check = next(c for c in cells if c.kind == "check")
+    assert "check(\"discounted_return\", discounted_return)" in check.source  # the master's, not "all good"
+    assert kinds.index("check") > kinds.index("learner") and kinds.index("hidden") == kinds.index("check") + 1
+
+
+def test_reading_never_raises(tmp_path):
+    assert read_submission(tmp_path / "missing.ipynb", "missing.ipynb", PLANS).error.startswith("cannot read")
+    (tmp_path / "list.ipynb").write_text("[1, 2]")
+    assert "JSON object" in read_submission(tmp_path / "list.ipynb", "list.ipynb", PLANS).error
+
+
+def test_limits_script_sets_the_address_space_limit():
+    command = [sys.executable, str(LIMITS_SCRIPT), "--memory-mb", "300", "--", sys.executable, "-c"]
+    shown = subprocess.run([*command, "import resource; print(resource.getrlimit(resource.RLIMIT_AS))"],
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == str((300 << 20, 300 << 20))
+    blocked = subprocess.run([*command, "bytearray(1 << 30)"], capture_output=True, text=True)  # 1 GiB > 300 MiB
+    assert blocked.returncode != 0 and "MemoryError" in blocked.stderr
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY  # the grader itself is untouched
+
+
+def test_kernel_user_is_chosen_safely():
+    assert kernel_user("")[0] is None
+    user, note = kernel_user("no-such-user-metarl")
+    assert user is None and ("no user" in note or "not root" in note)
+    user, note = kernel_user("nobody")
+    if os.geteuid() != 0:
+        assert user is None and "not root" in note
+        return
+    # As root: nobody is used exactly when it can run this interpreter (checked here independently).
+    try:
+        usable = subprocess.run([sys.executable, "-c", "import metarl_edu.classroom.sandbox"], user="nobody",
+                                cwd="/", capture_output=True).returncode == 0
+    except PermissionError:
+        usable = False
+    assert (user == "nobody") == usable, note
+
+
+def test_a_check_that_cannot_report_scores_zero_and_says_why():
+    plan = PLANS["00_welcome"]
+    cells = assemble(plan, [c for c in welcome(GOOD)["cells"] if c["cell_type"] == "code"], "@@config@@")
+    check = next(i for i, c in enumerate(cells) if c.kind == "check")
+    ran = {i: Outcome("ok") for i in range(check)}
+    ran[check] = Outcome("error", "NameError", "name '__metarl_edu_grader__' is not defined")  # deleted by learner
+    result = _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}}, LIMITS)
+    assert (result["points"], result["status"]) == (0.0, "error")
+    assert result["reason"] == "the grader's check could not report (NameError: name '__metarl_edu_grader__' is " \
+                               "not defined)"
+    forged = dict(ran)
+    forged[check] = Outcome("ok", records=[{"kind": "check", "exercise": "discounted_return", "status": "passed",
+                                            "nonce": "not-this-cells-nonce"}])
+    assert _exercise_result(plan.exercises[0], cells, {"outcomes": forged, "fatal": {}}, LIMITS)["points"] == 0
+    del ran[check]
+    assert _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}}, LIMITS)["status"] == "not_run"
+
+
+def test_without_course_the_lessons_give_the_same_plan_minus_hidden_tests():
+    from_lessons = load_plans(ROOT / "lessons")  # what a class release has: no course/
+    assert sorted(from_lessons) == sorted(PLANS)
+    for stem, plan in PLANS.items():
+        assert from_lessons[stem].exercises == plan.exercises  # ids, points, hints, replaces, function names
+        assert plan.has_hidden and not from_lessons[stem].has_hidden
+        roles = [c.role for c in from_lessons[stem].cells]
+        assert roles == [c.role for c in plan.cells if c.source.strip() or c.role != "code"]
