@@ -37,6 +37,10 @@ TIMEOUT_MS = 40_000
 WIDGETS = {
     "00_welcome": "from metarl_edu.notebook.discount import discount_explorer\n\ndiscount_explorer()",
     "01_mdp": "from metarl_edu.notebook import value_explorer\n\nvalue_explorer()",
+    "02_q_learning": "from metarl_edu.notebook.learning import q_learning_explorer\n\n"
+                     "q_learning_explorer(n_episodes=20)",
+    "03_cartpole": "import gymnasium as gym\nfrom metarl_edu.notebook.cartpole import cartpole_bins_explorer\n\n"
+                   "cartpole_bins_explorer(lambda: gym.make('CartPole-v1'), n_episodes=50, n_eval=2)",
 }
 
 

@@ -70,3 +70,16 @@ def test_cartpole_rollout_frames_and_bins_explorer():
     assert w.n_states == 1 * 4 * 6 * 12 and w.returns.shape == (50,)
     w.angle_bins.value = 1
     assert w.n_states == 1 * 4 * 1 * 12
+
+
+def test_discount_explorer_draws_and_follows_gamma():
+    from metarl_edu.notebook.discount import discount_explorer, discount_weights
+
+    np.testing.assert_allclose(discount_weights(0.5, 4), [1.0, 0.5, 0.25, 0.125])
+    w = discount_explorer(gamma=0.5, horizon=4)
+    before = w.output.outputs[0]["data"]["image/png"]
+    w.gamma.value = 0.9
+    np.testing.assert_allclose(w.weights, 0.9 ** np.arange(4))
+    assert w.output.outputs[0]["data"]["image/png"] != before
+    with pytest.raises(ValueError, match="gamma must be in"):
+        discount_explorer(gamma=1.5)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
+from matplotlib.figure import Figure
+
+from metarl_edu.notebook.widgets import _png_output
 
 
 def discount_weights(gamma: float, horizon: int) -> np.ndarray:
@@ -34,17 +35,16 @@ class DiscountExplorer(widgets.VBox):
     def redraw(self) -> None:
         gamma = float(self.gamma.value)
         self.weights = discount_weights(gamma, self.horizon)
-        fig, ax = plt.subplots(figsize=(7, 2.8))
+        fig = Figure(figsize=(7, 2.8))
+        ax = fig.subplots()
         ax.bar(np.arange(self.horizon), self.weights, color="tab:blue")
         ax.set_xlabel("time step t")
         ax.set_ylabel("weight gamma^t of reward r_{t+1}")
         horizon = "infinite" if gamma == 1.0 else f"{1.0 / (1.0 - gamma):.1f} steps"
         ax.set_title(f"gamma = {gamma:.2f}: effective horizon 1/(1 - gamma) = {horizon}")
         ax.set_ylim(0, 1.05)
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(fig)
-        plt.close(fig)
+        fig.tight_layout()
+        self.output.outputs = (_png_output(fig),)
 
 
 def discount_explorer(gamma: float = 0.9, horizon: int = 30) -> DiscountExplorer:
