@@ -1,11 +1,14 @@
 """Speed benchmarks (not tests): ``python -m metarl_edu.bench [NAME ...]``, medians over repeats.
 
 Each benchmark is one function returning a dict of figures, so a lesson or a script can call it too. Timings use
-``torch.set_num_threads(2)``, the course's 2-core target machine.
+``torch.set_num_threads(2)``, the course's 2-core target machine (``--threads N`` to change it). Other busy
+processes distort them badly: with fewer free cores than threads, every small matrix product that torch splits
+over two threads waits for a core, so the load average is printed next to each result.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -23,7 +26,7 @@ N_THREADS = 2
 SINUSOID_LOOP_REFERENCE_S = 19.5
 
 
-def bench_sinusoid(n_iterations: int = 1000, repeats: int = 3, warmup: int = 20) -> dict[str, float]:
+def bench_sinusoid(n_iterations: int = 1000, repeats: int = 3, warmup: int = 20, threads: int = N_THREADS) -> dict:
     """Seconds for ``n_iterations`` MAML meta-updates on sinusoids (meta-batch 25, K = 10, one inner step,
     second order): the vmapped meta-step (:func:`~metarl_edu.maml.maml_loss`) against the plain autograd loop
     over tasks (:func:`~metarl_edu.maml.maml_loss_loop`), same network, interleaved repeats, medians.
@@ -32,7 +35,7 @@ def bench_sinusoid(n_iterations: int = 1000, repeats: int = 3, warmup: int = 20)
 
     from metarl_edu.maml import MAMLRegression
 
-    torch.set_num_threads(N_THREADS)
+    torch.set_num_threads(threads)
     times: dict[str, list[float]] = {"vmap_s": [], "loop_s": []}
     for repeat in range(repeats):
         for name, vectorized in (("vmap_s", True), ("loop_s", False)):
@@ -46,6 +49,7 @@ def bench_sinusoid(n_iterations: int = 1000, repeats: int = 3, warmup: int = 20)
     vmap_s, loop_s = statistics.median(times["vmap_s"]), statistics.median(times["loop_s"])
     return {
         "n_iterations": n_iterations,
+        "threads": threads,
         "vmap_s": vmap_s,
         "loop_s": loop_s,
         "speedup": loop_s / vmap_s,
@@ -54,7 +58,9 @@ def bench_sinusoid(n_iterations: int = 1000, repeats: int = 3, warmup: int = 20)
 
 
 # --------------------------------------------------------------------------------------------- 2D navigation env
-def bench_navigation(n_tasks: int = 20, n_traj: int = 20, n_single_steps: int = 20_000, repeats: int = 3) -> dict:
+def bench_navigation(
+    n_tasks: int = 20, n_traj: int = 20, n_single_steps: int = 20_000, repeats: int = 5, threads: int = N_THREADS
+) -> dict:
     """Environment steps per second: the batched torch env (``n_tasks x n_traj`` rows, 100-step episodes) against
     the single Gymnasium env made by ``gym.make`` (and its unwrapped class), random actions drawn beforehand.
 
@@ -68,7 +74,7 @@ def bench_navigation(n_tasks: int = 20, n_traj: int = 20, n_single_steps: int = 
     from metarl_edu.envs.navigation import BatchedNavigation2D, sample_goals
     from metarl_edu.pg import GaussianMLPPolicy, sample_batched_episodes, sample_episodes
 
-    torch.set_num_threads(N_THREADS)
+    torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     goals = sample_goals(n_tasks, rng)
 
@@ -85,11 +91,13 @@ def bench_navigation(n_tasks: int = 20, n_traj: int = 20, n_single_steps: int = 
     def batched_steps_per_s(env: BatchedNavigation2D) -> float:
         actions = torch.as_tensor(rng.uniform(-0.15, 0.15, size=(100, n_tasks, n_traj, 2)), dtype=torch.float32)
         env.reset()
-        n_steps, start = 0, time.perf_counter()
+        done_before = []
+        start = time.perf_counter()
         for a in actions:
-            n_steps += int((~env.done).sum())
+            done_before.append(env.done)  # the env replaces env.done at each step, never changes it in place
             env.step(a)
-        return n_steps / (time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return int((~torch.stack(done_before)).sum()) / seconds
 
     policy = GaussianMLPPolicy(2, 2, seed=0)
     n_episodes = max(1, n_single_steps // 1000)
@@ -116,26 +124,29 @@ def bench_navigation(n_tasks: int = 20, n_traj: int = 20, n_single_steps: int = 
     medians["speedup"] = medians["batched_steps_per_s"] / medians["single_steps_per_s"]
     medians["speedup_vs_unwrapped"] = medians["batched_steps_per_s"] / medians["single_unwrapped_steps_per_s"]
     medians["rollout_speedup"] = medians["rollout_batched_steps_per_s"] / medians["rollout_single_steps_per_s"]
-    return {"batch_shape": (n_tasks, n_traj), **medians}
+    return {"batch_shape": (n_tasks, n_traj), "threads": threads, **medians}
 
 
-BENCHMARKS: dict[str, Callable[[], dict]] = {
+BENCHMARKS: dict[str, Callable[..., dict]] = {
     "sinusoid": bench_sinusoid,
     "navigation": bench_navigation,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    names = (sys.argv[1:] if argv is None else argv) or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
+    parser = argparse.ArgumentParser(prog="python -m metarl_edu.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run, among {list(BENCHMARKS)} (default: all)")
+    parser.add_argument("--threads", type=int, default=N_THREADS, help="torch threads (default: 2)")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}", file=sys.stderr)
-        return 2
-    for name in names:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    for name in args.names or list(BENCHMARKS):
         # other processes on the machine distort timings (two torch threads then wait on each other): say how busy
-        print(f"{name}: (load average over the last minute before the run: {os.getloadavg()[0]:.2f})")
-        for key, value in BENCHMARKS[name]().items():
+        print(f"{name}: (load average over the last minute before the run: {os.getloadavg()[0]:.2f})", flush=True)
+        for key, value in BENCHMARKS[name](threads=args.threads).items():
             print(f"  {key}: {value:,.3f}" if isinstance(value, float) else f"  {key}: {value}")
+        print(f"  (load average after: {os.getloadavg()[0]:.2f})", flush=True)
     return 0
 
 

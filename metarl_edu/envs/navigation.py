@@ -138,7 +138,7 @@ class Navigation2DEnv(gym.Env):
             raise ValueError(f"an action must be two finite numbers (dx, dy); got {a!r}")
         self.position = self.position + np.clip(a, -MAX_ACTION, MAX_ACTION)
         delta = self.position - self.goal
-        distance = np.sqrt(np.sum(delta * delta))  # float32, the same arithmetic as BatchedNavigation2D
+        distance = np.hypot(delta[0], delta[1])  # sqrt(dx^2 + dy^2) in float32, as BatchedNavigation2D computes it
         self.t += 1
         terminated = bool(distance < GOAL_RADIUS)
         truncated = not terminated and self.t >= self.max_episode_steps
@@ -185,6 +185,7 @@ class BatchedNavigation2D:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
         self.goals = torch.as_tensor(goals.astype(np.float32))  # float32 first, exactly as Navigation2DEnv
+        self._goal_per_row = self.goals.unsqueeze(1)  # (n_tasks, 1, 2), broadcast over trajectories
         self.n_traj = int(n_traj)
         self.max_episode_steps = int(max_episode_steps)
         self.position: torch.Tensor | None = None
@@ -219,13 +220,15 @@ class BatchedNavigation2D:
         active = ~self.done
         moved = self.position + torch.clamp(a, -MAX_ACTION, MAX_ACTION)
         self.position = torch.where(active.unsqueeze(-1), moved, self.position)  # finished rows stay put
-        delta = self.position - self.goals.unsqueeze(1)
-        # the square root in float64, rounded to float32: numpy's float32 sqrt is correctly rounded, torch's
-        # vectorised one is not on every CPU (AVX-512 builds are off by an ulp), and both envs must agree bit for bit
-        distance = torch.sqrt(torch.sum(delta * delta, dim=-1).double()).float()
+        delta = self.position - self._goal_per_row
+        distance = torch.hypot(delta[..., 0], delta[..., 1])  # bit for bit numpy's hypot in Navigation2DEnv
         self.t += 1
-        r = torch.where(active, -distance, torch.zeros_like(distance))
+        r = torch.where(active, -distance, 0.0)
         terminated = active & (distance < GOAL_RADIUS)
-        truncated = active & ~terminated & (self.t >= self.max_episode_steps)
-        self.done = self.done | terminated | truncated
+        if self.t < self.max_episode_steps:
+            truncated = torch.zeros_like(active)
+            self.done = self.done | terminated
+        else:
+            truncated = active & ~terminated
+            self.done = self.done | terminated | truncated
         return self.position.clone(), r, terminated, truncated
