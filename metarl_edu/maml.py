@@ -14,7 +14,7 @@ parameters with ``torch.func.functional_call``: adaptation returns new dicts and
 
 References:
     Finn, Abbeel & Levine, *Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks*, ICML 2017.
-    The ``torch.func`` MAML example (PyTorch tutorials, "Model ensembling" and functorch's ``maml-regression``).
+    functorch's ``examples/maml_regression``: MAML on sinusoids with ``grad`` and ``vmap``.
 """
 
 from __future__ import annotations

@@ -261,7 +261,10 @@ def make_policy(env: gym.Env, hidden_sizes: tuple[int, ...] = (100, 100), seed: 
 # --------------------------------------------------------------------------------------------- rollouts
 @dataclass(frozen=True)
 class Episodes:
-    """A batch of episodes, time first, padded with zeros after each episode's end (see the module table).
+    """A batch of episodes, time first, padded after each episode's end (see the module table).
+
+    On padding, ``mask``, ``rewards`` and the two flags are 0; observations and actions there are placeholders
+    (zeros from :func:`sample_episodes`, the frozen rows of a batched env) that only matter through ``mask``.
 
     ``next_obs[t]`` is ``s_{t+1}``, kept so that a value estimate can be bootstrapped where an episode was
     truncated.
@@ -358,6 +361,7 @@ class BatchedEnv(Protocol):
 
     max_episode_steps: int
     done: torch.Tensor  # (*B,) bool
+    action_space: spaces.Space  # of one row; checked against the policy
 
     def reset(self) -> torch.Tensor: ...  # (*B, obs_dim)
 
@@ -375,6 +379,7 @@ def sample_batched_episodes(
     """Play one episode in every row of a batched torch env, all rows stepped together; batch shape = the env's.
 
     Rows that have ended keep stepping as padding (the env freezes them); sampling stops once all have ended.
+    A policy that does not fit the env's ``action_space`` (that of one row) is a :class:`PolicyError`.
 
     Args:
         env: a batched env, e.g. ``BatchedNavigation2D`` with batch shape (n_tasks, n_traj).
@@ -385,6 +390,7 @@ def sample_batched_episodes(
             dimension (for example the adapted ``theta'_i`` of every task), applied to row ``i`` of the env
             with ``torch.func.vmap``.
     """
+    policy.check_action_space(env.action_space)
     if params_per_task and params is None:
         raise ValueError("params_per_task=True needs params stacked along a leading n_tasks dimension")
     obs = env.reset()

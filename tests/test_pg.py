@@ -225,6 +225,8 @@ def test_categorical_policy_in_a_continuous_action_env_is_a_clear_error():
         sample_episodes(Navigation2DEnv(goal=(0.1, 0.1)), CategoricalMLPPolicy(2, 2), 1, generator=g)
     with pytest.raises(PolicyError, match="real-valued actions.*Discrete.*CategoricalMLPPolicy"):
         sample_episodes(gym.make("CartPole-v1"), GaussianMLPPolicy(4, 1), 1, generator=g)
+    with pytest.raises(PolicyError, match="discrete actions.*Box"):
+        sample_batched_episodes(BatchedNavigation2D([[0.1, 0.1]], 2), CategoricalMLPPolicy(2, 2), generator=g)
     assert isinstance(make_policy(Navigation2DEnv()), GaussianMLPPolicy)
     assert isinstance(make_policy(gym.make("CartPole-v1")), CategoricalMLPPolicy)
 

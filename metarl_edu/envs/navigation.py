@@ -169,6 +169,8 @@ class BatchedNavigation2D:
     >>> env.reset().shape
     torch.Size([2, 5, 2])
 
+    ``observation_space`` and ``action_space`` are those of one row, as in :class:`Navigation2DEnv`.
+
     Args:
         goals: array-like of shape (n_tasks, 2), e.g. from :func:`sample_goals`.
         n_traj: positive number of trajectories per task.
@@ -188,6 +190,8 @@ class BatchedNavigation2D:
         self._goal_per_row = self.goals.unsqueeze(1)  # (n_tasks, 1, 2), broadcast over trajectories
         self.n_traj = int(n_traj)
         self.max_episode_steps = int(max_episode_steps)
+        single = Navigation2DEnv(max_episode_steps=self.max_episode_steps)
+        self.observation_space, self.action_space = single.observation_space, single.action_space  # of one row
         self.position: torch.Tensor | None = None
         self.done = torch.zeros(self.batch_shape, dtype=torch.bool)
         self.t = 0
