@@ -38,7 +38,28 @@ from metarl_edu.qlearning import (
 __version__ = "0.1.0"
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # policy gradients (lesson 06)
+    "CategoricalMLPPolicy": "metarl_edu.pg",
+    "GaussianMLPPolicy": "metarl_edu.pg",
+    "make_policy": "metarl_edu.pg",
+    "sample_episodes": "metarl_edu.pg",
+    "sample_batched_episodes": "metarl_edu.pg",
+    "discounted_returns": "metarl_edu.pg",
+    "linear_baseline": "metarl_edu.pg",
+    "reinforce_loss": "metarl_edu.pg",
+    # MAML (lesson 07)
+    "inner_update": "metarl_edu.maml",
+    "adapt": "metarl_edu.maml",
+    "maml_loss": "metarl_edu.maml",
+    "SinusoidTasks": "metarl_edu.maml",
+    "SinusoidConfig": "metarl_edu.maml",
+    "MAMLRegression": "metarl_edu.maml",
+    "PretrainedRegression": "metarl_edu.maml",
+    # 2D navigation, a Gymnasium env and its torch-batched twin
+    "Navigation2DEnv": "metarl_edu.envs.navigation",
+    "BatchedNavigation2D": "metarl_edu.envs.navigation",
+}
 
 __all__ = [
     "BatchedQLearning",

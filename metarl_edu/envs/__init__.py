@@ -62,3 +62,8 @@ if "metarl_edu/CartPoleTasks-v0" not in registry:
         max_episode_steps=500,
         reward_threshold=475.0,
     )
+
+# Registered by name only: the navigation module also holds the torch-batched env, and `import metarl_edu`
+# must not import torch. `from metarl_edu.envs.navigation import Navigation2DEnv` for the class.
+if "metarl_edu/Navigation2D-v0" not in registry:
+    register(id="metarl_edu/Navigation2D-v0", entry_point="metarl_edu.envs.navigation:Navigation2DEnv")

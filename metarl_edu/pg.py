@@ -1,0 +1,533 @@
+"""Policy gradients in torch: MLP policies, batched rollouts, discounted returns, a baseline, REINFORCE.
+
+The policy-gradient theorem in the form REINFORCE uses (Williams, 1992):
+
+    grad J(theta) = E_tau[ sum_t grad log pi_theta(a_t | s_t) (G_t - b(s_t)) ],   G_t = sum_{k>=t} gamma^(k-t) r_k
+
+where ``J(theta)`` is the expected return of the policy ``pi_theta``, ``G_t`` the reward-to-go and ``b`` any
+baseline that does not depend on ``a_t``. Everything here is written so that MAML can use it: the policies can be
+called with an explicit parameter dict (``policy(obs, params=theta_prime)``, through
+``torch.func.functional_call``) and every function is pure.
+
+Batches are time first, as in rlax and pytorch-maml-rl:
+
+===============  ======================  =============================================================
+symbol           shape                   meaning
+===============  ======================  =============================================================
+``obs``          (T, *B, obs_dim)        observation s_t
+``actions``      (T, *B) or (T, *B, d)   a_t: integers (categorical) or vectors (Gaussian)
+``rewards``      (T, *B)                 r_t, paid for the step s_t, a_t -> s_{t+1}
+``terminated``   (T, *B) bool            s_{t+1} ends the episode: the task says there is no future
+``truncated``    (T, *B) bool            the episode was cut after step t (time limit): the future is unseen
+``mask``         (T, *B) float           1 on real steps, 0 on padding after an episode has ended
+===============  ======================  =============================================================
+
+``T`` is the longest episode in the batch and ``B`` the batch shape: (n_episodes,) for one env,
+(n_tasks, n_traj) for a meta-batch of tasks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+from torch.func import functional_call, vmap
+
+Params = dict[str, torch.Tensor]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class PolicyError(ValueError):
+    """A policy that does not fit an environment, or inputs of the wrong shape; the message says which."""
+
+
+# --------------------------------------------------------------------------------------------- policies
+def mlp(sizes: tuple[int, ...], activation: str = "relu", seed: int = 0) -> nn.Sequential:
+    """A multilayer perceptron ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``, ``activation`` between layers.
+
+    Weights are Glorot-uniform (Glorot & Bengio, 2010) drawn from ``torch.Generator`` seeded with ``seed``,
+    biases 0, so the same seed gives the same network.
+
+    >>> mlp((1, 40, 40, 1))
+    Sequential(
+      (0): Linear(in_features=1, out_features=40, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=40, out_features=40, bias=True)
+      (3): ReLU()
+      (4): Linear(in_features=40, out_features=1, bias=True)
+    )
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+        raise ValueError(f"sizes must be at least two positive integers (input, ..., output); got {sizes!r}")
+    generator = torch.Generator().manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        linear = nn.Linear(n_in, n_out)
+        with torch.no_grad():
+            nn.init.xavier_uniform_(linear.weight, generator=generator)
+            nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class MLPPolicy(nn.Module):
+    """Common part of the two policies: the call with an explicit parameter dict, sampling and log-probabilities.
+
+    ``policy(obs)`` gives the distribution's parameters (logits, or mean and log-std); ``policy(obs,
+    params=theta)`` gives the same with the parameters ``theta`` (a dict with the keys of
+    ``dict(policy.named_parameters())``) in place of the module's own, which stay untouched. That call is what
+    MAML's inner loop needs: it evaluates the adapted policy ``pi_theta'`` without building a new module.
+    """
+
+    obs_dim: int
+
+    def forward(self, obs: torch.Tensor, params: Params | None = None) -> Any:
+        if params is not None:
+            return functional_call(self, params, (obs,))  # calls forward again with params=None
+        if obs.shape[-1] != self.obs_dim:
+            raise PolicyError(f"observations must end in obs_dim={self.obs_dim}; got shape {tuple(obs.shape)}")
+        return self.distribution_parameters(obs)
+
+    def distribution_parameters(self, obs: torch.Tensor) -> Any:
+        raise NotImplementedError
+
+    def params(self) -> Params:
+        """``theta``: the module's parameters as a dict name -> tensor (the same tensors, not copies)."""
+        return dict(self.named_parameters())
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator, params: Params | None = None) -> torch.Tensor:
+        """``a ~ pi_theta(. | obs)`` for every leading index of ``obs``, drawn with ``generator``; no gradient."""
+        with torch.no_grad():
+            return self.sample_from(self(obs, params), generator)
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor, params: Params | None = None) -> torch.Tensor:
+        """``log pi_theta(a | s)`` with shape ``obs.shape[:-1]``, differentiable in ``theta``."""
+        return self.log_prob_from(self(obs, params), actions)
+
+    def sample_from(self, outputs: Any, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_prob_from(self, outputs: Any, actions: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def check_action_space(self, action_space: spaces.Space) -> None:
+        raise NotImplementedError
+
+
+class CategoricalMLPPolicy(MLPPolicy):
+    """``pi_theta(a | s) = softmax(f_theta(s))_a`` over ``n_actions`` discrete actions; ``f_theta`` an MLP.
+
+    ``policy(obs)`` returns the logits ``f_theta(s)``, shape (*batch, n_actions).
+
+    Args:
+        obs_dim: length of an observation vector.
+        n_actions: number of actions (``env.action_space.n``).
+        hidden_sizes: widths of the hidden layers; ``()`` gives a linear softmax policy.
+        activation: ``"relu"`` or ``"tanh"``.
+        seed: seeds the initial weights.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden_sizes: tuple[int, ...] = (100, 100),
+        activation: str = "relu",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.logits = mlp((obs_dim, *hidden_sizes, n_actions), activation, seed)
+
+    def distribution_parameters(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.logits(obs)
+
+    def sample_from(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        probs = torch.softmax(logits, dim=-1).reshape(-1, self.n_actions)
+        return torch.multinomial(probs, 1, generator=generator).reshape(logits.shape[:-1])
+
+    def log_prob_from(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``log pi(a | s) = f(s)_a - log sum_b exp f(s)_b``."""
+        log_pi = torch.log_softmax(logits, dim=-1)
+        return torch.gather(log_pi, -1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+    def check_action_space(self, action_space: spaces.Space) -> None:
+        if not isinstance(action_space, spaces.Discrete):
+            raise PolicyError(
+                f"a CategoricalMLPPolicy chooses among discrete actions, but this env's action space is "
+                f"{action_space}; use GaussianMLPPolicy for continuous (Box) actions, or make_policy(env)"
+            )
+        if action_space.n != self.n_actions:
+            raise PolicyError(f"the policy has {self.n_actions} actions but the env has {action_space.n}")
+
+
+class GaussianMLPPolicy(MLPPolicy):
+    """``pi_theta(a | s) = N(a; mu_theta(s), diag(sigma^2))``: a state-dependent mean, a learned log-std.
+
+    ``policy(obs)`` returns ``(mu, log_sigma)``, each of shape (*batch, action_dim). ``log_sigma`` is a
+    parameter of its own (not a function of ``s``), clamped below at ``log(min_std)`` as in pytorch-maml-rl.
+
+    Args:
+        obs_dim: length of an observation vector.
+        action_dim: length of an action vector (``env.action_space.shape[0]``).
+        hidden_sizes: widths of the hidden layers (the MAML paper: two of 100, ReLU).
+        activation: ``"relu"`` or ``"tanh"``.
+        init_std: positive initial standard deviation ``sigma``.
+        min_std: positive lower bound on ``sigma``.
+        seed: seeds the initial weights.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden_sizes: tuple[int, ...] = (100, 100),
+        activation: str = "relu",
+        init_std: float = 1.0,
+        min_std: float = 1e-6,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not (init_std > 0 and min_std > 0):
+            raise ValueError(f"init_std and min_std must be positive; got {init_std!r} and {min_std!r}")
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.min_log_std = math.log(min_std)
+        self.mu = mlp((obs_dim, *hidden_sizes, action_dim), activation, seed)
+        self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
+
+    def distribution_parameters(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu = self.mu(obs)
+        log_std = torch.clamp(self.log_std, min=self.min_log_std)
+        return mu, log_std.expand_as(mu)
+
+    def sample_from(self, outputs: tuple[torch.Tensor, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        mu, log_std = outputs
+        return mu + torch.exp(log_std) * torch.randn(mu.shape, generator=generator)
+
+    def log_prob_from(self, outputs: tuple[torch.Tensor, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+        """``log pi(a | s) = sum_i [ -(a_i - mu_i)^2 / (2 sigma_i^2) - log sigma_i - log(2 pi) / 2 ]``."""
+        mu, log_std = outputs
+        z = (actions - mu) / torch.exp(log_std)
+        return torch.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), dim=-1)
+
+    def check_action_space(self, action_space: spaces.Space) -> None:
+        if not isinstance(action_space, spaces.Box):
+            raise PolicyError(
+                f"a GaussianMLPPolicy outputs real-valued actions, but this env's action space is "
+                f"{action_space}; use CategoricalMLPPolicy for Discrete actions, or make_policy(env)"
+            )
+        if action_space.shape != (self.action_dim,):
+            raise PolicyError(f"the policy outputs actions of shape ({self.action_dim},); the env wants "
+                              f"{action_space.shape}")
+
+
+def obs_dim_of(space: spaces.Space) -> int:
+    """Length of the observation vector a policy sees: a flat ``Box``, or a one-hot ``Discrete``."""
+    if isinstance(space, spaces.Box) and len(space.shape) == 1:
+        return space.shape[0]
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    raise PolicyError(f"policies here read flat Box or Discrete observations; got {space}")
+
+
+def obs_tensor(space: spaces.Space, obs: Any) -> torch.Tensor:
+    """An observation as a float32 vector: a ``Box`` observation as is, a ``Discrete`` one one-hot."""
+    if isinstance(space, spaces.Discrete):
+        return torch.nn.functional.one_hot(torch.as_tensor(int(obs) - int(space.start)), int(space.n)).float()
+    return torch.as_tensor(np.asarray(obs, dtype=np.float32))
+
+
+def make_policy(env: gym.Env, hidden_sizes: tuple[int, ...] = (100, 100), seed: int = 0, **kwargs: Any) -> MLPPolicy:
+    """The policy that fits ``env``: categorical for ``Discrete`` actions, Gaussian for ``Box`` actions."""
+    obs_dim = obs_dim_of(env.observation_space)
+    if isinstance(env.action_space, spaces.Discrete):
+        return CategoricalMLPPolicy(obs_dim, int(env.action_space.n), hidden_sizes, seed=seed, **kwargs)
+    if isinstance(env.action_space, spaces.Box) and len(env.action_space.shape) == 1:
+        return GaussianMLPPolicy(obs_dim, env.action_space.shape[0], hidden_sizes, seed=seed, **kwargs)
+    raise PolicyError(f"no policy here fits the action space {env.action_space}; use Discrete or a flat Box")
+
+
+# --------------------------------------------------------------------------------------------- rollouts
+@dataclass(frozen=True)
+class Episodes:
+    """A batch of episodes, time first, padded after each episode's end (see the module table).
+
+    On padding, ``mask``, ``rewards`` and the two flags are 0; observations and actions there are placeholders
+    (zeros from :func:`sample_episodes`, the frozen rows of a batched env) that only matter through ``mask``.
+
+    ``next_obs[t]`` is ``s_{t+1}``, kept so that a value estimate can be bootstrapped where an episode was
+    truncated.
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    mask: torch.Tensor
+    next_obs: torch.Tensor
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """Steps in each episode, shape (*B,)."""
+        return self.mask.sum(0)
+
+    def total_rewards(self) -> torch.Tensor:
+        """Undiscounted return of each episode, ``sum_t r_t``, shape (*B,)."""
+        return (self.rewards * self.mask).sum(0)
+
+
+def _default_max_steps(env: gym.Env) -> int:
+    if env.spec is not None and env.spec.max_episode_steps is not None:
+        return int(env.spec.max_episode_steps)
+    return int(getattr(env.unwrapped, "max_episode_steps", None) or 1000)
+
+
+def sample_episodes(
+    env: gym.Env,
+    policy: MLPPolicy,
+    n_episodes: int,
+    *,
+    generator: torch.Generator,
+    params: Params | None = None,
+    seed: int | None = None,
+    max_steps: int | None = None,
+) -> Episodes:
+    """Play ``n_episodes`` episodes of ``pi_theta`` in a Gymnasium env, one after the other; batch shape (n,).
+
+    Args:
+        env: a Gymnasium env with ``Discrete`` or flat ``Box`` observations.
+        policy: a policy whose action space matches the env's (else :class:`PolicyError`).
+        generator: draws the actions.
+        params: ``theta`` to act with; ``None``: the policy's own parameters.
+        seed: passed to the first ``env.reset``; ``None`` continues the env's own generator.
+        max_steps: cut an episode after this many steps (marked truncated); default: the env's time limit.
+    """
+    policy.check_action_space(env.action_space)
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
+        raise ValueError(f"n_episodes must be a positive integer; got {n_episodes!r}")
+    max_steps = _default_max_steps(env) if max_steps is None else max_steps
+    space = env.observation_space
+    columns = []
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed if i == 0 else None)
+        s = obs_tensor(space, obs)
+        steps = []
+        for t in range(max_steps):
+            a = policy.sample(s, generator, params)
+            env_action = int(a) if isinstance(env.action_space, spaces.Discrete) else a.numpy()
+            obs, r, terminated, truncated, _ = env.step(env_action)
+            s_next = obs_tensor(space, obs)
+            # Stopping because *we* ran out of steps is a time limit too: truncated, not terminated.
+            truncated = truncated or (not terminated and t == max_steps - 1)
+            steps.append((s, a, float(r), bool(terminated), bool(truncated), s_next))
+            if terminated or truncated:
+                break
+            s = s_next
+        columns.append(steps)
+    return _pad(columns)
+
+
+def _pad(columns: list[list[tuple]]) -> Episodes:
+    """Stack per-episode step lists into (T, B, ...) tensors, zero-padded after each end."""
+    T, B = max(len(c) for c in columns), len(columns)
+    s0, a0 = columns[0][0][0], columns[0][0][1]
+    obs = torch.zeros((T, B, *s0.shape))
+    next_obs = torch.zeros_like(obs)
+    actions = torch.zeros((T, B, *a0.shape), dtype=a0.dtype)
+    rewards, mask = torch.zeros((T, B)), torch.zeros((T, B))
+    terminated, truncated = torch.zeros((T, B), dtype=torch.bool), torch.zeros((T, B), dtype=torch.bool)
+    for b, steps in enumerate(columns):
+        for t, (s, a, r, term, trunc, s_next) in enumerate(steps):
+            obs[t, b], actions[t, b], rewards[t, b], next_obs[t, b] = s, a, r, s_next
+            terminated[t, b], truncated[t, b], mask[t, b] = term, trunc, 1.0
+    return Episodes(obs, actions, rewards, terminated, truncated, mask, next_obs)
+
+
+class BatchedEnv(Protocol):
+    """What :func:`sample_batched_episodes` needs from a torch env that steps a whole batch at once (such as
+    :class:`~metarl_edu.envs.navigation.BatchedNavigation2D`)."""
+
+    max_episode_steps: int
+    done: torch.Tensor  # (*B,) bool
+    action_space: spaces.Space  # of one row; checked against the policy
+
+    def reset(self) -> torch.Tensor: ...  # (*B, obs_dim)
+
+    def step(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+
+def sample_batched_episodes(
+    env: BatchedEnv,
+    policy: MLPPolicy,
+    *,
+    generator: torch.Generator,
+    params: Params | None = None,
+    params_per_task: bool = False,
+) -> Episodes:
+    """Play one episode in every row of a batched torch env, all rows stepped together; batch shape = the env's.
+
+    Rows that have ended keep stepping as padding (the env freezes them); sampling stops once all have ended.
+    A policy that does not fit the env's ``action_space`` (that of one row) is a :class:`PolicyError`.
+
+    Args:
+        env: a batched env, e.g. ``BatchedNavigation2D`` with batch shape (n_tasks, n_traj).
+        policy: the policy; its action dimension must match the env's.
+        generator: draws the actions.
+        params: ``theta`` to act with; ``None``: the policy's own parameters.
+        params_per_task: ``params`` holds one parameter set per task, stacked along a leading n_tasks
+            dimension (for example the adapted ``theta'_i`` of every task), applied to row ``i`` of the env
+            with ``torch.func.vmap``.
+    """
+    policy.check_action_space(env.action_space)
+    if params_per_task and params is None:
+        raise ValueError("params_per_task=True needs params stacked along a leading n_tasks dimension")
+    obs = env.reset()
+    steps = []
+    with torch.no_grad():
+        for _ in range(env.max_episode_steps):
+            if params_per_task:
+                outputs = vmap(lambda p, o: policy(o, params=p))(params, obs)
+            else:
+                outputs = policy(obs, params)
+            a = policy.sample_from(outputs, generator)
+            active = ~env.done
+            next_obs, r, terminated, truncated = env.step(a)
+            steps.append((obs, a, r, terminated, truncated, active.float(), next_obs))
+            obs = next_obs
+            if bool(env.done.all()):
+                break
+    return Episodes(*(torch.stack(column) for column in zip(*steps, strict=True)))
+
+
+# --------------------------------------------------------------------------------------------- returns
+def discounted_returns(
+    rewards: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    gamma: float,
+    values_next: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Reward-to-go ``G_t = r_t + gamma G_{t+1}`` within each episode, computed from the end; shape (T, *B).
+
+    At the last step of an episode the future is handled by how the episode ended:
+
+    - terminated: ``G_t = r_t``: the task is over, there is no future reward;
+    - truncated:  ``G_t = r_t + gamma V(s_{t+1})`` with ``values_next[t] = V(s_{t+1})`` when given, else ``r_t``.
+
+    Several episodes may follow each other along the time axis: the recursion restarts after each end.
+
+    >>> r = torch.tensor([[1.0], [1.0], [1.0]])
+    >>> no, end = torch.tensor([[False], [False], [False]]), torch.tensor([[False], [False], [True]])
+    >>> discounted_returns(r, terminated=end, truncated=no, gamma=0.5).squeeze(1)
+    tensor([1.7500, 1.5000, 1.0000])
+    """
+    rewards = torch.as_tensor(rewards)
+    if not rewards.is_floating_point():
+        rewards = rewards.to(torch.get_default_dtype())
+    terminated, truncated = torch.as_tensor(terminated, dtype=torch.bool), torch.as_tensor(truncated, dtype=torch.bool)
+    for name, x in (("terminated", terminated), ("truncated", truncated), ("values_next", values_next)):
+        if x is not None and x.shape != rewards.shape:
+            raise ValueError(f"{name} must have the shape of rewards {tuple(rewards.shape)}; got {tuple(x.shape)}")
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1]; got {gamma!r}")
+    G_next = torch.zeros_like(rewards[0])
+    returns = []
+    for t in reversed(range(rewards.shape[0])):
+        if values_next is None:
+            future = torch.where(terminated[t] | truncated[t], 0.0, G_next)
+        else:
+            # Bootstrap on truncation only: a time limit is not part of the task, so s_{t+1} still has the
+            # value V(s_{t+1}); after termination the future is worth exactly 0, never V.
+            bootstrap = torch.where(truncated[t] & ~terminated[t], values_next[t], 0.0)
+            future = torch.where(terminated[t] | truncated[t], bootstrap, G_next)
+        G_next = rewards[t] + gamma * future
+        returns.append(G_next)
+    return torch.stack(returns[::-1])
+
+
+# --------------------------------------------------------------------------------------------- baseline
+def baseline_features(obs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``phi(s_t, t) = [s, s^2, t/100, (t/100)^2, (t/100)^3, 1]``, zero on padding; shape (T, *B, 2 obs_dim + 4).
+
+    The features of the linear baseline of Duan et al. (2016), which the MAML paper uses; time is divided by
+    100 (as in rllab) so that the cubic stays of order 1.
+    """
+    T = obs.shape[0]
+    if mask is None:
+        mask = torch.ones(obs.shape[:-1])
+    m = mask.unsqueeze(-1).to(obs.dtype)
+    t = torch.arange(T, dtype=obs.dtype).reshape(T, *([1] * (obs.ndim - 1))) / 100.0 * m
+    return torch.cat([obs * m, obs**2 * m, t, t**2, t**3, m], dim=-1)
+
+
+def fit_linear_baseline(
+    obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor | None = None, reg_coeff: float = 1e-5
+) -> torch.Tensor:
+    """Ridge least squares ``w = (Phi^T Phi + c I)^{-1} Phi^T G`` over all real steps; ``w`` has shape (F,).
+
+    ``Phi`` stacks :func:`baseline_features` of every step (padding rows are zero, so they do not count) and
+    ``G`` the returns. If the solve fails, ``c`` is multiplied by 10 and tried again (as in rllab).
+    """
+    phi = baseline_features(obs, mask).reshape(-1, 2 * obs.shape[-1] + 4).double()
+    G = returns.reshape(-1).double()
+    if mask is not None:
+        G = G * mask.reshape(-1).double()
+    A, b = phi.T @ phi, phi.T @ G
+    eye = torch.eye(A.shape[0], dtype=A.dtype)
+    for _attempt in range(5):
+        w = torch.linalg.solve(A + reg_coeff * eye, b)
+        if torch.isfinite(w).all():
+            return w.to(obs.dtype)
+        reg_coeff *= 10
+    raise ValueError("the linear baseline could not be fitted: the features or returns are not finite")
+
+
+def linear_baseline(
+    obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor | None = None, reg_coeff: float = 1e-5
+) -> torch.Tensor:
+    """``b(s_t, t) = phi(s_t, t) . w``, with ``w`` fitted to this batch's returns; shape (T, *B), 0 on padding."""
+    w = fit_linear_baseline(obs, returns, mask, reg_coeff)
+    return baseline_features(obs, mask) @ w
+
+
+# --------------------------------------------------------------------------------------------- REINFORCE
+def reinforce_loss(
+    log_probs: torch.Tensor,
+    returns: torch.Tensor,
+    baseline: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The surrogate loss whose gradient is the REINFORCE estimate of ``-grad J(theta)``:
+
+        L(theta) = -(1/N) sum_{i=1}^{N} sum_t m_t^i log pi_theta(a_t^i | s_t^i) (G_t^i - b_t^i)
+
+    over ``N`` episodes (all batch entries), with mask ``m`` (1 on real steps) and baseline ``b`` (0 if
+    ``None``). ``G - b`` is treated as data: no gradient flows through the returns or the baseline.
+
+    Args:
+        log_probs: ``log pi_theta(a_t | s_t)``, shape (T, *B), differentiable in ``theta``.
+        returns: ``G_t``, shape (T, *B), e.g. from :func:`discounted_returns`.
+        baseline: ``b_t``, shape (T, *B), e.g. from :func:`linear_baseline`; must not depend on ``a_t``.
+        mask: shape (T, *B), 1 on real steps and 0 on padding.
+    """
+    for name, x in (("returns", returns), ("baseline", baseline), ("mask", mask)):
+        if x is not None and x.shape != log_probs.shape:
+            raise ValueError(f"{name} must have the shape of log_probs {tuple(log_probs.shape)}; got {tuple(x.shape)}")
+    advantages = returns if baseline is None else returns - baseline
+    weighted = log_probs * advantages.detach()
+    if mask is not None:
+        weighted = weighted * mask
+    n_episodes = math.prod(log_probs.shape[1:])
+    return -weighted.sum() / n_episodes
