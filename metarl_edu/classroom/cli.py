@@ -5,7 +5,7 @@
     metarl-edu check [NOTEBOOK...]      run your notebook(s) like the grader, report each exercise and your progress
     metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
-    metarl-edu bench qlearning          speed benchmark: environment transitions per second
+    metarl-edu bench NAME               speed benchmarks (qlearning, bandits, sinusoid, navigation)
 """
 
 from __future__ import annotations
@@ -119,11 +119,27 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from metarl_edu.classroom import bench
+BENCHES = {
+    "qlearning": "plain Q-learning loop vs QLearningAgent vs batched Q-learning (transitions per second)",
+    "bandits": "bandit strategies on 1,000 Bernoulli bandits (pulls per second)",
+    "sinusoid": "MAML meta-step: torch.func vmap vs a plain autograd loop over tasks",
+    "navigation": "2D navigation: the torch-batched env vs the Gymnasium env (steps per second)",
+}
 
+
+def cmd_bench(args: argparse.Namespace) -> int:
     if args.name == "qlearning":
+        from metarl_edu.classroom import bench
+
         print(bench.format_qlearning(bench.bench_qlearning(repeats=args.repeats)))
+    elif args.name == "bandits":
+        from metarl_edu.bandits import bench_bandits
+
+        bench_bandits()
+    else:
+        from metarl_edu import bench as torch_bench
+
+        return torch_bench.main([args.name, "--threads", str(args.threads)])
     return 0
 
 
@@ -164,9 +180,10 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-browser", action="store_true")
     lab.set_defaults(func=cmd_lab)
 
-    bench = sub.add_parser("bench", help="speed benchmarks (environment transitions per second)")
-    bench.add_argument("name", choices=["qlearning"], help="qlearning: plain loop vs QLearningAgent vs batched")
+    bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios against a reference run")
+    bench.add_argument("name", choices=list(BENCHES), help="; ".join(f"{k}: {v}" for k, v in BENCHES.items()))
     bench.add_argument("--repeats", type=int, default=5, help="interleaved runs; medians are reported (default 5)")
+    bench.add_argument("--threads", type=int, default=2, help="torch threads for the torch benchmarks (default 2)")
     bench.set_defaults(func=cmd_bench)
     return p
 
