@@ -30,6 +30,8 @@ from metarl_edu.envs import (
     RandomMDPEnv,
     RandomMDPFamily,
     RandomMDPTask,
+    TwoGoalsFamily,
+    TwoGoalsTask,
     finite_horizon_q,
     finite_horizon_value,
     task_key,
@@ -42,6 +44,7 @@ FAMILIES = {
     "random_mdp": RandomMDPFamily(),
     "bandit": BanditFamily(n_arms=3, horizon=20),
     "cartpole": CartPoleFamily(),
+    "two_goals": TwoGoalsFamily(),
 }
 TABULAR = [name for name, family in FAMILIES.items() if family.tabular]
 
@@ -446,3 +449,41 @@ def test_cartpole_sampling_statistics_and_registration():
         CartPoleTask(length=-1.0)
     with pytest.raises(TypeError, match="CartPoleTask"):
         CartPoleTaskEnv().set_task({"length": 1.0})
+
+
+# ============================================================================================ two goals
+def test_two_goals_room_by_hand():
+    family = TwoGoalsFamily()  # start (1, 1); near goal (1, 3): 2 moves right; far goal (5, 5): 4 down, 4 right
+    assert (family.near_goal, family.far_goal, family.goal_distances) == ((1, 3), (5, 5), (2, 8))
+    task = TwoGoalsTask(horizon=10, near_reward=0.25, slip=0.0)
+    mdp = family.to_mdp(task)
+    grid = family.grid(task)
+    near, far = grid.state_of(1, 3), grid.state_of(5, 5)
+    assert mdp.gamma == 1.0 and mdp.terminal[near] and mdp.terminal[far]
+    assert mdp.R[grid.state_of(1, 2), 1, near] == 0.25 and mdp.R[grid.state_of(5, 4), 1, far] == 1.0
+    assert np.all(mdp.R[mdp.terminal] == 0.0)
+    # Without slip the best return within H steps is 1 (the far goal) when H >= 8, else 0.25 (the near one).
+    for horizon, best in ((7, 0.25), (8, 1.0), (2, 0.25), (1, 0.0)):
+        assert mdp.start @ finite_horizon_value(mdp, horizon) == pytest.approx(best)
+    np.testing.assert_array_equal(family.features(task), [10.0, 0.25, 0.0])
+
+
+def test_two_goals_sampling_and_errors():
+    family = TwoGoalsFamily(horizon_range=(3, 5), near_reward_range=(0.2, 0.4), slip_range=(0.1, 0.1))
+    tasks = family.sample(300, rng())
+    assert {t.horizon for t in tasks} == {3, 4, 5}
+    rewards = np.array([t.near_reward for t in tasks])
+    assert rewards.min() >= 0.2 and rewards.max() <= 0.4 and abs(rewards.mean() - 0.3) < 0.01
+    env = family.make_env(tasks[0])
+    env.reset(seed=0)
+    n_steps, done = 0, False
+    while not done and n_steps < 10:
+        *_, terminated, truncated, _ = env.step(3)  # always left: into the wall, the episode runs out of steps
+        n_steps, done = n_steps + 1, terminated or truncated
+    assert truncated and not terminated and n_steps == tasks[0].horizon
+    with pytest.raises(ValueError, match="exactly two goals"):
+        TwoGoalsFamily(layout="#####\n#S.G#\n#####")
+    with pytest.raises(ValueError, match="both 2 moves"):
+        TwoGoalsFamily(layout="#####\n#G.G#\n#.S.#\n#####")
+    with pytest.raises(ValueError, match="near_reward must be in"):
+        TwoGoalsTask(5, 1.5, 0.0)

@@ -112,3 +112,63 @@ def format_qlearning(figures: dict[str, float]) -> str:
         f"  load average during the run: {figures['load_average']:.2f} (with more than one process per core, the "
         "figures drop for all three)",
     ])
+
+
+
+def bench_hyperparams(n_tasks: int = 50, n_episodes: int = 100, n_naive: int = 20, repeats: int = 3,
+                      seed: int = 0) -> dict[str, float]:
+    """Task x setting evaluations per second on ``GridWorldFamily()``. One evaluation = Q-learning for
+    ``n_episodes`` episodes on one task with one setting, then the exact score of its greedy policy:
+
+    (a) one at a time: ``QLearningAgent`` on the task's env, then its greedy policy scored exactly (``n_naive``
+        evaluations);
+    (b) :func:`~metarl_edu.hyperparams.sweep`: ``n_tasks`` tasks x 36 settings, batched.
+
+    Medians over ``repeats`` interleaved runs, and the ratio (b)/(a).
+    """
+    from metarl_edu.envs.tasks import GridWorldFamily
+    from metarl_edu.hyperparams import policy_returns, setting_grid, sweep, task_objective
+    from metarl_edu.qlearning import QLearningAgent
+
+    family = GridWorldFamily()
+    tasks = family.sample(n_tasks, np.random.default_rng(seed))
+    settings = setting_grid([0.1, 0.3, 1.0], [0.1, 0.3, 1.0], [0.9, 0.95], ["constant", "linear"])
+    rates: dict[str, list[float]] = {"naive": [], "sweep": []}
+    for repeat in range(repeats):
+        start = time.perf_counter()
+        objectives = {}  # one exact optimum per task, as the sweep computes it
+        for i in range(n_naive):
+            task, setting = tasks[i % n_tasks], settings[(7 * i) % len(settings)]
+            epsilon = setting.epsilons(n_episodes)
+            agent = QLearningAgent(family.make_env(task), alpha=setting.alpha, gamma=setting.gamma,
+                                   epsilon=lambda e, table=epsilon: float(table[e]), seed=seed + repeat * n_naive + i,
+                                   progress=False, max_steps=family.max_episode_steps)
+            agent.train(n_episodes)
+            if i % n_tasks not in objectives:
+                objectives[i % n_tasks] = task_objective(family, task)
+            objective = objectives[i % n_tasks]
+            mdp = objective.mdp
+            j = policy_returns(mdp.P[None], mdp.R[None], mdp.terminal[None], mdp.start[None], np.array([mdp.gamma]),
+                               agent.greedy_policy()[None])
+            objective.normalise(j)
+        rates["naive"].append(n_naive / (time.perf_counter() - start))
+
+        start = time.perf_counter()
+        sweep(family, tasks, settings, n_episodes=n_episodes, n_seeds=1, seed=seed + repeat, progress=False)
+        rates["sweep"].append(n_tasks * len(settings) / (time.perf_counter() - start))
+    naive, batched = statistics.median(rates["naive"]), statistics.median(rates["sweep"])
+    return {"naive_per_s": naive, "sweep_per_s": batched, "sweep_vs_naive": batched / naive,
+            "n_runs": float(n_tasks * len(settings)), "n_episodes": float(n_episodes),
+            "load_average": os.getloadavg()[0]}
+
+
+def format_hyperparams(figures: dict[str, float]) -> str:
+    """The figures of :func:`bench_hyperparams` as a small table."""
+    return "\n".join([
+        f"Hyperparameter sweeps, task x setting evaluations per second (medians; gridworlds, "
+        f"{figures['n_episodes']:.0f} episodes each):",
+        f"  (a) one at a time: QLearningAgent + exact score  {figures['naive_per_s']:>10,.1f}",
+        f"  (b) sweep(), {figures['n_runs']:,.0f} runs batched          {figures['sweep_per_s']:>10,.1f}   (b)/(a) = "
+        f"{figures['sweep_vs_naive']:.0f}x",
+        f"  load average during the run: {figures['load_average']:.2f} (other work on the machine slows both)",
+    ])

@@ -24,6 +24,8 @@ from metarl_edu.envs.tasks import (
     RandomMDPFamily,
     RandomMDPTask,
     TaskFamily,
+    TwoGoalsFamily,
+    TwoGoalsTask,
     task_key,
 )
 
@@ -43,6 +45,8 @@ __all__ += [  # task distributions
     "RandomMDPFamily",
     "RandomMDPTask",
     "TaskFamily",
+    "TwoGoalsFamily",
+    "TwoGoalsTask",
     "finite_horizon_q",
     "finite_horizon_value",
     "task_key",
