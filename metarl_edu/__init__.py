@@ -56,6 +56,10 @@ _LAZY: dict[str, str] = {
     "SinusoidConfig": "metarl_edu.maml",
     "MAMLRegression": "metarl_edu.maml",
     "PretrainedRegression": "metarl_edu.maml",
+    # MAML for RL (lesson 08)
+    "MAMLAgent": "metarl_edu.maml_rl",
+    "PretrainedAgent": "metarl_edu.maml_rl",
+    "MAMLRLConfig": "metarl_edu.maml_rl",
     # 2D navigation, a Gymnasium env and its torch-batched twin
     "Navigation2DEnv": "metarl_edu.envs.navigation",
     "BatchedNavigation2D": "metarl_edu.envs.navigation",

@@ -329,3 +329,12 @@ def evaluate(
         with torch.no_grad():
             results[k] = vmap(curve)(support, query).mean(0).numpy()
     return results
+
+
+def __getattr__(name: str) -> Any:
+    # MAML for RL lives in metarl_edu.maml_rl (it needs the environments); reachable from here too.
+    if name in ("MAMLAgent", "PretrainedAgent", "MAMLRLConfig"):
+        from metarl_edu import maml_rl
+
+        return getattr(maml_rl, name)
+    raise AttributeError(f"module 'metarl_edu.maml' has no attribute {name!r}")

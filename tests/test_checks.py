@@ -15,12 +15,27 @@ from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, sta
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def lesson_imports(lesson: str) -> dict:
+    """Names a lesson's setup cell imports and its exercises use, beyond numpy."""
+    if lesson == "08_maml_rl":
+        import torch
+        from torch.func import grad
+
+        from metarl_edu.maml import inner_update
+        from metarl_edu.maml_rl import inner_loss
+        from metarl_edu.pg import discounted_returns, linear_baseline
+
+        return {"torch": torch, "grad": grad, "inner_update": inner_update, "inner_loss": inner_loss,
+                "discounted_returns": discounted_returns, "linear_baseline": linear_baseline}
+    return {}
+
+
 def exercise_function(folder: str, lesson: str, exercise_id: str):
     """The function defined by an exercise cell of a generated notebook (solution or stub)."""
     nb = nbformat.read(ROOT / folder / f"{lesson}.ipynb", as_version=4)
     (cell,) = [c for c in nb.cells if c.metadata.get("metarl_edu", {}).get("exercise") == exercise_id
                and c.metadata["metarl_edu"]["role"] == "exercise"]
-    namespace: dict = {"np": np}
+    namespace: dict = {"np": np, **lesson_imports(lesson)}
     exec(compile(cell.source, f"{folder}/{lesson}:{exercise_id}", "exec"), namespace)
     return namespace[exercise_id]
 
@@ -153,6 +168,48 @@ def disc_returns_tuple(obs, low, high, bins):
     return tuple(np.clip(np.floor((obs - low) / (high - low) * bins).astype(int), 0, bins - 1))
 
 
+def _normalised_advantages(e, gamma, baseline=True, normalise=True):
+    import torch
+
+    from metarl_edu.pg import discounted_returns, linear_baseline
+
+    G = discounted_returns(e.rewards, e.terminated, e.truncated, gamma)
+    A = (G - linear_baseline(e.obs, G, e.mask) if baseline else G) * e.mask
+    if normalise:
+        n = e.mask.sum()
+        centred = (A - A.sum() / n) * e.mask
+        A = centred / torch.sqrt((centred**2).sum() / n)
+    return A
+
+
+def _step(policy, params, e, alpha, A, sign=1.0):
+    from torch.func import grad
+
+    from metarl_edu.maml_rl import inner_loss
+
+    grads = grad(lambda th: inner_loss(policy.log_prob(e.obs, e.actions, params=th), A, e.mask))(params)
+    return {k: params[k] - sign * alpha * grads[k] for k in params}
+
+
+def step_forgets_baseline(policy, params, episodes, alpha, gamma=0.99):
+    return _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma, baseline=False))
+
+
+def step_gradient_ascent(policy, params, episodes, alpha, gamma=0.99):
+    return _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma), sign=-1.0)
+
+
+def step_mutates_params(policy, params, episodes, alpha, gamma=0.99):
+    new = _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma))
+    for k in params:
+        params[k].copy_(new[k].detach())
+    return params
+
+
+def step_not_normalised(policy, params, episodes, alpha, gamma=0.99):
+    return _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma, normalise=False))
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -168,6 +225,9 @@ CASES = {
         qu_sarsa_like, qu_bootstraps_through_terminal, qu_in_place, qu_no_alpha,
     ],
     ("03_cartpole", "discretize"): [disc_no_clip, disc_column_major, disc_rounds, disc_returns_tuple],
+    ("08_maml_rl", "adapt_step"): [
+        step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised,
+    ],
 }
 
 
@@ -214,6 +274,9 @@ def test_hints_name_the_mistake():
     text = repr(run_check("value_iteration", vi_returns_values_only))
     assert "pair (v, pi)" in text
     assert "break ties at random" in repr(run_check("epsilon_greedy", eg_ties_to_first))
+    assert "linear baseline" in repr(run_check("adapt_step", step_forgets_baseline))
+    assert "DOWN the loss" in repr(run_check("adapt_step", step_gradient_ascent))
+    assert "in place" in repr(run_check("adapt_step", step_mutates_params))
     assert "`rng`, not np.random" in repr(run_check("epsilon_greedy", eg_global_random))
     assert "ALL actions" in repr(run_check("epsilon_greedy", eg_explores_only_others))
     assert "not from q[s', a]" in repr(run_check("q_learning_update", qu_sarsa_like))

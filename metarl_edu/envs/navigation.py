@@ -20,12 +20,15 @@ array([0., 0.], dtype=float32)
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
+
+from metarl_edu.envs.tasks import TaskFamily
 
 GOAL_LOW, GOAL_HIGH = -0.5, 0.5  # goals are uniform in [GOAL_LOW, GOAL_HIGH]^2
 MAX_ACTION = 0.1  # each coordinate of an action is clipped to [-MAX_ACTION, MAX_ACTION]
@@ -236,3 +239,53 @@ class BatchedNavigation2D:
             truncated = active & ~terminated
             self.done = self.done | terminated | truncated
         return self.position.clone(), r, terminated, truncated
+
+
+# ============================================================================================ as a task family
+@dataclass(frozen=True)
+class NavigationTask:
+    """One 2D navigation task: the goal ``(x, y)``."""
+
+    goal: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "goal", tuple(float(v) for v in _check_goal(self.goal)))  # frozen: set once, here
+
+
+@dataclass(frozen=True)
+class Navigation2DFamily(TaskFamily):
+    """2D navigation as a :class:`~metarl_edu.envs.tasks.TaskFamily`: goals uniform in [-0.5, 0.5]^2.
+
+    Attributes:
+        max_episode_steps: horizon of every episode, >= 1. Default 100 (the MAML paper's).
+
+    Features: ``goal_x``, ``goal_y``. ``make_env`` gives a :class:`Navigation2DEnv`; meta-learners step many tasks
+    at once in :class:`BatchedNavigation2D` (``batched_env``).
+    """
+
+    max_episode_steps: int = MAX_EPISODE_STEPS
+
+    task_type: ClassVar[type] = NavigationTask
+    feature_names: ClassVar[tuple[str, ...]] = ("goal_x", "goal_y")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_episode_steps, bool) or not isinstance(self.max_episode_steps, (int, np.integer)) \
+                or self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be a positive integer; got {self.max_episode_steps!r}")
+
+    def sample_task(self, rng: np.random.Generator) -> NavigationTask:
+        return NavigationTask(goal=tuple(float(v) for v in sample_goals(1, rng)[0]))
+
+    def features(self, task: NavigationTask) -> np.ndarray:
+        self._check_task(task)
+        return np.array(task.goal, dtype=float)
+
+    def make_env(self, task: NavigationTask, render_mode: str | None = None) -> gym.Env:
+        self._check_task(task)
+        return Navigation2DEnv(goal=task.goal, max_episode_steps=self.max_episode_steps)
+
+    def batched_env(self, tasks: list[NavigationTask], n_traj: int) -> BatchedNavigation2D:
+        """All ``tasks`` x ``n_traj`` trajectories in one :class:`BatchedNavigation2D`."""
+        for task in tasks:
+            self._check_task(task)
+        return BatchedNavigation2D([task.goal for task in tasks], n_traj, self.max_episode_steps)

@@ -1,0 +1,109 @@
+"""Lesson 08: the per-task adaptation step of MAML for RL (REINFORCE with the linear baseline, via torch.func)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.maml_rl import adapt_step as _reference
+from metarl_edu.pg import CategoricalMLPPolicy, Episodes
+
+SIGN = "the inner step goes DOWN the loss: theta' = theta - alpha * grad L, with L = -mean(log pi * A)"
+BASELINE = "subtract the linear baseline from the returns before normalising: A = G - linear_baseline(obs, G, mask)"
+NORMALISE = "normalise the advantages to mean 0 and standard deviation 1 over the real steps"
+
+
+def _one_step_episodes(obs: list[float], actions: list[int], rewards: list[float]) -> Episodes:
+    """One-step episodes (T = 1, B = len(actions)), all terminated."""
+    n = len(actions)
+    ones = torch.ones((1, n))
+    o = torch.tensor(obs, dtype=torch.float32).reshape(1, n, 1)
+    return Episodes(obs=o, actions=torch.tensor([actions]), rewards=torch.tensor([rewards], dtype=torch.float32),
+                    terminated=ones.bool(), truncated=~ones.bool(), mask=ones, next_obs=o.clone())
+
+
+def _zero_linear_policy() -> tuple[CategoricalMLPPolicy, dict[str, torch.Tensor]]:
+    """pi(a|s) = softmax(W s + c) over 2 actions, W (2, 1) and c (2,) all zero: both actions have probability 1/2."""
+    policy = CategoricalMLPPolicy(1, 2, hidden_sizes=())
+    return policy, {k: torch.zeros_like(v) for k, v in policy.params().items()}
+
+
+def _call(fn: Callable[..., Any], policy: Any, params: dict, episodes: Episodes, alpha: float) -> dict:
+    before = {k: v.clone() for k, v in params.items()}
+    got = fn(policy, params, episodes, alpha, 0.99)
+    if not isinstance(got, dict):
+        raise Failure(f"return a dict name -> tensor (the new parameters); got {type(got).__name__}: {fmt(got)}")
+    if got.keys() != params.keys():
+        raise Failure(f"return the same names as params {sorted(params)}; got {sorted(got)}")
+    if any(not torch.equal(params[k], before[k]) for k in params) or any(got[k] is params[k] for k in params):
+        raise Failure("params changed in place: build a new dict, {k: theta[k] - alpha * g[k] ...}, and leave "
+                      "params as it was (MAML needs theta after adapting)")
+    return {k: v.detach().numpy() for k, v in got.items()}
+
+
+def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
+    def constant_state() -> None:
+        # s = 1 everywhere; actions 0, 0, 1 with rewards 1, 1, 0: G = (1, 1, 0). The baseline is the mean return
+        # 2/3 (s and t are constant), so A = (1/3, 1/3, -2/3), std sqrt(2/9): normalised A = (1, 1, -2) / sqrt 2.
+        # Score of a at uniform pi: onehot(a) - (1/2, 1/2). grad L = -(1/3) sum_i A_i score_i = -(sqrt 2 / 3)(1, -1),
+        # so theta' = alpha sqrt2 / 3 (1, -1) for c and for W (s = 1).
+        # No normalising: grad L = -(1/3)(2/3)(1, -1), theta' = alpha (2/9)(1, -1). Ascent: the opposite sign.
+        policy, params = _zero_linear_policy()
+        alpha = 0.5
+        got = _call(fn, policy, params, _one_step_episodes([1, 1, 1], [0, 0, 1], [1, 1, 0]), alpha)
+        right = alpha * math.sqrt(2) / 3 * np.array([1.0, -1.0])
+        expect_close(got["logits.0.bias"], right, atol=1e-4, what="c' (the new bias)", mistakes=(
+            (-right, SIGN), (alpha * 2 / 9 * np.array([1.0, -1.0]), NORMALISE),
+        ))
+        expect_close(got["logits.0.weight"].ravel(), right, atol=1e-4, what="W' (the new weight)")
+
+    def two_states() -> None:
+        # s = +1: actions 0, 1 with rewards 1, 0; s = -1: actions 0, 1 with rewards 3, 2. The linear baseline is exact
+        # on two states: b(+1) = 0.5, b(-1) = 2.5, so A = (0.5, -0.5, 0.5, -0.5), normalised (1, -1, 1, -1).
+        # sum_i A_i score_i = 4 (1/2, -1/2) = (2, -2) for c, and 0 for W (the s = +1 and s = -1 terms cancel):
+        # theta'_c = alpha (1/4)(2, -2) = alpha (0.5, -0.5), W' = 0.
+        # Without the baseline, A = normalised G = (-1, -3, 3, 1) / sqrt 5 (G - 1.5 = (-0.5, -1.5, 1.5, 0.5), std
+        # sqrt 1.25): sum A score = (4 / sqrt 5)(1/2, -1/2), theta'_c = alpha (1 / (2 sqrt 5))(1, -1).
+        policy, params = _zero_linear_policy()
+        alpha = 0.2
+        got = _call(fn, policy, params, _one_step_episodes([1, 1, -1, -1], [0, 1, 0, 1], [1, 0, 3, 2]), alpha)
+        right = alpha * np.array([0.5, -0.5])
+        expect_close(got["logits.0.bias"], right, atol=1e-4, what="c' (the new bias)", mistakes=(
+            (-right, SIGN), (alpha / (2 * math.sqrt(5)) * np.array([1.0, -1.0]), BASELINE),
+        ))
+        expect_close(got["logits.0.weight"].ravel(), [0.0, 0.0], atol=1e-4, what="W' (the new weight)")
+
+    def navigation() -> None:
+        # A Gaussian policy on 2D navigation episodes, against the library's adapt_step.
+        from metarl_edu.envs.navigation import BatchedNavigation2D
+        from metarl_edu.pg import GaussianMLPPolicy, sample_batched_episodes
+
+        policy = GaussianMLPPolicy(2, 2, hidden_sizes=(8,), seed=0)
+        env = BatchedNavigation2D([[0.3, -0.2]], n_traj=4, max_episode_steps=20)
+        e = sample_batched_episodes(env, policy, generator=torch.Generator().manual_seed(0))
+        one_task = Episodes(*(getattr(e, f)[:, 0] for f in Episodes.__dataclass_fields__))
+        params = {k: v.detach().clone() for k, v in policy.params().items()}
+        got = _call(fn, policy, params, one_task, 0.1)
+        expected = _reference(policy, params, one_task, 0.1, 0.99)
+        for k in params:
+            expect_close(got[k], expected[k].detach().numpy(), atol=1e-4, what=f"the new {k}")
+
+    yield "one state: three one-step episodes", constant_state
+    yield "two states: the baseline matters", two_states
+    yield "2D navigation, a Gaussian policy", navigation
+
+
+ADAPT_STEP = register(
+    Exercise(
+        id="adapt_step",
+        title="The per-task adaptation step of MAML for RL",
+        reference=_reference,
+        reference_name="metarl_edu.maml_rl.adapt_step",
+        cases=_cases,
+    )
+)

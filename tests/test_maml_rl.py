@@ -1,0 +1,176 @@
+"""Tests of MAML for RL: the article's four lines, clear errors, the inner step worked by hand, the batched CartPole
+against Gymnasium's, per-task baselines against the one-task baseline, adaptation that helps on 2D navigation,
+adapt() that leaves the policy alone, and seeded determinism."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from metarl_edu.envs.batched_cartpole import BatchedCartPole
+from metarl_edu.envs.cartpole import CartPoleTask, CartPoleTaskEnv
+from metarl_edu.envs.navigation import Navigation2DEnv, Navigation2DFamily
+from metarl_edu.envs.tasks import BanditFamily, CartPoleFamily
+from metarl_edu.maml_rl import (
+    MAMLAgent,
+    MAMLRLConfig,
+    PretrainedAgent,
+    TaskDistributionError,
+    _batch_advantages,
+    adapt_step,
+    advantages,
+    task_column,
+    task_distribution,
+)
+from metarl_edu.pg import CategoricalMLPPolicy, Episodes, PolicyError
+
+SMALL = MAMLRLConfig(meta_batch=4, n_traj=5, hidden_sizes=(16,), n_iterations=2, quick_iterations=2, eval_tasks=8)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small networks run fastest on one thread; two threads on a busy 2-core machine wait on each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_the_articles_four_lines_run_in_quick_mode(monkeypatch, capsys):
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    import gymnasium as gym
+
+    from metarl_edu import MAMLAgent
+
+    env = gym.make('CartPole-v1')
+    agent = MAMLAgent(env)
+    agent.train()
+    out = capsys.readouterr().out
+    assert "CartPoleFamily" in out and "pole length" in out and "gravity" in out  # says what it built
+    assert len(agent.history) == agent.config.quick_iterations
+    assert isinstance(agent.family, CartPoleFamily) and agent.family.max_episode_steps == 500
+
+
+def test_plain_envs_it_cannot_vary_get_a_clear_error():
+    for env_id in ("MountainCar-v0", "FrozenLake-v1"):
+        with pytest.raises(TaskDistributionError, match="needs a distribution of tasks.*TaskFamily"):
+            MAMLAgent(gym.make(env_id))
+
+
+def test_a_categorical_policy_on_continuous_actions_is_a_clear_error():
+    with pytest.raises(PolicyError, match="discrete actions.*GaussianMLPPolicy"):
+        MAMLAgent(Navigation2DEnv(), SMALL, policy=CategoricalMLPPolicy(2, 4))
+
+
+def test_task_distributions_it_recognises():
+    assert isinstance(task_distribution(Navigation2DEnv(max_episode_steps=30)), Navigation2DFamily)
+    assert task_distribution(gym.make("metarl_edu/CartPoleTasks-v0"), verbose=False) == CartPoleFamily()
+    assert task_distribution(gym.make("CartPole-v1", max_episode_steps=200), verbose=False).max_episode_steps == 200
+    family = BanditFamily(n_arms=3, horizon=5)
+    assert task_distribution(family) is family
+
+
+def test_adapt_step_by_hand():
+    # A linear softmax policy pi(a|s) = softmax(W s + c) with W = c = 0 over 2 actions, obs s = 1 (1-dim), three
+    # one-step episodes: actions 0, 0, 1 with rewards 1, 1, 0, so G = (1, 1, 0). With s and t constant the linear
+    # baseline is the mean return, b = 2/3, and A = G - b = (1/3, 1/3, -2/3): mean 0, std sqrt(2/9), so
+    # normalised A = (1, 1, -2) / sqrt(2). Score d log pi(a) / d logits = onehot(a) - (1/2, 1/2):
+    # grad L = -(1/3) sum A score = -(1/3)(2 (1/sqrt2)(1/2, -1/2) + (-2/sqrt2)(-1/2, 1/2)) = -(1/3) sqrt2 (1, -1).
+    # theta' = theta - alpha grad L = alpha sqrt2 / 3 (1, -1) for both W (times s = 1) and c.
+    policy = CategoricalMLPPolicy(1, 2, hidden_sizes=())
+    params = {k: torch.zeros_like(v) for k, v in policy.params().items()}
+    ones = torch.ones((1, 3))
+    episodes = Episodes(obs=torch.ones((1, 3, 1)), actions=torch.tensor([[0, 0, 1]]),
+                        rewards=torch.tensor([[1.0, 1, 0]]), terminated=ones.bool(), truncated=~ones.bool(),
+                        mask=ones, next_obs=torch.ones((1, 3, 1)))
+    theta_prime = adapt_step(policy, params, episodes, alpha=0.5)
+    expected = 0.5 * np.sqrt(2) / 3 * np.array([1.0, -1.0])
+    np.testing.assert_allclose(theta_prime["logits.0.weight"].detach().numpy().ravel(), expected, atol=1e-4)
+    np.testing.assert_allclose(theta_prime["logits.0.bias"].detach().numpy(), expected, atol=1e-4)
+    assert all(float(v.abs().sum()) == 0 for v in params.values())  # params untouched
+
+
+def test_per_task_advantages_match_one_task_at_a_time():
+    agent = MAMLAgent(Navigation2DEnv(), SMALL, seed=3)
+    env = agent._env(agent.family.sample(3, agent.rng), 6)
+    e = agent._sample(env, None, False, agent.generator)
+    A = _batch_advantages(e, 0.9)
+    for i in range(3):
+        torch.testing.assert_close(A[:, i], advantages(task_column(e, i), 0.9), atol=1e-4, rtol=1e-4)
+
+
+def test_batched_cartpole_matches_the_gymnasium_env_step_by_step():
+    tasks = [CartPoleTask(0.3, 0.05, 5.0), CartPoleTask(0.9, 0.2, 14.0)]
+    batched = BatchedCartPole(tasks, n_traj=2, max_episode_steps=60, generator=torch.Generator().manual_seed(1))
+    obs = batched.reset()
+    singles = [[CartPoleTaskEnv(task) for _ in range(2)] for task in tasks]
+    for i, row in enumerate(singles):
+        for j, env in enumerate(row):
+            env.reset(seed=0)
+            env.state = batched.state[i, j].numpy().copy()
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        a = torch.as_tensor(rng.integers(0, 2, size=(2, 2)))
+        was_done = batched.done.clone()
+        obs, r, terminated, truncated = batched.step(a)
+        for i, row in enumerate(singles):
+            for j, env in enumerate(row):
+                if was_done[i, j]:
+                    assert r[i, j] == 0 and not terminated[i, j] and not truncated[i, j]
+                    continue
+                o, r1, term, _, _ = env.step(int(a[i, j]))
+                np.testing.assert_allclose(obs[i, j].numpy(), o, rtol=1e-6, atol=1e-6)
+                assert float(r[i, j]) == r1 and bool(terminated[i, j]) == term
+    assert batched.done.all()  # all fell or hit the 60-step limit
+
+
+def test_adaptation_helps_on_2d_navigation():
+    config = MAMLRLConfig(meta_batch=10, n_traj=10, hidden_sizes=(32, 32), outer_lr=0.02)
+    agent = MAMLAgent(Navigation2DEnv(), config, seed=0)
+    agent.train(8, progress=False)
+    result = agent.evaluate(n_tasks=20, steps=1, n_traj=10)
+    assert result.gain.low > 0, str(result)  # post-adaptation beats pre-adaptation on held-out tasks, 95% CI
+
+
+def test_adapt_returns_new_params_and_leaves_the_policy_alone():
+    agent = MAMLAgent(Navigation2DEnv(), SMALL, seed=0)
+    before = {k: v.detach().clone() for k, v in agent.params.items()}
+    task = agent.family.sample(1, np.random.default_rng(5))[0]
+    theta_prime = agent.adapt(task, steps=1)
+    assert theta_prime.keys() == before.keys()
+    assert any(not torch.equal(theta_prime[k], before[k]) for k in before)  # it moved
+    assert all(torch.equal(v.detach(), before[k]) for k, v in agent.params.items())  # the module did not
+    assert all(theta_prime[k] is not v for k, v in agent.params.items())
+    assert all(torch.equal(agent.adapt(task, steps=0)[k], before[k]) for k in before)
+
+
+def test_training_is_seeded():
+    def run(seed: int, cls=MAMLAgent) -> tuple[np.ndarray, torch.Tensor]:
+        agent = cls(Navigation2DEnv(), SMALL, seed=seed)
+        history = agent.train(2, progress=False)
+        return history, torch.cat([v.detach().ravel() for v in agent.params.values()])
+
+    (h0, p0), (h1, p1), (_, p2) = run(0), run(0), run(1)
+    np.testing.assert_array_equal(h0, h1)
+    assert torch.equal(p0, p1)
+    assert not torch.equal(p0, p2)
+    (h3, _), (h4, _) = run(0, PretrainedAgent), run(0, PretrainedAgent)
+    np.testing.assert_array_equal(h3, h4)
+    np.testing.assert_array_equal(h3[:, 0], h3[:, 1])  # the pretrained policy is not adapted while it trains
+
+
+def test_first_order_changes_the_meta_gradient_but_not_the_samples():
+    second = MAMLAgent(Navigation2DEnv(), SMALL, seed=0)
+    first = MAMLAgent(Navigation2DEnv(), MAMLRLConfig(**{**SMALL.__dict__, "first_order": True}), seed=0)
+    h2, h1 = second.train(1, progress=False), first.train(1, progress=False)
+    np.testing.assert_array_equal(h2, h1)  # same episodes: sampling does not depend on the order
+    assert any(not torch.equal(a, b) for a, b in zip(second.params.values(), first.params.values(), strict=True))
+
+
+def test_other_task_families_run_through_the_gymnasium_loop():
+    agent = MAMLAgent(BanditFamily(n_arms=3, horizon=5), SMALL, seed=0)
+    agent.train(1, progress=False)
+    result = agent.evaluate(n_tasks=4, steps=1, n_traj=3)
+    assert result.returns.shape == (4, 2) and np.all((result.returns >= 0) & (result.returns <= 5))
