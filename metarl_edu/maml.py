@@ -85,11 +85,39 @@ def adapt(
     return theta
 
 
+def inner_update_reference(params: Params, grads: Params, alpha: float) -> Params:
+    """Lesson 07's reference for its ``inner_update`` exercise: the same step as :func:`inner_update`.
+
+    A function of its own so that grading, which forbids learner code to call an exercise's reference, leaves
+    :func:`inner_update` free for :func:`adapt` and everything built on it.
+    """
+    return inner_update(params, grads, alpha)
+
+
 # --------------------------------------------------------------------------------------------- regression losses
 def regression_loss(model: nn.Module, params: Params, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """Mean squared error ``(1/K) sum_j (f_theta(x_j) - y_j)^2`` of ``model`` at ``params``; x, y of shape (K, 1)."""
     x, y = batch
     return torch.mean((functional_call(model, params, (x,)) - y) ** 2)
+
+
+def task_meta_loss(
+    model: nn.Module,
+    params: Params,
+    task: tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    alpha: float,
+    first_order: bool = False,
+) -> torch.Tensor:
+    """One task's meta-loss ``L(theta'; query)`` with ``theta' = theta - alpha grad_theta L(theta; support)``.
+
+    ``task = ((x_s, y_s), (x_q, y_q))``, each of shape (K, 1); ``L`` is the mean squared error. Differentiable
+    in ``params``: through the inner gradient (second order), or with that gradient detached (``first_order``).
+    Lesson 07's reference for its ``meta_loss`` exercise; :func:`maml_loss` computes the same for a batch of
+    tasks at once.
+    """
+    support, query = task
+    theta_prime = adapt(partial(regression_loss, model), params, support, alpha, 1, first_order)
+    return regression_loss(model, theta_prime, query)
 
 
 def maml_loss(

@@ -41,6 +41,9 @@ WIDGETS = {
                      "q_learning_explorer(n_episodes=20)",
     "03_cartpole": "import gymnasium as gym\nfrom metarl_edu.notebook.cartpole import cartpole_bins_explorer\n\n"
                    "cartpole_bins_explorer(lambda: gym.make('CartPole-v1'), n_episodes=50, n_eval=2)",
+    "07_maml_sinusoid": "from metarl_edu.maml import MAMLRegression, PretrainedRegression\n"
+                        "from metarl_edu.notebook.maml import maml_fit_explorer\n\n"
+                        "maml_fit_explorer(MAMLRegression(seed=0), PretrainedRegression(seed=0))",
 }
 
 

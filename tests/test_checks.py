@@ -35,9 +35,22 @@ def exercise_function(folder: str, lesson: str, exercise_id: str):
     nb = nbformat.read(ROOT / folder / f"{lesson}.ipynb", as_version=4)
     (cell,) = [c for c in nb.cells if c.metadata.get("metarl_edu", {}).get("exercise") == exercise_id
                and c.metadata["metarl_edu"]["role"] == "exercise"]
-    namespace: dict = {"np": np, **lesson_imports(lesson)}
+    namespace: dict = {"np": np, **lesson_imports(lesson), **lesson_namespace(lesson)}
     exec(compile(cell.source, f"{folder}/{lesson}:{exercise_id}", "exec"), namespace)
     return namespace[exercise_id]
+
+
+def lesson_namespace(lesson: str) -> dict:
+    """The names a lesson's setup cell (and earlier exercises) give its exercise cells, beyond numpy."""
+    if lesson in ("06_policy_gradients", "07_maml_sinusoid"):
+        import torch
+        from torch.func import functional_call, grad
+
+        from metarl_edu.maml import inner_update_reference
+
+        return {"torch": torch, "functional_call": functional_call, "grad": grad,
+                "inner_update": inner_update_reference}
+    return {}
 
 
 # --------------------------------------------------------------------------------------------- wrong answers
@@ -208,6 +221,69 @@ def step_mutates_params(policy, params, episodes, alpha, gamma=0.99):
 
 def step_not_normalised(policy, params, episodes, alpha, gamma=0.99):
     return _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma, normalise=False))
+def iu_sign_error(params, grads, alpha):
+    return {k: params[k] + alpha * grads[k] for k in params}
+
+
+def iu_in_place(params, grads, alpha):
+    for k in params:
+        params[k] -= alpha * grads[k]
+    return params
+
+
+def iu_detached(params, grads, alpha):
+    return {k: (params[k] - alpha * grads[k]).detach() for k in params}
+
+
+def iu_no_alpha(params, grads, alpha):
+    return {k: params[k] - grads[k] for k in params}
+
+
+def _mse(model, p, x, y):
+    from torch.func import functional_call
+
+    return ((functional_call(model, p, (x,)) - y) ** 2).mean()
+
+
+def ml_always_first_order(model, params, task, alpha, first_order=False):
+    from torch.func import grad
+
+    (x_s, y_s), (x_q, y_q) = task
+    grads = grad(lambda p: _mse(model, p, x_s, y_s))(params)
+    return _mse(model, {k: params[k] - alpha * grads[k].detach() for k in params}, x_q, y_q)
+
+
+def ml_sign_error(model, params, task, alpha, first_order=False):
+    from torch.func import grad
+
+    (x_s, y_s), (x_q, y_q) = task
+    grads = grad(lambda p: _mse(model, p, x_s, y_s))(params)
+    if first_order:
+        grads = {k: g.detach() for k, g in grads.items()}
+    return _mse(model, {k: params[k] + alpha * grads[k] for k in params}, x_q, y_q)
+
+
+def ml_query_for_inner_step(model, params, task, alpha, first_order=False):
+    from torch.func import grad
+
+    _, (x_q, y_q) = task
+    grads = grad(lambda p: _mse(model, p, x_q, y_q))(params)
+    if first_order:
+        grads = {k: g.detach() for k, g in grads.items()}
+    return _mse(model, {k: params[k] - alpha * grads[k] for k in params}, x_q, y_q)
+
+
+def ml_sums_squares(model, params, task, alpha, first_order=False):
+    from torch.func import functional_call, grad
+
+    def sse(p, x, y):
+        return ((functional_call(model, p, (x,)) - y) ** 2).sum()
+
+    (x_s, y_s), (x_q, y_q) = task
+    grads = grad(sse)(params, x_s, y_s)
+    if first_order:
+        grads = {k: g.detach() for k, g in grads.items()}
+    return sse({k: params[k] - alpha * grads[k] for k in params}, x_q, y_q)
 
 
 CASES = {
@@ -228,6 +304,9 @@ CASES = {
     ("08_maml_rl", "adapt_step"): [
         step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised,
     ],
+    ("07_maml_sinusoid", "inner_update"): [iu_sign_error, iu_in_place, iu_detached, iu_no_alpha],
+    ("07_maml_sinusoid", "meta_loss"): [ml_always_first_order, ml_sign_error, ml_query_for_inner_step,
+                                        ml_sums_squares],
 }
 
 
@@ -285,6 +364,13 @@ def test_hints_name_the_mistake():
     assert "row-major" in repr(run_check("discretize", disc_column_major))
     assert "clip each bin number" in repr(run_check("discretize", disc_no_clip))
     assert "(floor)" in repr(run_check("discretize", disc_rounds))
+    assert "against the gradient" in repr(run_check("inner_update", iu_sign_error))
+    assert "NEW dict" in repr(run_check("inner_update", iu_in_place))
+    assert "no torch.no_grad(), .data or .detach()" in repr(run_check("inner_update", iu_detached))
+    assert "do not detach the inner gradient" in repr(run_check("meta_loss", ml_always_first_order))
+    assert "SUPPORT set" in repr(run_check("meta_loss", ml_query_for_inner_step))
+    assert "MEAN squared error" in repr(run_check("meta_loss", ml_sums_squares))
+    assert "against the gradient" in repr(run_check("meta_loss", ml_sign_error))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

@@ -1,0 +1,120 @@
+"""Plots and a widget for lesson 07: MAML against a pretrained network on few-shot sinusoid regression."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from metarl_edu.maml import RegressionLearner
+from metarl_edu.notebook.widgets import _png_output
+
+K_MAX = 20  # largest K the widget offers
+STEPS_MAX = 10  # most inner steps the widget offers
+
+
+def plot_adaptation_curves(
+    curves: Mapping[str, Mapping[int, np.ndarray]],
+    ax: Axes | None = None,
+    title: str = "Sinusoid regression on new tasks",
+) -> Axes:
+    """Query MSE against inner steps: ``curves[name][K]`` is an array (steps + 1,), as :func:`~metarl_edu.maml.evaluate`
+    returns; one line per learner and K (solid for the first learner, dashed for the others)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.8))
+    for i, (name, by_k) in enumerate(curves.items()):
+        for k, mse in by_k.items():
+            ax.plot(np.arange(len(mse)), mse, marker="o", markersize=3, linestyle="-" if i == 0 else "--",
+                    label=f"{name}, K = {k}")
+    ax.set_xlabel("inner gradient steps on the K support points")
+    ax.set_ylabel("mean squared error on the query points")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return ax
+
+
+class MAMLFitExplorer(widgets.VBox):
+    """Sliders for K (support points) and the number of inner steps above the fits of two learners on one new
+    sinusoid; the learners are only adapted here, never trained.
+
+    Attributes:
+        k, steps: the IntSliders; output: the plot.
+        amplitude, phase: the sinusoid ``y = A sin(x - phi)`` shown.
+        x_support, y_support: the K support points, tensors (K, 1).
+        x_grid: (200, 1) inputs where the fits are drawn; predictions: name -> (200,) adapted predictions.
+        mse: name -> mean squared error of the adapted fit against the true curve on ``x_grid``.
+    """
+
+    def __init__(self, learners: Mapping[str, RegressionLearner], k: int, steps: int, seed: int) -> None:
+        self.learners = dict(learners)
+        rng = np.random.default_rng(seed)
+        tasks = next(iter(self.learners.values())).tasks
+        amplitude, phase = tasks.sample(1, rng)
+        self.amplitude, self.phase = float(amplitude[0]), float(phase[0])
+        self._x_all, self._y_all = (t[0] for t in tasks.points(amplitude, phase, K_MAX, rng))  # K = first k of these
+        self.x_grid = torch.linspace(*tasks.x_range, 200).unsqueeze(1)
+        self.y_grid = self.amplitude * torch.sin(self.x_grid - self.phase)
+        slider = dict(continuous_update=False, style={"description_width": "80px"})
+        self.k = widgets.IntSlider(value=k, min=1, max=K_MAX, description="K (points)", **slider)
+        self.steps = widgets.IntSlider(value=steps, min=0, max=STEPS_MAX, description="inner steps", **slider)
+        self.output = widgets.Output()
+        super().__init__([widgets.HBox([self.k, self.steps]), self.output])
+        for control in (self.k, self.steps):
+            control.observe(lambda change: self.redraw(), names="value")
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Adapt every learner on the first K points for the chosen number of steps, then replace the plot."""
+        k, steps = int(self.k.value), int(self.steps.value)
+        self.x_support, self.y_support = self._x_all[:k], self._y_all[:k]
+        self.predictions, self.mse = {}, {}
+        for name, learner in self.learners.items():
+            theta_prime = learner.adapt(self.x_support, self.y_support, steps)
+            prediction = learner.predict(self.x_grid, theta_prime)
+            self.predictions[name] = prediction.squeeze(1).numpy()
+            self.mse[name] = float(torch.mean((prediction - self.y_grid) ** 2))
+        self.output.outputs = (_png_output(self._figure(k, steps)),)
+
+    def _figure(self, k: int, steps: int) -> Figure:
+        fig = Figure(figsize=(7.5, 3.8))
+        ax = fig.add_subplot()
+        x = self.x_grid.squeeze(1).numpy()
+        ax.plot(x, self.y_grid.squeeze(1).numpy(), color="black", linewidth=2, label="true sinusoid")
+        for name, prediction in self.predictions.items():
+            ax.plot(x, prediction, label=f"{name} after {steps} step{'s' * (steps != 1)} (MSE {self.mse[name]:.2f})")
+        ax.scatter(self.x_support.squeeze(1).numpy(), self.y_support.squeeze(1).numpy(), color="tab:red", zorder=3,
+                   label=f"K = {k} support points")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title(f"A new task: y = {self.amplitude:.2f} sin(x - {self.phase:.2f})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.tight_layout()
+        return fig
+
+
+def maml_fit_explorer(
+    maml: RegressionLearner, pretrained: RegressionLearner, k: int = 5, steps: int = 1, seed: int = 0
+) -> MAMLFitExplorer:
+    """Adapt a MAML learner and a pretrained one to a new sinusoid live: move K or the steps and the fits redraw.
+
+    Args:
+        maml, pretrained: trained learners (:class:`~metarl_edu.maml.MAMLRegression`,
+            :class:`~metarl_edu.maml.PretrainedRegression`); they are adapted, never changed.
+        k: starting number of support points, in [1, 20].
+        steps: starting number of inner steps, in [0, 10].
+        seed: picks the sinusoid and its points.
+    """
+    if not 1 <= k <= K_MAX or not 0 <= steps <= STEPS_MAX:
+        raise ValueError(f"k must be in [1, {K_MAX}] and steps in [0, {STEPS_MAX}]; got k={k}, steps={steps}")
+    return MAMLFitExplorer({"MAML": maml, "pretrained": pretrained}, k, steps, seed)
+
+
+__all__ = ["MAMLFitExplorer", "maml_fit_explorer", "plot_adaptation_curves"]
