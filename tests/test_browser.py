@@ -41,6 +41,7 @@ WIDGETS = {
                      "q_learning_explorer(n_episodes=20)",
     "03_cartpole": "import gymnasium as gym\nfrom metarl_edu.notebook.cartpole import cartpole_bins_explorer\n\n"
                    "cartpole_bins_explorer(lambda: gym.make('CartPole-v1'), n_episodes=50, n_eval=2)",
+    "10_evaluation": "from metarl_edu.notebook.evaluation import case_study_explorer\n\ncase_study_explorer()",
 }
 
 

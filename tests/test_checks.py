@@ -153,6 +153,52 @@ def disc_returns_tuple(obs, low, high, bins):
     return tuple(np.clip(np.floor((obs - low) / (high - low) * bins).astype(int), 0, bins - 1))
 
 
+def boot_without_replacement(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    means = np.array([rng.permutation(values).mean() for _ in range(n_boot)])
+    return tuple(np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def boot_data_std(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    return values.mean() - 1.96 * values.std(), values.mean() + 1.96 * values.std()
+
+
+def boot_one_sided_cut(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    return tuple(np.quantile(means, [1 - level, level]))
+
+
+def boot_percentile_fractions(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    return tuple(np.percentile(means, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def split_leaks(tasks, n_test, rng):
+    return list(tasks), [tasks[i] for i in rng.permutation(len(tasks))[:n_test]]
+
+
+def split_last_ones(tasks, n_test, rng):
+    return list(tasks[:-n_test]), list(tasks[-n_test:])
+
+
+def split_drops_tasks(tasks, n_test, rng):
+    order = rng.permutation(len(tasks))
+    return [tasks[i] for i in order[n_test + 1:]], [tasks[i] for i in order[:n_test]]
+
+
+def split_global_random(tasks, n_test, rng):
+    order = np.random.permutation(len(tasks))
+    return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]
+
+
+def split_shuffles_input(tasks, n_test, rng):
+    rng.shuffle(tasks)
+    return tasks[n_test:], tasks[:n_test]
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -168,6 +214,12 @@ CASES = {
         qu_sarsa_like, qu_bootstraps_through_terminal, qu_in_place, qu_no_alpha,
     ],
     ("03_cartpole", "discretize"): [disc_no_clip, disc_column_major, disc_rounds, disc_returns_tuple],
+    ("10_evaluation", "bootstrap_ci"): [
+        boot_without_replacement, boot_data_std, boot_one_sided_cut, boot_percentile_fractions,
+    ],
+    ("10_evaluation", "meta_test_split"): [
+        split_leaks, split_last_ones, split_drops_tasks, split_global_random, split_shuffles_input,
+    ],
 }
 
 
@@ -222,6 +274,15 @@ def test_hints_name_the_mistake():
     assert "row-major" in repr(run_check("discretize", disc_column_major))
     assert "clip each bin number" in repr(run_check("discretize", disc_no_clip))
     assert "(floor)" in repr(run_check("discretize", disc_rounds))
+    assert "WITH replacement" in repr(run_check("bootstrap_ci", boot_without_replacement))
+    assert "spread of the DATA" in repr(run_check("bootstrap_ci", boot_data_std))
+    assert "2.5 % from EACH end" in repr(run_check("bootstrap_ci", boot_one_sided_cut))
+    assert "np.quantile takes fractions" in repr(run_check("bootstrap_ci", boot_percentile_fractions))
+    assert "must not be trained on" in repr(run_check("meta_test_split", split_leaks))
+    assert "equally likely" in repr(run_check("meta_test_split", split_last_ones))
+    assert "in neither train nor test" in repr(run_check("meta_test_split", split_drops_tasks))
+    assert "not np.random" in repr(run_check("meta_test_split", split_global_random))
+    assert "was changed" in repr(run_check("meta_test_split", split_shuffles_input))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):
