@@ -44,6 +44,7 @@ WIDGETS = {
     "07_maml_sinusoid": "from metarl_edu.maml import MAMLRegression, PretrainedRegression\n"
                         "from metarl_edu.notebook.maml import maml_fit_explorer\n\n"
                         "maml_fit_explorer(MAMLRegression(seed=0), PretrainedRegression(seed=0))",
+    "10_evaluation": "from metarl_edu.notebook.evaluation import case_study_explorer\n\ncase_study_explorer()",
 }
 
 

@@ -284,6 +284,50 @@ def ml_sums_squares(model, params, task, alpha, first_order=False):
     if first_order:
         grads = {k: g.detach() for k, g in grads.items()}
     return sse({k: params[k] - alpha * grads[k] for k in params}, x_q, y_q)
+def boot_without_replacement(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    means = np.array([rng.permutation(values).mean() for _ in range(n_boot)])
+    return tuple(np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def boot_data_std(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    return values.mean() - 1.96 * values.std(), values.mean() + 1.96 * values.std()
+
+
+def boot_one_sided_cut(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    return tuple(np.quantile(means, [1 - level, level]))
+
+
+def boot_percentile_fractions(values, n_boot, rng, level=0.95):
+    values = np.asarray(values, dtype=float)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    return tuple(np.percentile(means, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def split_leaks(tasks, n_test, rng):
+    return list(tasks), [tasks[i] for i in rng.permutation(len(tasks))[:n_test]]
+
+
+def split_last_ones(tasks, n_test, rng):
+    return list(tasks[:-n_test]), list(tasks[-n_test:])
+
+
+def split_drops_tasks(tasks, n_test, rng):
+    order = rng.permutation(len(tasks))
+    return [tasks[i] for i in order[n_test + 1:]], [tasks[i] for i in order[:n_test]]
+
+
+def split_global_random(tasks, n_test, rng):
+    order = np.random.permutation(len(tasks))
+    return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]
+
+
+def split_shuffles_input(tasks, n_test, rng):
+    rng.shuffle(tasks)
+    return tasks[n_test:], tasks[:n_test]
 
 
 CASES = {
@@ -307,6 +351,12 @@ CASES = {
     ("07_maml_sinusoid", "inner_update"): [iu_sign_error, iu_in_place, iu_detached, iu_no_alpha],
     ("07_maml_sinusoid", "meta_loss"): [ml_always_first_order, ml_sign_error, ml_query_for_inner_step,
                                         ml_sums_squares],
+    ("10_evaluation", "bootstrap_ci"): [
+        boot_without_replacement, boot_data_std, boot_one_sided_cut, boot_percentile_fractions,
+    ],
+    ("10_evaluation", "meta_test_split"): [
+        split_leaks, split_last_ones, split_drops_tasks, split_global_random, split_shuffles_input,
+    ],
 }
 
 
@@ -371,6 +421,15 @@ def test_hints_name_the_mistake():
     assert "SUPPORT set" in repr(run_check("meta_loss", ml_query_for_inner_step))
     assert "MEAN squared error" in repr(run_check("meta_loss", ml_sums_squares))
     assert "against the gradient" in repr(run_check("meta_loss", ml_sign_error))
+    assert "WITH replacement" in repr(run_check("bootstrap_ci", boot_without_replacement))
+    assert "spread of the DATA" in repr(run_check("bootstrap_ci", boot_data_std))
+    assert "2.5 % from EACH end" in repr(run_check("bootstrap_ci", boot_one_sided_cut))
+    assert "np.quantile takes fractions" in repr(run_check("bootstrap_ci", boot_percentile_fractions))
+    assert "must not be trained on" in repr(run_check("meta_test_split", split_leaks))
+    assert "equally likely" in repr(run_check("meta_test_split", split_last_ones))
+    assert "in neither train nor test" in repr(run_check("meta_test_split", split_drops_tasks))
+    assert "not np.random" in repr(run_check("meta_test_split", split_global_random))
+    assert "was changed" in repr(run_check("meta_test_split", split_shuffles_input))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

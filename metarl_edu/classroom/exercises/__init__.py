@@ -11,4 +11,5 @@ from metarl_edu.classroom.exercises import (  # noqa: F401
     l03_cartpole,
     l07_maml_sinusoid,
     l08_maml_rl,
+    l10_evaluation,
 )

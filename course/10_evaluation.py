@@ -1,0 +1,304 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   metarl_edu:
+#     title: Evaluating meta-RL, and where it is used
+#     minutes: 60
+#     prerequisites:
+#     - 02 Tabular Q-learning
+#     - 03 Q-learning on CartPole
+#     objectives:
+#     - split tasks into meta-train and meta-test sets that never mix, and say why that matters
+#     - compute a percentile bootstrap confidence interval and read adaptation curves with confidence bands
+#     - measure what a method costs (wall time, environment steps) and how much its result varies across seeds
+#     - run three small case studies (robotics, game AI, a toy healthcare bandit) and state what each one does not show
+# ---
+
+# %% [markdown]
+# A meta-learner is judged by how fast it learns a **new** task. That claim is easy to get wrong: test on a task
+# seen in meta-training and you measure memory; run one seed and you measure luck; report a mean without its
+# uncertainty and nobody can tell a real gain from noise. This lesson builds the evaluation protocol (held-out
+# tasks, adaptation curves, several seeds, bootstrap confidence intervals), measures the cost and the stability of
+# the course's methods on your machine, and applies all of it to three small case studies.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from metarl_edu import size
+from metarl_edu.applications import (
+    DosingPopulation, cartpole_case_study, dosing_case_study, maze_case_study, maze_family, seed_spread,
+)
+from metarl_edu.classroom import check, pick, start_lesson
+from metarl_edu.costs import cost_table, course_methods, format_cost_table
+from metarl_edu.envs.cartpole import CartPoleTask
+from metarl_edu.envs.tasks import GridTask
+from metarl_edu.evaluation import bootstrap_ci as library_bootstrap_ci
+from metarl_edu.evaluation import check_disjoint, paired_bootstrap_ci
+from metarl_edu.notebook.evaluation import case_study_explorer, plot_case_study, plot_seed_spread
+
+start_lesson("10_evaluation", kind="master")
+
+# %% [markdown]
+# ## Meta-train and meta-test tasks
+# The protocol of MAML (Finn et al. 2017) and RL$^2$ (Duan et al. 2016): meta-train on tasks drawn from a family
+# $p(\mathcal{T})$, then report results on **other** tasks from the same family, which meta-training never saw.
+# Given a list of tasks, we hold out `n_test` of them at random. Random matters: a fixed rule (always the last
+# ones) lets whoever orders the list choose which tasks are hard, and a seed makes the split repeatable.
+#
+# **Exercise.** Write `meta_test_split(tasks, n_test, rng)` returning `(train, test)`: two lists, every task in
+# exactly one of them, `len(test) == n_test`, the choice made with `rng` only. Do not change the list passed in.
+
+
+# %%
+def meta_test_split(tasks, n_test, rng):
+    """Split tasks at random into (train, test) lists; len(test) == n_test; every task in exactly one list."""
+    ### BEGIN SOLUTION id=meta_test_split points=2 replaces=metarl_edu.evaluation.shuffle_split hint="Shuffle the task INDICES with rng.permutation(len(tasks)); the first n_test are the test tasks, the rest train"
+    order = rng.permutation(len(tasks))
+    test = [tasks[i] for i in order[:n_test]]
+    train = [tasks[i] for i in order[n_test:]]
+    return train, test
+    ### END SOLUTION
+
+
+# %%
+check("meta_test_split", meta_test_split)
+
+# %%
+### BEGIN HIDDEN TESTS id=meta_test_split
+_tasks = [GridTask((1, c), 0.0) for c in range(1, 8)]
+_train, _test = meta_test_split(_tasks, 2, np.random.default_rng(0))
+assert len(_test) == 2 and sorted(_train + _test, key=str) == sorted(_tasks, key=str)
+check_disjoint(_train, _test)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The library's `check_disjoint(train, test)` raises a `TaskLeakError` when a test task also appears in training
+# (two tasks are equal when all their parameters are). Here it accepts our split and rejects a leaky one:
+
+# %%
+split = pick("meta_test_split", meta_test_split)
+family = maze_family()
+goal_tasks = [GridTask(goal, 0.0) for goal in family.goal_cells]
+maze_train, maze_test = split(goal_tasks, 8, np.random.default_rng(0))
+check_disjoint(maze_train, maze_test)
+print(f"maze: {len(maze_train)} training goals, {len(maze_test)} held-out goals, no overlap")
+try:
+    check_disjoint(maze_train, maze_test + maze_train[:1])
+except ValueError as error:
+    print("a leaky split is refused:", str(error)[:110], "...")
+
+# %% [markdown]
+# ## How sure are we? The percentile bootstrap
+# A mean over a few tasks is itself random: other tasks would give another mean. The **bootstrap** (Efron &
+# Tibshirani 1993, chapter 13) estimates that randomness from the data alone. Draw $n$ values from the $n$ you
+# have, **with replacement**, and take their mean; repeat `n_boot` times. The spread of those means stands in for
+# the spread of the mean over new samples, and the percentile interval at level $1 - a$ (0.95 for 95 %) cuts
+# $a/2$ from each end of them:
+# $$\text{interval} = \big(\text{quantile}_{a/2}(\bar x^*_1, \dots, \bar x^*_B),\;
+#   \text{quantile}_{1 - a/2}(\bar x^*_1, \dots, \bar x^*_B)\big).$$
+#
+# **Exercise.** Write `bootstrap_ci(values, n_boot, rng, level)` returning `(low, high)`. Draw the resamples as
+# indices with `rng.integers(0, n, size=(n_boot, n))` to get exactly the library's numbers.
+
+
+# %%
+def bootstrap_ci(values, n_boot, rng, level=0.95):
+    """Percentile bootstrap interval (low, high) of the mean of values (n,), from n_boot resamples."""
+    ### BEGIN SOLUTION id=bootstrap_ci points=3 replaces=metarl_edu.evaluation.percentile_interval hint="Resample indices with replacement, one row per replicate; take the mean of each row; return the (1 - level) / 2 and (1 + level) / 2 quantiles of those means"
+    values = np.asarray(values, dtype=float)
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    means = values[idx].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+    ### END SOLUTION
+
+
+# %%
+check("bootstrap_ci", bootstrap_ci)
+
+# %%
+### BEGIN HIDDEN TESTS id=bootstrap_ci
+assert bootstrap_ci(np.array([2.0, 2.0, 2.0]), 100, np.random.default_rng(0), 0.95) == (2.0, 2.0)
+_low, _high = bootstrap_ci(np.arange(20.0), 2000, np.random.default_rng(1), 0.9)
+assert _low < 9.5 < _high and _high - _low < 8
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Your interval next to the library's `bootstrap_ci` with the same seed, and what more data does to it: the width
+# falls like $1/\sqrt{n}$, because it measures the uncertainty of a *mean*.
+
+# %%
+interval = pick("bootstrap_ci", bootstrap_ci)
+data_rng = np.random.default_rng(1)
+values = data_rng.exponential(size=40)
+print("yours:    ", np.round(interval(values, 2000, np.random.default_rng(0), 0.95), 4))
+print("library's:", library_bootstrap_ci(values, rng=np.random.default_rng(0), n_boot=2000))
+for n in (50, 200, 800, 3200):
+    low, high = interval(data_rng.exponential(size=n), 2000, np.random.default_rng(0), 0.95)
+    print(f"n = {n:4d}: width {high - low:.3f}   width x sqrt(n) = {(high - low) * np.sqrt(n):.2f}")
+
+# %% [markdown]
+# Two rules for meta-RL (the library follows both). **Resample tasks, not runs**: several seeds on one task share
+# that task, so the library averages each task's seeds first and resamples tasks (a cluster bootstrap, Davison &
+# Hinkley 1997, section 3.8). **Pair the comparison**: two methods run on the same tasks and seeds, so bootstrap
+# their per-task *difference*; each task's own difficulty cancels out (`paired_bootstrap_ci`).
+#
+# An **adaptation curve** is the score after 0, 1, 2, ... updates or episodes on a new task, with a band from the
+# same bootstrap at every step. The case studies below are all reported that way.
+#
+# ## Case study: game AI, a maze with new goals
+# Game levels change; a game agent that learned on some levels should pick up a new one fast. Our levels: the maze
+# below with the goal on any floor cell (a return of 1 at the goal minus 0.01 per step). The meta-learner here is
+# the simplest of the course (lessons 04-05): it picks Q-learning's step size $\alpha$ and exploration rate
+# $\varepsilon$ on the training goals, by the mean return over all episodes (fast learning scores high), and we
+# compare it with the library's defaults on the held-out goals.
+
+# %%
+print("\n".join(family.task_layout(maze_test[0])), "   (one held-out goal G)")
+maze = maze_case_study(family, maze_train, maze_test, n_episodes=size(quick=30, full=60),
+                       n_seeds=size(quick=3, full=10), seed=0)
+print("chosen on the training goals: alpha =", maze.info["alpha"], " epsilon =", maze.info["epsilon"])
+plot_case_study(maze)
+plt.show()
+learned, default = maze.scores.values()
+gain = paired_bootstrap_ci(learned.mean(axis=2), default.mean(axis=2), rng=0)
+print("mean return per episode, meta-learned minus defaults, held-out goals:", gain)
+assert gain.low > 0
+
+# %% [markdown]
+# ## Case study: robotics, CartPole with an unseen pole
+# A robot meets physics it was not trained on: a new payload, a worn joint. Our stand-in is lesson 03's CartPole
+# with a pole whose half-length varies from 0.25 m to 1 m. Meta-training runs Q-learning on the training poles and
+# **averages their Q-tables** into one initial table $q_0$ (a tabular cousin of MAML's learned initialisation).
+# On each held-out pole, Q-learning starts from $q_0$ or from zeros, with the same settings; episodes are cut at 200
+# steps. Full mode takes about a minute.
+
+# %%
+pole_tasks = [CartPoleTask(length=float(half)) for half in np.linspace(0.25, 1.0, 12)]
+pole_train, pole_test = split(pole_tasks, 4, np.random.default_rng(1))
+check_disjoint(pole_train, pole_test)
+print("held-out half-lengths (m):", sorted(round(t.length, 3) for t in pole_test))
+robot = cartpole_case_study(
+    pole_train[: size(quick=2, full=6)], pole_test[: size(quick=2, full=4)], n_meta_episodes=size(quick=300, full=1000),
+    n_episodes=size(quick=40, full=200), n_seeds=size(quick=2, full=3), block=size(quick=10, full=20), seed=0,
+    progress=True)
+plot_case_study(robot)
+plt.show()
+warm, cold = robot.scores.values()
+gain = paired_bootstrap_ci(warm.mean(axis=2), cold.mean(axis=2), rng=0)
+print(f"meta-training used {robot.info['meta_env_steps']:,} environment steps")
+print("mean return per episode, meta-learned start minus zero start:", gain)
+assert gain.estimate > 0
+
+# %% [markdown]
+# ## Case study: healthcare, a toy dosing bandit
+# Each simulated patient responds to each of $k = 5$ doses with an unknown probability; treating a patient
+# repeatedly is a Bernoulli bandit, one per patient. Patients differ, but they come from one population: here the
+# middle dose usually works best. Thompson sampling (lesson 09) with a flat Beta(1, 1) prior ignores that.
+# **Empirical Bayes** learns the prior from past patients: from a past study in which each tried every dose a few
+# times, fit a Beta prior per dose by the method of moments (`fit_beta_prior`), then use it for every new patient.
+# The score is the cumulative regret: responses lost against the patient's best dose (lower is better).
+
+# %%
+population = DosingPopulation()
+patients = list(population.sample(size(quick=80, full=400), np.random.default_rng(2)))
+past, new = split(patients, size(quick=40, full=200), np.random.default_rng(3))
+dosing = dosing_case_study(population, np.array(past), np.array(new), n_treatments=30,
+                           n_seeds=size(quick=3, full=10), seed=0)
+print("population's mean response per dose: ", population.mean)
+print("prior mean per dose, learned from past:", np.round(dosing.info["alpha"] / (dosing.info["alpha"] + dosing.info["beta"]), 3))
+plot_case_study(dosing)
+plt.show()
+learned, flat = dosing.scores.values()
+saved = paired_bootstrap_ci(flat[:, :, -1], learned[:, :, -1], rng=0)
+print("regret after 30 treatments, flat minus learned prior (responses saved per patient):", saved)
+assert saved.low > 0
+
+# %% [markdown]
+# **This is a toy.** It shows why borrowing strength across patients helps, nothing about any real treatment.
+# Real use would need, at least: safety constraints on which doses may be tried at all (exploration can harm a
+# patient); off-policy evaluation on logged data before any patient is exposed; regulatory approval; clinicians in
+# the loop who can overrule the algorithm; care about confounding in the historical data (who got which dose was
+# not random); checks that new patients come from the same population as past ones (a prior learned on one
+# population can hurt another); and outcomes richer than a yes/no response.
+#
+# ## Autonomous driving, discussed
+# Driving is the case where meta-RL's promise (adapt fast to new roads, weather, vehicles) meets its hardest
+# limits, so we do not simulate it here. Trial and error is not acceptable on public roads, so adaptation must be
+# learned and validated in simulation and on logged data; the simulator-to-reality gap then becomes part of the
+# task distribution; rare events dominate risk, so a mean return with a confidence interval is not the right
+# measure (tail risk and worst cases are); and any adaptation at run time must keep safety guarantees.
+#
+# ## Stability: the same method, many seeds
+# Meta-RL results are known to vary a lot from seed to seed (Henderson et al. 2018, *Deep Reinforcement Learning
+# that Matters*, show it for deep RL in general). Here is plain Q-learning on one maze task (goal in the far corner,
+# a slippery floor), 40 seeds per step size $\alpha$: the exact value of the greedy policy it learned in a short
+# budget. Only the random numbers differ between the dots of one column.
+
+# %%
+far_slippery = GridTask(goal=(1, 7), slip=0.2)
+values_by_seed = {
+    f"alpha={alpha}": seed_spread(family, far_slippery, n_seeds=40, n_episodes=size(quick=30, full=40), alpha=alpha)
+    for alpha in (0.1, 0.5)
+}
+plot_seed_spread(values_by_seed, ylabel="value of the learned greedy policy at the start",
+                 title="Q-learning on one maze goal: 40 seeds per setting")
+plt.show()
+for name, v in values_by_seed.items():
+    print(f"{name}: min {v.min():.3f}, max {v.max():.3f};  3 seeds: {library_bootstrap_ci(v[:3], rng=0)};"
+          f"  40 seeds: {library_bootstrap_ci(v, rng=0)}")
+assert max(v.max() - v.min() for v in values_by_seed.values()) > 0.05  # the seeds really disagree
+
+# %% [markdown]
+# With 3 seeds the interval can be far from the 40-seed one, and a percentile bootstrap of 3 values is itself
+# unreliable (it tends to be too narrow for tiny samples): report many seeds, and say how many.
+#
+# ## Compute cost, measured here
+# Each method of the course, timed on this machine (`measure_cost(fn)` runs `fn() -> (result, env_steps)` and
+# returns `(seconds, env_steps, result)`). Quick mode runs small budgets; full mode the lessons' own.
+
+# %%
+costs = cost_table(course_methods(), progress=True)
+print(format_cost_table(costs))
+
+# %% [markdown]
+# Steps per second differ by orders of magnitude: vectorised numpy over many tasks at once is far faster than a
+# Python loop over one Gymnasium environment, and MAML's steps are data points pushed through a network with second
+# derivatives. A method's cost to reach a result is its steps per second times the steps it needs.
+#
+# ## Algorithm complexity
+# Complexity is also what a reader must understand and what can break. One crude but honest measure: the lines of
+# each method's code in this library.
+
+# %%
+import inspect
+
+import metarl_edu.bandits as bandits
+import metarl_edu.qlearning as qlearning
+
+for name, obj in [("Thompson sampling", bandits.ThompsonSampling), ("UCB1", bandits.UCB1),
+                  ("Q-learning agent", qlearning.QLearningAgent), ("batched Q-learning", qlearning.BatchedQLearning)]:
+    print(f"{name:20s} {len(inspect.getsource(obj).splitlines()):4d} lines")
+print("MAML (lessons 07-08) adds torch, a functional inner loop and second derivatives on top: see metarl_edu/maml.py")
+
+# %% [markdown]
+# ## Explore: how many seeds does a conclusion need?
+# Pick a case study and a number of seeds per held-out task: the bands and the paired difference redraw. With one
+# seed the bands are widest; watch how quickly they settle.
+
+# %%
+case_study_explorer({"game AI (maze)": maze, "robotics (CartPole)": robot, "healthcare (toy)": dosing}, n_seeds=1)
+
+# %% [markdown]
+# ## Summary and next
+# - Meta-test on held-out tasks (`meta_test_split`, `check_disjoint`); report adaptation curves, over several seeds
+#   per task, with bootstrap intervals that resample tasks, and compare methods pairwise.
+# - Cost (wall time and steps), complexity and seed-to-seed spread belong in every comparison.
+# - The case studies are small on purpose: each shows one kind of meta-learning (an initial table, hyperparameters,
+#   a prior) helping on new tasks, and each stops well short of a real robot, game or clinic.
+# - This is the last lesson: go back to lessons 07-09 and evaluate MAML and RL$^2$ with this protocol (add them
+#   to the cost table with one line each, see `metarl_edu/costs.py`).
