@@ -175,7 +175,7 @@ assert gain.low > 0
 # with a pole whose half-length varies from 0.25 m to 1 m. Meta-training runs Q-learning on the training poles and
 # **averages their Q-tables** into one initial table $q_0$ (a tabular cousin of MAML's learned initialisation).
 # On each held-out pole, Q-learning starts from $q_0$ or from zeros, with the same settings; episodes are cut at 200
-# steps. Full mode takes about a minute.
+# steps.
 
 # %%
 pole_tasks = [CartPoleTask(length=float(half)) for half in np.linspace(0.25, 1.0, 12)]

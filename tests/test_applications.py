@@ -78,7 +78,8 @@ def test_dosing_case_study_learned_prior_has_less_regret():
     patients = population.sample(100, np.random.default_rng(0))
     study = dosing_case_study(population, patients[:60], patients[60:], n_treatments=20, n_seeds=2)
     learned, flat = study.scores.values()
-    assert learned.shape == (40, 2, 20) and not study.higher_is_better
+    assert learned.shape == (40, 2, 21) and not study.higher_is_better
+    assert np.all(learned[:, :, 0] == 0) and np.all(learned[:, :, 1] >= 0)  # no regret before the first treatment
     assert np.all(np.diff(learned, axis=2) >= -1e-12)  # cumulative regret never decreases
     assert flat[:, :, -1].mean() > learned[:, :, -1].mean() + 0.5
 
