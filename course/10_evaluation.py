@@ -262,8 +262,11 @@ assert max(v.max() - v.min() for v in values_by_seed.values()) > 0.05  # the see
 # returns `(seconds, env_steps, result)`). Quick mode runs small budgets; full mode the lessons' own.
 
 # %%
-costs = cost_table(course_methods(), progress=True)
+with_torch = size(quick=False, full=True)  # importing torch alone takes seconds: quick mode skips those rows
+costs = cost_table(course_methods(torch_methods=with_torch), progress=True)
 print(format_cost_table(costs))
+if not with_torch:
+    print("(quick mode: the torch-based rows, MAML, are measured in full mode only)")
 
 # %% [markdown]
 # Steps per second differ by orders of magnitude: vectorised numpy over many tasks at once is far faster than a

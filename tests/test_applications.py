@@ -141,6 +141,25 @@ def test_cost_table_and_format():
     assert "wall time (s)" in text and "steps / s" in text and text.count("\n") == 2
 
 
+def test_course_methods_rows_run(monkeypatch):
+    from metarl_edu.costs import course_methods
+
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    rows = course_methods(torch_methods=False)
+    assert "UCB1, 1000 bandits (09)" in rows and not any("MAML" in name for name in rows)
+    cost = measure_cost(rows["UCB1, 1000 bandits (09)"])
+    assert cost.env_steps == 50 * 1000 and cost.result.n_bandits == 1000  # quick mode: 50 pulls x 1000 bandits
+
+
+def test_maml_cost_row_counts_data_points(monkeypatch):
+    from metarl_edu.costs import maml_sinusoid_cost
+
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    cost = measure_cost(maml_sinusoid_cost())
+    # quick mode: 5 meta-steps x meta-batch 25 tasks x (10 support + 10 query points)
+    assert cost.env_steps == 5 * 25 * 20 and len(cost.result) == 5
+
+
 # --------------------------------------------------------------------------------------------- widget
 def test_case_study_explorer_follows_its_controls():
     from metarl_edu.notebook.evaluation import case_study_explorer, plot_seed_spread
