@@ -175,7 +175,7 @@ assert gain.low > 0
 # with a pole whose half-length varies from 0.25 m to 1 m. Meta-training runs Q-learning on the training poles and
 # **averages their Q-tables** into one initial table $q_0$ (a tabular cousin of MAML's learned initialisation).
 # On each held-out pole, Q-learning starts from $q_0$ or from zeros, with the same settings; episodes are cut at 200
-# steps. Full mode takes about a minute.
+# steps.
 
 # %%
 pole_tasks = [CartPoleTask(length=float(half)) for half in np.linspace(0.25, 1.0, 12)]
@@ -262,8 +262,11 @@ assert max(v.max() - v.min() for v in values_by_seed.values()) > 0.05  # the see
 # returns `(seconds, env_steps, result)`). Quick mode runs small budgets; full mode the lessons' own.
 
 # %%
-costs = cost_table(course_methods(), progress=True)
+with_torch = size(quick=False, full=True)  # importing torch alone takes seconds: quick mode skips those rows
+costs = cost_table(course_methods(torch_methods=with_torch), progress=True)
 print(format_cost_table(costs))
+if not with_torch:
+    print("(quick mode: the torch-based rows, MAML, are measured in full mode only)")
 
 # %% [markdown]
 # Steps per second differ by orders of magnitude: vectorised numpy over many tasks at once is far faster than a

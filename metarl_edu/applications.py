@@ -305,9 +305,10 @@ def dosing_case_study(
 
     Past patients (n_past, k) each tried every dose ``n_history`` times in a past study; :func:`fit_beta_prior`
     turns their outcomes into a prior per dose. Every new patient (n_new, k) is treated ``n_treatments`` times by
-    each method, ``n_seeds`` times with independent random numbers. The score after treatment t is the expected
-    cumulative regret ``sum_{u <= t} (max_a p[a] - p[a_u])``: response probability lost against the patient's best
-    dose, which nobody knows in advance (lower is better). ``population`` only names the number of doses.
+    each method, ``n_seeds`` times with independent random numbers. The score after t = 0, 1, ..., n_treatments
+    treatments is the expected cumulative regret ``sum_{u <= t} (max_a p[a] - p[a_u])``: response probability
+    lost against the patient's best dose, which nobody knows in advance (lower is better). ``population`` only
+    names the number of doses.
 
     ``info``: the fitted ``alpha`` and ``beta`` (k,).
     """
@@ -326,7 +327,8 @@ def dosing_case_study(
         # the same seed for both methods would couple their draws in a misleading way; independent streams
         actions, _ = run_strategy(strategy, p, n_treatments, np.random.default_rng(s))
         lost = p.max(axis=1) - p[np.arange(len(p)), actions]  # (n_treatments, B): expected regret of each step
-        scores[name] = np.cumsum(lost, axis=0).T.reshape(len(new_patients), n_seeds, n_treatments)
+        regret = np.cumsum(lost, axis=0).T.reshape(len(new_patients), n_seeds, n_treatments)
+        scores[name] = np.concatenate([np.zeros((len(new_patients), n_seeds, 1)), regret], axis=2)  # 0 before any
     return CaseStudy("Healthcare (toy): a dosing bandit per new patient", scores, xlabel="treatments given",
                      ylabel="cumulative regret (responses lost)", higher_is_better=False,
                      info={"alpha": alpha, "beta": beta})

@@ -141,14 +141,20 @@ def maml_sinusoid_cost() -> CostRow:
     return run
 
 
-def course_methods() -> dict[str, CostRow]:
+def course_methods(torch_methods: bool = True) -> dict[str, CostRow]:
     """The course's methods, one cost row each; add a method with one line (see the module docstring). A row that
-    needs set-up (imports, building a network) is made by a function that does it and returns the row."""
-    return {
+    needs set-up (imports, building a network) is made by a function that does it and returns the row.
+
+    ``torch_methods=False`` leaves out the rows built on torch, whose import and first optimiser alone take
+    seconds (lesson 10's quick mode does so, to keep the test suite fast).
+    """
+    methods: dict[str, CostRow] = {
         "Q-learning, 1 gridworld task (02)": q_learning_gridworld_cost,
         "Q-learning, CartPole-v1 (03)": q_learning_cartpole_cost,
         "batched Q-learning, FrozenLake maps (04)": batched_q_learning_cost,
         "Thompson sampling, 1000 bandits (09)": bandit_cost("Thompson"),
         "UCB1, 1000 bandits (09)": bandit_cost("UCB1"),
-        "MAML sinusoid meta-steps (07, data points)": maml_sinusoid_cost(),
     }
+    if torch_methods:
+        methods["MAML sinusoid meta-steps (07, data points)"] = maml_sinusoid_cost()
+    return methods

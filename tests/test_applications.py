@@ -78,7 +78,8 @@ def test_dosing_case_study_learned_prior_has_less_regret():
     patients = population.sample(100, np.random.default_rng(0))
     study = dosing_case_study(population, patients[:60], patients[60:], n_treatments=20, n_seeds=2)
     learned, flat = study.scores.values()
-    assert learned.shape == (40, 2, 20) and not study.higher_is_better
+    assert learned.shape == (40, 2, 21) and not study.higher_is_better
+    assert np.all(learned[:, :, 0] == 0) and np.all(learned[:, :, 1] >= 0)  # no regret before the first treatment
     assert np.all(np.diff(learned, axis=2) >= -1e-12)  # cumulative regret never decreases
     assert flat[:, :, -1].mean() > learned[:, :, -1].mean() + 0.5
 
@@ -138,6 +139,25 @@ def test_cost_table_and_format():
     assert list(costs) == ["q", "nothing"] and costs["q"].env_steps > 5
     text = format_cost_table(costs)
     assert "wall time (s)" in text and "steps / s" in text and text.count("\n") == 2
+
+
+def test_course_methods_rows_run(monkeypatch):
+    from metarl_edu.costs import course_methods
+
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    rows = course_methods(torch_methods=False)
+    assert "UCB1, 1000 bandits (09)" in rows and not any("MAML" in name for name in rows)
+    cost = measure_cost(rows["UCB1, 1000 bandits (09)"])
+    assert cost.env_steps == 50 * 1000 and cost.result.n_bandits == 1000  # quick mode: 50 pulls x 1000 bandits
+
+
+def test_maml_cost_row_counts_data_points(monkeypatch):
+    from metarl_edu.costs import maml_sinusoid_cost
+
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    cost = measure_cost(maml_sinusoid_cost())
+    # quick mode: 5 meta-steps x meta-batch 25 tasks x (10 support + 10 query points)
+    assert cost.env_steps == 5 * 25 * 20 and len(cost.result) == 5
 
 
 # --------------------------------------------------------------------------------------------- widget

@@ -64,6 +64,7 @@ def plot_seed_spread(results: Mapping[str, np.ndarray], ax: Axes | None = None, 
                     color="black", capsize=4, label="mean, 95 % bootstrap CI" if x == 0 else None)
     ax.set_xticks(range(len(results)))
     ax.set_xticklabels(list(results), fontsize=8)
+    ax.set_xlabel("setting (one dot per seed)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
