@@ -4,4 +4,11 @@ Each module registers its exercises with :func:`metarl_edu.classroom.checks.regi
 import time, so the checks and the fallbacks keep working even if a learner shadows or patches the library name.
 """
 
-from metarl_edu.classroom.exercises import l00_welcome, l01_mdp, l02_q_learning, l03_cartpole  # noqa: F401
+from metarl_edu.classroom.exercises import (  # noqa: F401
+    l00_welcome,
+    l01_mdp,
+    l02_q_learning,
+    l03_cartpole,
+    l04_many_tasks,
+    l05_learning_hyperparameters,
+)
