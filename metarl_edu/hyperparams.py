@@ -46,7 +46,7 @@ import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -223,6 +223,17 @@ class TaskObjective:
     j_optimal: float
     j_uniform: float
 
+    def returns(self, pi: np.ndarray) -> float:
+        """J(pi) of one policy pi (S, A), exactly (:func:`policy_returns`)."""
+        mdp = self.mdp
+        R = mdp.R if mdp.R.ndim == 3 else np.repeat(mdp.R[:, :, None], mdp.n_states, axis=2)
+        return float(policy_returns(mdp.P[None], R[None], mdp.terminal[None], mdp.start[None], np.array([mdp.gamma]),
+                                    np.asarray(pi, dtype=float)[None], self.horizon)[0])
+
+    def score(self, pi: np.ndarray) -> float:
+        """The score of one policy pi (S, A): its J, normalised."""
+        return float(self.normalise(self.returns(pi)))
+
     def normalise(self, j: np.ndarray) -> np.ndarray:
         """(J - J_uniform) / (J_optimal - J_uniform); 1 where every policy is optimal (a range of 0)."""
         span = self.j_optimal - self.j_uniform
@@ -244,11 +255,9 @@ def task_objective(family: TaskFamily, task: Any) -> TaskObjective:
     else:
         j_optimal = float(mdp.start @ finite_horizon_value(mdp, int(horizon)))
         max_steps = int(horizon)
-    uniform = np.full((1, mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
-    R = mdp.R if mdp.R.ndim == 3 else np.repeat(mdp.R[:, :, None], mdp.n_states, axis=2)
-    j_uniform = float(policy_returns(mdp.P[None], R[None], mdp.terminal[None], mdp.start[None],
-                                     np.array([mdp.gamma]), uniform, horizon)[0])
-    return TaskObjective(mdp, None if horizon is None else int(horizon), max_steps, j_optimal, j_uniform)
+    objective = TaskObjective(mdp, None if horizon is None else int(horizon), max_steps, j_optimal, math.nan)
+    uniform = np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
+    return replace(objective, j_uniform=objective.returns(uniform))
 
 
 class _EpsilonTable:

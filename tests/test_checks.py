@@ -11,6 +11,8 @@ import pytest
 
 from metarl_edu.classroom import checks
 from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
+from metarl_edu.envs import task_key
+from metarl_edu.evaluation import check_disjoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -328,6 +330,68 @@ def split_global_random(tasks, n_test, rng):
 def split_shuffles_input(tasks, n_test, rng):
     rng.shuffle(tasks)
     return tasks[n_test:], tasks[:n_test]
+def hs_shuffle_and_cut(tasks, n_test, rng):
+    order = rng.permutation(len(tasks))
+    return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]
+
+
+def hs_global_random(tasks, n_test, rng):
+    distinct = list({task_key(t): t for t in tasks}.values())
+    test = [distinct[i] for i in np.random.choice(len(distinct), size=n_test, replace=False)]
+    return [t for t in tasks if t not in test], test
+
+
+def hs_first_distinct(tasks, n_test, rng):
+    distinct = list({task_key(t): t for t in tasks}.values())
+    return [t for t in tasks if t not in distinct[:n_test]], distinct[:n_test]
+
+
+def hs_removes_one_copy(tasks, n_test, rng):
+    distinct = list({task_key(t): t for t in tasks}.values())
+    test = [distinct[i] for i in rng.choice(len(distinct), size=n_test, replace=False)]
+    train = list(tasks)
+    for t in test:
+        train.remove(t)  # only the first copy
+    return train, test
+
+
+def rf_no_intercept(X, Y, lam):
+    return np.linalg.solve(X.T @ X + lam * np.eye(X.shape[1]), X.T @ Y), np.zeros(Y.shape[1])
+
+
+def rf_penalised_intercept(X, Y, lam):
+    A = np.hstack([X, np.ones((len(X), 1))])
+    theta = np.linalg.solve(A.T @ A + lam * np.eye(A.shape[1]), A.T @ Y)
+    return theta[:-1], theta[-1]
+
+
+def rf_no_penalty(X, Y, lam):
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    W = np.linalg.solve(Xc.T @ Xc, Xc.T @ Yc)
+    return W, Y.mean(axis=0) - X.mean(axis=0) @ W
+
+
+def rf_swapped(X, Y, lam):
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ Yc)
+    return Y.mean(axis=0) - X.mean(axis=0) @ W, W
+
+
+def ho_fits_on_everything(fit, split, run):
+    check_disjoint(split.train, split.test)
+    choose = fit(list(split.train) + list(split.test))
+    return run(list(split.test), [choose(t) for t in split.test])
+
+
+def ho_no_leak_check(fit, split, run):
+    choose = fit(list(split.train))
+    return run(list(split.test), [choose(t) for t in split.test])
+
+
+def ho_runs_training_tasks(fit, split, run):
+    check_disjoint(split.train, split.test)
+    choose = fit(list(split.train))
+    return run(list(split.train), [choose(t) for t in split.train])
 
 
 CASES = {
@@ -356,6 +420,11 @@ CASES = {
     ],
     ("10_evaluation", "meta_test_split"): [
         split_leaks, split_last_ones, split_drops_tasks, split_global_random, split_shuffles_input,
+    ],
+    ("04_many_tasks", "held_out_split"): [hs_shuffle_and_cut, hs_global_random, hs_first_distinct, hs_removes_one_copy],
+    ("05_learning_hyperparameters", "ridge_fit"): [rf_no_intercept, rf_penalised_intercept, rf_no_penalty, rf_swapped],
+    ("05_learning_hyperparameters", "held_out_scores"): [
+        ho_fits_on_everything, ho_no_leak_check, ho_runs_training_tasks,
     ],
 }
 
@@ -430,6 +499,15 @@ def test_hints_name_the_mistake():
     assert "in neither train nor test" in repr(run_check("meta_test_split", split_drops_tasks))
     assert "not np.random" in repr(run_check("meta_test_split", split_global_random))
     assert "was changed" in repr(run_check("meta_test_split", split_shuffles_input))
+    assert "DISTINCT tasks" in repr(run_check("held_out_split", hs_removes_one_copy))
+    assert "`rng`, not np.random" in repr(run_check("held_out_split", hs_global_random))
+    assert "three times as likely" in repr(run_check("held_out_split", hs_shuffle_and_cut))
+    assert "fit an intercept" in repr(run_check("ridge_fit", rf_no_intercept))
+    assert "do not penalise the intercept" in repr(run_check("ridge_fit", rf_penalised_intercept))
+    assert "penalty is missing" in repr(run_check("ridge_fit", rf_no_penalty))
+    assert "fitted on held-out task" in repr(run_check("held_out_scores", ho_fits_on_everything))
+    assert "check_disjoint(split.train, split.test) first" in repr(run_check("held_out_scores", ho_no_leak_check))
+    assert "run the held-out tasks split.test" in repr(run_check("held_out_scores", ho_runs_training_tasks))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

@@ -46,13 +46,15 @@ def task_rows(family: TaskFamily, task: Any) -> tuple[tuple[str, ...], str]:
 def plot_task_gallery(family: TaskFamily, tasks: Sequence[Any], n_cols: int = 4, title: str = "") -> Figure:
     """Small maps of grid tasks side by side (walls, start, goals, pits or holes), each titled with its features."""
     n_rows = -(-len(tasks) // n_cols)
-    fig = Figure(figsize=(3.0 * n_cols, 3.0 * n_rows + 0.6))
+    fig = plt.figure(figsize=(3.0 * n_cols, 3.4 * n_rows + 0.7))
     axes = np.atleast_1d(fig.subplots(n_rows, n_cols)).ravel()
     cmap = ListedColormap([colour for _, colour, _ in _CELLS])
+    present: set[int] = set()
     for ax, task in zip(axes, tasks, strict=False):
         rows, label = task_rows(family, task)
         codes = np.array([[next(k for k, (chars, _, _) in enumerate(_CELLS) if ch in chars) for ch in line]
                           for line in rows])
+        present |= set(codes.ravel().tolist())
         ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(_CELLS) - 0.5, interpolation="nearest")
         ax.set_xticks(np.arange(-0.5, codes.shape[1]), minor=True)
         ax.set_yticks(np.arange(-0.5, codes.shape[0]), minor=True)
@@ -61,17 +63,18 @@ def plot_task_gallery(family: TaskFamily, tasks: Sequence[Any], n_cols: int = 4,
         ax.set_title(label, fontsize=9)
     for ax in axes[len(tasks):]:
         ax.axis("off")
-    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colour, edgecolor="gray") for _, colour, _ in _CELLS]
-    fig.legend(handles, [label for _, _, label in _CELLS], loc="lower center", ncol=len(_CELLS), fontsize=8)
+    kinds = [_CELLS[k] for k in sorted(present)]
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colour, edgecolor="gray") for _, colour, _ in kinds]
+    fig.legend(handles, [label for _, _, label in kinds], loc="lower center", ncol=len(kinds), fontsize=8)
     fig.suptitle(title or f"Tasks drawn from {type(family).__name__}")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
 def plot_feature_histograms(family: TaskFamily, tasks: Sequence[Any], title: str = "") -> Figure:
     """One histogram per feature of ``family`` over ``tasks``: what a hyperparameter model gets to see."""
     X = family.feature_matrix(tasks)
-    fig = Figure(figsize=(3.2 * X.shape[1], 2.8))
+    fig = plt.figure(figsize=(3.2 * X.shape[1], 2.8))
     axes = np.atleast_1d(fig.subplots(1, X.shape[1]))
     for ax, column, name in zip(axes, X.T, family.feature_names, strict=True):
         ax.hist(column, bins=20, color="tab:blue", alpha=0.8)
@@ -146,7 +149,7 @@ class SweepHeatmap(widgets.VBox):
         ax.set(xlabel="epsilon (exploration rate)", ylabel="alpha (step size)")
         name = "mean over all tasks" if self.task.value < 0 else f"task {self.task.value}"
         ax.set_title(f"Score after {self.result.n_episodes} episodes: {name}", fontsize=10)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.25, 1.0), fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.3, 1.0), fontsize=8, facecolor="silver")
         fig.tight_layout()
         return fig
 
@@ -288,8 +291,9 @@ def plot_meta_gradient(alphas: np.ndarray, gammas: np.ndarray, grid: np.ndarray,
         ax.plot(path.gammas, path.alphas, color="white", linewidth=1.5)
         ax.scatter([path.gammas[0]], [path.alphas[0]], color="white", s=25)
         ax.scatter([path.gammas[-1]], [path.alphas[-1]], color="orange", s=40, zorder=3)
-        ax.annotate(label, (path.gammas[-1], path.alphas[-1]), color="white", fontsize=8,
-                    xytext=(4, 4), textcoords="offset points")
+        ax.annotate(label, (path.gammas[0], path.alphas[0]), color="white", fontsize=8, ha="right",
+                    xytext=(-6, -10), textcoords="offset points")
+    ax.scatter([], [], color="orange", s=40, label="end of a gradient ascent")
     ax.set(xlabel="bootstrap gamma", ylabel="step size alpha", title=title)
     ax.legend(loc="lower left", fontsize=8)
     return ax

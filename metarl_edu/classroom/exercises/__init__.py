@@ -9,6 +9,8 @@ from metarl_edu.classroom.exercises import (  # noqa: F401
     l01_mdp,
     l02_q_learning,
     l03_cartpole,
+    l04_many_tasks,
+    l05_learning_hyperparameters,
     l07_maml_sinusoid,
     l08_maml_rl,
     l10_evaluation,
