@@ -131,7 +131,7 @@ print(f"goal {goal_task.goal}: mean return {before.total_rewards().mean():.1f} b
 
 # %%
 config = MAMLRLConfig(meta_batch=size(quick=10, full=20), n_traj=size(quick=10, full=20))
-n_iterations = size(quick=6, full=40)
+n_iterations = size(quick=6, full=50)
 maml = MAMLAgent(Navigation2DEnv(), config, seed=0)
 history = maml.train(n_iterations)
 pretrained = PretrainedAgent(Navigation2DEnv(), config, seed=0)
