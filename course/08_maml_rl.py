@@ -162,7 +162,7 @@ print("mean return per task before:", trajectories.returns[0].round(1), "after:"
 # **scratch**, a freshly initialised policy. The bands are 95% bootstrap intervals over tasks.
 
 # %%
-n_test = size(quick=10, full=40)
+n_test = size(quick=8, full=40)
 nav_results = {name: agent.evaluate(n_tasks=n_test, steps=2)
                for name, agent in (("MAML", maml), ("pretrained", pretrained), ("scratch", scratch))}
 plot_adaptation_curves(nav_results, title="2D navigation: held-out goals")
