@@ -195,7 +195,7 @@ def test_lesson_plots_show_what_they_computed():
     # each step moves at most 0.1 per coordinate (actions are clipped)
     assert np.all(np.abs(np.diff(data.paths, axis=3)) <= 0.1 + 1e-6)
     axes = plot_navigation_trajectories(data, n_show=2)
-    assert len(axes) == 2 and axes[0].get_title().startswith("after 0 inner steps")
+    assert len(axes) == 2 and axes[0].get_title().startswith("after 0 inner steps\nmean return")
     assert len(axes[1].get_legend().get_texts()) == 2
     result = agent.evaluate(n_tasks=4, steps=2, n_traj=3)
     ax = plot_adaptation_curves({"MAML": result}, title="t")
