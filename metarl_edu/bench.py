@@ -127,9 +127,68 @@ def bench_navigation(
     return {"batch_shape": (n_tasks, n_traj), "threads": threads, **medians}
 
 
+# --------------------------------------------------------------------------------------------- MAML-RL, 2D navigation
+# Reference (issue 5, same 2-core machine kind): pytorch-maml-rl's 2D-navigation config (20 tasks x 20 trajectories,
+# one inner step, TRPO) takes about 5.6 s per meta-batch and 1.2 GB, and reaches about -18 after one adaptation step
+# after 20 meta-batches, about 112 s.
+def _rss_mb() -> float:
+    """Resident memory of this process now, in MB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def bench_maml_rl(seeds: tuple[int, ...] = (0, 1, 2), target: float = -18.0, max_iterations: int = 80,
+                  eval_every: int = 5, threads: int = N_THREADS) -> dict:
+    """Whole MAML training runs on 2D navigation from scratch (the paper's 20 tasks x 20 trajectories, horizon 100,
+    one inner step, alpha 0.1) until the mean return after one inner step on 40 held-out goals is ``target`` or
+    better, checked every ``eval_every`` meta-iterations (evaluation time not counted). Medians over ``seeds``.
+
+    Memory: the process's peak resident set (``ru_maxrss``) minus its resident memory after the imports.
+    """
+    import resource
+
+    import torch
+
+    from metarl_edu.envs.navigation import Navigation2DEnv
+    from metarl_edu.maml_rl import MAMLAgent
+
+    torch.set_num_threads(threads)
+    rss_after_imports = _rss_mb()
+    rows = []
+    for seed in seeds:
+        agent = MAMLAgent(Navigation2DEnv(), seed=seed)
+        train_s, steps, reached, post = 0.0, 0, None, float("nan")
+        for iteration in range(1, max_iterations + 1):
+            tasks = agent.family.sample(agent.config.meta_batch, agent.rng)
+            start = time.perf_counter()
+            agent.step(tasks)
+            train_s += time.perf_counter() - start
+            steps += 2 * 100 * agent.config.meta_batch * agent.config.n_traj  # at most; goals are rarely reached
+            if iteration % eval_every == 0:
+                post = float(agent.evaluate(n_tasks=40, steps=1, seed=seed + 100).returns[:, 1].mean())
+                if post >= target:
+                    reached = iteration
+                    break
+        rows.append((train_s, iteration, post, reached is not None, steps / train_s))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kB on Linux
+    median = statistics.median
+    return {
+        "seeds": len(seeds), "threads": threads, "target": target,
+        "seeds_reaching_target": sum(r[3] for r in rows),
+        "train_s_median": median(r[0] for r in rows),
+        "train_s_per_seed": [round(r[0], 2) for r in rows],
+        "iterations_median": median(r[1] for r in rows),
+        "post_adaptation_return_per_seed": [round(r[2], 2) for r in rows],
+        "s_per_iteration_median": median(r[0] / r[1] for r in rows),
+        "env_steps_per_s_median": median(r[4] for r in rows),
+        "peak_memory_above_imports_mb": peak_mb - rss_after_imports,
+    }
+
+
 BENCHMARKS: dict[str, Callable[..., dict]] = {
     "sinusoid": bench_sinusoid,
     "navigation": bench_navigation,
+    "maml_rl": bench_maml_rl,
 }
 
 

@@ -242,6 +242,9 @@ class MAMLRLConfig:
         gamma: discount in [0, 1] of the returns the policy gradient uses (0.99).
         outer_lr: Adam's step size for the meta-update, > 0 (the paper used TRPO instead).
         first_order: drop the second-order terms (first-order MAML).
+        max_grad_norm: clip the meta-gradient's norm to this (``None``: no clipping); a crude stand-in for the
+            trust region of TRPO, which keeps one bad meta-batch from wrecking the policy.
+        tasks_per_backward: tasks whose meta-loss graph is held in memory at once, >= 1 (memory against speed).
         hidden_sizes: hidden ReLU layers of the policy (the paper: two of 100; here two of 64, as pytorch-maml-rl,
             which trains faster on a CPU).
         n_iterations: meta-updates that ``train()`` runs by default, full mode.
@@ -254,10 +257,12 @@ class MAMLRLConfig:
     meta_batch: int = 20
     n_traj: int = 20
     gamma: float = 0.99
-    outer_lr: float = 0.02
+    outer_lr: float = 0.01
     first_order: bool = False
     hidden_sizes: tuple[int, ...] = (64, 64)
-    n_iterations: int = 40
+    max_grad_norm: float | None = None
+    tasks_per_backward: int = 5
+    n_iterations: int = 50
     quick_iterations: int = 3
     eval_tasks: int = 40
 
@@ -266,7 +271,8 @@ class MAMLRLConfig:
             raise ValueError(f"alpha and outer_lr must be positive; got {self.alpha!r} and {self.outer_lr!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1]; got {self.gamma!r}")
-        for name in ("inner_steps", "meta_batch", "n_traj", "n_iterations", "quick_iterations", "eval_tasks"):
+        for name in ("inner_steps", "meta_batch", "n_traj", "n_iterations", "quick_iterations", "eval_tasks",
+                     "tasks_per_backward"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
@@ -277,8 +283,8 @@ class MAMLRLConfig:
         if isinstance(family, Navigation2DFamily):
             return cls()
         if isinstance(family, CartPoleFamily):
-            return cls(meta_batch=10, n_traj=10, outer_lr=0.01, n_iterations=40, eval_tasks=20)
-        return cls(outer_lr=0.01, n_iterations=100, eval_tasks=20)
+            return cls(meta_batch=10, n_traj=10, n_iterations=40, eval_tasks=20)
+        return cls(n_iterations=100, eval_tasks=20)
 
 
 # ============================================================================================ evaluation result
@@ -495,9 +501,14 @@ class MAMLAgent(MetaRLAgent):
             obs, actions, A, mask = valid
             return inner_loss(self.policy.log_prob(obs, actions, params=theta_prime), A, mask)
 
-        meta_loss = vmap(task_loss, in_dims=(None, 1, 1))(self.params, batches[:-1], batches[-1]).mean()
         self.optimizer.zero_grad()
-        meta_loss.backward()
+        n_tasks = len(tasks)
+        for lo in range(0, n_tasks, c.tasks_per_backward):  # the gradient of the mean, a chunk of tasks at a time
+            chunk = [tuple(x[:, lo:lo + c.tasks_per_backward] for x in batch) for batch in batches]
+            losses = vmap(task_loss, in_dims=(None, 1, 1))(self.params, chunk[:-1], chunk[-1])
+            (losses.sum() / n_tasks).backward()  # frees this chunk's graph: memory grows with the chunk, not n_tasks
+        if c.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
         self.optimizer.step()
         return float(episodes[0].total_rewards().mean()), float(episodes[-1].total_rewards().mean())
 

@@ -174,3 +174,31 @@ def test_other_task_families_run_through_the_gymnasium_loop():
     agent.train(1, progress=False)
     result = agent.evaluate(n_tasks=4, steps=1, n_traj=3)
     assert result.returns.shape == (4, 2) and np.all((result.returns >= 0) & (result.returns <= 5))
+
+
+def test_lesson_plots_show_what_they_computed():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from metarl_edu.notebook.maml_rl import (
+        navigation_trajectories,
+        plot_adaptation_curves,
+        plot_navigation_trajectories,
+    )
+
+    agent = MAMLAgent(Navigation2DEnv(max_episode_steps=10), SMALL, seed=0)
+    tasks = agent.family.sample(2, np.random.default_rng(0))
+    data = navigation_trajectories(agent, tasks, steps=1, n_traj=3)
+    assert data.paths.shape == (2, 2, 3, 11, 2) and np.all(data.paths[:, :, :, 0] == 0)  # every path starts at 0
+    # each step moves at most 0.1 per coordinate (actions are clipped)
+    assert np.all(np.abs(np.diff(data.paths, axis=3)) <= 0.1 + 1e-6)
+    axes = plot_navigation_trajectories(data, n_show=2)
+    assert len(axes) == 2 and axes[0].get_title().startswith("after 0 inner steps\nmean return")
+    assert len(axes[1].get_legend().get_texts()) == 2
+    result = agent.evaluate(n_tasks=4, steps=2, n_traj=3)
+    ax = plot_adaptation_curves({"MAML": result}, title="t")
+    assert ax.get_xlabel() and ax.get_ylabel() and len(ax.get_lines()) == 1
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), result.returns.mean(0))
+    plt.close("all")

@@ -57,7 +57,7 @@ def plot_navigation_trajectories(data: AdaptedTrajectories, n_show: int = 3) -> 
                         label=f"task {i}: goal ({goal[0]:.2f}, {goal[1]:.2f})" if j == 0 else None)
             ax.plot(*goal, marker="*", ms=16, color=colour, mec="black")
         ax.plot(0, 0, "ko", ms=5)
-        ax.set_title(f"after {k} inner step{'s' if k != 1 else ''}: mean return {data.returns[k].mean():.1f}")
+        ax.set_title(f"after {k} inner step{'s' if k != 1 else ''}\nmean return {data.returns[k].mean():.1f}")
         ax.set_xlabel("x (position units)")
         ax.set_aspect("equal")
         ax.grid(alpha=0.3)
