@@ -9,5 +9,6 @@ from metarl_edu.classroom.exercises import (  # noqa: F401
     l01_mdp,
     l02_q_learning,
     l03_cartpole,
+    l06_policy_gradients,
     l07_maml_sinusoid,
 )
