@@ -29,6 +29,7 @@ symbol           shape                   meaning
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +39,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 from torch.func import functional_call, vmap
+from tqdm.auto import trange
 
 Params = dict[str, torch.Tensor]
 
@@ -531,3 +533,116 @@ def reinforce_loss(
         weighted = weighted * mask
     n_episodes = math.prod(log_probs.shape[1:])
     return -weighted.sum() / n_episodes
+
+
+def reinforce_loss_reference(
+    log_probs: torch.Tensor,
+    returns: torch.Tensor,
+    baseline: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Lesson 06's reference for its ``reinforce_loss`` exercise: the same loss as :func:`reinforce_loss`.
+
+    A function of its own so that grading, which forbids learner code to call an exercise's reference, leaves
+    :func:`reinforce_loss` free for the training loops built on it.
+    """
+    return reinforce_loss(log_probs, returns, baseline, mask)
+
+
+# --------------------------------------------------------------------------------------------- training
+LossFn = Callable[..., torch.Tensor]
+
+
+def sample_batch(
+    env: gym.Env | BatchedEnv, policy: MLPPolicy, batch_size: int | None, generator: torch.Generator,
+    seed: int | None = None,
+) -> Episodes:
+    """``batch_size`` episodes from a Gymnasium env (one after the other), or one episode per row of a batched env
+    (``batch_size`` must then be ``None``: the env's rows are the batch)."""
+    if isinstance(env, gym.Env):
+        if batch_size is None:
+            raise ValueError("batch_size (episodes per batch) is needed for a Gymnasium env")
+        return sample_episodes(env, policy, batch_size, generator=generator, seed=seed)
+    if batch_size is not None:
+        raise ValueError(f"a batched env's rows are the batch; pass batch_size=None, got {batch_size!r}")
+    return sample_batched_episodes(env, policy, generator=generator)
+
+
+def policy_gradient_loss(
+    policy: MLPPolicy, episodes: Episodes, gamma: float, baseline: bool, loss_fn: LossFn = reinforce_loss
+) -> torch.Tensor:
+    """The REINFORCE loss of a batch: reward-to-go ``G_t``, the linear baseline ``b`` (or none), then
+    ``loss_fn(log pi(a_t | s_t), G, b, mask)``."""
+    returns = discounted_returns(episodes.rewards, episodes.terminated, episodes.truncated, gamma)
+    b = linear_baseline(episodes.obs, returns, episodes.mask) if baseline else None
+    log_probs = policy.log_prob(episodes.obs, episodes.actions)
+    return loss_fn(log_probs, returns, b, episodes.mask)
+
+
+def train_reinforce(
+    env: gym.Env | BatchedEnv,
+    policy: MLPPolicy,
+    n_iterations: int,
+    *,
+    batch_size: int | None = 10,
+    lr: float = 0.01,
+    gamma: float = 0.99,
+    baseline: bool = True,
+    loss_fn: LossFn = reinforce_loss,
+    seed: int = 0,
+    progress: bool = True,
+) -> np.ndarray:
+    """REINFORCE with Adam: each iteration samples a batch of episodes with ``pi_theta``, then takes one Adam step
+    of size ``lr`` on :func:`policy_gradient_loss`. Changes ``policy`` in place.
+
+    Args:
+        env: a Gymnasium env (``batch_size`` episodes per iteration) or a batched env (one episode per row,
+            ``batch_size=None``).
+        policy: the policy to train.
+        n_iterations: number of updates.
+        batch_size: episodes per update for a Gymnasium env.
+        lr: Adam's step size, > 0.
+        gamma: discount in [0, 1] for the reward-to-go.
+        baseline: subtract the linear feature baseline (:func:`linear_baseline`).
+        loss_fn: ``loss_fn(log_probs, returns, baseline, mask)``, :func:`reinforce_loss` or a learner's own.
+        seed: seeds the actions and the env's first reset.
+
+    Returns:
+        The mean undiscounted return of each iteration's batch, shape (n_iterations,).
+    """
+    if not lr > 0:
+        raise ValueError(f"lr must be positive; got {lr!r}")
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+    mean_returns = []
+    for i in trange(n_iterations, disable=not progress, desc="REINFORCE"):
+        episodes = sample_batch(env, policy, batch_size, generator, seed=seed if i == 0 else None)
+        loss = policy_gradient_loss(policy, episodes, gamma, baseline, loss_fn)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        mean_returns.append(float(episodes.total_rewards().mean()))
+    return np.array(mean_returns)
+
+
+def policy_gradient_samples(
+    env: gym.Env | BatchedEnv,
+    policy: MLPPolicy,
+    n_batches: int,
+    *,
+    batch_size: int | None = 10,
+    gamma: float = 0.99,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """REINFORCE gradient estimates of ``n_batches`` independent batches, with and without the linear baseline
+    (both from the same batch); ``{"no baseline": g, "baseline": g}`` with ``g`` of shape (n_batches, n_params).
+    The policy is not changed."""
+    generator = torch.Generator().manual_seed(seed)
+    params = list(policy.parameters())
+    samples: dict[str, list[torch.Tensor]] = {"no baseline": [], "baseline": []}
+    for i in range(n_batches):
+        episodes = sample_batch(env, policy, batch_size, generator, seed=seed if i == 0 else None)
+        for name, use_baseline in (("no baseline", False), ("baseline", True)):
+            grads = torch.autograd.grad(policy_gradient_loss(policy, episodes, gamma, use_baseline), params)
+            samples[name].append(torch.cat([g.reshape(-1) for g in grads]))
+    return {name: torch.stack(g) for name, g in samples.items()}

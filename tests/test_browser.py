@@ -41,6 +41,8 @@ WIDGETS = {
                      "q_learning_explorer(n_episodes=20)",
     "03_cartpole": "import gymnasium as gym\nfrom metarl_edu.notebook.cartpole import cartpole_bins_explorer\n\n"
                    "cartpole_bins_explorer(lambda: gym.make('CartPole-v1'), n_episodes=50, n_eval=2)",
+    "06_policy_gradients": "from metarl_edu.notebook.pg import reinforce_explorer\n\n"
+                           "reinforce_explorer(batch_size=5, n_episodes=10)",
     "07_maml_sinusoid": "from metarl_edu.maml import MAMLRegression, PretrainedRegression\n"
                         "from metarl_edu.notebook.maml import maml_fit_explorer\n\n"
                         "maml_fit_explorer(MAMLRegression(seed=0), PretrainedRegression(seed=0))",

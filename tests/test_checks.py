@@ -223,6 +223,27 @@ def step_mutates_params(policy, params, episodes, alpha, gamma=0.99):
 
 def step_not_normalised(policy, params, episodes, alpha, gamma=0.99):
     return _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma, normalise=False))
+def rl_weight_not_detached(log_probs, returns, baseline=None, mask=None):
+    weight = returns if baseline is None else returns - baseline
+    weighted = log_probs * weight * (1.0 if mask is None else mask)
+    return -weighted.sum() / log_probs[0].numel()
+
+
+def rl_sign_error(log_probs, returns, baseline=None, mask=None):
+    weight = (returns if baseline is None else returns - baseline).detach()
+    return (log_probs * weight * (1.0 if mask is None else mask)).sum() / log_probs[0].numel()
+
+
+def rl_mean_over_steps(log_probs, returns, baseline=None, mask=None):
+    weight = (returns if baseline is None else returns - baseline).detach()
+    return -(log_probs * weight * (1.0 if mask is None else mask)).mean()
+
+
+def rl_ignores_mask(log_probs, returns, baseline=None, mask=None):
+    weight = (returns if baseline is None else returns - baseline).detach()
+    return -(log_probs * weight).sum() / log_probs[0].numel()
+
+
 def iu_sign_error(params, grads, alpha):
     return {k: params[k] + alpha * grads[k] for k in params}
 
@@ -412,6 +433,8 @@ CASES = {
     ("08_maml_rl", "adapt_step"): [
         step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised,
     ],
+    ("06_policy_gradients", "reinforce_loss"): [rl_weight_not_detached, rl_sign_error, rl_mean_over_steps,
+                                                rl_ignores_mask],
     ("07_maml_sinusoid", "inner_update"): [iu_sign_error, iu_in_place, iu_detached, iu_no_alpha],
     ("07_maml_sinusoid", "meta_loss"): [ml_always_first_order, ml_sign_error, ml_query_for_inner_step,
                                         ml_sums_squares],
@@ -483,6 +506,10 @@ def test_hints_name_the_mistake():
     assert "row-major" in repr(run_check("discretize", disc_column_major))
     assert "clip each bin number" in repr(run_check("discretize", disc_no_clip))
     assert "(floor)" in repr(run_check("discretize", disc_rounds))
+    assert "detach the weight" in repr(run_check("reinforce_loss", rl_weight_not_detached))
+    assert "MINUS the weighted log-probabilities" in repr(run_check("reinforce_loss", rl_sign_error))
+    assert "not by every step" in repr(run_check("reinforce_loss", rl_mean_over_steps))
+    assert "multiply by the mask" in repr(run_check("reinforce_loss", rl_ignores_mask))
     assert "against the gradient" in repr(run_check("inner_update", iu_sign_error))
     assert "NEW dict" in repr(run_check("inner_update", iu_in_place))
     assert "no torch.no_grad(), .data or .detach()" in repr(run_check("inner_update", iu_detached))

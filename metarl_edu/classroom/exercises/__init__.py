@@ -11,6 +11,7 @@ from metarl_edu.classroom.exercises import (  # noqa: F401
     l03_cartpole,
     l04_many_tasks,
     l05_learning_hyperparameters,
+    l06_policy_gradients,
     l07_maml_sinusoid,
     l08_maml_rl,
     l10_evaluation,

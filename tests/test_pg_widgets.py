@@ -1,0 +1,71 @@
+"""Lesson 06's training loop, plot and widget, driven without a browser."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import gymnasium as gym  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from metarl_edu.envs.navigation import BatchedNavigation2D  # noqa: E402
+from metarl_edu.notebook.pg import plot_reinforce_curves, reinforce_explorer  # noqa: E402
+from metarl_edu.pg import (  # noqa: E402
+    CategoricalMLPPolicy,
+    GaussianMLPPolicy,
+    policy_gradient_samples,
+    sample_batched_episodes,
+    train_reinforce,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_reinforce_curves_are_plotted_against_episodes():
+    ax = plot_reinforce_curves({"a": (np.array([1.0, 2.0, 3.0]), 10), "b": (np.array([1.0]), 5)}, title="T")
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [10, 20, 30])  # batch size x updates
+    assert ax.get_title() == "T" and ax.get_xlabel() == "episodes played" and ax.get_legend() is not None
+    plt.close("all")
+
+
+def test_train_reinforce_walks_towards_one_goal():
+    env = BatchedNavigation2D(goals=[[0.3, -0.4]], n_traj=10)
+    policy = GaussianMLPPolicy(2, 2, hidden_sizes=(16,), init_std=0.1, seed=0)
+    before = sample_batched_episodes(env, policy, generator=torch.Generator().manual_seed(1)).total_rewards().mean()
+    returns = train_reinforce(env, policy, 15, batch_size=None, lr=0.02, progress=False)
+    after = sample_batched_episodes(env, policy, generator=torch.Generator().manual_seed(1)).total_rewards().mean()
+    assert returns.shape == (15,) and after > before + 5.0  # a return is minus the summed distance, about -40 at first
+    with pytest.raises(ValueError, match="rows are the batch"):
+        train_reinforce(env, policy, 1, batch_size=10, progress=False)
+    with pytest.raises(ValueError, match="lr must be positive"):
+        train_reinforce(env, policy, 1, batch_size=None, lr=0.0, progress=False)
+
+
+def test_the_baseline_reduces_gradient_variance_on_cartpole():
+    policy = CategoricalMLPPolicy(4, 2, hidden_sizes=(8,), seed=0)
+    samples = policy_gradient_samples(gym.make("CartPole-v1"), policy, 6, batch_size=5, seed=0)
+    assert samples["baseline"].shape == samples["no baseline"].shape == (6, sum(p.numel() for p in policy.parameters()))
+    assert samples["baseline"].var(0).sum() < samples["no baseline"].var(0).sum()
+
+
+def test_reinforce_explorer_draws_and_follows_its_sliders():
+    w = reinforce_explorer(lr=0.02, batch_size=5, n_episodes=20)
+    assert len(w.output.outputs) == 1 and "image/png" in w.output.outputs[0]["data"]
+    assert w.n_updates == 4 and w.mean_returns.shape == (4,) and np.all(w.mean_returns >= 8)  # CartPole: >= 8 steps
+    png = w.output.outputs[0]["data"]["image/png"]
+    w.batch_size.value = 10
+    assert w.n_updates == 2 and w.mean_returns.shape == (2,) and w.output.outputs[0]["data"]["image/png"] != png
+    w.lr.value = 0.001
+    assert w.mean_returns.shape == (2,)
+    with pytest.raises(ValueError, match="batch_size in"):
+        reinforce_explorer(batch_size=0)
