@@ -5,7 +5,7 @@
     metarl-edu check [NOTEBOOK...]      run your notebook(s) like the grader, report each exercise and your progress
     metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
-    metarl-edu bench NAME               speed benchmarks (qlearning, bandits, sinusoid, navigation)
+    metarl-edu bench NAME               speed benchmarks (see metarl-edu bench --help)
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ BENCHES = {
     "bandits": "bandit strategies on 1,000 Bernoulli bandits (pulls per second)",
     "sinusoid": "MAML meta-step: torch.func vmap vs a plain autograd loop over tasks",
     "navigation": "2D navigation: the torch-batched env vs the Gymnasium env (steps per second)",
+    "hyperparams": "hyperparameter sweeps: task x setting evaluations per second, batched vs one at a time",
+    "maml_rl": "MAML on 2D navigation: seconds and memory to reach the target post-adaptation return",
 }
 
 
@@ -132,6 +134,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from metarl_edu.classroom import bench
 
         print(bench.format_qlearning(bench.bench_qlearning(repeats=args.repeats)))
+    elif args.name == "hyperparams":
+        from metarl_edu.classroom import bench
+
+        print(bench.format_hyperparams(bench.bench_hyperparams(repeats=args.repeats)))
     elif args.name == "bandits":
         from metarl_edu.bandits import bench_bandits
 
