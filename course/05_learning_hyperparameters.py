@@ -81,7 +81,10 @@ for horizon in (6, 20):
 # ## Step 1: learn
 # Meta-training and held-out tasks from independent random streams, then a sweep over a grid of settings on the
 # training tasks only (lesson 04 explains the score: the exact return of the greedy policy after a fixed budget of
-# episodes, 0 for a random policy, 1 for the best possible).
+# episodes, 0 for a random policy, 1 for the best possible). The grid crosses alpha, epsilon, gamma and the epsilon
+# schedule (constant, or decaying from 1 over the first half of training as in `QLearningAgent`'s default);
+# `random_settings(n, rng)` would draw a random sample instead, which tries more distinct values of each
+# hyperparameter for the same number of runs (Bergstra & Bengio 2012).
 
 # %%
 split = split_tasks(family, n_train=size(quick=16, full=150), n_test=size(quick=10, full=100), seed=0)

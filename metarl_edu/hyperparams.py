@@ -283,9 +283,10 @@ def _run_rows(objectives: Sequence[TaskObjective], settings: Sequence[Setting], 
     ends = [round(n_episodes * (p + 1) / n_points) for p in range(n_points)]
     if len(set(ends)) < n_points or ends[0] < 1:
         raise ValueError(f"n_points ({n_points}) must be between 1 and n_episodes ({n_episodes})")
-    group_of = [(o.mdp.n_states, o.mdp.n_actions, o.max_steps, o.horizon) for o in objectives]
-    for g, key in enumerate(dict.fromkeys(group_of)):
-        rows = [i for i in range(N) if group_of[i] == key]
+    groups: dict[tuple, list[int]] = {}  # rows that can share a batch: same S, A, episode limit and horizon
+    for i, o in enumerate(objectives):
+        groups.setdefault((o.mdp.n_states, o.mdp.n_actions, o.max_steps, o.horizon), []).append(i)
+    for g, (key, rows) in enumerate(groups.items()):
         for b, first in enumerate(range(0, len(rows), chunk_size)):
             chunk = rows[first:first + chunk_size]
             batch_rng = rng if rng is not None else np.random.Generator(

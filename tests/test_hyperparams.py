@@ -6,6 +6,9 @@ differences."""
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -54,6 +57,14 @@ class Constant:
 def stacked(mdp: TabularMDP):
     R = mdp.R if mdp.R.ndim == 3 else np.repeat(mdp.R[:, :, None], mdp.n_states, axis=2)
     return mdp.P[None], R[None], mdp.terminal[None], mdp.start[None], np.array([mdp.gamma])
+
+
+def test_sweeps_import_without_torch():
+    # torch is imported only inside MLPScores and by metarl_edu.meta_gradient, so lesson 04 never loads it
+    code = ("import sys, json, metarl_edu.hyperparams; "
+            "print(json.dumps([m for m in sys.modules if m.split('.')[0] == 'torch']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
 
 
 # ============================================================================================ settings
@@ -434,3 +445,12 @@ def test_meta_gradient_ascent_climbs_and_reaches_the_grid_optimum_of_its_basin()
     alphas, gammas = np.linspace(0.05, 0.99, 8), np.linspace(0.3, 0.99, 8)
     grid = objective_grid(mdp, alphas, gammas, K=10, meta_gamma=0.9, tau=0.05)
     assert result.objective > grid.max() - 0.01  # as good as the best grid cell, or better
+
+
+def test_bench_runs_small_and_formats_its_table():
+    from metarl_edu.classroom.bench import bench_hyperparams, format_hyperparams
+
+    figures = bench_hyperparams(n_tasks=2, n_episodes=5, n_naive=2, repeats=1)
+    assert figures["naive_per_s"] > 0 and figures["sweep_per_s"] > 0 and figures["n_runs"] == 2 * 36
+    text = format_hyperparams(figures)
+    assert "task x setting evaluations per second" in text and "(b)/(a)" in text

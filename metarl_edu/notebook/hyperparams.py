@@ -295,7 +295,7 @@ def plot_meta_gradient(alphas: np.ndarray, gammas: np.ndarray, grid: np.ndarray,
                     xytext=(-6, -10), textcoords="offset points")
     ax.scatter([], [], color="orange", s=40, label="end of a gradient ascent")
     ax.set(xlabel="bootstrap gamma", ylabel="step size alpha", title=title)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)
     return ax
 
 
