@@ -39,6 +39,11 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
+    # RL^2 (lesson 09)
+    "RL2Agent": "metarl_edu.rl2",
+    "RL2Config": "metarl_edu.rl2",
+    "evaluate_rl2": "metarl_edu.rl2",
+    "train_rl2": "metarl_edu.rl2",
     # policy gradients (lesson 06)
     "CategoricalMLPPolicy": "metarl_edu.pg",
     "GaussianMLPPolicy": "metarl_edu.pg",
