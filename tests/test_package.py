@@ -111,7 +111,7 @@ def test_self_check_rejects_broken_files_clearly(tmp_path, content, capsys):
     assert path.read_text() == content
 
 
-@pytest.mark.parametrize("name", ["qlearning", "bandits", "sinusoid", "navigation", "hyperparams", "maml_rl"])
+@pytest.mark.parametrize("name", ["qlearning", "bandits", "sinusoid", "navigation", "hyperparams", "maml_rl", "rl2"])
 def test_bench_names_parse(name):
     args = cli.parser().parse_args(["bench", name, "--threads", "1"])
     assert args.name == name and args.threads == 1 and args.func is cli.cmd_bench

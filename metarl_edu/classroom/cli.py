@@ -126,6 +126,7 @@ BENCHES = {
     "navigation": "2D navigation: the torch-batched env vs the Gymnasium env (steps per second)",
     "hyperparams": "hyperparameter sweeps: task x setting evaluations per second, batched vs one at a time",
     "maml_rl": "MAML on 2D navigation: seconds and memory to reach the target post-adaptation return",
+    "rl2": "RL^2 training: environment steps per second across the batch of trials",
 }
 
 
@@ -138,6 +139,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from metarl_edu.classroom import bench
 
         print(bench.format_hyperparams(bench.bench_hyperparams(repeats=args.repeats)))
+    elif args.name == "rl2":
+        from metarl_edu.rl2 import bench_rl2
+
+        bench_rl2()
     elif args.name == "bandits":
         from metarl_edu.bandits import bench_bandits
 
