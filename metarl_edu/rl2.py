@@ -413,7 +413,6 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-
 class RL2Agent:
     """An RL^2 policy with its optimiser, config and training history; train, evaluate, save and load it.
 
@@ -441,7 +440,12 @@ class RL2Agent:
         return start * (1.0 - frac * (1.0 - final_fraction))
 
     def train_step(self) -> dict[str, float]:
-        """One batch: play B trials on fresh tasks, then one A2C gradient step on them."""
+        """One iteration: play B trials on fresh tasks, then ``n_epochs`` passes over them, each made of
+        ``n_minibatches`` gradient steps (a single A2C step when both are 1).
+
+        Returns the losses of the last gradient step, its gradient norm before clipping, and ``mean_total``, the
+        batch's mean trial reward; the same dict is appended to ``history``.
+        """
         c = self.config
         tasks = c.sample_tasks(c.n_tasks, self.rng)
         batch = collect_trials(self.policy, tasks, c.n_episodes, self.rng)
@@ -641,32 +645,38 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
 
 
 # ========================================================================================== benchmark
-def bench_rl2(configs: Sequence[RL2Config] | None = None, n_iterations: int = 5, verbose: bool = True
-              ) -> dict[str, float]:
+def bench_rl2(configs: Sequence[RL2Config] | None = None, n_iterations: int = 5, verbose: bool = True,
+              threads: int | None = 1) -> dict[str, float]:
     """RL^2 training speed: environment steps per second, ``n_tasks * T * n_iterations / seconds``.
 
     Every step of every trial in a batch counts once (rollout and gradient steps included), so the figure is
     comparable with the bandit strategies' pulls per second. One warm-up iteration runs before the clock starts.
     Defaults to the settings of :func:`preset` for bandits with n = 10 and n = 100 (k = 5) and MDPs with n = 10.
+    ``threads`` as in :meth:`RL2Agent.train`.
     """
     if configs is None:
         configs = [preset("bandit", 10), preset("bandit", 100), preset("mdp", 10)]
     speeds: dict[str, float] = {}
-    lines = [f"RL^2 training, {n_iterations} iterations each, {torch.get_num_threads()} torch thread(s)",
-             f"{'config':<42}{'batch':>7}{'T':>5}{'s/iter':>9}{'steps/s':>12}"]
-    for config in configs:
-        agent = RL2Agent(config)
-        agent.train_step()  # warm-up
-        start = time.perf_counter()
-        for _ in range(n_iterations):
-            agent.train_step()
-        seconds = time.perf_counter() - start
+    with torch_threads(threads):
+        lines = [f"RL^2 training, {n_iterations} iterations each, {torch.get_num_threads()} torch thread(s)",
+                 f"{'config':<42}{'batch':>7}{'T':>5}{'s/iter':>9}{'steps/s':>12}"]
+        times = [_time_iterations(RL2Agent(config), n_iterations) for config in configs]
+    for config, seconds in zip(configs, times, strict=True):
         speeds[config.name] = config.n_tasks * config.steps_per_trial * n_iterations / seconds
         lines.append(f"{config.name:<42}{config.n_tasks:>7}{config.steps_per_trial:>5}"
                      f"{seconds / n_iterations:>9.3f}{speeds[config.name]:>12,.0f}")
     if verbose:
         print("\n".join(lines))
     return speeds
+
+
+def _time_iterations(agent: RL2Agent, n_iterations: int) -> float:
+    """Seconds for ``n_iterations`` training iterations, after one warm-up iteration."""
+    agent.train_step()
+    start = time.perf_counter()
+    for _ in range(n_iterations):
+        agent.train_step()
+    return time.perf_counter() - start
 
 
 __all__ = ["RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "TrialRecord", "TrialResult",
