@@ -143,11 +143,13 @@ def bench_maml_rl(seeds: tuple[int, ...] = (0, 1, 2), target: float = -18.0, max
     one inner step, alpha 0.1) until the mean return after one inner step on 40 held-out goals is ``target`` or
     better, checked every ``eval_every`` meta-iterations (evaluation time not counted). Medians over ``seeds``.
 
-    Memory: the process's peak resident set (``ru_maxrss``) minus its resident memory after the imports.
+    Memory: the process's peak resident set (``ru_maxrss``) minus its resident memory after the imports (those
+    that torch imports lazily included: the first Adam step loads ``torch._dynamo``).
     """
     import resource
 
     import torch
+    import torch._dynamo  # noqa: F401  torch.optim imports it on first use: about 70 MB of modules, not data
 
     from metarl_edu.envs.navigation import Navigation2DEnv
     from metarl_edu.maml_rl import MAMLAgent

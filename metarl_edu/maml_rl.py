@@ -244,7 +244,8 @@ class MAMLRLConfig:
         first_order: drop the second-order terms (first-order MAML).
         max_grad_norm: clip the meta-gradient's norm to this (``None``: no clipping); a crude stand-in for the
             trust region of TRPO, which keeps one bad meta-batch from wrecking the policy.
-        tasks_per_backward: tasks whose meta-loss graph is held in memory at once, >= 1 (memory against speed).
+        tasks_per_backward: tasks whose gradient graph (inner steps, meta-loss) is held in memory at once, >= 1
+            (memory against speed).
         hidden_sizes: hidden ReLU layers of the policy (the paper: two of 100; here two of 64, as pytorch-maml-rl,
             which trains faster on a CPU).
         n_iterations: meta-updates that ``train()`` runs by default, full mode.
@@ -412,11 +413,15 @@ class MetaRLAgent:
         n_tasks = env.batch_shape[0]
         thetas = [{k: v.expand(n_tasks, *v.shape) for k, v in theta.items()}]
         episodes, advs = [self._sample(env, theta, False, generator)], []
+        step = vmap(self._inner_step, in_dims=(0, 1, 1, 1, 1))
+        chunk = self.config.tasks_per_backward  # the inner gradients' graph of this many tasks at once: bounded memory
         for _ in range(steps):
             e = episodes[-1]
             advs.append(_batch_advantages(e, self.config.gamma))
-            step = vmap(self._inner_step, in_dims=(0, 1, 1, 1, 1))
-            thetas.append({k: v.detach() for k, v in step(thetas[-1], e.obs, e.actions, advs[-1], e.mask).items()})
+            parts = [step({k: v[lo:lo + chunk] for k, v in thetas[-1].items()},
+                          *(x[:, lo:lo + chunk] for x in (e.obs, e.actions, advs[-1], e.mask)))
+                     for lo in range(0, n_tasks, chunk)]
+            thetas.append({k: torch.cat([part[k].detach() for part in parts]) for k in theta})
             episodes.append(self._sample(env, thetas[-1], True, generator))
         return thetas, episodes, advs
 

@@ -202,3 +202,19 @@ def test_lesson_plots_show_what_they_computed():
     assert ax.get_xlabel() and ax.get_ylabel() and len(ax.get_lines()) == 1
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), result.returns.mean(0))
     plt.close("all")
+
+
+def test_chunking_tasks_changes_memory_not_results():
+    """Adapting and back-propagating a few tasks at a time gives the same parameters as all tasks at once."""
+    def run(tasks_per_backward: int) -> tuple[torch.Tensor, np.ndarray]:
+        config = MAMLRLConfig(meta_batch=4, n_traj=5, hidden_sizes=(16,), tasks_per_backward=tasks_per_backward)
+        agent = MAMLAgent(Navigation2DEnv(), config, seed=0, verbose=False)
+        agent.train(2, progress=False)
+        returns = agent.evaluate(n_tasks=5, steps=2, n_traj=3).returns
+        return torch.cat([v.detach().ravel() for v in agent.params.values()]), returns
+
+    (p1, r1), (p3, r3), (p4, r4) = run(1), run(3), run(4)
+    torch.testing.assert_close(p1, p4, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(p3, p4, rtol=1e-5, atol=1e-6)  # a last chunk smaller than the others
+    np.testing.assert_allclose(r1, r4, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(r3, r4, rtol=1e-4, atol=1e-4)
