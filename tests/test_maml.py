@@ -25,14 +25,7 @@ from metarl_edu.maml import (
 )
 from metarl_edu.pg import mlp
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Networks this small run fastest on one thread; two threads on a busy 2-core machine wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_net() -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:

@@ -29,13 +29,7 @@ from metarl_edu.pg import CategoricalMLPPolicy, Episodes, PolicyError
 SMALL = MAMLRLConfig(meta_batch=4, n_traj=5, hidden_sizes=(16,), n_iterations=2, quick_iterations=2, eval_tasks=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small networks run fastest on one thread; two threads on a busy 2-core machine wait on each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_the_articles_four_lines_run_in_quick_mode(monkeypatch, capsys):

@@ -16,14 +16,11 @@ from metarl_edu.notebook.maml import maml_fit_explorer, plot_adaptation_curves  
 
 
 @pytest.fixture(scope="module")
-def learners():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def learners(one_torch_thread):
     maml, pretrained = MAMLRegression(seed=0), PretrainedRegression(seed=0)
     maml.train(5, progress=False)
     pretrained.train(5, progress=False)
-    yield maml, pretrained
-    torch.set_num_threads(n)
+    return maml, pretrained
 
 
 def test_adaptation_curves_plot_is_labelled():

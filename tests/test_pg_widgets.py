@@ -22,13 +22,7 @@ from metarl_edu.pg import (  # noqa: E402
     train_reinforce,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_reinforce_curves_are_plotted_against_episodes():
