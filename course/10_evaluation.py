@@ -266,12 +266,13 @@ with_torch = size(quick=False, full=True)  # importing torch alone takes seconds
 costs = cost_table(course_methods(torch_methods=with_torch), progress=True)
 print(format_cost_table(costs))
 if not with_torch:
-    print("(quick mode: the torch-based rows, MAML, are measured in full mode only)")
+    print("(quick mode: the torch-based rows, MAML and RL^2, are measured in full mode only)")
 
 # %% [markdown]
 # Steps per second differ by orders of magnitude: vectorised numpy over many tasks at once is far faster than a
-# Python loop over one Gymnasium environment, and MAML's steps are data points pushed through a network with second
-# derivatives. A method's cost to reach a result is its steps per second times the steps it needs.
+# Python loop over one Gymnasium environment, MAML's steps are data points pushed through a network with second
+# derivatives, and each of RL$^2$'s steps goes through a GRU several times: once to act, then once per pass of its
+# policy-gradient update. A method's cost to reach a result is its steps per second times the steps it needs.
 #
 # ## Algorithm complexity
 # Complexity is also what a reader must understand and what can break. One crude but honest measure: the lines of
@@ -303,5 +304,6 @@ case_study_explorer({"game AI (maze)": maze, "robotics (CartPole)": robot, "heal
 # - Cost (wall time and steps), complexity and seed-to-seed spread belong in every comparison.
 # - The case studies are small on purpose: each shows one kind of meta-learning (an initial table, hyperparameters,
 #   a prior) helping on new tasks, and each stops well short of a real robot, game or clinic.
-# - This is the last lesson: go back to lessons 07-09 and evaluate MAML and RL$^2$ with this protocol (add them
-#   to the cost table with one line each, see `metarl_edu/costs.py`).
+# - This is the last lesson: go back to lessons 07-09 and evaluate MAML and RL$^2$ with this protocol (several
+#   seeds per method, paired intervals), and add your own runs to the cost table with one line each (see
+#   `metarl_edu/costs.py`).

@@ -141,6 +141,25 @@ def maml_sinusoid_cost() -> CostRow:
     return run
 
 
+def rl2_bandit_cost() -> CostRow:
+    """RL^2 training iterations on bandits with n = 10 pulls and k = 5 arms (lesson 09's preset); one pull of one
+    trial is one environment step, rollouts and gradient steps included.
+
+    Importing torch and building the agent happen here, before the clock starts. Training runs on one torch thread
+    (the library's default, see :meth:`metarl_edu.rl2.RL2Agent.train`).
+    """
+    from metarl_edu.rl2 import RL2Agent, preset
+
+    agent = RL2Agent(preset("bandit", 10))
+
+    def run() -> tuple[Any, int]:
+        n, c = size(quick=2, full=30), agent.config
+        agent.train(n, progress=False)
+        return agent.history[-n:], n * c.n_tasks * c.steps_per_trial
+
+    return run
+
+
 def course_methods(torch_methods: bool = True) -> dict[str, CostRow]:
     """The course's methods, one cost row each; add a method with one line (see the module docstring). A row that
     needs set-up (imports, building a network) is made by a function that does it and returns the row.
@@ -157,4 +176,5 @@ def course_methods(torch_methods: bool = True) -> dict[str, CostRow]:
     }
     if torch_methods:
         methods["MAML sinusoid meta-steps (07, data points)"] = maml_sinusoid_cost()
+        methods["RL^2 training, bandits n=10 (09)"] = rl2_bandit_cost()
     return methods

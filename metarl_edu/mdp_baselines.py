@@ -4,14 +4,17 @@ A trial is n episodes of H steps on one MDP, each episode starting in state 0; t
 reward. The agents here run B trials at once on a :class:`~metarl_edu.envs.batched.RandomTabularMDPs` batch.
 
 * ``random``: a uniformly random action at every step; the floor.
-* ``greedy``: acts greedily on the *posterior mean* model of the task, re-planned at every step, and never
-  explores on purpose. Its model starts from the task distribution (Duan et al. 2016's random MDPs) and counts
-  what it saw: with mean rewards ``R ~ N(1, 1)`` and unit reward noise, the posterior mean of ``R[s, a]`` after
-  ``N[s, a]`` visits paying ``sum_r`` is ``(1 + sum_r) / (1 + N[s, a])``; with a flat ``Dirichlet(1, ..., 1)``
-  prior on ``P[s, a, :]``, the posterior mean is ``(1 + N[s, a, s']) / (S + N[s, a])``. It then plans the
-  ``H - t`` steps left in the episode by finite-horizon value iteration on that model and takes an action of
-  highest value (ties at random). Duan et al. call this kind of agent greedy; it is the "certainty equivalent"
-  agent of adaptive control.
+* ``greedy``: acts greedily on the *maximum-likelihood* model of what it has seen so far
+  (:func:`empirical_model`: a pair never tried pays 0 and moves uniformly), re-planned at every step, and never
+  explores on purpose. It plans the ``H - t`` steps left in the episode by finite-horizon value iteration on that
+  model and takes an action of highest value (ties at random). Duan et al. call this kind of agent greedy; it is
+  the "certainty equivalent" agent of adaptive control.
+* ``posterior_greedy``: the same planner on the *posterior mean* model under the task distribution
+  (:func:`posterior_mean_model`; Duan et al. 2016's random MDPs): with mean rewards ``R ~ N(1, 1)`` and unit
+  reward noise, the posterior mean of ``R[s, a]`` after ``N[s, a]`` visits paying ``sum_r`` is
+  ``(1 + sum_r) / (1 + N[s, a])``; with a flat ``Dirichlet(1, ..., 1)`` prior on ``P[s, a, :]``, the posterior
+  mean is ``(1 + N[s, a, s']) / (S + N[s, a])``. An untried pair is worth its prior mean 1, the average reward,
+  where the maximum-likelihood model says 0, so this agent tries actions that ``greedy`` writes off.
 * ``oracle``: plans on the true ``P`` and ``R``: the best expected total any agent can reach, since it is told
   the task. An upper bound, not a competitor.
 

@@ -160,6 +160,15 @@ def test_maml_cost_row_counts_data_points(monkeypatch):
     assert cost.env_steps == 5 * 25 * 20 and len(cost.result) == 5
 
 
+def test_rl2_cost_row_counts_pulls(monkeypatch):
+    from metarl_edu.costs import rl2_bandit_cost
+
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    cost = measure_cost(rl2_bandit_cost())
+    # quick mode: 2 iterations x 128 trials x 10 pulls (the quick preset for n = 10)
+    assert cost.env_steps == 2 * 128 * 10 and len(cost.result) == 2
+
+
 # --------------------------------------------------------------------------------------------- widget
 def test_case_study_explorer_follows_its_controls():
     from metarl_edu.notebook.evaluation import case_study_explorer, plot_seed_spread

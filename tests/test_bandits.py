@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from functools import cache
 
 import numpy as np
@@ -28,8 +29,11 @@ from metarl_edu.bandits import (
     bench_bandits,
     evaluate_strategy,
     gittins_index_table,
+    grid_search,
     normal_ci,
     run_strategy,
+    ucb1_index,
+    ucb1_index_reference,
 )
 
 
@@ -85,6 +89,29 @@ def test_ucb1_index_worked_by_hand():
     # once every arm is pulled, c = 0 is plain greedy
     state = state_from([3, 2, 4], [1, 2, 3])
     np.testing.assert_allclose(UCB1(c=0.0).index(state), Greedy().index(state))
+
+
+def test_ucb1_index_function_by_hand_and_at_t_zero():
+    # the case worked above, as arrays: Q = (0.5, 1, -), n = (2, 1, 0), t = 3, c = 1
+    expected = [[1.5481470, 2.4823038, np.inf]]
+    np.testing.assert_allclose(ucb1_index(np.array([[0.5, 1.0, 0.0]]), np.array([[2, 1, 0]]), 3, 1.0), expected,
+                               rtol=1e-7)
+    np.testing.assert_allclose(ucb1_index_reference(np.array([[0.5, 1.0, 0.0]]), np.array([[2, 1, 0]]), 3, 1.0),
+                               expected, rtol=1e-7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing pulled yet (t = 0): every index +inf, without a warning
+        assert np.isposinf(ucb1_index(np.zeros((2, 3)), np.zeros((2, 3), dtype=np.int64), 0)).all()
+
+
+def test_grid_search_compares_settings_on_the_same_bandits():
+    best, results = grid_search(lambda c: UCB1(c=c), [0.0, 0.3, 3.0], n_pulls=100, k=5, n_bandits=300, rng=1)
+    assert list(results) == [0.0, 0.3, 3.0]
+    assert all(np.array_equal(r.best_means, results[0.0].best_means) for r in results.values())  # common bandits
+    # a bonus three times Auer's explores far too much for 100 pulls (c = 1 already loses about 10%)
+    assert results[3.0].mean_total < results[0.3].mean_total - 10 and best != 3.0
+    assert results[best].mean_total == max(r.mean_total for r in results.values())
+    with pytest.raises(BanditError, match="grid"):
+        grid_search(lambda c: UCB1(c=c), [], n_pulls=10, k=5)
 
 
 def test_greedy_keeps_pulling_an_arm_that_paid():

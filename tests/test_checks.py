@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def lesson_imports(lesson: str) -> dict:
     """Names a lesson's setup cell imports and its exercises use, beyond numpy."""
+    if lesson == "09_rl2":
+        import torch
+
+        return {"torch": torch}
     if lesson == "08_maml_rl":
         import torch
         from torch.func import grad
@@ -415,6 +419,67 @@ def ho_runs_training_tasks(fit, split, run):
     return run(list(split.train), [choose(t) for t in split.train])
 
 
+def ucb_sutton_barto(q, n, t, c):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, q + c * np.sqrt(np.log(max(t, 1)) / n), np.inf)
+
+
+def ucb_no_where(q, n, t, c):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return q + c * np.sqrt(2 * np.log(t) / n)
+
+
+def ucb_unpulled_zero(q, n, t, c):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, q + c * np.sqrt(2 * np.log(max(t, 1)) / n), 0.0)
+
+
+def ucb_log_of_n(q, n, t, c):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, q + c * np.sqrt(2 * np.log(n) / n), np.inf)
+
+
+def ucb_c_under_root(q, n, t, c):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, q + np.sqrt(c * 2 * np.log(max(t, 1)) / n), np.inf)
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def ri_clamp_only(obs, prev_action, prev_reward, done, n_actions):
+    torch = _torch()
+    a = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float()
+    return torch.cat([obs.float(), a, prev_reward.float().unsqueeze(1), done.float().unsqueeze(1)], dim=1)
+
+
+def ri_one_hot_of_minus_one(obs, prev_action, prev_reward, done, n_actions):
+    torch = _torch()
+    a = torch.nn.functional.one_hot(prev_action, n_actions).float()
+    return torch.cat([obs.float(), a, prev_reward.float().unsqueeze(1), done.float().unsqueeze(1)], dim=1)
+
+
+def ri_reward_first(obs, prev_action, prev_reward, done, n_actions):
+    torch = _torch()
+    a = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float() * (prev_action >= 0).unsqueeze(1)
+    return torch.cat([obs.float(), prev_reward.float().unsqueeze(1), done.float().unsqueeze(1), a], dim=1)
+
+
+def ri_action_as_number(obs, prev_action, prev_reward, done, n_actions):
+    torch = _torch()
+    columns = [prev_action.float(), prev_reward.float(), done.float()]
+    return torch.cat([obs.float(), torch.stack(columns, dim=1)], dim=1)
+
+
+def ri_forgets_done(obs, prev_action, prev_reward, done, n_actions):
+    torch = _torch()
+    a = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float() * (prev_action >= 0).unsqueeze(1)
+    return torch.cat([obs.float(), a, prev_reward.float().unsqueeze(1)], dim=1)
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -438,6 +503,9 @@ CASES = {
     ("07_maml_sinusoid", "inner_update"): [iu_sign_error, iu_in_place, iu_detached, iu_no_alpha],
     ("07_maml_sinusoid", "meta_loss"): [ml_always_first_order, ml_sign_error, ml_query_for_inner_step,
                                         ml_sums_squares],
+    ("09_rl2", "ucb1_index"): [ucb_sutton_barto, ucb_no_where, ucb_unpulled_zero, ucb_log_of_n, ucb_c_under_root],
+    ("09_rl2", "rl2_input"): [ri_clamp_only, ri_one_hot_of_minus_one, ri_reward_first, ri_action_as_number,
+                              ri_forgets_done],
     ("10_evaluation", "bootstrap_ci"): [
         boot_without_replacement, boot_data_std, boot_one_sided_cut, boot_percentile_fractions,
     ],
@@ -535,6 +603,16 @@ def test_hints_name_the_mistake():
     assert "fitted on held-out task" in repr(run_check("held_out_scores", ho_fits_on_everything))
     assert "check_disjoint(split.train, split.test) first" in repr(run_check("held_out_scores", ho_no_leak_check))
     assert "run the held-out tasks split.test" in repr(run_check("held_out_scores", ho_runs_training_tasks))
+    assert "2 ln t under the square root" in repr(run_check("ucb1_index", ucb_sutton_barto))
+    assert "got nan (0 / 0)" in repr(run_check("ucb1_index", ucb_no_where))
+    assert "must have the index +inf" in repr(run_check("ucb1_index", ucb_unpulled_zero))
+    assert "not of the arm's own n_a" in repr(run_check("ucb1_index", ucb_log_of_n))
+    assert "c multiplies the square root" in repr(run_check("ucb1_index", ucb_c_under_root))
+    assert "not as arm 0" in repr(run_check("rl2_input", ri_clamp_only))
+    assert "one_hot cannot encode a = -1" in repr(run_check("rl2_input", ri_one_hot_of_minus_one))
+    assert "concatenate in the order" in repr(run_check("rl2_input", ri_reward_first))
+    assert "one-hot vector of length n_actions" in repr(run_check("rl2_input", ri_action_as_number))
+    assert "done flag" in repr(run_check("rl2_input", ri_forgets_done))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

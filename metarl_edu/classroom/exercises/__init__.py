@@ -14,5 +14,6 @@ from metarl_edu.classroom.exercises import (  # noqa: F401
     l06_policy_gradients,
     l07_maml_sinusoid,
     l08_maml_rl,
+    l09_rl2,
     l10_evaluation,
 )
