@@ -46,7 +46,7 @@ def test_results_plot_is_labelled_and_draws_the_intervals():
     ax = plot_results({"a": bandit_result("a", [2.0, 0.0]), "b": bandit_result("b", [2.0, 2.0])}, title="T")
     assert ax.get_title() == "T" and "reward" in ax.get_xlabel()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]  # best at the top
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["95% confidence interval"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["mean, 95% confidence interval"]
     plt.close("all")
 
 

@@ -38,19 +38,18 @@ def format_results(results: Mapping[str, Result], title: str = "") -> str:
 
 def plot_results(results: Mapping[str, Result], ax: Axes | None = None, title: str = "",
                  xlabel: str = "mean total reward per trial") -> Axes:
-    """Horizontal bars of the mean totals with their 95% confidence intervals as error bars, best at the top."""
+    """The mean totals as dots with their 95% confidence intervals, best at the top."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 0.4 * len(results) + 1.2))
     ordered = sorted(results.items(), key=lambda item: item[1].mean_total)
     means = np.array([r.mean_total for _, r in ordered])
     ci = np.array([r.total_ci for _, r in ordered])
     y = np.arange(len(ordered))
-    ax.barh(y, means, color="tab:blue", alpha=0.6)
-    ax.errorbar(means, y, xerr=[means - ci[:, 0], ci[:, 1] - means], fmt="none", ecolor="black", capsize=3,
-                label="95% confidence interval")
+    # dots, not bars: the axis does not start at 0, and a bar's length would exaggerate the gaps
+    ax.errorbar(means, y, xerr=[means - ci[:, 0], ci[:, 1] - means], fmt="o", color="tab:blue", ecolor="black",
+                capsize=3, label="mean, 95% confidence interval")
     ax.set_yticks(y, [name for name, _ in ordered])
-    low = min(ci[:, 0].min(), means.min())
-    ax.set_xlim(max(0.0, low - 0.15 * (ci[:, 1].max() - low)) if low > 0 else None, None)
+    ax.set_ylim(-0.6, len(ordered) - 0.4)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
@@ -72,7 +71,7 @@ def plot_training_curve(agent: RL2Agent, baselines: Mapping[str, float] | None =
     ax.set_ylabel("mean total reward per trial")
     ax.set_title(title or f"Training {agent.config.name}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")  # the curve rises from the left; the baselines sit near the top
     return ax
 
 

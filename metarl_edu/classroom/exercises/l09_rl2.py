@@ -116,6 +116,9 @@ def _input(fn: Callable[..., Any], obs: torch.Tensor, prev_action: torch.Tensor,
     if x.dtype != torch.float32:
         raise Failure(f"return a float32 tensor (.float()), as the GRU's weights are; got {x.dtype}")
     B, d_obs = obs.shape
+    if n_actions == 2 and x.ndim == 2 and x.shape[0] == B and x.shape[1] == d_obs + 3:  # both mistakes fit
+        raise Failure("x_t has one column too few: it holds the one-hot previous action (n_actions columns), the "
+                      "previous reward and the done flag")
     if x.ndim == 2 and x.shape[0] == B and x.shape[1] == d_obs + 3:
         raise Failure(f"encode the previous action as a one-hot vector of length n_actions = {n_actions}, not as "
                       f"one number")
@@ -152,14 +155,14 @@ def _rl2_input_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[],
         ))
 
     def mdp_batch() -> None:
-        # B = 3 trials of an MDP with S = 4 states (one-hot) and A = 2 actions, worked row by row:
-        #   state 0, previous action 1, reward -0.5, not done  -> [1, 0, 0, 0 | 0, 1 | -0.5 | 0]
-        #   state 3, no previous action (first step)           -> [0, 0, 0, 1 | 0, 0 |  0   | 0]
-        #   state 1, previous action 0, reward 2.25, done      -> [0, 1, 0, 0 | 1, 0 | 2.25 | 1]
+        # B = 3 trials of an MDP with S = 4 states (one-hot) and A = 3 actions, worked row by row:
+        #   state 0, previous action 1, reward -0.5, not done  -> [1, 0, 0, 0 | 0, 1, 0 | -0.5 | 0]
+        #   state 3, no previous action (first step)           -> [0, 0, 0, 1 | 0, 0, 0 |  0   | 0]
+        #   state 1, previous action 0, reward 2.25, done      -> [0, 1, 0, 0 | 1, 0, 0 | 2.25 | 1]
         obs = torch.eye(4)[[0, 3, 1]]
         x = _input(fn, obs, torch.tensor([1, -1, 0]), torch.tensor([-0.5, 0.0, 2.25]), torch.tensor([0.0, 0.0, 1.0]),
-                   2)
-        expect_close(x, [[1, 0, 0, 0, 0, 1, -0.5, 0], [0, 0, 0, 1, 0, 0, 0, 0], [0, 1, 0, 0, 1, 0, 2.25, 1]],
+                   3)
+        expect_close(x, [[1, 0, 0, 0, 0, 1, 0, -0.5, 0], [0, 0, 0, 1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 1, 0, 0, 2.25, 1]],
                      what="x_t for three trials")
 
     def against_reference() -> None:
@@ -178,7 +181,7 @@ def _rl2_input_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[],
 
     yield "a bandit step: arm 2 paid 0.5 and ended an episode", one_step
     yield "the first step of a trial", first_step
-    yield "three MDP trials at once (S = 4, A = 2)", mdp_batch
+    yield "three MDP trials at once (S = 4, A = 3)", mdp_batch
     yield "16 random MDP steps (S = 10, A = 5)", against_reference
 
 
