@@ -51,9 +51,11 @@ from metarl_edu.bandits import (
 )
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.config import checkpoint_dir
+from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.mdp_baselines import evaluate_mdp_baseline
 from metarl_edu.notebook.rl2 import format_results, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
 from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs, evaluate_rl2, preset, train_rl2
+from metarl_edu.rl2_gym import collect_gym_trials
 
 torch.set_num_threads(1)  # a GRU this small runs fastest on one thread (two fight each other on a 2-core machine)
 start_lesson("09_rl2", kind="master")
@@ -263,7 +265,7 @@ obs, _ = envs.reset(seed=0)
 ended = np.zeros(1, dtype=bool)
 for t in range(1, 6):
     obs, reward, terminated, truncated, _ = envs.step(np.array([1]))
-    note = "  <- autoreset step: the action was ignored; mask it out" if ended[0] else ""
+    note = "  <- autoreset step: the action was ignored; not a step of the task" if ended[0] else ""
     print(f"step {t}: reward {reward[0]:.0f}, terminated {terminated[0]}, truncated {truncated[0]}{note}")
     ended = terminated | truncated
 
@@ -271,11 +273,24 @@ for t in range(1, 6):
 # An RL$^2$ agent fed from such an environment must not let that step into its hidden state (its "previous action"
 # was never taken, and its reward 0 is not a reward of the task), nor into the loss: such a step must be dropped
 # from the sequence altogether. Masking it in the loss alone would not do: the GRU would still read it, and the
-# advantages would be cut at that point. The task simulators of `metarl_edu.envs.batched` avoid the problem at the
-# source: their episodes have a fixed length, and the step after an episode ends already *is* the first step of
-# the next episode (start state, `done = 1`), so there is no wasted step. The loss honours a mask for padding
-# after a trial's last step, and `tests/test_rl2.py` checks that such steps change neither the loss nor its
-# gradient.
+# advantages would be cut at that point. `metarl_edu.rl2_gym.collect_gym_trials` plays RL$^2$ trials on any such
+# vector env: on an autoreset step it keeps the row's hidden state as it was and records nothing; the next real
+# input carries `done = 1` with the last real action and reward; each row's real steps are packed at the front,
+# with padding (mask 0) after them, which the loss leaves out (`tests/test_rl2_gym.py` and `tests/test_rl2.py`
+# check all of it). Four pulls of a bandit, one pull per episode, need seven calls of the vector env:
+
+# %%
+bandit_agent = RL2Agent(preset("bandit", 4, k=3))  # untrained: only the bookkeeping matters here
+envs = gym.vector.SyncVectorEnv([lambda: BernoulliBanditEnv([0.2, 0.5, 0.9], horizon=1)] * 2)  # NEXT_STEP mode
+played = collect_gym_trials(bandit_agent.policy, envs, n_episodes=4, rng=np.random.default_rng(0), seed=0)
+print(f"steps the agent saw in each trial: {played.a.shape[0]}")
+print(f"rewards paid by its pulls (trial 0):      {played.r[:, 0].tolist()}")
+print(f"previous rewards in its inputs (trial 0): {played.x[1:, 0, 4].tolist()}  (never a reset step's 0 in between)")
+
+# %% [markdown]
+# The task simulators of `metarl_edu.envs.batched`, used for training below, avoid the problem at the source:
+# their episodes have a fixed length, and the step after an episode ends already *is* the first step of the next
+# episode (start state, `done = 1`), so there is no wasted step.
 #
 # ## Training RL$^2$ on bandits
 # Slow RL here is an **actor-critic**: the policy head (the actor) is trained by policy gradients as in lesson 06,

@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     "RL2Config": "metarl_edu.rl2",
     "evaluate_rl2": "metarl_edu.rl2",
     "train_rl2": "metarl_edu.rl2",
+    "collect_gym_trials": "metarl_edu.rl2_gym",
     # policy gradients (lesson 06)
     "CategoricalMLPPolicy": "metarl_edu.pg",
     "GaussianMLPPolicy": "metarl_edu.pg",
