@@ -99,7 +99,7 @@ class RL2Config:
             default, ``1/sqrt(hidden_size)``, is about ten times smaller. To explore well the agent must combine
             *which arm it pulled* with *whether that paid* (an AND of two inputs), which needs the GRU's gates to
             be in their nonlinear range; with small input weights the network starts nearly linear and training
-            idles on a long plateau first.
+            idles on a long plateau first. For MDPs, though, 0.5 learns faster than 2 (see :func:`preset`).
         n_epochs: passes over each batch, >= 1 (PPO); 1 with ``n_minibatches = 1`` is plain A2C.
         n_minibatches: each pass splits the B trials into this many minibatches of whole trials, >= 1, one
             gradient step each.
@@ -627,8 +627,22 @@ def record_trial(agent: RL2Agent, task: BernoulliBandits | RandomTabularMDPs | N
 
 # ============================================================================================ presets
 def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overrides) -> RL2Config:
-    """The settings this course trains with: :class:`RL2Config`'s defaults, which suit bandits, and for MDPs
-    ``gamma = 0.99`` (exploring in one episode pays in the next ones, 10 steps later) with rewards scaled by 0.1.
+    """The settings this course trains with: :class:`RL2Config`'s defaults, which suit bandits, and for MDPs:
+
+    * ``gamma = 0.99``: exploring in one episode pays in the next ones, 10 steps later; rewards scaled by 0.1.
+    * ``input_scale = 0.5``: a mean total of 115.7 (95% CI 113.9-117.6) after 100 batches, against 111.4
+      (109.6-113.1) with the bandits' 2.
+    * ``entropy_coef = 0.1`` and ``lr = 0.02``: 120.1 (118.4-121.9) after 100 batches, against 115.7 with the
+      bandits' 0.01 and 0.01, whose policy is nearly deterministic (entropy 0.3 nats of ln 5 = 1.6) by then.
+    * ``n_epochs = 2``: two PPO passes per batch instead of four take half the time, and 1000 batches of two
+      passes learn at least as much as 600 batches of four in the same time (about 200 s on one core). The
+      total is limited by how many batches fit in the time more than by any of these settings.
+
+    Measured in full mode (1000 batches of 256 trials, one torch thread, about 200 s), n = 10 episodes, on 1000
+    held-out MDPs drawn with seed 2024 for every agent, mean total per trial with its 95% CI:
+    RL^2 128.3 (126.6-130.0), random 100.6 (99.3-101.9), greedy 134.4 (132.7-136.1), posterior greedy
+    158.8 (157.3-160.3), oracle 218.7. RL^2 beats random but not yet greedy in this budget; its total was still
+    rising when training stopped.
 
     ``n_iterations`` and ``n_tasks`` shrink in quick mode (:func:`metarl_edu.config.size`). Any field can be
     overridden by keyword.
@@ -640,7 +654,8 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
     if task == "bandit":
         settings["n_iterations"] = size(quick=30, full=300 if n_episodes <= 20 else 200)
     else:
-        settings.update(gamma=0.99, reward_scale=0.1, n_iterations=size(quick=20, full=300))
+        settings.update(gamma=0.99, reward_scale=0.1, input_scale=0.5, entropy_coef=0.1, lr=0.02, n_epochs=2,
+                        n_iterations=size(quick=20, full=1000))
     return RL2Config(**{**settings, **overrides})
 
 
