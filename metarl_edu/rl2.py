@@ -99,7 +99,7 @@ class RL2Config:
             default, ``1/sqrt(hidden_size)``, is about ten times smaller. To explore well the agent must combine
             *which arm it pulled* with *whether that paid* (an AND of two inputs), which needs the GRU's gates to
             be in their nonlinear range; with small input weights the network starts nearly linear and training
-            idles on a long plateau first.
+            idles on a long plateau first. For MDPs, though, 0.5 learns faster than 2 (see :func:`preset`).
         n_epochs: passes over each batch, >= 1 (PPO); 1 with ``n_minibatches = 1`` is plain A2C.
         n_minibatches: each pass splits the B trials into this many minibatches of whole trials, >= 1, one
             gradient step each.
@@ -572,13 +572,13 @@ def train_rl2(config: RL2Config, *, progress: bool = True, checkpoint_dir: str |
 
 # ========================================================================================= evaluation
 def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generator | int = 0,
-                 greedy: bool = False) -> BanditResult | TrialResult:
+                 greedy: bool = False, threads: int | None = 1) -> BanditResult | TrialResult:
     """Play one trial on each of ``n_tasks`` fresh tasks; the mean total reward per trial with a 95% CI.
 
     For bandits the tasks are drawn exactly as :func:`metarl_edu.bandits.evaluate_strategy` draws them
     (``p = rng.random((n_tasks, k))`` first), so the same integer seed gives RL^2 and the strategies the same
     bandits, and the result is a :class:`~metarl_edu.bandits.BanditResult`. For MDPs it is a :class:`TrialResult`.
-    Held out: the training generator is never used here.
+    Held out: the training generator is never used here. ``threads`` as in :meth:`RL2Agent.train`.
     """
     if n_tasks < 2:
         raise RL2Error(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
@@ -586,7 +586,8 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
     c = agent.config
     tasks = c.sample_tasks(n_tasks, rng)
     start = time.perf_counter()
-    batch = collect_trials(agent.policy, tasks, c.n_episodes, rng, greedy=greedy)
+    with torch_threads(threads):
+        batch = collect_trials(agent.policy, tasks, c.n_episodes, rng, greedy=greedy)
     seconds = time.perf_counter() - start
     totals = batch.r.double().sum(0).numpy()
     if c.task == "bandit":
@@ -619,15 +620,17 @@ class TrialRecord:
 
 @torch.no_grad()
 def record_trial(agent: RL2Agent, task: BernoulliBandits | RandomTabularMDPs | None = None, *,
-                 rng: np.random.Generator | int = 0, greedy: bool = False) -> TrialRecord:
-    """Play one trial on ``task`` (a fresh one from ``rng`` when None) and record every step."""
+                 rng: np.random.Generator | int = 0, greedy: bool = False, threads: int | None = 1) -> TrialRecord:
+    """Play one trial on ``task`` (a fresh one from ``rng`` when None) and record every step.
+    ``threads`` as in :meth:`RL2Agent.train`."""
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     c = agent.config
     task = c.sample_tasks(1, rng) if task is None else task
     if task.n_tasks != 1:
         raise RL2Error(f"record_trial plays one task; got a batch of {task.n_tasks}")
-    batch = collect_trials(agent.policy, task, c.n_episodes, rng, greedy=greedy)
-    logits, _, _ = agent.policy(batch.x)
+    with torch_threads(threads):
+        batch = collect_trials(agent.policy, task, c.n_episodes, rng, greedy=greedy)
+        logits, _, _ = agent.policy(batch.x)
     T = batch.a.shape[0]
     return TrialRecord(states=batch.s[:, 0].numpy(), actions=batch.a[:, 0].numpy(), rewards=batch.r[:, 0].numpy(),
                        probs=torch.softmax(logits[:, 0], -1).numpy(), values=batch.v[:, 0].numpy(),
@@ -637,8 +640,29 @@ def record_trial(agent: RL2Agent, task: BernoulliBandits | RandomTabularMDPs | N
 
 # ============================================================================================ presets
 def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overrides) -> RL2Config:
-    """The settings this course trains with: :class:`RL2Config`'s defaults, which suit bandits, and for MDPs
-    ``gamma = 0.99`` (exploring in one episode pays in the next ones, 10 steps later) with rewards scaled by 0.1.
+    """The settings this course trains with: :class:`RL2Config`'s defaults, which suit bandits, and for MDPs:
+
+    * ``gamma = 0.99``: exploring in one episode pays in the next ones, 10 steps later; rewards scaled by 0.1.
+    * ``gae_lambda = 0.3``: advantages that lean on the critic rather than on the noisy rewards of the rest of
+      the trial. The largest gain: 130.5 (95% CI 128.8-132.1) against 128.3 (126.6-130.0) with 0.9 after 1000
+      batches, and a mean batch total of 118 against 103 after 110 batches.
+    * ``input_scale = 0.5``: 115.7 (113.9-117.6) after 100 batches, against 111.4 (109.6-113.1) with the
+      bandits' 2 (with the bandits' entropy bonus and learning rate).
+    * ``entropy_coef = 0.05`` and ``lr = 0.02``, decaying only to half (``lr_final_fraction = 0.5``): with the
+      bandits' 0.01 and 0.01 the policy is nearly deterministic (entropy 0.3 nats of ln 5 = 1.6) after 100
+      batches, at 115.7, where 0.1 and 0.02 reach 120.1 (118.4-121.9). Then 0.05 instead of 0.1 and a learning
+      rate that keeps half its value add about 1 (131.7 against 130.5 after 1000 batches).
+    * ``n_epochs = 2``: two PPO passes per batch instead of four take half the time, and 1000 batches of two
+      passes learn at least as much as 600 batches of four in the same time (about 200 s on one core). Four
+      ways of spending one minute (PPO with 1 or 2 passes, 4 or 8 minibatches, 256 or 512 trials) all reach
+      about 123: the total is limited by the time more than by these settings. 128 GRU units instead of 64 did
+      not pay for their cost.
+
+    Measured in full mode (1000 batches of 256 trials, one torch thread, about 200 s), n = 10 episodes, on 1000
+    held-out MDPs drawn with seed 2024 for every agent, mean total per trial with its 95% CI:
+    RL^2 131.7 (129.9-133.4), random 100.6 (99.3-101.9), greedy 134.4 (132.7-136.1), posterior greedy
+    158.8 (157.3-160.3), oracle 218.7. RL^2 gains about as much from episode to episode as greedy does (10.9
+    in the first episode, 13.3-14.0 from the fourth on) and ends just below it in this budget.
 
     ``n_iterations`` and ``n_tasks`` shrink in quick mode (:func:`metarl_edu.config.size`), most for trials of
     more than 20 steps, so that lesson 09 runs in seconds there. Any field can be overridden by keyword.
@@ -651,7 +675,8 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
     if task == "bandit":
         settings["n_iterations"] = size(quick=8 if long else 30, full=300 if n_episodes <= 20 else 200)
     else:
-        settings.update(gamma=0.99, reward_scale=0.1, n_iterations=size(quick=8, full=300))
+        settings.update(gamma=0.99, gae_lambda=0.3, reward_scale=0.1, input_scale=0.5, entropy_coef=0.05, lr=0.02,
+                        lr_final_fraction=0.5, n_epochs=2, n_iterations=size(quick=8, full=1000))
     return RL2Config(**{**settings, **overrides})
 
 
