@@ -396,7 +396,7 @@ assert min(ratio.values()) >= size(quick=0.0, full=0.95), "a target was missed: 
 # **oracle**, which is told the MDP: an upper bound, not a competitor. The target of this part: RL$^2$ above greedy
 # and above random on the same held-out MDPs, with 95% confidence. The MDP preset differs from the bandits' in a
 # few settings (`preset` in `metarl_edu/rl2.py` gives each one with the measurement that chose it), and trains
-# for about three minutes in full mode.
+# for a few minutes in full mode.
 
 # %%
 config_mdp = preset("mdp", 10)
@@ -447,8 +447,8 @@ rl2_replay(agent_mdp, task=0, step=40)
 #
 # **What came out.** In full mode RL$^2$ beats random play by a wide margin and earns more per episode as the
 # trial goes on, but it ends below the greedy planner: the paired difference printed above lies below 0, so the
-# target "above greedy" is **missed**. Two likely reasons. The budget: a few minutes on one CPU core, and the
-# training curve is still rising when training stops. And the task: a planner that *counts* rebuilds a model of
+# target "above greedy" is **missed**. Two likely reasons. The budget: a few minutes on one CPU core, by the end
+# of which the training curve is levelling off just below greedy's line. And the task: a planner that *counts* rebuilds a model of
 # the MDP from what it saw and plans on it exactly; the GRU must learn, from reward alone, to keep what matters of
 # up to 10 x 5 x 10 transition counts in its 64 hidden units, and to plan with it. Posterior greedy shows how much
 # knowing the task distribution is worth (its gain over greedy is printed above): the same planner, valuing
