@@ -442,8 +442,10 @@ print("RL^2, mean reward in episodes 1..10 of a trial:", np.round(per_episode.nu
 rl2_replay(agent_mdp, task=0, step=40)
 
 # %% [markdown]
-# In the replay, each dot is an action (y) at a step of the trial (x), coloured by its reward; the right panel
-# shows the policy at the chosen step and how often each action was taken so far.
+# In the replay, each dot is an action (y) at a step of the trial (x), coloured by its reward; the title lists the
+# states visited so far in the current episode, and the right panel shows the policy at the chosen step, in its
+# state, with how often each action was taken so far. Step through an episode: does the agent's choice depend
+# on the state it is in?
 #
 # **What came out.** In full mode RL$^2$ beats random play by a wide margin and earns more per episode as the
 # trial goes on, but it ends below the greedy planner: the paired difference printed above lies below 0, so the

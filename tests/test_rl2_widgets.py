@@ -86,10 +86,15 @@ def test_replay_shows_the_recorded_trial_and_follows_its_sliders():
         rl2_replay(agent, step=13)
 
 
-def test_replay_of_an_mdp_trial_has_no_arm_means():
+def test_replay_of_an_mdp_trial_has_no_arm_means_and_shows_the_states():
     w = rl2_replay(RL2Agent(MDP), task=0)
     assert w.arm_means is None and w.t == 6 and w.probs.shape == (3,)
     assert "image/png" in w.output.outputs[0]["data"]
+    w.step.value = 5  # step 5 is in episode 2 (steps 4-6): its states are labelled, episode 1's are not
+    assert w.state == w.record.states[4]
+    left, right = w._figure().axes[:2]
+    assert left.get_title().endswith(f"episode 2, states so far: {w.record.states[3]} > {w.record.states[4]}")
+    assert right.get_title().endswith(f"in state {w.state}")
 
 
 def test_trial_inputs_table_splits_each_row_into_its_parts():

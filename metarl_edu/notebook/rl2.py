@@ -88,6 +88,7 @@ class RL2Replay(widgets.VBox):
         counts: how often each action was taken in steps 1..t, shape (A,).
         total: the reward of steps 1..t.
         arm_means: the bandit's true arm means ``p``, shape (A,); None for an MDP.
+        state: the state in which step t's action was taken (always 0 for a bandit).
     """
 
     def __init__(self, agent: RL2Agent, task: int, step: int | None, greedy: bool) -> None:
@@ -114,6 +115,7 @@ class RL2Replay(widgets.VBox):
         self.probs = rec.probs[self.t - 1]
         self.counts = np.bincount(rec.actions[: self.t], minlength=rec.probs.shape[1])
         self.total = float(rec.rewards[: self.t].sum())
+        self.state = int(rec.states[self.t - 1])
         self.output.outputs = (_png_output(self._figure()),)
 
     def _figure(self) -> Figure:
@@ -134,13 +136,17 @@ class RL2Replay(widgets.VBox):
             fig.colorbar(points, ax=ax, label="reward")
             for boundary in np.flatnonzero(np.diff(rec.episode)) + 1.5:
                 ax.axvline(boundary, color="grey", linestyle=":", linewidth=0.8)
+            path = rec.states[np.flatnonzero(rec.episode[:t] == rec.episode[t - 1])]  # step t's episode so far
         ax.axvline(t, color="black", linewidth=0.8)
         ax.set_yticks(range(A))
         ax.set_ylim(-0.6, A - 0.4)
         ax.set_xlabel("step of the trial" + (" (one pull each)" if self.arm_means is not None else
                                              " (dotted: a new episode starts)"))
         ax.set_ylabel("arm pulled" if self.arm_means is not None else "action taken")
-        ax.set_title(f"Steps 1-{t} of {len(steps)}: total reward {self.total:.1f}")
+        title = f"Steps 1-{t} of {len(steps)}: total reward {self.total:.1f}"
+        if self.arm_means is None:
+            title += f"\nepisode {rec.episode[t - 1] + 1}, states so far: {' > '.join(map(str, path))}"
+        ax.set_title(title, fontsize=10)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=4)
         x = np.arange(A)
         bars.bar(x, self.probs, color="tab:blue", alpha=0.7, label="policy: P(action)")
@@ -152,7 +158,7 @@ class RL2Replay(widgets.VBox):
         bars.set_xticks(x)
         bars.set_xlabel("arm (above: times pulled so far)" if self.arm_means is not None else "action")
         bars.set_ylabel("probability / arm mean" if self.arm_means is not None else "probability")
-        bars.set_title(f"The policy at step {t}")
+        bars.set_title(f"The policy at step {t}" + ("" if self.arm_means is not None else f", in state {self.state}"))
         bars.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2))
         fig.tight_layout()
         return fig
