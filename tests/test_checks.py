@@ -703,3 +703,17 @@ def test_changing_the_input_values_is_reported():
 
     text = repr(run_check("bellman_expectation_backup", backup_in_place))
     assert "changed the v passed in" in text
+
+
+def test_answers_become_numbers_or_a_failure_that_says_why():
+    import torch
+
+    answer = torch.tensor([1.0, 2.0], requires_grad=True) * 1  # an answer still attached to its graph
+    np.testing.assert_array_equal(checks.as_numbers(answer, "x"), [1.0, 2.0])
+    checks.expect_close(answer, [1.0, 2.0], what="x")
+    with pytest.raises(checks.Failure, match="x is None; did you forget to `return` it"):
+        checks.as_numbers(None, "x")
+    with pytest.raises(checks.Failure, match="expected numbers for x, got dict"):
+        checks.as_numbers({"a": 1}, "x")
+    with pytest.raises(checks.Failure, match=r"x: expected \[1\. 2\.\], got \[1\. 3\.\]"):
+        checks.expect_close(torch.tensor([1.0, 3.0]), [1.0, 2.0], what="x")

@@ -250,6 +250,19 @@ def fmt(x: Any) -> str:
     return repr(x)
 
 
+def as_numbers(got: Any, what: str) -> np.ndarray:
+    """A learner's answer as a float array, or a :class:`Failure` that says why it is not one (None: a missing
+    ``return``). Torch tensors are detached first, so an answer that requires grad is accepted."""
+    if got is None:
+        raise Failure(f"{what} is None; did you forget to `return` it?")
+    if hasattr(got, "detach"):  # a torch tensor, without importing torch here
+        got = got.detach().cpu().double().numpy()
+    try:
+        return np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise Failure(f"expected numbers for {what}, got {type(got).__name__}: {fmt(got)}") from None
+
+
 def expect_close(
     got: Any,
     expected: Any,
@@ -264,12 +277,7 @@ def expect_close(
     one, the hint is added to the message.
     """
     expected_arr = np.asarray(expected, dtype=float)
-    if got is None:
-        raise Failure(f"{what} is None; did you forget to `return` it?")
-    try:
-        got_arr = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise Failure(f"expected numbers for {what}, got {type(got).__name__}: {fmt(got)}") from None
+    got_arr = as_numbers(got, what)
     if got_arr.shape != expected_arr.shape:
         raise Failure(f"{what} has shape {got_arr.shape}, expected shape {expected_arr.shape}")
     if not np.all(np.isfinite(got_arr)):

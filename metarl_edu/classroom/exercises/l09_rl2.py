@@ -14,20 +14,14 @@ import numpy as np
 import torch
 
 from metarl_edu.bandits import ucb1_index_reference as _ucb1_reference
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.checks import Exercise, Failure, as_numbers, expect_close, fmt, register
 from metarl_edu.rl2 import rl2_input_reference as _rl2_input_reference
 
 
 # --------------------------------------------------------------------------------------------- UCB1's index
 def _index(fn: Callable[..., Any], q: np.ndarray, n: np.ndarray, t: int, c: float) -> np.ndarray:
     """The learner's index as a float array of the shape of ``q``, with the unpulled arms checked first."""
-    got = fn(q, n, t, c)
-    if got is None:
-        raise Failure("the index is None; did you forget to `return` it?")
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise Failure(f"expected an array of indices, got {type(got).__name__}: {fmt(got)}") from None
+    got = as_numbers(fn(q, n, t, c), "the index")
     if got.shape != q.shape:
         raise Failure(f"the index must have the shape of q, (B, k) = {q.shape}; got {got.shape}")
     unpulled = n == 0
