@@ -366,6 +366,7 @@ plt.show()
 
 # %%
 ratio = {n: final[n]["RL^2"].mean_total / final[n][UCB1(c=tuned_c[n]).name].mean_total for n in final}
+print(size(quick="Quick mode trains for seconds only: the targets below are for full mode.", full="Full mode."))
 for n in final:
     print(f"n = {n:3d}: RL^2 earns {ratio[n]:.1%} of tuned UCB1's total; target (>= 95%): "
           f"{'met' if ratio[n] >= 0.95 else 'MISSED'}")
@@ -422,6 +423,7 @@ plt.show()
 
 # %%
 totals = {name: result.totals for name, result in mdp_results.items()}
+print(size(quick="Quick mode trains for seconds only: the targets below are for full mode.", full="Full mode."))
 for name in ("random", "greedy"):
     diff = paired_bootstrap_ci(totals["RL^2"], totals[name], rng=0)
     print(f"RL^2 minus {name:<7} on the same MDPs: {diff};  target 'above {name}': "
