@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-PROB_ATOL = 1e-8
+from metarl_edu import _checks
+from metarl_edu._checks import PROB_ATOL  # noqa: F401  (re-exported)
 
 
 class MDPError(ValueError):
@@ -41,28 +42,9 @@ def _as_float_array(name: str, x: Any) -> np.ndarray:
     return arr
 
 
-def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(mask)[0])
-
-
 def check_distribution_rows(name: str, x: np.ndarray, index_names: Sequence[str]) -> None:
-    """Raise :class:`MDPError` unless every row along the last axis of ``x`` is a probability distribution.
-
-    ``index_names`` names the leading axes for the message, for example ``("s", "a")``.
-    """
-    if not np.all(np.isfinite(x)):
-        idx = _first_bad(~np.isfinite(x))
-        raise MDPError(f"{name} must be finite; {name}{list(idx)} = {x[idx]}")
-    if np.any(x < 0):
-        idx = _first_bad(x < 0)
-        raise MDPError(f"{name} must be non-negative; {name}{list(idx)} = {x[idx]:.6g}")
-    sums = x.sum(axis=-1)
-    bad = np.abs(sums - 1.0) > PROB_ATOL
-    if np.any(bad):
-        idx = _first_bad(bad)
-        where = ", ".join(f"{n}={i}" for n, i in zip(index_names, idx, strict=False))
-        at = f"; at {where}" if where else ""
-        raise MDPError(f"{name} rows must sum to 1 (within {PROB_ATOL:g}){at}, the sum is {sums[idx]:.10g}")
+    """Raise :class:`MDPError` unless every row along the last axis of ``x`` is a probability distribution."""
+    _checks.check_distribution_rows(name, x, index_names, error=MDPError)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +89,7 @@ class TabularMDP:
         if R.shape not in ((S, A), (S, A, S)):
             raise MDPError(f"R must have shape (S, A) = {(S, A)} or (S, A, S) = {(S, A, S)}; got {R.shape}")
         if not np.all(np.isfinite(R)):
-            idx = _first_bad(~np.isfinite(R))
+            idx = _checks.first_bad(~np.isfinite(R))
             raise MDPError(f"R must be finite; R{list(idx)} = {R[idx]} (state s={idx[0]}, action a={idx[1]})")
 
         if isinstance(self.gamma, (bool, str, bytes)):
@@ -265,7 +247,7 @@ def check_values(mdp: TabularMDP, v: Any, name: str = "v") -> np.ndarray:
     if v.shape != (mdp.n_states,):
         raise MDPError(f"{name} must have shape (S,) = ({mdp.n_states},); got {v.shape}")
     if not np.all(np.isfinite(v)):
-        raise MDPError(f"{name} must be finite; {name}[{_first_bad(~np.isfinite(v))[0]}] is not")
+        raise MDPError(f"{name} must be finite; {name}[{_checks.first_bad(~np.isfinite(v))[0]}] is not")
     return v
 
 
@@ -322,7 +304,7 @@ def greedy_policy(q: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     if q.ndim != 2:
         raise MDPError(f"q must have shape (S, A); got {q.shape}")
     if not np.all(np.isfinite(q)):
-        raise MDPError(f"q must be finite; q{list(_first_bad(~np.isfinite(q)))} is not")
+        raise MDPError(f"q must be finite; q{list(_checks.first_bad(~np.isfinite(q)))} is not")
     best = q >= q.max(axis=1, keepdims=True) - tol
     pi = np.zeros_like(q)
     pi[np.arange(q.shape[0]), np.argmax(best, axis=1)] = 1.0  # argmax of booleans = first True
