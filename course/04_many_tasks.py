@@ -34,7 +34,7 @@ import numpy as np
 
 from metarl_edu import BatchedQLearning, size
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.classroom.bench import textbook_q_learning
+from metarl_edu.studies.bench import textbook_q_learning
 from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, finite_horizon_value, task_key
 from metarl_edu.evaluation import TaskLeakError, check_disjoint, split_tasks
 from metarl_edu.hyperparams import setting_grid, sweep

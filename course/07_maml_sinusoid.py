@@ -32,7 +32,7 @@ import torch
 from torch.func import functional_call, grad
 
 from metarl_edu import size
-from metarl_edu.bench import bench_sinusoid
+from metarl_edu.studies.bench import bench_sinusoid
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.maml import MAMLRegression, PretrainedRegression, SinusoidConfig, SinusoidTasks, evaluate, maml_loss
 from metarl_edu.notebook.maml import maml_fit_explorer, plot_adaptation_curves
@@ -211,7 +211,7 @@ assert maml_5_shot[10] < size(quick=results["pretrained"][5][10], full=0.5)  # f
 # ## Why vmap: the meta-step's speed
 # The next cell times the vmapped meta-step against a plain Python loop over the 25 tasks with
 # `torch.autograd.grad(create_graph=True)`, same network, same tasks (a small timing, not a benchmark: other
-# programs running on your machine change it; `python -m metarl_edu.bench sinusoid` runs the full one).
+# programs running on your machine change it; `metarl-edu bench sinusoid` runs the full one).
 
 # %%
 timing = bench_sinusoid(n_iterations=size(quick=10, full=200), repeats=1, warmup=size(quick=2, full=10), threads=1)

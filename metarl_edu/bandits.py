@@ -587,34 +587,6 @@ def classic_strategies(horizon: int = 500) -> list[Strategy]:
             Gittins(gamma=0.9, horizon=horizon)]
 
 
-def bench_bandits(
-    n_pulls: int = 500, k: int = 5, n_bandits: int = 1000, strategies: Sequence[Strategy] | None = None,
-    seed: int = 0, verbose: bool = True,
-) -> dict[str, float]:
-    """Pulls per second (``n_pulls * n_bandits / seconds``) of each strategy; prints a table when ``verbose``.
-
-    ``strategy.prepare()`` runs before the clock starts; the Gittins table's build time is printed on its own line.
-    """
-    strategies = classic_strategies(n_pulls) if strategies is None else list(strategies)
-    speeds: dict[str, float] = {}
-    width = max(len(s.name) for s in strategies) + 2
-    lines = [f"bandit strategies: {n_bandits} bandits x {n_pulls} pulls, k={k}",
-             f"{'strategy':<{width}}{'seconds':>9}{'pulls/s':>14}{'mean total':>13}"]
-    for strategy in strategies:
-        start = time.perf_counter()
-        strategy.prepare()
-        if isinstance(strategy, Gittins):
-            lines.append(f"  (Gittins index table for gamma={strategy.gamma}, horizon={strategy.horizon}: "
-                         f"{time.perf_counter() - start:.2f} s, once)")
-        result = evaluate_strategy(strategy, n_pulls, k, n_bandits, rng=seed)
-        speeds[strategy.name] = n_pulls * n_bandits / result.seconds
-        lines.append(f"{strategy.name:<{width}}{result.seconds:>9.3f}{speeds[strategy.name]:>14,.0f}"
-                     f"{result.mean_total:>13.1f}")
-    if verbose:
-        print("\n".join(lines))
-    return speeds
-
-
 # ========================================================================================== validation
 def _check_unit_interval(name: str, x: float) -> None:
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0.0 <= x <= 1.0:

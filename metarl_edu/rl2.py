@@ -43,7 +43,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -680,41 +680,6 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
     return RL2Config(**{**settings, **overrides})
 
 
-# ========================================================================================== benchmark
-def bench_rl2(configs: Sequence[RL2Config] | None = None, n_iterations: int = 5, verbose: bool = True,
-              threads: int | None = 1) -> dict[str, float]:
-    """RL^2 training speed: environment steps per second, ``n_tasks * T * n_iterations / seconds``.
-
-    Every step of every trial in a batch counts once (rollout and gradient steps included), so the figure is
-    comparable with the bandit strategies' pulls per second. One warm-up iteration runs before the clock starts.
-    Defaults to the settings of :func:`preset` for bandits with n = 10 and n = 100 (k = 5) and MDPs with n = 10.
-    ``threads`` as in :meth:`RL2Agent.train`.
-    """
-    if configs is None:
-        configs = [preset("bandit", 10), preset("bandit", 100), preset("mdp", 10)]
-    speeds: dict[str, float] = {}
-    with torch_threads(threads):
-        lines = [f"RL^2 training, {n_iterations} iterations each, {torch.get_num_threads()} torch thread(s)",
-                 f"{'config':<42}{'batch':>7}{'T':>5}{'s/iter':>9}{'steps/s':>12}"]
-        times = [_time_iterations(RL2Agent(config), n_iterations) for config in configs]
-    for config, seconds in zip(configs, times, strict=True):
-        speeds[config.name] = config.n_tasks * config.steps_per_trial * n_iterations / seconds
-        lines.append(f"{config.name:<42}{config.n_tasks:>7}{config.steps_per_trial:>5}"
-                     f"{seconds / n_iterations:>9.3f}{speeds[config.name]:>12,.0f}")
-    if verbose:
-        print("\n".join(lines))
-    return speeds
-
-
-def _time_iterations(agent: RL2Agent, n_iterations: int) -> float:
-    """Seconds for ``n_iterations`` training iterations, after one warm-up iteration."""
-    agent.train_step()
-    start = time.perf_counter()
-    for _ in range(n_iterations):
-        agent.train_step()
-    return time.perf_counter() - start
-
-
 __all__ = ["RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "TrialRecord", "TrialResult",
            "rl2_loss", "normalise", "collect_trials", "encode_obs", "evaluate_rl2", "gae_advantages", "record_trial",
-           "rl2_input", "rl2_input_reference", "sample_categorical", "train_rl2", "bench_rl2", "preset"]
+           "rl2_input", "rl2_input_reference", "sample_categorical", "train_rl2", "preset"]

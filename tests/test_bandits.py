@@ -26,7 +26,6 @@ from metarl_edu.bandits import (
     Random,
     ThompsonSampling,
     argmax_random_ties,
-    bench_bandits,
     evaluate_strategy,
     gittins_index_table,
     grid_search,
@@ -383,6 +382,8 @@ def test_strategy_ranking_on_k5_n100():
 
 
 def test_bench_reports_pulls_per_second(capsys):
+    from metarl_edu.studies.bench import bench_bandits
+
     speeds = bench_bandits(n_pulls=5, k=3, n_bandits=10, strategies=[Random(), Gittins(horizon=5)])
     assert set(speeds) == {"Random()", "Gittins(gamma=0.9, horizon=5)"}
     assert all(v > 0 for v in speeds.values())

@@ -448,7 +448,7 @@ def test_meta_gradient_ascent_climbs_and_reaches_the_grid_optimum_of_its_basin()
 
 
 def test_bench_runs_small_and_formats_its_table():
-    from metarl_edu.classroom.bench import bench_hyperparams, format_hyperparams
+    from metarl_edu.studies.bench import bench_hyperparams, format_hyperparams
 
     figures = bench_hyperparams(n_tasks=2, n_episodes=5, n_naive=2, repeats=1)
     assert figures["naive_per_s"] > 0 and figures["sweep_per_s"] > 0 and figures["n_runs"] == 2 * 36

@@ -636,7 +636,8 @@ def test_public_names_and_docstring_examples():
 
 
 def test_bench_runs_small_and_the_command_prints_its_table(monkeypatch, capsys):
-    from metarl_edu.classroom import bench, cli
+    from metarl_edu.classroom import cli
+    from metarl_edu.studies import bench
 
     figures = bench.bench_qlearning(n_episodes=20, n_tasks=5, n_batched_episodes=5, repeats=1)
     assert figures["loop_per_s"] > 0 and figures["agent_per_s"] > 0 and figures["batched_per_s"] > 0
@@ -650,7 +651,7 @@ def test_bench_runs_small_and_the_command_prints_its_table(monkeypatch, capsys):
 def test_textbook_loop_learns_frozen_lake():
     env = gym.make("FrozenLake-v1")
     env.reset(seed=0)
-    from metarl_edu.classroom.bench import textbook_q_learning
+    from metarl_edu.studies.bench import textbook_q_learning
 
     q, n = textbook_q_learning(env, 2000, alpha=0.1, gamma=0.99, epsilon=0.5, rng=np.random.default_rng(0))
     mdp = TabularMDP.from_gymnasium(env, gamma=0.99)

@@ -29,7 +29,6 @@ from metarl_edu.rl2 import (
     RL2Agent,
     RL2Config,
     RL2Error,
-    bench_rl2,
     collect_trials,
     evaluate_rl2,
     gae_advantages,
@@ -342,6 +341,8 @@ def test_mdp_baselines_rank_as_expected_and_random_earns_one_per_step():
 
 
 def test_bench_reports_steps_per_second():
+    from metarl_edu.studies.bench import bench_rl2
+
     speeds = bench_rl2([TINY_BANDIT, TINY_MDP], n_iterations=1, verbose=False)
     assert set(speeds) == {TINY_BANDIT.name, TINY_MDP.name} and all(s > 0 for s in speeds.values())
 

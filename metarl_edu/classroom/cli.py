@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from metarl_edu.classroom.build import BuildError
+from metarl_edu.studies.bench import BENCHMARKS
 
 
 def _root(value: str | None) -> Path:
@@ -119,38 +120,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-BENCHES = {
-    "qlearning": "plain Q-learning loop vs QLearningAgent vs batched Q-learning (transitions per second)",
-    "bandits": "bandit strategies on 1,000 Bernoulli bandits (pulls per second)",
-    "sinusoid": "MAML meta-step: torch.func vmap vs a plain autograd loop over tasks",
-    "navigation": "2D navigation: the torch-batched env vs the Gymnasium env (steps per second)",
-    "hyperparams": "hyperparameter sweeps: task x setting evaluations per second, batched vs one at a time",
-    "maml_rl": "MAML on 2D navigation: seconds and memory to reach the target post-adaptation return",
-    "rl2": "RL^2 training: environment steps per second across the batch of trials",
-}
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.name == "qlearning":
-        from metarl_edu.classroom import bench
+    from metarl_edu.studies import bench
 
-        print(bench.format_qlearning(bench.bench_qlearning(repeats=args.repeats)))
-    elif args.name == "hyperparams":
-        from metarl_edu.classroom import bench
-
-        print(bench.format_hyperparams(bench.bench_hyperparams(repeats=args.repeats)))
-    elif args.name == "rl2":
-        from metarl_edu.rl2 import bench_rl2
-
-        bench_rl2()
-    elif args.name == "bandits":
-        from metarl_edu.bandits import bench_bandits
-
-        bench_bandits()
-    else:
-        from metarl_edu import bench as torch_bench
-
-        return torch_bench.main([args.name, "--threads", str(args.threads)])
+    bench.run(args.name, repeats=args.repeats, threads=args.threads)
     return 0
 
 
@@ -192,7 +165,8 @@ def parser() -> argparse.ArgumentParser:
     lab.set_defaults(func=cmd_lab)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios against a reference run")
-    bench.add_argument("name", choices=list(BENCHES), help="; ".join(f"{k}: {v}" for k, v in BENCHES.items()))
+    bench.add_argument("name", choices=list(BENCHMARKS),
+                       help="; ".join(f"{k}: {what}" for k, (what, _) in BENCHMARKS.items()))
     bench.add_argument("--repeats", type=int, default=5, help="interleaved runs; medians are reported (default 5)")
     bench.add_argument("--threads", type=int, default=2, help="torch threads for the torch benchmarks (default 2)")
     bench.set_defaults(func=cmd_bench)
