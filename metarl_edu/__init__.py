@@ -46,9 +46,9 @@ _LAZY: dict[str, str] = {
     "train_rl2": "metarl_edu.rl2",
     "collect_gym_trials": "metarl_edu.rl2_gym",
     # policy gradients (lesson 06)
-    "CategoricalMLPPolicy": "metarl_edu.pg",
-    "GaussianMLPPolicy": "metarl_edu.pg",
-    "make_policy": "metarl_edu.pg",
+    "CategoricalMLPPolicy": "metarl_edu.nets",
+    "GaussianMLPPolicy": "metarl_edu.nets",
+    "make_policy": "metarl_edu.nets",
     "sample_episodes": "metarl_edu.pg",
     "sample_batched_episodes": "metarl_edu.pg",
     "discounted_returns": "metarl_edu.pg",
@@ -68,7 +68,7 @@ _LAZY: dict[str, str] = {
     "MAMLRLConfig": "metarl_edu.maml_rl",
     # 2D navigation, a Gymnasium env and its torch-batched twin
     "Navigation2DEnv": "metarl_edu.envs.navigation",
-    "BatchedNavigation2D": "metarl_edu.envs.navigation",
+    "BatchedNavigation2D": "metarl_edu.fast.envs",
 }
 
 __all__ = [

@@ -32,7 +32,7 @@ from torch.func import functional_call, grad, vmap
 from tqdm.auto import trange
 
 from metarl_edu.config import size
-from metarl_edu.pg import mlp
+from metarl_edu.nets import mlp
 
 Params = dict[str, torch.Tensor]
 Batch = Any  # whatever a loss function takes as data, e.g. a tuple (x, y) of tensors
@@ -357,12 +357,3 @@ def evaluate(
         with torch.no_grad():
             results[k] = vmap(curve)(support, query).mean(0).numpy()
     return results
-
-
-def __getattr__(name: str) -> Any:
-    # MAML for RL lives in metarl_edu.maml_rl (it needs the environments); reachable from here too.
-    if name in ("MAMLAgent", "PretrainedAgent", "MAMLRLConfig"):
-        from metarl_edu import maml_rl
-
-        return getattr(maml_rl, name)
-    raise AttributeError(f"module 'metarl_edu.maml' has no attribute {name!r}")

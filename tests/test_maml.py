@@ -23,7 +23,7 @@ from metarl_edu.maml import (
     maml_loss_loop,
     regression_loss,
 )
-from metarl_edu.pg import mlp
+from metarl_edu.nets import mlp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -228,8 +228,10 @@ def bench_navigation(
     import torch
 
     import metarl_edu  # noqa: F401  (registers the env)
-    from metarl_edu.envs.navigation import BatchedNavigation2D, sample_goals
-    from metarl_edu.pg import GaussianMLPPolicy, sample_batched_episodes, sample_episodes
+    from metarl_edu.envs.navigation import sample_goals
+    from metarl_edu.fast.envs import BatchedNavigation2D
+    from metarl_edu.nets import GaussianMLPPolicy
+    from metarl_edu.pg import sample_batched_episodes, sample_episodes
 
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
