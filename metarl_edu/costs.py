@@ -125,7 +125,7 @@ def maml_sinusoid_cost() -> CostRow:
     """
     import torch
 
-    from metarl_edu.maml import MAMLRegression
+    from metarl_edu.studies.sinusoid import MAMLRegression
 
     learner = MAMLRegression(seed=0)
 

@@ -186,11 +186,11 @@ SINUSOID_LOOP_REFERENCE_S = 19.5
 def bench_sinusoid(n_iterations: int = 1000, repeats: int = 3, warmup: int = 20, threads: int = N_THREADS) -> dict:
     """Seconds for ``n_iterations`` MAML meta-updates on sinusoids (meta-batch 25, K = 10, one inner step,
     second order): the vmapped meta-step (:func:`~metarl_edu.maml.maml_loss`) against the plain autograd loop
-    over tasks (:func:`~metarl_edu.maml.maml_loss_loop`), same network, interleaved repeats, medians.
+    over tasks (:func:`~metarl_edu.studies.sinusoid.maml_loss_loop`), same network, interleaved repeats, medians.
     """
     import torch
 
-    from metarl_edu.maml import MAMLRegression
+    from metarl_edu.studies.sinusoid import MAMLRegression
 
     torch.set_num_threads(threads)
     times: dict[str, list[float]] = {"vmap_s": [], "loop_s": []}
