@@ -39,6 +39,7 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from torch.func import vmap
 from tqdm.auto import trange
 
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.config import size
 from metarl_edu.envs.cartpole import CartPoleTaskEnv
 from metarl_edu.envs.navigation import Navigation2DEnv, Navigation2DFamily
@@ -189,47 +190,79 @@ class MAMLRLConfig:
 
     Attributes:
         alpha: inner step size, > 0. 2D navigation: 0.1 (Finn et al. 2017, section 5.3).
+        test_step_sizes: the step sizes of the 1st, 2nd, ... inner step at test time (``adapt``, ``evaluate``);
+            the last one repeats. ``None``: ``alpha``, then ``alpha / 2``, the paper's test schedule.
         inner_steps: inner policy-gradient steps during meta-training, >= 1 (the paper: 1).
         meta_batch: tasks per meta-update, >= 1 (the paper's 2D navigation: 20).
         n_traj: trajectories per task for each inner step and for the meta-loss, >= 1 (the paper: 20).
         gamma: discount in [0, 1] of the returns the policy gradient uses (0.99).
-        outer_lr: Adam's step size for the meta-update, > 0 (the paper used TRPO instead).
+        meta_optimizer: ``"adam"`` (Adam on the meta-loss, its gradient clipped) or ``"trpo"`` (the paper's trust
+            region: see :mod:`metarl_edu.trpo`).
+        outer_lr: Adam's step size for the meta-update, > 0.
+        max_grad_norm: Adam only: clip the meta-gradient's norm to this (``None``: no clipping). Without it, one
+            bad meta-batch can throw the policy far off, and training collapses after its early peak.
+        max_kl: TRPO only: the largest mean KL divergence between the adapted policies before and after a step.
+        cg_iters, cg_damping: TRPO only: conjugate-gradient iterations, and the damping added to the KL Hessian.
+        ls_steps, ls_backtrack: TRPO only: the line search halves (``ls_backtrack``) the step up to this often.
         first_order: drop the second-order terms (first-order MAML).
-        max_grad_norm: clip the meta-gradient's norm to this (``None``: no clipping); a crude stand-in for the
-            trust region of TRPO, which keeps one bad meta-batch from wrecking the policy.
         tasks_per_backward: tasks whose gradient graph (inner steps, meta-loss) is held in memory at once, >= 1
             (memory against speed).
         hidden_sizes: hidden ReLU layers of the policy (the paper: two of 100; here two of 64, as pytorch-maml-rl,
             which trains faster on a CPU).
+        normalise_actions: a Gaussian policy works in units of half the action range, as the paper's code did
+            (see :class:`~metarl_edu.nets.GaussianMLPPolicy`).
+        init_std: the Gaussian policy's initial standard deviation, in those units.
         n_iterations: meta-updates that ``train()`` runs by default, full mode.
         quick_iterations: the same in quick mode (:func:`metarl_edu.config.quick`).
         eval_tasks: held-out tasks that ``evaluate()`` uses by default (quick mode: a quarter, at least 4).
     """
 
     alpha: float = 0.1
+    test_step_sizes: tuple[float, ...] | None = None
     inner_steps: int = 1
     meta_batch: int = 20
     n_traj: int = 20
     gamma: float = 0.99
-    outer_lr: float = 0.01
+    meta_optimizer: str = "adam"
+    outer_lr: float = 3e-3
+    max_grad_norm: float | None = 1.0
+    max_kl: float = 0.01
+    cg_iters: int = 10
+    cg_damping: float = 1e-5
+    ls_steps: int = 15
+    ls_backtrack: float = 0.5
     first_order: bool = False
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    max_grad_norm: float | None = None
     tasks_per_backward: int = 5
-    n_iterations: int = 50
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    normalise_actions: bool = True
+    init_std: float = 0.5
+    n_iterations: int = 500
     quick_iterations: int = 3
     eval_tasks: int = 40
 
     def __post_init__(self) -> None:
-        if not (self.alpha > 0 and self.outer_lr > 0):
-            raise ValueError(f"alpha and outer_lr must be positive; got {self.alpha!r} and {self.outer_lr!r}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1]; got {self.gamma!r}")
+        for name in ("alpha", "outer_lr", "max_kl", "init_std"):
+            check_number(name, getattr(self, name), 0.0, low_open=True)
+        check_number("cg_damping", self.cg_damping, 0.0)
+        check_number("ls_backtrack", self.ls_backtrack, 0.0, 1.0, low_open=True, high_open=True)
+        check_number("gamma", self.gamma, 0.0, 1.0)
+        if self.max_grad_norm is not None:
+            check_number("max_grad_norm", self.max_grad_norm, 0.0, low_open=True)
+        if self.test_step_sizes is not None:
+            if len(self.test_step_sizes) == 0:
+                raise ValueError("test_step_sizes must hold at least one step size, or be None")
+            for k, value in enumerate(self.test_step_sizes):
+                check_number(f"test_step_sizes[{k}]", value, 0.0, low_open=True)
+        if self.meta_optimizer not in ("adam", "trpo"):
+            raise ValueError(f"meta_optimizer must be 'adam' or 'trpo'; got {self.meta_optimizer!r}")
         for name in ("inner_steps", "meta_batch", "n_traj", "n_iterations", "quick_iterations", "eval_tasks",
-                     "tasks_per_backward"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+                     "tasks_per_backward", "cg_iters", "ls_steps"):
+            check_int(name, getattr(self, name), low=1)
+
+    def step_size(self, k: int) -> float:
+        """The step size of the ``k``-th inner step at test time (``k = 1, 2, ...``)."""
+        sizes = self.test_step_sizes or (self.alpha, self.alpha / 2)
+        return float(sizes[min(k, len(sizes)) - 1])
 
     @classmethod
     def for_family(cls, family: TaskFamily) -> MAMLRLConfig:
@@ -239,7 +272,6 @@ class MAMLRLConfig:
         if isinstance(family, CartPoleFamily):
             return cls(meta_batch=10, n_traj=10, n_iterations=40, eval_tasks=20)
         return cls(n_iterations=100, eval_tasks=20)
-
 
 
 # ============================================================================================ evaluation result
@@ -289,8 +321,10 @@ class MetaRLAgent:
         self.config = config or MAMLRLConfig.for_family(self.family)
         policy_seed, task_seed, action_seed, env_seed = np.random.SeedSequence(seed).spawn(4)
         example_env = self.family.make_env(self.family.sample(1, np.random.default_rng(0))[0])
+        gaussian = isinstance(example_env.action_space, gym.spaces.Box)
+        options = {"normalise_actions": self.config.normalise_actions, "init_std": self.config.init_std}
         self.policy = policy or make_policy(example_env, self.config.hidden_sizes,
-                                            seed=int(policy_seed.generate_state(1)[0]))
+                                            seed=int(policy_seed.generate_state(1)[0]), **(options if gaussian else {}))
         self.policy.check_action_space(example_env.action_space)  # a clear PolicyError for a policy that does not fit
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.outer_lr)
         self.rng = np.random.default_rng(task_seed)  # draws the training tasks
@@ -311,14 +345,16 @@ class MetaRLAgent:
     def _sample(self, env: Any, params: Params | None, per_task: bool, generator: torch.Generator) -> Episodes:
         return sample_batched_episodes(env, self.policy, generator=generator, params=params, params_per_task=per_task)
 
-    def adapt_tasks(self, thetas: Params, episodes: Episodes, first_order: bool = False) -> Params:
+    def adapt_tasks(self, thetas: Params, episodes: Episodes, alpha: float | None = None,
+                    first_order: bool = False) -> Params:
         """:func:`adapt_step` on every task of a meta-batch: ``thetas`` stacked per task (leading n_tasks axis),
         ``episodes`` of batch shape (n_tasks, n_traj); vmapped over tasks, ``config.tasks_per_backward`` tasks
-        at a time so that the graph of the inner gradients stays bounded."""
+        at a time so that the graph of the inner gradients stays bounded. ``alpha``: default ``config.alpha``."""
         c = self.config
+        alpha = c.alpha if alpha is None else alpha
 
         def one_task(theta: Params, e: Episodes) -> Params:
-            return _module().adapt_step(self.policy, theta, e, c.alpha, c.gamma, first_order)
+            return _module().adapt_step(self.policy, theta, e, alpha, c.gamma, first_order)
 
         step = vmap(_per_task(one_task, 1), in_dims=(0, *[1] * len(fields(Episodes))))
         n_tasks, chunk = episodes.mask.shape[1], c.tasks_per_backward
@@ -326,14 +362,16 @@ class MetaRLAgent:
                  for lo in range(0, n_tasks, chunk)]
         return {k: torch.cat([part[k] for part in parts]) for k in thetas}
 
-    def _adapt_batch(self, env: Any, steps: int, generator: torch.Generator) -> tuple[list[Params], list[Episodes]]:
-        """Sample, step, sample, ...: per-task parameters after 0..steps steps, and the episodes sampled with each."""
+    def _adapt_batch(self, env: Any, steps: int, generator: torch.Generator, test: bool = True
+                     ) -> tuple[list[Params], list[Episodes]]:
+        """Sample, step, sample, ...: per-task parameters after 0..steps steps, and the episodes sampled with each.
+        ``test``: the test-time step sizes (:meth:`MAMLRLConfig.step_size`); else ``alpha`` at every step."""
         theta = {k: v.detach() for k, v in self.params.items()}
         n_tasks = env.batch_shape[0]
         thetas = [{k: v.expand(n_tasks, *v.shape) for k, v in theta.items()}]
         episodes = [self._sample(env, theta, False, generator)]
-        for _ in range(steps):
-            adapted = self.adapt_tasks(thetas[-1], episodes[-1])
+        for k in range(1, steps + 1):
+            adapted = self.adapt_tasks(thetas[-1], episodes[-1], self.config.step_size(k) if test else None)
             thetas.append({k: v.detach() for k, v in adapted.items()})
             episodes.append(self._sample(env, thetas[-1], True, generator))
         return thetas, episodes
@@ -423,7 +461,7 @@ class MAMLAgent(MetaRLAgent):
 
     def step(self, tasks: list[Any]) -> tuple[float, float]:
         c = self.config
-        _, episodes = self._adapt_batch(self._env(tasks, c.n_traj), c.inner_steps, self.generator)
+        _, episodes = self._adapt_batch(self._env(tasks, c.n_traj), c.inner_steps, self.generator, test=False)
         self.meta_gradient(episodes)
         if c.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)

@@ -151,18 +151,23 @@ class CategoricalMLPPolicy(MLPPolicy):
 
 
 class GaussianMLPPolicy(MLPPolicy):
-    """``pi_theta(a | s) = N(a; mu_theta(s), diag(sigma^2))``: a state-dependent mean, a learned log-std.
+    """``pi_theta(a | s) = N(a; c * mu_theta(s), diag((c * sigma)^2))``: a state-dependent mean, a learned log-std.
 
-    ``policy(obs)`` returns ``(mu, log_sigma)``, each of shape (*batch, action_dim). ``log_sigma`` is a
-    parameter of its own (not a function of ``s``), clamped below at ``log(min_std)`` as in pytorch-maml-rl.
+    ``policy(obs)`` returns the mean and log-std in the env's units, each of shape (*batch, action_dim).
+    ``log_sigma`` is a parameter of its own (not a function of ``s``), clamped below at ``log(min_std)`` as in
+    pytorch-maml-rl. ``c`` is ``action_scale``: the network works in *normalised* action units and the env receives
+    ``c`` times its output. The MAML paper's code did this for 2D navigation (rllab's ``normalize`` wrapper: the
+    policy acts in [-1, 1], the env moves by 0.1 times that), which is what makes its step sizes (``alpha = 0.1``)
+    and its initial ``sigma = 1`` sensible; with ``c = 1`` a unit ``sigma`` is ten times the whole action range.
 
     Args:
         obs_dim: length of an observation vector.
         action_dim: length of an action vector (``env.action_space.shape[0]``).
         hidden_sizes: widths of the hidden layers (the MAML paper: two of 100, ReLU).
         activation: ``"relu"`` or ``"tanh"``.
-        init_std: positive initial standard deviation ``sigma``.
-        min_std: positive lower bound on ``sigma``.
+        init_std: positive initial standard deviation ``sigma``, in normalised units.
+        min_std: positive lower bound on ``sigma``, in normalised units.
+        action_scale: positive ``c``, a number or one per action dimension (see above); 1: the env's own units.
         seed: seeds the initial weights.
     """
 
@@ -174,19 +179,24 @@ class GaussianMLPPolicy(MLPPolicy):
         activation: str = "relu",
         init_std: float = 1.0,
         min_std: float = 1e-6,
+        action_scale: float | Any = 1.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
         if not (init_std > 0 and min_std > 0):
             raise ValueError(f"init_std and min_std must be positive; got {init_std!r} and {min_std!r}")
+        scale = torch.as_tensor(np.broadcast_to(np.asarray(action_scale, dtype=np.float32), (action_dim,)).copy())
+        if not bool(torch.all(torch.isfinite(scale) & (scale > 0))):
+            raise ValueError(f"action_scale must be positive and finite; got {action_scale!r}")
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.min_log_std = math.log(min_std)
         self.mu = mlp((obs_dim, *hidden_sizes, action_dim), activation, seed)
         self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
+        self.register_buffer("action_scale", scale)
 
     def distribution_parameters(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu = self.mu(obs)
-        log_std = torch.clamp(self.log_std, min=self.min_log_std)
+        mu = self.mu(obs) * self.action_scale
+        log_std = torch.clamp(self.log_std, min=self.min_log_std) + torch.log(self.action_scale)
         return mu, log_std.expand_as(mu)
 
     def sample_from(self, outputs: tuple[torch.Tensor, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
@@ -226,11 +236,23 @@ def obs_tensor(space: spaces.Space, obs: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(obs, dtype=np.float32))
 
 
-def make_policy(env: gym.Env, hidden_sizes: tuple[int, ...] = (100, 100), seed: int = 0, **kwargs: Any) -> MLPPolicy:
-    """The policy that fits ``env``: categorical for ``Discrete`` actions, Gaussian for ``Box`` actions."""
+def make_policy(env: gym.Env, hidden_sizes: tuple[int, ...] = (100, 100), seed: int = 0,
+                normalise_actions: bool = False, **kwargs: Any) -> MLPPolicy:
+    """The policy that fits ``env``: categorical for ``Discrete`` actions, Gaussian for ``Box`` actions.
+
+    ``normalise_actions``: a Gaussian policy works in units of half the action range, ``action_scale = (high -
+    low) / 2`` (bounds must be finite and centred on 0), as the MAML paper's code did (see
+    :class:`GaussianMLPPolicy`).
+    """
     obs_dim = obs_dim_of(env.observation_space)
-    if isinstance(env.action_space, spaces.Discrete):
-        return CategoricalMLPPolicy(obs_dim, int(env.action_space.n), hidden_sizes, seed=seed, **kwargs)
-    if isinstance(env.action_space, spaces.Box) and len(env.action_space.shape) == 1:
-        return GaussianMLPPolicy(obs_dim, env.action_space.shape[0], hidden_sizes, seed=seed, **kwargs)
-    raise PolicyError(f"no policy here fits the action space {env.action_space}; use Discrete or a flat Box")
+    space = env.action_space
+    if isinstance(space, spaces.Discrete):
+        return CategoricalMLPPolicy(obs_dim, int(space.n), hidden_sizes, seed=seed, **kwargs)
+    if isinstance(space, spaces.Box) and len(space.shape) == 1:
+        if normalise_actions:
+            if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))
+                    and np.allclose(space.low, -space.high)):
+                raise PolicyError(f"normalised actions need finite bounds centred on 0; got {space}")
+            kwargs["action_scale"] = (space.high - space.low) / 2
+        return GaussianMLPPolicy(obs_dim, space.shape[0], hidden_sizes, seed=seed, **kwargs)
+    raise PolicyError(f"no policy here fits the action space {space}; use Discrete or a flat Box")
