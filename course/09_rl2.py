@@ -289,7 +289,7 @@ print(f"rewards paid by its pulls (trial 0):      {played.r[:, 0].tolist()}")
 print(f"previous rewards in its inputs (trial 0): {played.x[1:, 0, 4].tolist()}  (never a reset step's 0 in between)")
 
 # %% [markdown]
-# The task simulators of `metarl_edu.envs.batched`, used for training below, avoid the problem at the source:
+# The task simulators of `metarl_edu.fast.tasks`, used for training below, avoid the problem at the source:
 # their episodes have a fixed length, and the step after an episode ends already *is* the first step of the next
 # episode (start state, `done = 1`), so there is no wasted step.
 #
@@ -386,7 +386,7 @@ assert min(ratio.values()) >= size(quick=0.0, full=0.95), "a target was missed: 
 # both (compare the intervals).
 #
 # ## Random MDPs
-# The second test bed of Duan et al. (section 4.2 of their paper; `metarl_edu.envs.batched.RandomTabularMDPs`):
+# The second test bed of Duan et al. (section 4.2 of their paper; `metarl_edu.fast.tasks.RandomTabularMDPs`):
 # tabular MDPs with 10 states and 5 actions, transition probabilities drawn from a flat Dirichlet, mean rewards
 # from $\mathcal N(1, 1)$ with unit noise on each reward; episodes of 10 steps from state 0; trials of $n = 10$
 # episodes. Now exploring means visiting states and actions whose rewards and transitions are unknown, and

@@ -1,7 +1,7 @@
 """Baselines for trials of n episodes on random tabular MDPs: random, greedy (certainty equivalence), oracle.
 
 A trial is n episodes of H steps on one MDP, each episode starting in state 0; the score is the trial's total
-reward. The agents here run B trials at once on a :class:`~metarl_edu.envs.batched.RandomTabularMDPs` batch.
+reward. The agents here run B trials at once on a :class:`~metarl_edu.fast.tasks.RandomTabularMDPs` batch.
 
 * ``random``: a uniformly random action at every step; the floor.
 * ``greedy``: acts greedily on the *maximum-likelihood* model of what it has seen so far
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from metarl_edu.bandits import argmax_random_ties, normal_ci
-from metarl_edu.envs.batched import RandomTabularMDPs
+from metarl_edu.fast.tasks import RandomTabularMDPs
 
 STRATEGIES = ("random", "greedy", "posterior_greedy", "oracle")
 

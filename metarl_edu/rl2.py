@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 
 from metarl_edu.bandits import BanditResult
 from metarl_edu.config import size
-from metarl_edu.envs.batched import BernoulliBandits, RandomTabularMDPs
+from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
 from metarl_edu.mdp_baselines import TrialResult
 
 
@@ -175,7 +175,7 @@ class RL2Config:
         return f"RL2({self.task}, n={self.n_episodes}, {detail})"
 
     def sample_tasks(self, n_tasks: int, rng: np.random.Generator) -> BernoulliBandits | RandomTabularMDPs:
-        """``n_tasks`` fresh tasks from this config's distribution (see :mod:`metarl_edu.envs.batched`)."""
+        """``n_tasks`` fresh tasks from this config's distribution (see :mod:`metarl_edu.fast.tasks`)."""
         if self.task == "bandit":
             return BernoulliBandits.sample(n_tasks, self.k, rng)
         return RandomTabularMDPs.sample(n_tasks, rng, self.n_states, self.n_actions, self.horizon)

@@ -1,4 +1,4 @@
-"""Tests for metarl_edu.rl2, metarl_edu.envs.batched and metarl_edu.mdp_baselines, in layers.
+"""Tests for metarl_edu.rl2, metarl_edu.fast.tasks and metarl_edu.mdp_baselines, in layers.
 
 1. Hand-worked cases: the input vector, GAE, finite-horizon planning, the posterior-mean model.
 2. References: GAE against a naive return loop, the rollout's stepwise GRU against one pass over the trial, the
@@ -18,7 +18,7 @@ import torch
 
 from metarl_edu import config as config_module
 from metarl_edu.bandits import UCB1, Random, evaluate_strategy
-from metarl_edu.envs.batched import BatchedTaskError, BernoulliBandits, RandomTabularMDPs
+from metarl_edu.fast.tasks import BatchedTaskError, BernoulliBandits, RandomTabularMDPs
 from metarl_edu.mdp_baselines import (
     empirical_model,
     evaluate_mdp_baseline,

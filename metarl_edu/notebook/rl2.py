@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from metarl_edu.bandits import BanditResult
-from metarl_edu.envs.batched import BernoulliBandits
+from metarl_edu.fast.tasks import BernoulliBandits
 from metarl_edu.mdp_baselines import TrialResult
 from metarl_edu.notebook.widgets import _png_output
 from metarl_edu.rl2 import RL2Agent, TrialRecord, record_trial
