@@ -646,3 +646,38 @@ def policy_gradient_samples(
             grads = torch.autograd.grad(policy_gradient_loss(policy, episodes, gamma, use_baseline), params)
             samples[name].append(torch.cat([g.reshape(-1) for g in grads]))
     return {name: torch.stack(g) for name, g in samples.items()}
+
+
+# ---- GAE and advantage normalisation
+def gae_advantages(r: torch.Tensor, v: torch.Tensor, gamma: float, lam: float,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Generalised advantage estimates over whole trials (Schulman et al. 2016), shape (T, B).
+
+    ``delta_t = r_t + gamma * V_{t+1} - V_t`` and ``A_t = delta_t + gamma * lam * A_{t+1}``, with ``V_T = 0`` and
+    ``A_T = 0``: after the last step of a trial nothing follows. Episode ends inside a trial are not ends here,
+    because the trial's total is the objective. A padding step (``mask = 0``) counts as "after the end":
+    its advantage is 0 and the step before it does not bootstrap from it.
+
+    Args:
+        r, v: rewards and value estimates ``V(s_t)``, (T, B). gamma, lam: discount and GAE's lambda, in [0, 1].
+        mask: 1 for real steps, 0 for padding, (T, B); None: every step is real.
+    """
+    T = r.shape[0]
+    mask = torch.ones_like(r) if mask is None else mask
+    adv = torch.zeros_like(r)
+    next_v = torch.zeros_like(r[0])
+    next_adv = torch.zeros_like(r[0])
+    for t in range(T - 1, -1, -1):
+        delta = r[t] + gamma * next_v - v[t]
+        adv[t] = mask[t] * (delta + gamma * lam * next_adv)
+        next_v, next_adv = mask[t] * v[t], adv[t]
+    return adv
+
+
+def normalise_advantages(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(A - mean) / std`` over the real steps (``mask = 1``): mean 0 and standard deviation 1 there; padding
+    stays 0."""
+    n = mask.sum()
+    mean = (adv * mask).sum() / n
+    std = (((adv - mean) ** 2 * mask).sum() / n).sqrt()
+    return (adv - mean) / (std + 1e-8) * mask

@@ -58,6 +58,7 @@ from metarl_edu.bandits import BanditResult
 from metarl_edu.config import size
 from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
 from metarl_edu.mdp_baselines import TrialResult
+from metarl_edu.pg import gae_advantages, normalise_advantages
 
 
 class RL2Error(ValueError):
@@ -350,27 +351,6 @@ def collect_trials(policy: RL2Policy, tasks: BernoulliBandits | RandomTabularMDP
 
 
 # ============================================================================================ the loss
-def gae_advantages(r: torch.Tensor, v: torch.Tensor, gamma: float, lam: float,
-                   mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Generalised advantage estimates over whole trials (Schulman et al. 2016), shape (T, B).
-
-    ``delta_t = r_t + gamma * V_{t+1} - V_t`` and ``A_t = delta_t + gamma * lam * A_{t+1}``, with ``V_T = 0`` and
-    ``A_T = 0``: after the last step of a trial nothing follows. Episode ends inside a trial are not ends here,
-    because the trial's total is the objective. A padding step (``mask = 0``) counts as "after the end":
-    its advantage is 0 and the step before it does not bootstrap from it.
-    """
-    T = r.shape[0]
-    mask = torch.ones_like(r) if mask is None else mask
-    adv = torch.zeros_like(r)
-    next_v = torch.zeros_like(r[0])
-    next_adv = torch.zeros_like(r[0])
-    for t in range(T - 1, -1, -1):
-        delta = r[t] + gamma * next_v - v[t]
-        adv[t] = mask[t] * (delta + gamma * lam * next_adv)
-        next_v, next_adv = mask[t] * v[t], adv[t]
-    return adv
-
-
 def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
              returns: torch.Tensor, mask: torch.Tensor, value_coef: float, entropy_coef: float, clip_eps: float
              ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -398,14 +378,6 @@ def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: t
     entropy = ((-(log_pi.exp() * log_pi).sum(-1)) * mask).sum() / n
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
     return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item()}
-
-
-def normalise(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``(A - mean) / std`` over the real steps; padding stays 0."""
-    n = mask.sum()
-    mean = (adv * mask).sum() / n
-    std = (((adv - mean) ** 2 * mask).sum() / n).sqrt()
-    return (adv - mean) / (std + 1e-8) * mask
 
 
 # =========================================================================================== the agent
@@ -461,7 +433,7 @@ class RL2Agent:
         batch = collect_trials(self.policy, tasks, c.n_episodes, self.rng)
         adv = gae_advantages(c.reward_scale * batch.r, batch.v, c.gamma, c.gae_lambda, batch.mask)
         returns = adv + batch.v  # the lambda-return, the value target
-        adv = normalise(adv, batch.mask)
+        adv = normalise_advantages(adv, batch.mask)
         entropy_coef = self._schedule(c.entropy_coef, c.entropy_final_fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = self._schedule(c.lr, c.lr_final_fraction)
@@ -681,5 +653,5 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
 
 
 __all__ = ["RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "TrialRecord", "TrialResult",
-           "rl2_loss", "normalise", "collect_trials", "encode_obs", "evaluate_rl2", "gae_advantages", "record_trial",
+           "rl2_loss", "collect_trials", "encode_obs", "evaluate_rl2", "record_trial",
            "rl2_input", "rl2_input_reference", "sample_categorical", "train_rl2", "preset"]

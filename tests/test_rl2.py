@@ -25,14 +25,13 @@ from metarl_edu.mdp_baselines import (
     finite_horizon_q,
     posterior_mean_model,
 )
+from metarl_edu.pg import gae_advantages, normalise_advantages
 from metarl_edu.rl2 import (
     RL2Agent,
     RL2Config,
     RL2Error,
     collect_trials,
     evaluate_rl2,
-    gae_advantages,
-    normalise,
     record_trial,
     rl2_input,
     rl2_loss,
@@ -70,6 +69,12 @@ def test_gae_on_a_hand_worked_trial():
     # A_2 = 1.5; A_1 = -0.05 + 0.45 * 1.5 = 0.625; A_0 = 0.95 + 0.45 * 0.625 = 1.23125
     adv = gae_advantages(torch.tensor([[1.0], [0.0], [2.0]]), torch.full((3, 1), 0.5), gamma=0.9, lam=0.5)
     np.testing.assert_allclose(adv[:, 0].numpy(), [1.23125, 0.625, 1.5], rtol=1e-6)
+
+
+def test_normalise_advantages_over_the_real_steps_only():
+    # real steps 1 and 3 (mean 2, std 1) become -1 and 1; the padding step (100) stays 0 and moves nothing
+    adv = normalise_advantages(torch.tensor([[1.0], [3.0], [100.0]]), torch.tensor([[1.0], [1.0], [0.0]]))
+    np.testing.assert_allclose(adv[:, 0].numpy(), [-1.0, 1.0, 0.0], atol=1e-6)
 
 
 def test_finite_horizon_q_on_a_two_state_chain():
@@ -197,7 +202,7 @@ def test_hidden_state_persists_across_episodes_and_restarts_with_each_trial():
 
 
 def _loss_and_grad(agent, x, a, logp_old, r, v_old, mask):
-    adv = normalise(gae_advantages(r, v_old, 0.9, 0.8, mask), mask)
+    adv = normalise_advantages(gae_advantages(r, v_old, 0.9, 0.8, mask), mask)
     returns = gae_advantages(r, v_old, 0.9, 0.8, mask) + v_old
     agent.policy.zero_grad()
     logits, v, _ = agent.policy(x)
