@@ -46,17 +46,16 @@ import numpy as np
 import torch
 
 from metarl_edu import size
-from metarl_edu.bandits import (
-    UCB1, EpsilonGreedy, Gittins, Greedy, Random, ThompsonSampling, evaluate_strategy, grid_search,
-)
+from metarl_edu.bandits import UCB1, EpsilonGreedy, Greedy, Random, ThompsonSampling
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.config import checkpoint_dir
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.evaluation import paired_bootstrap_ci
-from metarl_edu.mdp_baselines import evaluate_mdp_baseline
 from metarl_edu.notebook.rl2 import format_results, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
 from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs, evaluate_rl2, preset, train_rl2
 from metarl_edu.rl2_gym import collect_gym_trials
+from metarl_edu.studies.bandit_baselines import Gittins, evaluate_strategy, grid_search
+from metarl_edu.studies.mdp_baselines import evaluate_mdp_baseline
 
 torch.set_num_threads(1)  # a GRU this small runs fastest on one thread (two fight each other on a 2-core machine)
 start_lesson("09_rl2", kind="master")
@@ -390,7 +389,7 @@ assert min(ratio.values()) >= size(quick=0.0, full=0.95), "a target was missed: 
 # tabular MDPs with 10 states and 5 actions, transition probabilities drawn from a flat Dirichlet, mean rewards
 # from $\mathcal N(1, 1)$ with unit noise on each reward; episodes of 10 steps from state 0; trials of $n = 10$
 # episodes. Now exploring means visiting states and actions whose rewards and transitions are unknown, and
-# what was learned in one episode pays in the next ones. The baselines (`metarl_edu.mdp_baselines`): random
+# what was learned in one episode pays in the next ones. The baselines (`metarl_edu.studies.mdp_baselines`): random
 # actions; **greedy**, which plans on the maximum-likelihood model of what it has seen so far (an untried action is
 # worth 0) and never explores on purpose; **posterior greedy**, which plans on the posterior-mean model under the
 # true task prior (an untried action is worth its prior mean 1, the average reward, instead of 0); and the

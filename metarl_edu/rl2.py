@@ -54,11 +54,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from metarl_edu.bandits import BanditResult
 from metarl_edu.config import size
 from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
-from metarl_edu.mdp_baselines import TrialResult
 from metarl_edu.pg import gae_advantages, normalise_advantages
+from metarl_edu.studies.bandit_baselines import BanditResult
+from metarl_edu.studies.mdp_baselines import TrialResult
 
 
 class RL2Error(ValueError):

@@ -1,4 +1,4 @@
-"""Tests for metarl_edu.rl2, metarl_edu.fast.tasks and metarl_edu.mdp_baselines, in layers.
+"""Tests for metarl_edu.rl2, metarl_edu.fast.tasks and metarl_edu.studies.mdp_baselines, in layers.
 
 1. Hand-worked cases: the input vector, GAE, finite-horizon planning, the posterior-mean model.
 2. References: GAE against a naive return loop, the rollout's stepwise GRU against one pass over the trial, the
@@ -17,14 +17,8 @@ import pytest
 import torch
 
 from metarl_edu import config as config_module
-from metarl_edu.bandits import UCB1, Random, evaluate_strategy
+from metarl_edu.bandits import UCB1, Random
 from metarl_edu.fast.tasks import BatchedTaskError, BernoulliBandits, RandomTabularMDPs
-from metarl_edu.mdp_baselines import (
-    empirical_model,
-    evaluate_mdp_baseline,
-    finite_horizon_q,
-    posterior_mean_model,
-)
 from metarl_edu.pg import gae_advantages, normalise_advantages
 from metarl_edu.rl2 import (
     RL2Agent,
@@ -37,6 +31,13 @@ from metarl_edu.rl2 import (
     rl2_loss,
     sample_categorical,
     train_rl2,
+)
+from metarl_edu.studies.bandit_baselines import evaluate_strategy
+from metarl_edu.studies.mdp_baselines import (
+    empirical_model,
+    evaluate_mdp_baseline,
+    finite_horizon_q,
+    posterior_mean_model,
 )
 
 TINY_BANDIT = RL2Config(task="bandit", n_episodes=5, k=3, hidden_size=8, n_tasks=8, n_iterations=4, n_epochs=2,

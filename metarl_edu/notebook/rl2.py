@@ -10,11 +10,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from metarl_edu.bandits import BanditResult
 from metarl_edu.fast.tasks import BernoulliBandits
-from metarl_edu.mdp_baselines import TrialResult
 from metarl_edu.notebook.widgets import _png_output
 from metarl_edu.rl2 import RL2Agent, TrialRecord, record_trial
+from metarl_edu.studies.bandit_baselines import BanditResult
+from metarl_edu.studies.mdp_baselines import TrialResult
 
 Result = BanditResult | TrialResult
 N_TASK_SEEDS = 100  # the replay widget offers tasks 0..99

@@ -353,7 +353,7 @@ def bench_bandits(
 
     ``strategy.prepare()`` runs before the clock starts; the Gittins table's build time is printed on its own line.
     """
-    from metarl_edu.bandits import Gittins, classic_strategies, evaluate_strategy
+    from metarl_edu.studies.bandit_baselines import Gittins, classic_strategies, evaluate_strategy
 
     strategies = classic_strategies(n_pulls) if strategies is None else list(strategies)
     speeds: dict[str, float] = {}
