@@ -52,10 +52,11 @@ from metarl_edu.config import checkpoint_dir
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.evaluation import paired_bootstrap_ci
 from metarl_edu.notebook.rl2 import format_results, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
-from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs, evaluate_rl2, preset, train_rl2
+from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs
 from metarl_edu.rl2_gym import collect_gym_trials
 from metarl_edu.studies.bandit_baselines import Gittins, evaluate_strategy, grid_search
 from metarl_edu.studies.mdp_baselines import evaluate_mdp_baseline
+from metarl_edu.studies.rl2 import evaluate_rl2, preset, train_rl2
 
 torch.set_num_threads(1)  # a GRU this small runs fastest on one thread (two fight each other on a 2-core machine)
 start_lesson("09_rl2", kind="master")
@@ -139,7 +140,7 @@ plt.show()
 # %%
 def ucb1_index(q, n, t, c):
     """U = q + c * sqrt(2 ln t / n), shape (B, k); +inf where n == 0."""
-    ### BEGIN SOLUTION id=ucb1_index points=2 replaces=metarl_edu.bandits.ucb1_index_reference hint="Compute the bonus of every arm under np.errstate, add it to q, then use np.where to put +inf where an arm was never pulled"
+    ### BEGIN SOLUTION id=ucb1_index points=2 replaces=metarl_edu.classroom.exercises.l09_rl2.ucb1_index_reference hint="Compute the bonus of every arm under np.errstate, add it to q, then use np.where to put +inf where an arm was never pulled"
     with np.errstate(divide="ignore", invalid="ignore"):
         bonus = c * np.sqrt(2.0 * np.log(max(t, 1)) / n)
     return np.where(n > 0, q + bonus, np.inf)
@@ -199,7 +200,7 @@ assert np.array_equal(mine.totals, library.totals)
 # %%
 def rl2_input(obs, prev_action, prev_reward, done, n_actions):
     """x_t = [o_t, onehot(a_{t-1}), r_{t-1}, d_{t-1}], shape (B, d_obs + n_actions + 2); no action (-1) -> zeros."""
-    ### BEGIN SOLUTION id=rl2_input points=2 replaces=metarl_edu.rl2.rl2_input_reference hint="One-hot a copy of the actions clamped at 0, zero the rows that have no previous action, then join the four parts as float columns"
+    ### BEGIN SOLUTION id=rl2_input points=2 replaces=metarl_edu.classroom.exercises.l09_rl2.rl2_input_reference hint="One-hot a copy of the actions clamped at 0, zero the rows that have no previous action, then join the four parts as float columns"
     a_onehot = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float()
     a_onehot = a_onehot * (prev_action >= 0).float().unsqueeze(1)
     columns = [obs.float(), a_onehot, prev_reward.float().unsqueeze(1), done.float().unsqueeze(1)]

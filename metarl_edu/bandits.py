@@ -263,15 +263,6 @@ def ucb1_index(q: np.ndarray, n: np.ndarray, t: int, c: float = 1.0) -> np.ndarr
     return np.where(n > 0, q + bonus, np.inf)
 
 
-def ucb1_index_reference(q: np.ndarray, n: np.ndarray, t: int, c: float = 1.0) -> np.ndarray:
-    """Lesson 09's reference for its ``ucb1_index`` exercise: the same index as :func:`ucb1_index`.
-
-    A function of its own so that grading, which forbids learner code to call an exercise's reference, leaves
-    :func:`ucb1_index` free for :class:`UCB1`.
-    """
-    return ucb1_index(q, n, t, c)
-
-
 @dataclass(frozen=True)
 class ThompsonSampling(Strategy):
     """Sample a mean for every arm from its Beta posterior and pull the best sample (Thompson 1933).

@@ -149,7 +149,8 @@ def rl2_bandit_cost() -> CostRow:
     Importing torch and building the agent happen here, before the clock starts. Training runs on one torch thread
     (the library's default, see :meth:`metarl_edu.rl2.RL2Agent.train`).
     """
-    from metarl_edu.rl2 import RL2Agent, preset
+    from metarl_edu.rl2 import RL2Agent
+    from metarl_edu.studies.rl2 import preset
 
     agent = RL2Agent(preset("bandit", 10))
 

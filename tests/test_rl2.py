@@ -1,4 +1,4 @@
-"""Tests for metarl_edu.rl2, metarl_edu.fast.tasks and metarl_edu.studies.mdp_baselines, in layers.
+"""Tests for metarl_edu.rl2, metarl_edu.fast.tasks, metarl_edu.studies.rl2 and metarl_edu.studies.mdp_baselines.
 
 1. Hand-worked cases: the input vector, GAE, finite-horizon planning, the posterior-mean model.
 2. References: GAE against a naive return loop, the rollout's stepwise GRU against one pass over the trial, the
@@ -25,12 +25,9 @@ from metarl_edu.rl2 import (
     RL2Config,
     RL2Error,
     collect_trials,
-    evaluate_rl2,
-    record_trial,
     rl2_input,
     rl2_loss,
     sample_categorical,
-    train_rl2,
 )
 from metarl_edu.studies.bandit_baselines import evaluate_strategy
 from metarl_edu.studies.mdp_baselines import (
@@ -39,6 +36,7 @@ from metarl_edu.studies.mdp_baselines import (
     finite_horizon_q,
     posterior_mean_model,
 )
+from metarl_edu.studies.rl2 import evaluate_rl2, record_trial, train_rl2
 
 TINY_BANDIT = RL2Config(task="bandit", n_episodes=5, k=3, hidden_size=8, n_tasks=8, n_iterations=4, n_epochs=2,
                         n_minibatches=2, seed=3)

@@ -386,7 +386,8 @@ def bench_rl2(configs: Sequence[Any] | None = None, n_iterations: int = 5, verbo
     """
     import torch
 
-    from metarl_edu.rl2 import RL2Agent, preset, torch_threads
+    from metarl_edu.rl2 import RL2Agent, torch_threads
+    from metarl_edu.studies.rl2 import preset
 
     if configs is None:
         configs = [preset("bandit", 10), preset("bandit", 100), preset("mdp", 10)]
