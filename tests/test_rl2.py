@@ -18,6 +18,7 @@ import torch
 
 from metarl_edu import config as config_module
 from metarl_edu.bandits import UCB1, Random
+from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.fast.tasks import BatchedTaskError, BernoulliBandits, RandomTabularMDPs
 from metarl_edu.pg import gae_advantages, normalise_advantages
 from metarl_edu.rl2 import (
@@ -144,6 +145,18 @@ def test_bandit_rewards_are_bernoulli_with_the_arm_means():
         _, r = bandits.step(np.zeros(20_000, dtype=int), np.full(20_000, arm), rng)
         assert set(np.unique(r)) <= {0.0, 1.0}
         assert abs(r.mean() - p) < 4 * math.sqrt(p * (1 - p) / 20_000)
+
+
+def test_one_batched_bandit_pays_exactly_as_the_gymnasium_env_with_the_same_seed():
+    # fast.tasks.BernoulliBandits is the batched twin of envs.bandit.BernoulliBanditEnv: one uniform per pull each
+    means = [0.2, 0.7, 0.5]
+    env = BernoulliBanditEnv(means)
+    env.reset(seed=11)
+    bandits, rng = BernoulliBandits(np.array([means])), np.random.default_rng(11)
+    arms = np.random.default_rng(0).integers(3, size=200)
+    for a in arms:
+        _, r = bandits.step(np.zeros(1, dtype=np.int64), np.array([a]), rng)
+        assert env.step(int(a))[1] == r[0]
 
 
 def test_random_mdps_follow_the_documented_distribution():
