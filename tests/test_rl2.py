@@ -326,6 +326,13 @@ def test_config_rejects_bad_settings():
         RL2Config(n_tasks=1)
 
 
+def test_n_actions_is_the_number_of_actions_for_either_task():
+    assert RL2Config(task="bandit", k=3).n_actions == 3  # a bandit's actions are its arms
+    assert RL2Config(task="bandit", k=3, n_actions=7) == RL2Config(task="bandit", k=3)
+    assert RL2Config(task="mdp", n_actions=4, k=2).n_actions == 4
+    assert RL2Agent(TINY_BANDIT).policy.pi.out_features == TINY_BANDIT.k
+
+
 def test_record_trial_replays_one_task_step_by_step():
     agent = RL2Agent(TINY_MDP)
     rec = record_trial(agent, rng=0)
