@@ -261,7 +261,7 @@ def evaluate_strategy(
     if k < 1 or n_bandits < 2:
         raise BanditError(f"need k >= 1 and n_bandits >= 2 (for a confidence interval); got k={k}, "
                           f"n_bandits={n_bandits}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     p = rng.random((n_bandits, k))
     strategy.prepare()
     start = time.perf_counter()

@@ -157,7 +157,7 @@ def evaluate_mdp_baseline(strategy: str, n_episodes: int, n_tasks: int = 1000, *
     """
     if n_tasks < 2:
         raise ValueError(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     tasks = RandomTabularMDPs.sample(n_tasks, rng, n_states, n_actions, horizon)
     start = time.perf_counter()
     totals = run_mdp_baseline(strategy, tasks, n_episodes, rng)

@@ -59,7 +59,7 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
     """
     if n_tasks < 2:
         raise RL2Error(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     c = agent.config
     tasks = c.sample_tasks(n_tasks, rng)
     start = time.perf_counter()
@@ -100,7 +100,7 @@ def record_trial(agent: RL2Agent, task: BernoulliBandits | RandomTabularMDPs | N
                  rng: np.random.Generator | int = 0, greedy: bool = False, threads: int | None = 1) -> TrialRecord:
     """Play one trial on ``task`` (a fresh one from ``rng`` when None) and record every step.
     ``threads`` as in :meth:`RL2Agent.train`."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     c = agent.config
     task = c.sample_tasks(1, rng) if task is None else task
     if task.n_tasks != 1:
