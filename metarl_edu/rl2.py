@@ -378,7 +378,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 class RL2Agent:
-    """An RL^2 policy with its optimiser, config and training history; train, evaluate, save and load it.
+    """An RL^2 policy with its optimiser, config and training history; train, save and load it.
 
     Attributes:
         config: the :class:`RL2Config`.
