@@ -42,8 +42,8 @@ _LAZY: dict[str, str] = {
     # RL^2 (lesson 09)
     "RL2Agent": "metarl_edu.rl2",
     "RL2Config": "metarl_edu.rl2",
-    "evaluate_rl2": "metarl_edu.rl2",
-    "train_rl2": "metarl_edu.rl2",
+    "evaluate_rl2": "metarl_edu.studies.rl2",
+    "train_rl2": "metarl_edu.studies.rl2",
     "collect_gym_trials": "metarl_edu.rl2_gym",
     # policy gradients (lesson 06)
     "CategoricalMLPPolicy": "metarl_edu.nets",

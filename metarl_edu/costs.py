@@ -108,7 +108,8 @@ def bandit_cost(strategy_name: str) -> CostRow:
     """A bandit strategy on 1000 Bernoulli bandits with 5 arms (lesson 09): one pull is one environment step."""
 
     def run() -> tuple[Any, int]:
-        from metarl_edu.bandits import UCB1, ThompsonSampling, evaluate_strategy
+        from metarl_edu.bandits import UCB1, ThompsonSampling
+        from metarl_edu.studies.bandit_baselines import evaluate_strategy
 
         strategy = {"Thompson": ThompsonSampling(), "UCB1": UCB1()}[strategy_name]
         n_pulls, n_bandits = size(quick=50, full=100), 1000
@@ -148,7 +149,8 @@ def rl2_bandit_cost() -> CostRow:
     Importing torch and building the agent happen here, before the clock starts. Training runs on one torch thread
     (the library's default, see :meth:`metarl_edu.rl2.RL2Agent.train`).
     """
-    from metarl_edu.rl2 import RL2Agent, preset
+    from metarl_edu.rl2 import RL2Agent
+    from metarl_edu.studies.rl2 import preset
 
     agent = RL2Agent(preset("bandit", 10))
 

@@ -302,6 +302,31 @@ def normalise_advantages(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (adv - mean) / (std + 1e-8) * mask
 
 
+def gae_advantages(r: torch.Tensor, v: torch.Tensor, gamma: float, lam: float,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Generalised advantage estimates over whole trials (Schulman et al. 2016), shape (T, B).
+
+    ``delta_t = r_t + gamma * V_{t+1} - V_t`` and ``A_t = delta_t + gamma * lam * A_{t+1}``, with ``V_T = 0`` and
+    ``A_T = 0``: after the last step of a trial nothing follows. Episode ends inside a trial are not ends here,
+    because the trial's total is the objective. A padding step (``mask = 0``) counts as "after the end":
+    its advantage is 0 and the step before it does not bootstrap from it.
+
+    Args:
+        r, v: rewards and value estimates ``V(s_t)``, (T, B). gamma, lam: discount and GAE's lambda, in [0, 1].
+        mask: 1 for real steps, 0 for padding, (T, B); None: every step is real.
+    """
+    T = r.shape[0]
+    mask = torch.ones_like(r) if mask is None else mask
+    adv = torch.zeros_like(r)
+    next_v = torch.zeros_like(r[0])
+    next_adv = torch.zeros_like(r[0])
+    for t in range(T - 1, -1, -1):
+        delta = r[t] + gamma * next_v - v[t]
+        adv[t] = mask[t] * (delta + gamma * lam * next_adv)
+        next_v, next_adv = mask[t] * v[t], adv[t]
+    return adv
+
+
 def advantages(episodes: Episodes, gamma: float, normalise: bool = True) -> torch.Tensor:
     """``A_t = G_t - b(s_t, t)``, shape (T, *B), 0 on padding, no gradient: the reward-to-go
     (:func:`discounted_returns`) minus the linear baseline fitted to these episodes (:func:`linear_baseline`),

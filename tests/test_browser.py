@@ -46,7 +46,8 @@ WIDGETS = {
     "07_maml_sinusoid": "from metarl_edu.studies.sinusoid import MAMLRegression, PretrainedRegression\n"
                         "from metarl_edu.notebook.maml import maml_fit_explorer\n\n"
                         "maml_fit_explorer(MAMLRegression(seed=0), PretrainedRegression(seed=0))",
-    "09_rl2": "from metarl_edu.notebook.rl2 import rl2_replay\nfrom metarl_edu.rl2 import RL2Agent, preset\n\n"
+    "09_rl2": "from metarl_edu.notebook.rl2 import rl2_replay\nfrom metarl_edu.rl2 import RL2Agent\n"
+              "from metarl_edu.studies.rl2 import preset\n\n"
               "rl2_replay(RL2Agent(preset('bandit', 10)), step=3)",
     "10_evaluation": "from metarl_edu.notebook.evaluation import case_study_explorer\n\ncase_study_explorer()",
 }

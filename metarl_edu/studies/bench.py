@@ -355,7 +355,7 @@ def bench_bandits(
 
     ``strategy.prepare()`` runs before the clock starts; the Gittins table's build time is printed on its own line.
     """
-    from metarl_edu.bandits import Gittins, classic_strategies, evaluate_strategy
+    from metarl_edu.studies.bandit_baselines import Gittins, classic_strategies, evaluate_strategy
 
     strategies = classic_strategies(n_pulls) if strategies is None else list(strategies)
     speeds: dict[str, float] = {}
@@ -388,7 +388,8 @@ def bench_rl2(configs: Sequence[Any] | None = None, n_iterations: int = 5, verbo
     """
     import torch
 
-    from metarl_edu.rl2 import RL2Agent, preset, torch_threads
+    from metarl_edu.rl2 import RL2Agent, torch_threads
+    from metarl_edu.studies.rl2 import preset
 
     if configs is None:
         configs = [preset("bandit", 10), preset("bandit", 100), preset("mdp", 10)]
