@@ -65,7 +65,7 @@ print("start state:", s, "| one step right ->", env.step(1))
 # %%
 def epsilon_greedy(q_s, epsilon, rng):
     """With probability epsilon a uniformly random action; otherwise a maximal one of q_s, ties at random."""
-    ### BEGIN SOLUTION id=epsilon_greedy points=2 replaces=metarl_edu.qlearning.epsilon_greedy hint="Compare rng.random() with epsilon; explore with rng.integers, exploit with rng.choice over the indices of the maximal values"
+    ### BEGIN SOLUTION id=epsilon_greedy points=2 replaces=metarl_edu.td.epsilon_greedy hint="Compare rng.random() with epsilon; explore with rng.integers, exploit with rng.choice over the indices of the maximal values"
     if rng.random() < epsilon:
         return int(rng.integers(len(q_s)))
     best = np.flatnonzero(q_s == np.max(q_s))
@@ -101,7 +101,7 @@ assert _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2, 4]] / 3000 - 0.25) < 0.05
 # %%
 def q_learning_update(q, s, a, r, s_next, terminated, alpha, gamma):
     """One Q-learning step on the table q (S, A); returns the updated copy."""
-    ### BEGIN SOLUTION id=q_learning_update points=3 replaces=metarl_edu.qlearning.q_learning_update hint="Copy q; the target is r alone after termination, else r plus gamma times the best value in row s_next; move q[s, a] a step alpha towards it"
+    ### BEGIN SOLUTION id=q_learning_update points=3 replaces=metarl_edu.td.q_learning_update hint="Copy q; the target is r alone after termination, else r plus gamma times the best value in row s_next; move q[s, a] a step alpha towards it"
     q = q.copy()
     target = r if terminated else r + gamma * np.max(q[s_next])
     q[s, a] += alpha * (target - q[s, a])
