@@ -31,8 +31,7 @@ import numpy as np
 import metarl_edu  # noqa: F401  (registers the metarl_edu/ environments)
 from metarl_edu import QLearningAgent, TabularMDP, policy_evaluation, q_from_v, size, value_iteration
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.envs.random_mdp import finite_horizon_value
-from metarl_edu.mdp import greedy_policy, uniform_policy
+from metarl_edu.mdp import finite_horizon_value, greedy_policy, uniform_policy
 from metarl_edu.notebook.learning import plot_learning_curves, plot_paths_on_grid, q_learning_explorer
 
 start_lesson("02_q_learning", kind="master")
