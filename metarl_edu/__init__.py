@@ -10,7 +10,9 @@ import importlib
 from typing import Any
 
 from metarl_edu import envs  # noqa: F401  (registers the metarl_edu/ Gymnasium environments)
+from metarl_edu.agents import Discretizer, ExponentialSchedule, LinearSchedule, QLearningAgent
 from metarl_edu.config import quick, size, strict
+from metarl_edu.fast.qlearning import BatchedQLearning
 from metarl_edu.mdp import (
     TabularMDP,
     bellman_expectation_backup,
@@ -22,18 +24,7 @@ from metarl_edu.mdp import (
     q_from_v,
     value_iteration,
 )
-from metarl_edu.qlearning import (
-    BatchedQLearning,
-    Discretizer,
-    ExponentialSchedule,
-    LinearSchedule,
-    QLearningAgent,
-    epsilon_greedy,
-    expected_sarsa_update,
-    q_learning_update,
-    sarsa_update,
-    td_target,
-)
+from metarl_edu.td import epsilon_greedy, expected_sarsa_update, q_learning_update, sarsa_update, td_target
 
 __version__ = "0.1.0"
 

@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu.agents import LinearSchedule, QLearningAgent
 from metarl_edu.bandits import Strategy, ThompsonSampling, run_strategy
 from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.tasks import CartPoleFamily, GridTask, GridWorldFamily
 from metarl_edu.evaluation import spawn_seeds
-from metarl_edu.qlearning import BatchedQLearning, LinearSchedule, QLearningAgent
+from metarl_edu.fast.qlearning import BatchedQLearning
 
 __all__ = [
     "MAZE",

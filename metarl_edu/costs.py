@@ -72,8 +72,8 @@ def format_cost_table(costs: Mapping[str, Cost]) -> str:
 # ============================================================================================ the course's methods
 def q_learning_gridworld_cost() -> tuple[Any, int]:
     """Tabular Q-learning on one gridworld task (lesson 02): returns of every training episode."""
+    from metarl_edu.agents import QLearningAgent
     from metarl_edu.envs.tasks import GridTask, GridWorldFamily
-    from metarl_edu.qlearning import QLearningAgent
 
     family = GridWorldFamily()
     agent = QLearningAgent(family.make_env(GridTask((5, 5), 0.1)), alpha=0.5, gamma=0.95, seed=0, progress=False)
@@ -85,7 +85,7 @@ def q_learning_cartpole_cost() -> tuple[Any, int]:
     """Tabular Q-learning on CartPole-v1 (lesson 03)."""
     import gymnasium as gym
 
-    from metarl_edu.qlearning import QLearningAgent
+    from metarl_edu.agents import QLearningAgent
 
     agent = QLearningAgent(gym.make("CartPole-v1"), seed=0, progress=False)
     returns = agent.train(size(quick=100, full=1000))
@@ -95,7 +95,7 @@ def q_learning_cartpole_cost() -> tuple[Any, int]:
 def batched_q_learning_cost() -> tuple[Any, int]:
     """Batched Q-learning on many FrozenLake maps at once (lesson 04)."""
     from metarl_edu.envs.tasks import FrozenLakeFamily
-    from metarl_edu.qlearning import BatchedQLearning
+    from metarl_edu.fast.qlearning import BatchedQLearning
 
     family = FrozenLakeFamily(size=4)
     tasks = family.sample(size(quick=50, full=200), np.random.default_rng(0))

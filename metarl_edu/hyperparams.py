@@ -52,11 +52,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from metarl_edu.envs.random_mdp import finite_horizon_value
+from metarl_edu.agents import LinearSchedule, QLearningAgent
 from metarl_edu.envs.tasks import TaskFamily, task_key
 from metarl_edu.evaluation import ConfidenceInterval, TaskSplit, bootstrap_ci, check_disjoint, paired_bootstrap_ci
-from metarl_edu.mdp import TabularMDP, value_iteration
-from metarl_edu.qlearning import BatchedQLearning, LinearSchedule, QLearningAgent, UniformSource
+from metarl_edu.fast.qlearning import BatchedQLearning, UniformSource
+from metarl_edu.mdp import TabularMDP, finite_horizon_value, value_iteration
 
 __all__ = [
     "SCHEDULES",

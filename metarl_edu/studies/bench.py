@@ -65,7 +65,8 @@ def bench_qlearning(n_episodes: int = 3000, n_tasks: int = 1000, n_batched_episo
     medians of the ratios within each repeat."""
     import gymnasium as gym
 
-    from metarl_edu.qlearning import BatchedQLearning, QLearningAgent
+    from metarl_edu.agents import QLearningAgent
+    from metarl_edu.fast.qlearning import BatchedQLearning
 
     tasks = frozen_lake_tasks(n_tasks)
     rates: dict[str, list[float]] = {"loop": [], "agent": [], "batched": []}
@@ -126,9 +127,9 @@ def bench_hyperparams(n_tasks: int = 50, n_episodes: int = 100, n_naive: int = 2
 
     Medians over ``repeats`` interleaved runs, and the ratio (b)/(a).
     """
+    from metarl_edu.agents import QLearningAgent
     from metarl_edu.envs.tasks import GridWorldFamily
     from metarl_edu.hyperparams import policy_returns, setting_grid, sweep, task_objective
-    from metarl_edu.qlearning import QLearningAgent
 
     family = GridWorldFamily()
     tasks = family.sample(n_tasks, np.random.default_rng(seed))
