@@ -20,6 +20,7 @@ from metarl_edu import config as config_module
 from metarl_edu.bandits import UCB1, Random
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.fast.tasks import BatchedTaskError, BernoulliBandits, RandomTabularMDPs
+from metarl_edu.mdp import backward_induction
 from metarl_edu.pg import gae_advantages, normalise_advantages
 from metarl_edu.rl2 import (
     RL2Agent,
@@ -34,7 +35,6 @@ from metarl_edu.studies.bandit_baselines import evaluate_strategy
 from metarl_edu.studies.mdp_baselines import (
     empirical_model,
     evaluate_mdp_baseline,
-    finite_horizon_q,
     posterior_mean_model,
 )
 from metarl_edu.studies.rl2 import evaluate_rl2, record_trial, train_rl2
@@ -83,8 +83,8 @@ def test_finite_horizon_q_on_a_two_state_chain():
     P = np.zeros((1, 2, 2, 2))
     P[0, 0, 0, 0] = P[0, 0, 1, 1] = P[0, 1, :, 1] = 1.0
     R = np.array([[[1.0, 0.0], [3.0, 3.0]]])
-    np.testing.assert_allclose(finite_horizon_q(P, R, 1), R)
-    np.testing.assert_allclose(finite_horizon_q(P, R, 2), [[[2.0, 3.0], [6.0, 6.0]]])
+    np.testing.assert_allclose(backward_induction(P, R, 1)[0], R)
+    np.testing.assert_allclose(backward_induction(P, R, 2)[0], [[[2.0, 3.0], [6.0, 6.0]]])
 
 
 def test_models_from_counts_on_a_hand_made_history():

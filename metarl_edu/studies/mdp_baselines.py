@@ -35,6 +35,7 @@ import numpy as np
 
 from metarl_edu.bandits import argmax_random_ties
 from metarl_edu.fast.tasks import RandomTabularMDPs
+from metarl_edu.mdp import backward_induction
 from metarl_edu.studies.bandit_baselines import TrialTotals
 
 STRATEGIES = ("random", "greedy", "posterior_greedy", "oracle")
@@ -64,23 +65,6 @@ class TrialResult(TrialTotals):
         lo, hi = self.total_ci
         return (f"{self.name}: total {self.mean_total:.1f} (95% CI {lo:.1f}-{hi:.1f}); n={self.n_episodes} "
                 f"episodes, {self.n_tasks} tasks, {self.seconds:.2f} s")
-
-
-def finite_horizon_q(P: np.ndarray, R: np.ndarray, h: int) -> np.ndarray:
-    """``Q_h``, shape (B, S, A): the best expected reward of the next h steps, by backward induction.
-
-    ``V_0 = 0``; ``Q_j[s, a] = R[s, a] + sum_s' P[s, a, s'] V_{j-1}[s']``; ``V_j = max_a Q_j``.
-
-    Args:
-        P: (B, S, A, S); R: (B, S, A); h: steps left, >= 1.
-    """
-    if h < 1:
-        raise ValueError(f"h must be >= 1; got {h}")
-    V = np.zeros(P.shape[:2])
-    for _ in range(h):
-        Q = R + np.einsum("bsat,bt->bsa", P, V)
-        V = Q.max(axis=2)
-    return Q
 
 
 def posterior_mean_model(N: np.ndarray, reward_sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +122,7 @@ def run_mdp_baseline(strategy: str, tasks: RandomTabularMDPs, n_episodes: int,
                     P, R = empirical_model(N, reward_sums)
                 else:
                     P, R = posterior_mean_model(N, reward_sums)
-                a = argmax_random_ties(finite_horizon_q(P, R, H - t)[b, s], rng)
+                a = argmax_random_ties(backward_induction(P, R, H - t)[0][b, s], rng)
             s_next, r = tasks.step(s, a, rng)
             N[b, s, a, s_next] += 1
             reward_sums[b, s, a] += r
