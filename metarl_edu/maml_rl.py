@@ -48,6 +48,7 @@ from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
 from metarl_edu.maml import adapt
 from metarl_edu.nets import MLPPolicy, Params, make_policy
 from metarl_edu.pg import Episodes, advantages, default_max_steps, reinforce_loss, sample_batched_episodes
+from metarl_edu.trpo import trpo_step
 
 __all__ = [
     "MAMLAgent",
@@ -151,7 +152,8 @@ def task_distribution(env: Any, verbose: bool = True) -> TaskFamily:
     - a :class:`TaskFamily` (``CartPoleFamily()``, ``BanditFamily()``, ``RandomMDPFamily()``, ...) is used as is;
     - 2D navigation (``Navigation2DEnv``, ``BatchedNavigation2D``): goals uniform in [-0.5, 0.5]^2;
     - ``metarl_edu/CartPoleTasks-v0``: :class:`CartPoleFamily` with its default ranges;
-    - plain ``CartPole-v1`` is ONE task, so a :class:`CartPoleFamily` is built around its physics and a line says so.
+    - plain ``CartPole-v1`` is ONE task, so a :class:`CartPoleFamily` is built around it, its physics varied and the
+      actions swapped on half the tasks (``mirror_prob=0.5``), and a line says so.
 
     Anything else raises :class:`TaskDistributionError`.
     """
@@ -166,12 +168,13 @@ def task_distribution(env: Any, verbose: bool = True) -> TaskFamily:
     if isinstance(unwrapped, CartPoleTaskEnv):
         return CartPoleFamily(max_episode_steps=max_steps)
     if isinstance(unwrapped, CartPoleEnv):
-        family = CartPoleFamily(max_episode_steps=max_steps)
+        family = CartPoleFamily(max_episode_steps=max_steps, mirror_prob=0.5)
         if verbose:
             (l0, l1), (m0, m1), (g0, g1) = family.length_range, family.masspole_range, family.gravity_range
             print(f"MAMLAgent: {env.spec.id if env.spec else 'CartPole'} is one task, so MAML meta-learns over "
-                  f"CartPoleFamily: half pole length ~ U[{l0:g}, {l1:g}] m, pole mass ~ U[{m0:g}, {m1:g}] kg, "
-                  f"gravity ~ U[{g0:g}, {g1:g}] m/s^2, episodes of at most {max_steps} steps")
+                  f"CartPoleFamily(mirror_prob=0.5): half the tasks swap the two actions (unobserved), so no single "
+                  f"policy balances them all; half pole length ~ U[{l0:g}, {l1:g}] m, pole mass ~ U[{m0:g}, {m1:g}] "
+                  f"kg, gravity ~ U[{g0:g}, {g1:g}] m/s^2, episodes of at most {max_steps} steps")
         return family
     name = env.spec.id if isinstance(env, gym.Env) and env.spec is not None else type(env).__name__
     raise TaskDistributionError(
@@ -332,6 +335,7 @@ class MetaRLAgent:
         self.generator = torch.Generator().manual_seed(int(action_seed.generate_state(1)[0]))  # draws the actions
         self.train_tasks: list[Any] = []  # every training task, so that held-out tasks can be checked
         self.history: list[tuple[float, float]] = []  # (return before, after adaptation) of each iteration
+        self.step_info: dict[str, float] = {}  # what the latest update measured (gradient norm; TRPO's KL, ...)
 
     @property
     def params(self) -> Params:
@@ -462,11 +466,67 @@ class MAMLAgent(MetaRLAgent):
     def step(self, tasks: list[Any]) -> tuple[float, float]:
         c = self.config
         _, episodes = self._adapt_batch(self._env(tasks, c.n_traj), c.inner_steps, self.generator, test=False)
-        self.meta_gradient(episodes)
-        if c.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
-        self.optimizer.step()
+        if c.meta_optimizer == "trpo":
+            result = self.trpo_update(episodes)
+            self.step_info = {"kl": result.kl, "backtracks": result.backtracks, "accepted": result.accepted}
+        else:
+            self.meta_gradient(episodes)
+            if c.max_grad_norm is not None:
+                norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
+                self.step_info = {"grad_norm": float(norm)}
+            self.optimizer.step()
         return float(episodes[0].total_rewards().mean()), float(episodes[-1].total_rewards().mean())
+
+    def trpo_functions(self, episodes: list[Episodes]) -> tuple[Any, Any]:
+        """The surrogate loss and the mean KL of the adapted policies, as functions of ``theta`` (dicts), for
+        :func:`metarl_edu.trpo.trpo_step`. ``episodes``: the inner batches, then ``D'``, as in :meth:`meta_gradient`.
+
+        For each task, ``theta'_i(theta)`` re-adapts on the same inner batches; the surrogate is
+        ``-mean_i [sum_t m ratio A' / sum_t m]`` with ``ratio = pi_theta'_i(a|s) / pi_old(a|s)`` on ``D'_i``, and the
+        KL is ``KL(pi_old || pi_theta'_i)`` averaged the same way; ``pi_old`` is the adapted policy at the current
+        ``theta``. All tasks are vmapped at once.
+        """
+        c, policy = self.config, self.policy
+        valid = episodes[-1]
+
+        def adapted_outputs(params: Params, *batches: Episodes) -> Any:
+            theta = params
+            for e in batches[:-1]:
+                theta = _module().adapt_step(policy, theta, e, c.alpha, c.gamma, c.first_order)
+            return policy(batches[-1].obs, params=theta)
+
+        n_in = len(episodes) * len(fields(Episodes))
+        outputs = vmap(_per_task(adapted_outputs, len(episodes)), in_dims=(None, *[1] * n_in), out_dims=1)
+        tensors = _tensors(*episodes)
+        per_task = vmap(_per_task(lambda _, e: advantages(e, c.gamma), 1),
+                        in_dims=(None, *[1] * len(fields(Episodes))), out_dims=1)
+        A = per_task(None, *_tensors(valid))
+        m = valid.mask
+        steps = m.sum((0, 2))  # real steps of each task
+        theta0 = {k: v.detach() for k, v in self.params.items()}
+        with torch.no_grad():
+            old = outputs(theta0, *tensors)
+            logp_old = policy.log_prob_from(old, valid.actions)
+
+        def loss_fn(params: Params) -> torch.Tensor:
+            ratio = torch.exp(policy.log_prob_from(outputs(params, *tensors), valid.actions) - logp_old)
+            return -((ratio * A * m).sum((0, 2)) / steps).mean()
+
+        def kl_fn(params: Params) -> torch.Tensor:
+            return ((policy.kl_from(old, outputs(params, *tensors)) * m).sum((0, 2)) / steps).mean()
+
+        return loss_fn, kl_fn
+
+    def trpo_update(self, episodes: list[Episodes]) -> Any:
+        """One TRPO meta-step (:func:`metarl_edu.trpo.trpo_step`) on the policy's parameters, in place."""
+        c = self.config
+        loss_fn, kl_fn = self.trpo_functions(episodes)
+        result = trpo_step(loss_fn, kl_fn, self.params, c.max_kl, c.cg_iters, c.cg_damping, c.ls_steps,
+                           c.ls_backtrack)
+        with torch.no_grad():
+            for k, p in self.policy.named_parameters():
+                p.copy_(result.params[k])
+        return result
 
 
 class PretrainedAgent(MetaRLAgent):

@@ -99,6 +99,10 @@ class MLPPolicy(nn.Module):
     def log_prob_from(self, outputs: Any, actions: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def kl_from(self, old: Any, new: Any) -> torch.Tensor:
+        """``KL(pi_old(. | s) || pi_new(. | s))`` from the two distributions' parameters, shape ``obs.shape[:-1]``."""
+        raise NotImplementedError
+
     def check_action_space(self, action_space: spaces.Space) -> None:
         raise NotImplementedError
 
@@ -139,6 +143,11 @@ class CategoricalMLPPolicy(MLPPolicy):
         """``log pi(a | s) = f(s)_a - log sum_b exp f(s)_b``."""
         log_pi = torch.log_softmax(logits, dim=-1)
         return torch.gather(log_pi, -1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+    def kl_from(self, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """``sum_a p_old(a) (log p_old(a) - log p_new(a))`` from the two logits."""
+        log_old, log_new = torch.log_softmax(old, dim=-1), torch.log_softmax(new, dim=-1)
+        return torch.sum(log_old.exp() * (log_old - log_new), dim=-1)
 
     def check_action_space(self, action_space: spaces.Space) -> None:
         if not isinstance(action_space, spaces.Discrete):
@@ -208,6 +217,13 @@ class GaussianMLPPolicy(MLPPolicy):
         mu, log_std = outputs
         z = (actions - mu) / torch.exp(log_std)
         return torch.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), dim=-1)
+
+    def kl_from(self, old: tuple[torch.Tensor, torch.Tensor], new: tuple[torch.Tensor, torch.Tensor]
+                ) -> torch.Tensor:
+        """``sum_i [log(sigma_new / sigma_old) + (sigma_old^2 + (mu_old - mu_new)^2) / (2 sigma_new^2) - 1/2]``."""
+        (mu0, log_std0), (mu1, log_std1) = old, new
+        var0, var1 = torch.exp(2 * log_std0), torch.exp(2 * log_std1)
+        return torch.sum(log_std1 - log_std0 + (var0 + (mu0 - mu1) ** 2) / (2 * var1) - 0.5, dim=-1)
 
     def check_action_space(self, action_space: spaces.Space) -> None:
         if not isinstance(action_space, spaces.Box):

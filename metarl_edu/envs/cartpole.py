@@ -1,4 +1,4 @@
-"""CartPole with task-dependent physics: pole length, pole mass and gravity.
+"""CartPole with task-dependent physics (pole length, pole mass and gravity), and optionally mirrored actions.
 
 Gymnasium's :class:`~gymnasium.envs.classic_control.cartpole.CartPoleEnv` fixes its physics in the constructor and
 derives two quantities from it there (``total_mass = masspole + masscart``, ``polemass_length = masspole *
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
 # Gymnasium's CartPole-v1 physics, the centre of every sampling range.
@@ -31,6 +33,8 @@ class CartPoleTask:
         length: HALF the pole length in metres, as in Gymnasium's ``CartPoleEnv.length`` (default 0.5: a 1 m pole).
         masspole: mass of the pole in kg (default 0.1).
         gravity: gravitational acceleration in m/s^2 (default 9.8).
+        mirrored: the two actions are swapped (0 pushes right, 1 pushes left). The agent does not observe it: a
+            policy that balances the ordinary pole drops a mirrored one at once, so it must find out by acting.
 
     The cart's mass (1 kg), the push force (10 N) and the time step (0.02 s) stay at Gymnasium's values.
     """
@@ -38,8 +42,12 @@ class CartPoleTask:
     length: float = DEFAULT_LENGTH
     masspole: float = DEFAULT_MASSPOLE
     gravity: float = DEFAULT_GRAVITY
+    mirrored: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.mirrored, (bool, np.bool_)):
+            raise ValueError(f"CartPoleTask.mirrored must be True or False; got {self.mirrored!r}")
+        object.__setattr__(self, "mirrored", bool(self.mirrored))
         for name in ("length", "masspole", "gravity"):
             value = getattr(self, name)
             try:
@@ -60,7 +68,7 @@ class CartPoleTaskEnv(CartPoleEnv):
     ``set_task(task)`` switches physics between episodes.
 
     ## Action Space
-    ``Discrete(2)``: 0 push the cart left, 1 push it right (10 N).
+    ``Discrete(2)``: 0 push the cart left, 1 push it right (10 N); the other way round if ``task.mirrored``.
 
     ## Observation Space
     ``Box(4,)``: cart position, cart velocity, pole angle (rad), pole angular velocity; as in CartPole-v1.
@@ -103,3 +111,9 @@ class CartPoleTaskEnv(CartPoleEnv):
         # CartPoleEnv computes these two once in its constructor; without this the old physics would linger.
         self.total_mass = self.masspole + self.masscart
         self.polemass_length = self.masspole * self.length
+
+    def step(self, action: Any) -> tuple:
+        """Gymnasium's CartPole step, with the actions swapped on a mirrored task."""
+        if self.task.mirrored and action in (0, 1):
+            action = 1 - int(action)
+        return super().step(action)

@@ -40,7 +40,7 @@ import numpy as np
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
 from gymnasium.wrappers import TimeLimit
 
-from metarl_edu._checks import check_int, check_range
+from metarl_edu._checks import check_int, check_probability, check_range
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.envs.cartpole import DEFAULT_GRAVITY, DEFAULT_LENGTH, DEFAULT_MASSPOLE, CartPoleTask
 from metarl_edu.envs.gridworld import MOVES, GridWorld, parse_layout
@@ -710,14 +710,20 @@ class CartPoleFamily(TaskFamily):
         masspole_range: pole mass in kg. Default (0.05, 0.2).
         gravity_range: gravity in m/s^2. Default (4.9, 14.7).
         max_episode_steps: time limit of ``make_env``'s episodes, >= 1. Default 500 (CartPole-v1's).
+        mirror_prob: the probability that a task swaps the two actions (:attr:`CartPoleTask.mirrored`), in
+            [0, 1]. Default 0: the physics alone vary, and one policy balances every pole (meta-learning has
+            little to add). With 0.5, no single policy does well on every task: it must find out which way its
+            pushes go.
 
-    Every range is (lo, hi) with 0 < lo <= hi. Features: ``length``, ``masspole``, ``gravity``.
+    Every range is (lo, hi) with 0 < lo <= hi. Features: ``length``, ``masspole``, ``gravity`` (the mirror is
+    hidden).
     """
 
     length_range: tuple[float, float] = (0.5 * DEFAULT_LENGTH, 2.0 * DEFAULT_LENGTH)
     masspole_range: tuple[float, float] = (0.5 * DEFAULT_MASSPOLE, 2.0 * DEFAULT_MASSPOLE)
     gravity_range: tuple[float, float] = (0.5 * DEFAULT_GRAVITY, 1.5 * DEFAULT_GRAVITY)
     max_episode_steps: int = 500
+    mirror_prob: float = 0.0
 
     task_type: ClassVar[type] = CartPoleTask
     feature_names: ClassVar[tuple[str, ...]] = ("length", "masspole", "gravity")
@@ -729,13 +735,15 @@ class CartPoleFamily(TaskFamily):
                 raise ValueError(f"{name} must be positive: physics needs lo > 0; got {getattr(self, name)!r}")
             object.__setattr__(self, name, (lo, hi))
         object.__setattr__(self, "max_episode_steps", check_int("max_episode_steps", self.max_episode_steps, low=1))
+        object.__setattr__(self, "mirror_prob", check_probability("mirror_prob", self.mirror_prob))
 
     def sample_task(self, rng: np.random.Generator) -> CartPoleTask:
-        return CartPoleTask(
-            length=float(rng.uniform(*self.length_range)),
-            masspole=float(rng.uniform(*self.masspole_range)),
-            gravity=float(rng.uniform(*self.gravity_range)),
-        )
+        physics = {"length": float(rng.uniform(*self.length_range)),
+                   "masspole": float(rng.uniform(*self.masspole_range)),
+                   "gravity": float(rng.uniform(*self.gravity_range))}
+        # no draw for the mirror when it cannot happen, so that physics-only task streams stay as they were
+        mirrored = bool(rng.random() < self.mirror_prob) if self.mirror_prob > 0 else False
+        return CartPoleTask(**physics, mirrored=mirrored)
 
     def features(self, task: CartPoleTask) -> np.ndarray:
         self._check_task(task)

@@ -147,6 +147,7 @@ class BatchedCartPole:
             return torch.tensor([getattr(t, name) for t in tasks], dtype=torch.float64).unsqueeze(1)
 
         self.length, self.masspole, self.gravity = column("length"), column("masspole"), column("gravity")
+        self.mirrored = column("mirrored").bool()  # (n_tasks, 1): the task swaps the two actions
         self.total_mass = self.masspole + self.masscart
         self.polemass_length = self.masspole * self.length
         self.n_traj, self.max_episode_steps = n_traj, max_episode_steps
@@ -172,7 +173,8 @@ class BatchedCartPole:
         if a.shape != self.batch_shape:
             raise ValueError(f"actions must have shape (n_tasks, n_traj) = {self.batch_shape}; got {tuple(a.shape)}")
         x, x_dot, theta, theta_dot = self.state.unbind(-1)
-        force = torch.where(a == 1, self.force_mag, -self.force_mag).double()
+        push_right = (a == 1) ^ self.mirrored  # a mirrored task swaps the actions, as CartPoleTaskEnv.step does
+        force = torch.where(push_right, self.force_mag, -self.force_mag).double()
         cos, sin = torch.cos(theta), torch.sin(theta)
         temp = (force + self.polemass_length * theta_dot**2 * sin) / self.total_mass
         theta_acc = (self.gravity * sin - cos * temp) / (
