@@ -41,13 +41,6 @@ from metarl_edu.envs.batched_cartpole import BatchedCartPole
 from metarl_edu.envs.cartpole import CartPoleTaskEnv
 from metarl_edu.envs.navigation import BatchedNavigation2D, Navigation2DEnv, Navigation2DFamily
 from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily
-from metarl_edu.evaluation import (
-    AdaptationCurve,
-    ConfidenceInterval,
-    adaptation_curve,
-    check_disjoint,
-    paired_bootstrap_ci,
-)
 from metarl_edu.maml import inner_update
 from metarl_edu.pg import (
     Episodes,
@@ -60,6 +53,13 @@ from metarl_edu.pg import (
     make_policy,
     obs_tensor,
     sample_batched_episodes,
+)
+from metarl_edu.studies.evaluation import (
+    AdaptationCurve,
+    ConfidenceInterval,
+    adaptation_curve,
+    check_disjoint,
+    paired_bootstrap_ci,
 )
 
 __all__ = [

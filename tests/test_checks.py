@@ -12,7 +12,7 @@ import pytest
 from metarl_edu.classroom import checks
 from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
 from metarl_edu.envs import task_key
-from metarl_edu.evaluation import check_disjoint
+from metarl_edu.studies.evaluation import check_disjoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

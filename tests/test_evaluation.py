@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from metarl_edu.envs import BanditFamily, CartPoleFamily, GridTask, GridWorldFamily, RandomMDPFamily, RandomMDPTask
-from metarl_edu.evaluation import (
+from metarl_edu.studies.evaluation import (
     AdaptationCurve,
     TaskLeakError,
     TaskSplit,

@@ -1,6 +1,6 @@
-"""Tests of metarl_edu.hyperparams and metarl_edu.meta_gradient: settings and schedules by hand, exact scores
-against the library's dynamic programming, sweeps against a plain per-run loop, models on hand-made sweeps,
-leak-proof held-out evaluation, the oracle's independence, determinism, and meta-gradients against finite
+"""Tests of metarl_edu.studies.hyperparams and metarl_edu.studies.meta_gradient: settings and schedules by hand,
+exact scores against the library's dynamic programming, sweeps against a plain per-run loop, models on hand-made
+sweeps, leak-proof held-out evaluation, the oracle's independence, determinism, and meta-gradients against finite
 differences."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import pytest
 
 from metarl_edu.envs import GridTask, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily, TwoGoalsTask
 from metarl_edu.envs.random_mdp import finite_horizon_value
-from metarl_edu.evaluation import TaskLeakError, TaskSplit
-from metarl_edu.hyperparams import (
+from metarl_edu.mdp import TabularMDP, policy_evaluation, uniform_policy, value_iteration
+from metarl_edu.qlearning import QLearningAgent, action_from_uniforms, schedule_values
+from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
+from metarl_edu.studies.hyperparams import (
     BestConstant,
     FixedSetting,
     HyperparameterModel,
@@ -39,8 +41,6 @@ from metarl_edu.hyperparams import (
     sweep,
     task_objective,
 )
-from metarl_edu.mdp import TabularMDP, policy_evaluation, uniform_policy, value_iteration
-from metarl_edu.qlearning import QLearningAgent, action_from_uniforms, schedule_values
 
 
 class Constant:
@@ -60,8 +60,8 @@ def stacked(mdp: TabularMDP):
 
 
 def test_sweeps_import_without_torch():
-    # torch is imported only inside MLPScores and by metarl_edu.meta_gradient, so lesson 04 never loads it
-    code = ("import sys, json, metarl_edu.hyperparams; "
+    # torch is imported only inside MLPScores and by metarl_edu.studies.meta_gradient, so lesson 04 never loads it
+    code = ("import sys, json, metarl_edu.studies.hyperparams; "
             "print(json.dumps([m for m in sys.modules if m.split('.')[0] == 'torch']))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
@@ -397,7 +397,7 @@ def small_task():
 def test_expected_updates_and_policy_value_match_numpy():
     import torch
 
-    from metarl_edu.meta_gradient import expected_q_learning, mdp_tensors, policy_value, softmax_policy
+    from metarl_edu.studies.meta_gradient import expected_q_learning, mdp_tensors, policy_value, softmax_policy
 
     mdp = small_task()
     m = mdp_tensors(mdp)
@@ -419,7 +419,7 @@ def test_expected_updates_and_policy_value_match_numpy():
 def test_meta_gradient_matches_finite_differences():
     import torch
 
-    from metarl_edu.meta_gradient import mdp_tensors, meta_objective
+    from metarl_edu.studies.meta_gradient import mdp_tensors, meta_objective
 
     m = mdp_tensors(small_task())
     for point in ([0.3, 0.6], [-1.0, 2.0]):
@@ -436,7 +436,7 @@ def test_meta_gradient_matches_finite_differences():
 
 
 def test_meta_gradient_ascent_climbs_and_reaches_the_grid_optimum_of_its_basin():
-    from metarl_edu.meta_gradient import meta_gradient_ascent, objective_grid
+    from metarl_edu.studies.meta_gradient import meta_gradient_ascent, objective_grid
 
     mdp = small_task()
     result = meta_gradient_ascent(mdp, K=10, meta_gamma=0.9, tau=0.05, n_steps=60, lr=2.0, alpha0=0.5, gamma0=0.9)

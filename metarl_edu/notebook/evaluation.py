@@ -10,9 +10,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from metarl_edu.applications import CaseStudy, DosingPopulation, dosing_case_study
-from metarl_edu.evaluation import AdaptationCurve, ConfidenceInterval, adaptation_curve, bootstrap_ci
 from metarl_edu.notebook.widgets import _png_output
+from metarl_edu.studies.applications import CaseStudy, DosingPopulation, dosing_case_study
+from metarl_edu.studies.evaluation import AdaptationCurve, ConfidenceInterval, adaptation_curve, bootstrap_ci
 
 __all__ = ["CaseStudyExplorer", "case_study_explorer", "plot_case_study", "plot_seed_spread"]
 
@@ -77,7 +77,7 @@ class CaseStudyExplorer(widgets.VBox):
 
     Attributes:
         study: the Dropdown of case studies; seeds: the IntSlider of seeds used; output: the plot.
-        curves: method -> :class:`~metarl_edu.evaluation.AdaptationCurve` shown now.
+        curves: method -> :class:`~metarl_edu.studies.evaluation.AdaptationCurve` shown now.
         difference: the paired difference (first method minus second) of the mean score over all steps.
     """
 

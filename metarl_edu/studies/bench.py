@@ -127,8 +127,8 @@ def bench_hyperparams(n_tasks: int = 50, n_episodes: int = 100, n_naive: int = 2
     Medians over ``repeats`` interleaved runs, and the ratio (b)/(a).
     """
     from metarl_edu.envs.tasks import GridWorldFamily
-    from metarl_edu.hyperparams import policy_returns, setting_grid, sweep, task_objective
     from metarl_edu.qlearning import QLearningAgent
+    from metarl_edu.studies.hyperparams import policy_returns, setting_grid, sweep, task_objective
 
     family = GridWorldFamily()
     tasks = family.sample(n_tasks, np.random.default_rng(seed))

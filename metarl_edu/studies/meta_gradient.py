@@ -39,8 +39,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from metarl_edu.hyperparams import single_thread
 from metarl_edu.mdp import TabularMDP
+from metarl_edu.studies.hyperparams import single_thread
 
 __all__ = [
     "MDPTensors",

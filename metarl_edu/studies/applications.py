@@ -14,7 +14,7 @@ healthcare      Bernoulli dosing bandit per       Thompson sampling's Beta prior
 
 Every study takes its meta-train and meta-test tasks as arguments, so the split is the caller's (lesson 10 does it
 with the learner's own split function), and returns a :class:`CaseStudy`: one array of scores of shape
-(n_test_tasks, n_seeds, n_steps) per method, ready for :func:`~metarl_edu.evaluation.adaptation_curve`.
+(n_test_tasks, n_seeds, n_steps) per method, ready for :func:`~metarl_edu.studies.evaluation.adaptation_curve`.
 
 The healthcare study is a toy: it shows the statistics of borrowing strength across patients, nothing about a
 real treatment. Real use would need safety constraints on the doses tried, off-policy evaluation on logged data
@@ -37,8 +37,8 @@ from tqdm.auto import tqdm
 from metarl_edu.bandits import Strategy, ThompsonSampling, run_strategy
 from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.tasks import CartPoleFamily, GridTask, GridWorldFamily
-from metarl_edu.evaluation import spawn_seeds
 from metarl_edu.qlearning import BatchedQLearning, LinearSchedule, QLearningAgent
+from metarl_edu.studies.evaluation import spawn_seeds
 
 __all__ = [
     "MAZE",

@@ -54,9 +54,15 @@ from tqdm.auto import tqdm
 
 from metarl_edu.envs.random_mdp import finite_horizon_value
 from metarl_edu.envs.tasks import TaskFamily, task_key
-from metarl_edu.evaluation import ConfidenceInterval, TaskSplit, bootstrap_ci, check_disjoint, paired_bootstrap_ci
 from metarl_edu.mdp import TabularMDP, value_iteration
 from metarl_edu.qlearning import BatchedQLearning, LinearSchedule, QLearningAgent, UniformSource
+from metarl_edu.studies.evaluation import (
+    ConfidenceInterval,
+    TaskSplit,
+    bootstrap_ci,
+    check_disjoint,
+    paired_bootstrap_ci,
+)
 
 __all__ = [
     "SCHEDULES",
@@ -762,7 +768,7 @@ def compare_on_held_out(family: TaskFamily, split: TaskSplit, result: SweepResul
     (a search that no method can afford on a new task; an upper bound, used for nothing else). All methods are
     then scored in one batch with fresh repetitions, so the oracle's search noise does not flatter it.
 
-    ``rng`` is passed on to :func:`score_runs` (tests). Raises :class:`~metarl_edu.evaluation.TaskLeakError` if
+    ``rng`` is passed on to :func:`score_runs` (tests). Raises :class:`~metarl_edu.studies.evaluation.TaskLeakError` if
     the sweep or the split's training tasks include a held-out task.
     """
     test = list(split.test)
