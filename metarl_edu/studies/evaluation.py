@@ -39,9 +39,9 @@ __all__ = [
     "adaptation_curve",
     "bootstrap_ci",
     "check_disjoint",
-    "evaluate",
     "paired_bootstrap_ci",
     "percentile_interval",
+    "run_tasks_x_seeds",
     "shuffle_split",
     "spawn_seeds",
     "split_tasks",
@@ -126,7 +126,7 @@ def spawn_seeds(seed: int, n: int) -> list[int]:
     return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(n)]
 
 
-def evaluate(
+def run_tasks_x_seeds(
     fn: Callable[[Any, int], Any], tasks: Sequence[Any], seeds: Sequence[int], progress: bool = False
 ) -> np.ndarray:
     """Run ``fn(task, seed)`` on every task with every seed and stack the results.
@@ -137,7 +137,7 @@ def evaluate(
     """
     tasks, seeds = list(tasks), [int(s) for s in seeds]
     if not tasks or not seeds:
-        raise ValueError(f"evaluate needs at least one task and one seed; got {len(tasks)} and {len(seeds)}")
+        raise ValueError(f"run_tasks_x_seeds needs at least one task and one seed; got {len(tasks)} and {len(seeds)}")
     results = np.empty((len(tasks), len(seeds)), dtype=object)
     with tqdm(total=results.size, desc="tasks x seeds", disable=not progress) as bar:
         for i, task in enumerate(tasks):
@@ -145,7 +145,7 @@ def evaluate(
                 try:
                     results[i, j] = np.asarray(fn(task, seed), dtype=float)
                 except Exception as exc:
-                    exc.add_note(f"(in evaluate: task {i}, seed {seed})")
+                    exc.add_note(f"(in run_tasks_x_seeds: task {i}, seed {seed})")
                     raise
                 if results[i, j].shape != results[0, 0].shape:
                     raise ValueError(
