@@ -16,7 +16,6 @@ library's reference implementation, with a line saying so.
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -29,7 +28,6 @@ from metarl_edu import config
 
 Status = Literal["passed", "failed", "not_attempted"]
 KINDS = ("lesson", "solution", "master")
-RESULT_SENTINEL = "@@metarl_edu-results@@"
 
 
 class CheckFailed(AssertionError):
@@ -85,15 +83,6 @@ class CheckResult:
         lines += [f"   • {hint}" for hint in self.hints]
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "exercise": self.exercise,
-            "status": self.status,
-            "hints": list(self.hints),
-            "n_cases": self.n_cases,
-            "n_passed": self.n_passed,
-        }
-
 
 @dataclass
 class Session:
@@ -146,16 +135,6 @@ def start_lesson(lesson: str, kind: str = "master") -> None:
     _session = Session(lesson=lesson, kind=kind)
     mode = "quick mode (small budgets)" if config.quick() else "full mode"
     print(f"metarl-edu · lesson {lesson} · {kind} notebook · {mode}" + (" · strict" if config.strict() else ""))
-
-
-def current_session() -> Session | None:
-    return _session
-
-
-def results_json() -> str:
-    """The session's check results as one JSON line, prefixed by a sentinel (read by ``metarl-edu check``)."""
-    payload = {} if _session is None else {k: r.to_dict() for k, r in _session.results.items()}
-    return RESULT_SENTINEL + json.dumps(payload, sort_keys=True)
 
 
 # --------------------------------------------------------------------------------------------- running

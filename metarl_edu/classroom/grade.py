@@ -869,11 +869,6 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
     return record
 
 
-def grade_file(path: Path, plans: dict[str, LessonPlan], limits: Limits, name: str | None = None) -> dict[str, Any]:
-    """Read and grade one notebook file."""
-    return grade_submission(read_submission(Path(path), name or Path(path).name, plans), plans, limits)
-
-
 # --------------------------------------------------------------------------------------------- a folder
 def state_key(sub: Submission, plans: dict[str, LessonPlan], limits: Limits) -> str:
     """What a saved result depends on: the submission's bytes, its lesson's master and the limits."""
