@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
 from metarl_edu.qlearning import Discretizer
 from metarl_edu.qlearning import discretize as _reference
 

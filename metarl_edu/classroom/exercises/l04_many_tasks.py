@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
 from metarl_edu.envs.tasks import GridTask, task_key
 from metarl_edu.studies.evaluation import TaskLeakError, check_disjoint
 from metarl_edu.studies.hyperparams import held_out_split as _reference

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.envs.tasks import GridTask, task_key
 from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
 from metarl_edu.studies.hyperparams import Setting

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.maml import inner_update_reference as _inner_update_reference
 from metarl_edu.maml import task_meta_loss as _meta_loss_reference
 from metarl_edu.pg import mlp
