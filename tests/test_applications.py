@@ -122,7 +122,7 @@ def test_measure_cost_times_and_counts():
     seconds, steps, result = cost  # unpacks as (seconds, env_steps, result)
     with pytest.raises(TypeError, match="must return"):
         measure_cost(lambda: 3)
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match="env_steps must be an integer >= 0"):
         measure_cost(lambda: (None, -1))
 
 

@@ -44,7 +44,7 @@ def test_split_never_mixes_even_when_the_family_has_few_tasks():
         assert split.train[0] not in split.test  # 5 test draws from 3 tasks: without the guard, 1 in 3 would leak
     with pytest.raises(ValueError, match="too few distinct tasks"):
         split_tasks(TINY_FAMILY, n_train=30, n_test=1, seed=0)  # 30 draws cover all three tasks
-    with pytest.raises(ValueError, match="n_test must be a non-negative integer"):
+    with pytest.raises(ValueError, match="n_test must be an integer >= 0"):
         split_tasks(TINY_FAMILY, n_train=1, n_test=-1, seed=0)
 
 

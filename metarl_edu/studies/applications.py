@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu._checks import check_number
 from metarl_edu.bandits import Strategy, ThompsonSampling, run_strategy
 from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.tasks import CartPoleFamily, GridTask, GridWorldFamily
@@ -234,8 +235,7 @@ class DosingPopulation:
     def __post_init__(self) -> None:
         if not self.mean or not all(0.0 < m < 1.0 for m in self.mean):
             raise ValueError(f"mean must hold one response rate in (0, 1) per dose; got {self.mean!r}")
-        if not self.kappa > 0:
-            raise ValueError(f"kappa must be > 0; got {self.kappa!r}")
+        check_number("kappa", self.kappa, 0.0, low_open=True)
 
     @property
     def k(self) -> int:

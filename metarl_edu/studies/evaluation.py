@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.envs.tasks import TaskFamily, task_key
 
 __all__ = [
@@ -98,8 +99,7 @@ def split_tasks(family: TaskFamily, n_train: int, n_test: int, seed: int) -> Tas
     ``n_test`` new tasks cannot be found in ``100 + 10 * n_test`` draws.
     """
     for name, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+        check_int(name, value, low=0)
     train_seq, test_seq = np.random.SeedSequence(int(seed)).spawn(2)
     train = family.sample(n_train, np.random.default_rng(train_seq))
     seen = {task_key(task) for task in train}
@@ -183,10 +183,8 @@ def _as_rng(rng: np.random.Generator | int) -> np.random.Generator:
 
 
 def _check_bootstrap_args(n_boot: int, ci: float) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer; got {n_boot!r}")
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci is a confidence level in (0, 1), for example 0.95; got {ci!r}")
+    check_int("n_boot", n_boot, low=1)
+    check_number("ci (the confidence level, for example 0.95)", ci, 0.0, 1.0, low_open=True, high_open=True)
 
 
 def _task_means(values: Any, name: str, max_ndim: int) -> np.ndarray:

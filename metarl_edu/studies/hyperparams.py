@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.envs.random_mdp import finite_horizon_value
 from metarl_edu.envs.tasks import TaskFamily, task_key
 from metarl_edu.mdp import TabularMDP, value_iteration
@@ -119,9 +120,7 @@ class Setting:
             value = getattr(self, name)
             if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"{name} must be a number; got {value!r}")
-            value = float(value)
-            if not (math.isfinite(value) and (low < value if low_open else low <= value) and value <= high):
-                raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}]; got {value}")
+            value = check_number(name, value, low, high, low_open=low_open)
             object.__setattr__(self, name, value)  # frozen: normalise once, here
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}; got {self.schedule!r}")
@@ -324,12 +323,6 @@ def _objectives(family: TaskFamily, tasks: Sequence[Any]) -> list[TaskObjective]
     return [cache[task_key(task)] for task in tasks]
 
 
-def _check_runs_args(n_episodes: int, chunk_size: int) -> None:
-    for name, value in (("n_episodes", n_episodes), ("chunk_size", chunk_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
-
-
 def score_runs(family: TaskFamily, tasks: Sequence[Any], settings: Sequence[Setting], n_episodes: int,
                seed: int = 0, *, rng: UniformSource | None = None, chunk_size: int = 2000,
                progress: bool = False) -> np.ndarray:
@@ -348,7 +341,8 @@ def score_curves(family: TaskFamily, tasks: Sequence[Any], settings: Sequence[Se
                  progress: bool = False) -> np.ndarray:
     """Learning curves of N runs as :func:`score_runs` scores them: shape (N, n_points), column ``p`` after
     ``round(n_episodes * (p + 1) / n_points)`` episodes. The epsilon schedule spans all ``n_episodes``."""
-    _check_runs_args(n_episodes, chunk_size)
+    check_int("n_episodes", n_episodes, low=1)
+    check_int("chunk_size", chunk_size, low=1)
     tasks, settings = list(tasks), list(settings)
     if len(tasks) != len(settings):
         raise ValueError(f"one setting per task: got {len(tasks)} tasks and {len(settings)} settings")
@@ -428,8 +422,7 @@ def sweep(family: TaskFamily, tasks: Sequence[Any], settings: Sequence[Setting],
     tasks, settings = list(tasks), tuple(settings)
     if not tasks or not settings:
         raise ValueError(f"a sweep needs at least one task and one setting; got {len(tasks)} and {len(settings)}")
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be a positive integer; got {n_seeds!r}")
+    check_int("n_seeds", n_seeds, low=1)
     rows = list(itertools.product(range(len(tasks)), range(len(settings)), range(n_seeds)))  # task-major
     flat = score_runs(family, [tasks[i] for i, _, _ in rows], [settings[k] for _, k, _ in rows], n_episodes,
                       seed, rng=rng, chunk_size=chunk_size, progress=progress)
@@ -506,9 +499,7 @@ class NearestNeighbours(HyperparameterModel):
     """
 
     def __init__(self, k: int = 10) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer; got {k!r}")
-        self.k = int(k)
+        self.k = check_int("k", k, low=1)
         self.name = f"{k}-nearest neighbours"
 
     def fit(self, result: SweepResult) -> NearestNeighbours:
@@ -582,9 +573,7 @@ class RidgePerHyperparameter(HyperparameterModel):
     name = "ridge per hyperparameter"
 
     def __init__(self, lam: float = 1.0) -> None:
-        if not lam >= 0:
-            raise ValueError(f"lam must be >= 0; got {lam!r}")
-        self.lam = float(lam)
+        self.lam = check_number("lam", lam, 0.0)
 
     def fit(self, result: SweepResult) -> RidgePerHyperparameter:
         best = [result.settings[k] for k in result.best_per_task()]
