@@ -603,8 +603,8 @@ class RidgePerHyperparameter(HyperparameterModel):
 
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block (and restore the setting after). A network this small is many
-    times faster on one thread than on threads that wait for each other, above all on a busy 2-core laptop."""
+    """Run torch on one thread inside the block (and restore the setting after). A network this small gains nothing
+    from threads that wait for each other, above all on a busy 2-core laptop."""
     import torch
 
     threads = torch.get_num_threads()
