@@ -104,7 +104,7 @@ from metarl_edu.envs import task_key
 
 def held_out_split(tasks, n_test, rng):
     """(train, test): n_test distinct tasks drawn with rng for test; train keeps every other task, copies too."""
-    ### BEGIN SOLUTION id=held_out_split points=2 replaces=metarl_edu.studies.hyperparams.held_out_split hint="Collect the distinct tasks by task_key, draw n_test of them without replacement with rng.choice, then keep in train only the tasks whose key is not a test key"
+    ### BEGIN SOLUTION id=held_out_split points=2 replaces=metarl_edu.classroom.references.held_out_split hint="Collect the distinct tasks by task_key, draw n_test of them without replacement with rng.choice, then keep in train only the tasks whose key is not a test key"
     distinct = list({task_key(t): t for t in tasks}.values())
     chosen = rng.choice(len(distinct), size=n_test, replace=False)
     test = [distinct[i] for i in chosen]

@@ -123,7 +123,7 @@ plt.show()
 # %%
 def ridge_fit(X, Y, lam):
     """Ridge regression in closed form: (W, b) minimising ||Y - X W - b||^2 + lam ||W||^2."""
-    ### BEGIN SOLUTION id=ridge_fit points=3 replaces=metarl_edu.studies.hyperparams.ridge_fit hint="Centre X and Y with their column means, solve (Xc^T Xc + lam I) W = Xc^T Yc with np.linalg.solve, then b = mean(Y) - mean(X) @ W"
+    ### BEGIN SOLUTION id=ridge_fit points=3 replaces=metarl_edu.classroom.references.ridge_fit hint="Centre X and Y with their column means, solve (Xc^T Xc + lam I) W = Xc^T Yc with np.linalg.solve, then b = mean(Y) - mean(X) @ W"
     x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
     Xc, Yc = X - x_mean, Y - y_mean
     W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ Yc)
@@ -198,7 +198,7 @@ from metarl_edu.studies.evaluation import check_disjoint
 
 def held_out_scores(fit, split, run):
     """Scores (n_test, n_seeds) of the settings that a model fitted on split.train chooses for split.test."""
-    ### BEGIN SOLUTION id=held_out_scores points=2 replaces=metarl_edu.studies.hyperparams.held_out_scores hint="Refuse a leaking split before anything else, fit on the training tasks only, then run the held-out tasks with the setting chosen for each, in order"
+    ### BEGIN SOLUTION id=held_out_scores points=2 replaces=metarl_edu.classroom.references.held_out_scores hint="Refuse a leaking split before anything else, fit on the training tasks only, then run the held-out tasks with the setting chosen for each, in order"
     check_disjoint(split.train, split.test)
     choose = fit(list(split.train))
     return run(list(split.test), [choose(task) for task in split.test])

@@ -56,7 +56,7 @@ start_lesson("10_evaluation", kind="master")
 # %%
 def meta_test_split(tasks, n_test, rng):
     """Split tasks at random into (train, test) lists; len(test) == n_test; every task in exactly one list."""
-    ### BEGIN SOLUTION id=meta_test_split points=2 replaces=metarl_edu.studies.evaluation.shuffle_split hint="Shuffle the task INDICES with rng.permutation(len(tasks)); the first n_test are the test tasks, the rest train"
+    ### BEGIN SOLUTION id=meta_test_split points=2 replaces=metarl_edu.classroom.references.shuffle_split hint="Shuffle the task INDICES with rng.permutation(len(tasks)); the first n_test are the test tasks, the rest train"
     order = rng.permutation(len(tasks))
     test = [tasks[i] for i in order[:n_test]]
     train = [tasks[i] for i in order[n_test:]]
@@ -108,7 +108,7 @@ except ValueError as error:
 # %%
 def bootstrap_ci(values, n_boot, rng, level=0.95):
     """Percentile bootstrap interval (low, high) of the mean of values (n,), from n_boot resamples."""
-    ### BEGIN SOLUTION id=bootstrap_ci points=3 replaces=metarl_edu.studies.evaluation.percentile_interval hint="Resample indices with replacement, one row per replicate; take the mean of each row; return the (1 - level) / 2 and (1 + level) / 2 quantiles of those means"
+    ### BEGIN SOLUTION id=bootstrap_ci points=3 replaces=metarl_edu.classroom.references.percentile_interval hint="Resample indices with replacement, one row per replicate; take the mean of each row; return the (1 - level) / 2 and (1 + level) / 2 quantiles of those means"
     values = np.asarray(values, dtype=float)
     idx = rng.integers(0, len(values), size=(n_boot, len(values)))
     means = values[idx].mean(axis=1)

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from metarl_edu.bandits import BanditState  # noqa: E402
+from metarl_edu.classroom.references import percentile_interval, shuffle_split  # noqa: E402
 from metarl_edu.envs.cartpole import CartPoleTask  # noqa: E402
 from metarl_edu.envs.tasks import GridTask  # noqa: E402
 from metarl_edu.studies.applications import (  # noqa: E402
@@ -24,7 +25,7 @@ from metarl_edu.studies.applications import (  # noqa: E402
     seed_spread,
 )
 from metarl_edu.studies.costs import Cost, cost_table, format_cost_table, measure_cost  # noqa: E402
-from metarl_edu.studies.evaluation import bootstrap_ci, percentile_interval, shuffle_split  # noqa: E402
+from metarl_edu.studies.evaluation import bootstrap_ci  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------- exercise references

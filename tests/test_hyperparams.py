@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from metarl_edu.classroom.references import held_out_scores, held_out_split, ridge_fit
 from metarl_edu.envs import GridTask, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily, TwoGoalsTask
 from metarl_edu.envs.random_mdp import finite_horizon_value
 from metarl_edu.mdp import TabularMDP, policy_evaluation, uniform_policy, value_iteration
@@ -30,11 +31,8 @@ from metarl_edu.studies.hyperparams import (
     SweepResult,
     compare_on_held_out,
     default_setting,
-    held_out_scores,
-    held_out_split,
     policy_returns,
     random_settings,
-    ridge_fit,
     score_curves,
     score_runs,
     setting_grid,

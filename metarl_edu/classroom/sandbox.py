@@ -205,7 +205,7 @@ def install(config_path: str) -> None:
         for name, module in list(sys.modules.items()):
             if module is None or not (name == "metarl_edu" or name.startswith("metarl_edu.")):
                 continue
-            if name.startswith("metarl_edu.classroom"):
+            if name.startswith("metarl_edu.classroom") and name != "metarl_edu.classroom.references":
                 continue  # the checks keep their private references
             for key_, value in list(vars(module).items()):
                 if value is original:

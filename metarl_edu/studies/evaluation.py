@@ -41,9 +41,7 @@ __all__ = [
     "bootstrap_ci",
     "check_disjoint",
     "paired_bootstrap_ci",
-    "percentile_interval",
     "run_tasks_x_seeds",
-    "shuffle_split",
     "spawn_seeds",
     "split_tasks",
 ]
@@ -285,31 +283,3 @@ def adaptation_curve(
         raise ValueError(f"returns must have shape (n_tasks, n_seeds, n_steps); got {returns.shape}")
     mean, low, high = _percentile_bootstrap(returns.mean(axis=1), n_boot, ci, _as_rng(rng))
     return AdaptationCurve(np.arange(returns.shape[2]), mean, low, high, float(ci))
-
-
-# ============================================================================================ lesson 10's exercises
-def percentile_interval(values: Any, n_boot: int, rng: np.random.Generator, level: float = 0.95) -> tuple[float, float]:
-    """The percentile bootstrap interval of the mean of ``values`` (n,), written out plainly:
-
-        for b in 1..n_boot: draw n indices uniformly WITH replacement, mean_b = mean(values[indices])
-        interval = (quantile (1 - level) / 2, quantile (1 + level) / 2) of mean_1 .. mean_n_boot
-
-    (Efron & Tibshirani 1993, ch. 13). Draws ``rng.integers(0, n, size=(n_boot, n))``, the same numbers as
-    :func:`bootstrap_ci` with the same generator. Lesson 10's exercise re-implements it; the library itself uses
-    :func:`bootstrap_ci`.
-    """
-    values = np.asarray(values, dtype=float)
-    idx = rng.integers(0, values.size, size=(n_boot, values.size))  # idx[b]: the resample of replicate b
-    means = values[idx].mean(axis=1)
-    low, high = np.quantile(means, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
-    return float(low), float(high)
-
-
-def shuffle_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
-    """Split ``tasks`` at random into ``(train, test)`` lists with ``len(test) == n_test``: every task lands in
-    exactly one of them, each possible test set equally likely (one ``rng.permutation``).
-
-    Lesson 10's exercise re-implements it; :func:`split_tasks` draws fresh tasks from a family instead.
-    """
-    order = rng.permutation(len(tasks))
-    return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]

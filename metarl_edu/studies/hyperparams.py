@@ -80,11 +80,8 @@ __all__ = [
     "TaskObjective",
     "compare_on_held_out",
     "default_setting",
-    "held_out_scores",
-    "held_out_split",
     "policy_returns",
     "random_settings",
-    "ridge_fit",
     "score_curves",
     "score_runs",
     "setting_grid",
@@ -516,30 +513,10 @@ class NearestNeighbours(HyperparameterModel):
         return [self.settings[k] for k in best]
 
 
-def ridge_fit(X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge regression in closed form (Hoerl & Kennard 1970; Hastie et al. 2009, eq. 3.44): the ``W`` (F, K)
-    and unpenalised intercept ``b`` (K,) that minimise
-
-        ||Y - X W - b||^2 + lam ||W||^2,
-
-    found by centring: with Xc = X - mean(X), Yc = Y - mean(Y),
-
-        W = (Xc^T Xc + lam I)^(-1) Xc^T Yc,     b = mean(Y) - mean(X) W.
-
-    Args:
-        X: (n, F) inputs. Y: (n, K) targets, one column per output. lam: penalty >= 0.
-    """
-    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
-    x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
-    Xc, Yc = X - x_mean, Y - y_mean
-    W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ Yc)
-    return W, y_mean - x_mean @ W
-
-
 def _ridge_lstsq(X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression as ordinary least squares on an augmented system: append sqrt(lam) I below [X 1] (the
-    penalty rows) with zero targets, and leave the intercept column unpenalised. Same answer as
-    :func:`ridge_fit`, by another route."""
+    penalty rows) with zero targets, and leave the intercept column unpenalised. Same answer as the closed form
+    of lesson 05's exercise (:func:`metarl_edu.classroom.references.ridge_fit`), by another route."""
     n, F = X.shape
     A = np.block([[X, np.ones((n, 1))], [math.sqrt(lam) * np.eye(F), np.zeros((F, 1))]])
     targets = np.vstack([Y, np.zeros((F, Y.shape[1]))])
@@ -667,36 +644,6 @@ class MLPScores(HyperparameterModel):
 
 
 # ============================================================================================ held-out evaluation
-def held_out_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
-    """Split a list of tasks into meta-training and meta-test tasks that share no task.
-
-    ``n_test`` *distinct* tasks (equal by :func:`~metarl_edu.envs.tasks.task_key`) are drawn uniformly at random
-    without replacement with ``rng``; every copy of them is left out of the training list, which keeps all the
-    other tasks, copies included, in their original order. Returns ``(train, test)``.
-    """
-    distinct = list({task_key(t): t for t in tasks}.items())  # first copy of each distinct task, in order
-    if not 0 <= n_test <= len(distinct):
-        raise ValueError(f"n_test must be between 0 and the number of distinct tasks ({len(distinct)}); got {n_test}")
-    chosen = rng.choice(len(distinct), size=n_test, replace=False)
-    test_keys = {distinct[i][0] for i in chosen}
-    test = [distinct[i][1] for i in chosen]
-    train = [t for t in tasks if task_key(t) not in test_keys]
-    return train, test
-
-
-def held_out_scores(fit: Callable[[list[Any]], Callable[[Any], Setting]], split: Any,
-                    run: Callable[[list[Any], list[Setting]], np.ndarray]) -> np.ndarray:
-    """Scores of a hyperparameter model on held-out tasks, shape (n_test, n_seeds).
-
-    1. Refuse a split whose test tasks also appear among its training tasks (``check_disjoint``).
-    2. ``choose = fit(train_tasks)``: the model learns from the training tasks only.
-    3. ``choose(task)`` gives a setting for each test task, in order; ``run(test_tasks, settings)`` scores them.
-    """
-    check_disjoint(split.train, split.test)  # a leaking split measures memory, not generalisation
-    choose = fit(list(split.train))
-    return run(list(split.test), [choose(task) for task in split.test])
-
-
 @dataclass(frozen=True)
 class MethodSummary:
     """One row of a results table: a method's mean score on held-out tasks with its bootstrap interval, and the
