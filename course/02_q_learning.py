@@ -31,8 +31,7 @@ import numpy as np
 import metarl_edu  # noqa: F401  (registers the metarl_edu/ environments)
 from metarl_edu import QLearningAgent, TabularMDP, policy_evaluation, q_from_v, size, value_iteration
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.envs.random_mdp import finite_horizon_value
-from metarl_edu.mdp import greedy_policy, uniform_policy
+from metarl_edu.mdp import finite_horizon_value, greedy_policy, uniform_policy
 from metarl_edu.notebook.learning import plot_learning_curves, plot_paths_on_grid, q_learning_explorer
 
 start_lesson("02_q_learning", kind="master")
@@ -65,7 +64,7 @@ print("start state:", s, "| one step right ->", env.step(1))
 # %%
 def epsilon_greedy(q_s, epsilon, rng):
     """With probability epsilon a uniformly random action; otherwise a maximal one of q_s, ties at random."""
-    ### BEGIN SOLUTION id=epsilon_greedy points=2 replaces=metarl_edu.qlearning.epsilon_greedy hint="Compare rng.random() with epsilon; explore with rng.integers, exploit with rng.choice over the indices of the maximal values"
+    ### BEGIN SOLUTION id=epsilon_greedy points=2 replaces=metarl_edu.td.epsilon_greedy hint="Compare rng.random() with epsilon; explore with rng.integers, exploit with rng.choice over the indices of the maximal values"
     if rng.random() < epsilon:
         return int(rng.integers(len(q_s)))
     best = np.flatnonzero(q_s == np.max(q_s))
@@ -101,7 +100,7 @@ assert _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2, 4]] / 3000 - 0.25) < 0.05
 # %%
 def q_learning_update(q, s, a, r, s_next, terminated, alpha, gamma):
     """One Q-learning step on the table q (S, A); returns the updated copy."""
-    ### BEGIN SOLUTION id=q_learning_update points=3 replaces=metarl_edu.qlearning.q_learning_update hint="Copy q; the target is r alone after termination, else r plus gamma times the best value in row s_next; move q[s, a] a step alpha towards it"
+    ### BEGIN SOLUTION id=q_learning_update points=3 replaces=metarl_edu.td.q_learning_update hint="Copy q; the target is r alone after termination, else r plus gamma times the best value in row s_next; move q[s, a] a step alpha towards it"
     q = q.copy()
     target = r if terminated else r + gamma * np.max(q[s_next])
     q[s, a] += alpha * (target - q[s, a])

@@ -31,7 +31,7 @@ from metarl_edu import QLearningAgent, size
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.notebook.cartpole import cartpole_bins_explorer, plot_frames, rollout_frames
 from metarl_edu.notebook.learning import plot_learning_curves
-from metarl_edu.qlearning import Discretizer
+from metarl_edu.agents import Discretizer
 
 start_lesson("03_cartpole", kind="master")
 
@@ -81,7 +81,7 @@ print("one observation:", obs)
 # %%
 def discretize(obs, low, high, bins):
     """Row-major index of the bins that contain obs; each dimension clipped to [low, high]."""
-    ### BEGIN SOLUTION id=discretize points=3 replaces=metarl_edu.qlearning.discretize hint="For each dimension take floor((x - low) / (high - low) * bins), clip it to [0, bins - 1], then combine row-major"
+    ### BEGIN SOLUTION id=discretize points=3 replaces=metarl_edu.agents.discretize hint="For each dimension take floor((x - low) / (high - low) * bins), clip it to [0, bins - 1], then combine row-major"
     b = np.floor((np.asarray(obs) - low) / (high - low) * bins).astype(int)
     b = np.clip(b, 0, np.asarray(bins) - 1)
     return int(np.ravel_multi_index(tuple(b), tuple(bins)))

@@ -30,10 +30,12 @@ import torch
 
 from metarl_edu import size
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.envs.navigation import BatchedNavigation2D
+from metarl_edu.fast.envs import BatchedNavigation2D
 from metarl_edu.notebook.pg import plot_reinforce_curves, reinforce_explorer
-from metarl_edu.pg import (CategoricalMLPPolicy, GaussianMLPPolicy, discounted_returns, linear_baseline,
-                           policy_gradient_samples, sample_batched_episodes, sample_episodes, train_reinforce)
+from metarl_edu.nets import CategoricalMLPPolicy, GaussianMLPPolicy
+from metarl_edu.pg import (discounted_returns, linear_baseline, sample_batched_episodes, sample_episodes,
+                           train_reinforce)
+from metarl_edu.studies.policy_gradients import policy_gradient_samples
 
 torch.set_num_threads(1)  # networks this small run fastest on one thread (two threads wait on each other)
 start_lesson("06_policy_gradients", kind="master")
@@ -80,7 +82,7 @@ start_lesson("06_policy_gradients", kind="master")
 # %%
 def reinforce_loss(log_probs, returns, baseline=None, mask=None):
     """-(1/N) sum_episodes sum_t mask * log_probs * (returns - baseline), the weight detached."""
-    ### BEGIN SOLUTION id=reinforce_loss points=3 replaces=metarl_edu.pg.reinforce_loss_reference hint="Detach the weight G - b, multiply by log_probs and the mask, sum over everything and divide by the number of episodes; mind the sign"
+    ### BEGIN SOLUTION id=reinforce_loss points=3 replaces=metarl_edu.classroom.exercises.l06_policy_gradients.reinforce_loss_reference hint="Detach the weight G - b, multiply by log_probs and the mask, sum over everything and divide by the number of episodes; mind the sign"
     weight = returns if baseline is None else returns - baseline
     weighted = log_probs * weight.detach()
     if mask is not None:

@@ -34,7 +34,14 @@ from torch.func import functional_call, grad
 from metarl_edu import size
 from metarl_edu.studies.bench import bench_sinusoid
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.maml import MAMLRegression, PretrainedRegression, SinusoidConfig, SinusoidTasks, evaluate, maml_loss
+from metarl_edu.studies.sinusoid import (
+    MAMLRegression,
+    PretrainedRegression,
+    SinusoidConfig,
+    SinusoidTasks,
+    adaptation_mse,
+)
+from metarl_edu.maml import maml_loss
 from metarl_edu.notebook.maml import maml_fit_explorer, plot_adaptation_curves
 
 torch.set_num_threads(1)  # networks this small run fastest on one thread (two threads wait on each other)
@@ -86,7 +93,7 @@ plt.show()
 # %%
 def inner_update(params, grads, alpha):
     """theta'[k] = theta[k] - alpha * grads[k] for every name k; a new dict, params unchanged."""
-    ### BEGIN SOLUTION id=inner_update points=2 replaces=metarl_edu.maml.inner_update_reference hint="A dict comprehension over the names: one gradient step per tensor, against the gradient"
+    ### BEGIN SOLUTION id=inner_update points=2 replaces=metarl_edu.classroom.exercises.l07_maml_sinusoid.inner_update_reference hint="A dict comprehension over the names: one gradient step per tensor, against the gradient"
     return {k: params[k] - alpha * grads[k] for k in params}
     ### END SOLUTION
 
@@ -116,7 +123,7 @@ assert abs(float(_new["a"]) - 3.5) < 1e-12
 # %%
 def meta_loss(model, params, task, alpha, first_order=False):
     """L(theta'; query) with theta' = theta - alpha grad L(theta; support); differentiable in params."""
-    ### BEGIN SOLUTION id=meta_loss points=3 replaces=metarl_edu.maml.task_meta_loss hint="grad(loss)(params, x_s, y_s) gives the inner gradients; detach them only when first_order; score the result of inner_update on the query points"
+    ### BEGIN SOLUTION id=meta_loss points=3 replaces=metarl_edu.classroom.exercises.l07_maml_sinusoid.meta_loss_reference hint="grad(loss)(params, x_s, y_s) gives the inner gradients; detach them only when first_order; score the result of inner_update on the query points"
     (x_s, y_s), (x_q, y_q) = task
 
     def loss(p, x, y):
@@ -184,11 +191,11 @@ print(f"{n_iterations} meta-iterations of MAML in {maml_seconds:.1f} s; the pret
 
 # %% [markdown]
 # ## Evaluation on new tasks
-# `evaluate` draws 100 new sinusoids (the same for both learners), adapts each learner from $K$ support points
+# `adaptation_mse` draws 100 new sinusoids (the same for both learners), adapts each learner from $K$ support points
 # with 0 to 10 gradient steps of $\alpha = 0.01$, and measures the mean squared error on 100 query points per task.
 
 # %%
-results = {"MAML": evaluate(maml, steps=10), "pretrained": evaluate(pretrained, steps=10)}
+results = {"MAML": adaptation_mse(maml, steps=10), "pretrained": adaptation_mse(pretrained, steps=10)}
 print("query MSE after   0 steps   1 step   5 steps   10 steps")
 for name, by_k in results.items():
     for k, mse in by_k.items():

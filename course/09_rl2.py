@@ -46,17 +46,17 @@ import numpy as np
 import torch
 
 from metarl_edu import size
-from metarl_edu.bandits import (
-    UCB1, EpsilonGreedy, Gittins, Greedy, Random, ThompsonSampling, evaluate_strategy, grid_search,
-)
+from metarl_edu.bandits import UCB1, EpsilonGreedy, Greedy, Random, ThompsonSampling
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.config import checkpoint_dir
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.studies.evaluation import paired_bootstrap_ci
-from metarl_edu.mdp_baselines import evaluate_mdp_baseline
 from metarl_edu.notebook.rl2 import format_results, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
-from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs, evaluate_rl2, preset, train_rl2
+from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs
 from metarl_edu.rl2_gym import collect_gym_trials
+from metarl_edu.studies.bandit_baselines import Gittins, evaluate_strategy, grid_search
+from metarl_edu.studies.mdp_baselines import evaluate_mdp_baseline
+from metarl_edu.studies.rl2 import evaluate_rl2, preset, train_rl2
 
 torch.set_num_threads(1)  # a GRU this small runs fastest on one thread (two fight each other on a 2-core machine)
 start_lesson("09_rl2", kind="master")
@@ -140,7 +140,7 @@ plt.show()
 # %%
 def ucb1_index(q, n, t, c):
     """U = q + c * sqrt(2 ln t / n), shape (B, k); +inf where n == 0."""
-    ### BEGIN SOLUTION id=ucb1_index points=2 replaces=metarl_edu.bandits.ucb1_index_reference hint="Compute the bonus of every arm under np.errstate, add it to q, then use np.where to put +inf where an arm was never pulled"
+    ### BEGIN SOLUTION id=ucb1_index points=2 replaces=metarl_edu.classroom.exercises.l09_rl2.ucb1_index_reference hint="Compute the bonus of every arm under np.errstate, add it to q, then use np.where to put +inf where an arm was never pulled"
     with np.errstate(divide="ignore", invalid="ignore"):
         bonus = c * np.sqrt(2.0 * np.log(max(t, 1)) / n)
     return np.where(n > 0, q + bonus, np.inf)
@@ -200,7 +200,7 @@ assert np.array_equal(mine.totals, library.totals)
 # %%
 def rl2_input(obs, prev_action, prev_reward, done, n_actions):
     """x_t = [o_t, onehot(a_{t-1}), r_{t-1}, d_{t-1}], shape (B, d_obs + n_actions + 2); no action (-1) -> zeros."""
-    ### BEGIN SOLUTION id=rl2_input points=2 replaces=metarl_edu.rl2.rl2_input_reference hint="One-hot a copy of the actions clamped at 0, zero the rows that have no previous action, then join the four parts as float columns"
+    ### BEGIN SOLUTION id=rl2_input points=2 replaces=metarl_edu.classroom.exercises.l09_rl2.rl2_input_reference hint="One-hot a copy of the actions clamped at 0, zero the rows that have no previous action, then join the four parts as float columns"
     a_onehot = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float()
     a_onehot = a_onehot * (prev_action >= 0).float().unsqueeze(1)
     columns = [obs.float(), a_onehot, prev_reward.float().unsqueeze(1), done.float().unsqueeze(1)]
@@ -289,7 +289,7 @@ print(f"rewards paid by its pulls (trial 0):      {played.r[:, 0].tolist()}")
 print(f"previous rewards in its inputs (trial 0): {played.x[1:, 0, 4].tolist()}  (never a reset step's 0 in between)")
 
 # %% [markdown]
-# The task simulators of `metarl_edu.envs.batched`, used for training below, avoid the problem at the source:
+# The task simulators of `metarl_edu.fast.tasks`, used for training below, avoid the problem at the source:
 # their episodes have a fixed length, and the step after an episode ends already *is* the first step of the next
 # episode (start state, `done = 1`), so there is no wasted step.
 #
@@ -386,11 +386,11 @@ assert min(ratio.values()) >= size(quick=0.0, full=0.95), "a target was missed: 
 # both (compare the intervals).
 #
 # ## Random MDPs
-# The second test bed of Duan et al. (section 4.2 of their paper; `metarl_edu.envs.batched.RandomTabularMDPs`):
+# The second test bed of Duan et al. (section 4.2 of their paper; `metarl_edu.fast.tasks.RandomTabularMDPs`):
 # tabular MDPs with 10 states and 5 actions, transition probabilities drawn from a flat Dirichlet, mean rewards
 # from $\mathcal N(1, 1)$ with unit noise on each reward; episodes of 10 steps from state 0; trials of $n = 10$
 # episodes. Now exploring means visiting states and actions whose rewards and transitions are unknown, and
-# what was learned in one episode pays in the next ones. The baselines (`metarl_edu.mdp_baselines`): random
+# what was learned in one episode pays in the next ones. The baselines (`metarl_edu.studies.mdp_baselines`): random
 # actions; **greedy**, which plans on the maximum-likelihood model of what it has seen so far (an untried action is
 # worth 0) and never explores on purpose; **posterior greedy**, which plans on the posterior-mean model under the
 # true task prior (an untried action is worth its prior mean 1, the average reward, instead of 0); and the

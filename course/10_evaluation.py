@@ -281,11 +281,12 @@ if not with_torch:
 # %%
 import inspect
 
+import metarl_edu.agents as agents
 import metarl_edu.bandits as bandits
-import metarl_edu.qlearning as qlearning
+import metarl_edu.fast.qlearning as fast_qlearning
 
 for name, obj in [("Thompson sampling", bandits.ThompsonSampling), ("UCB1", bandits.UCB1),
-                  ("Q-learning agent", qlearning.QLearningAgent), ("batched Q-learning", qlearning.BatchedQLearning)]:
+                  ("Q-learning agent", agents.QLearningAgent), ("batched Q-learning", fast_qlearning.BatchedQLearning)]:
     print(f"{name:20s} {len(inspect.getsource(obj).splitlines()):4d} lines")
 print("MAML (lessons 07-08) adds torch, a functional inner loop and second derivatives on top: see metarl_edu/maml.py")
 

@@ -10,7 +10,9 @@ import importlib
 from typing import Any
 
 from metarl_edu import envs  # noqa: F401  (registers the metarl_edu/ Gymnasium environments)
+from metarl_edu.agents import Discretizer, ExponentialSchedule, LinearSchedule, QLearningAgent
 from metarl_edu.config import quick, size, strict
+from metarl_edu.fast.qlearning import BatchedQLearning
 from metarl_edu.mdp import (
     TabularMDP,
     bellman_expectation_backup,
@@ -22,18 +24,7 @@ from metarl_edu.mdp import (
     q_from_v,
     value_iteration,
 )
-from metarl_edu.qlearning import (
-    BatchedQLearning,
-    Discretizer,
-    ExponentialSchedule,
-    LinearSchedule,
-    QLearningAgent,
-    epsilon_greedy,
-    expected_sarsa_update,
-    q_learning_update,
-    sarsa_update,
-    td_target,
-)
+from metarl_edu.td import epsilon_greedy, expected_sarsa_update, q_learning_update, sarsa_update, td_target
 
 __version__ = "0.1.0"
 
@@ -42,13 +33,13 @@ _LAZY: dict[str, str] = {
     # RL^2 (lesson 09)
     "RL2Agent": "metarl_edu.rl2",
     "RL2Config": "metarl_edu.rl2",
-    "evaluate_rl2": "metarl_edu.rl2",
-    "train_rl2": "metarl_edu.rl2",
+    "evaluate_rl2": "metarl_edu.studies.rl2",
+    "train_rl2": "metarl_edu.studies.rl2",
     "collect_gym_trials": "metarl_edu.rl2_gym",
     # policy gradients (lesson 06)
-    "CategoricalMLPPolicy": "metarl_edu.pg",
-    "GaussianMLPPolicy": "metarl_edu.pg",
-    "make_policy": "metarl_edu.pg",
+    "CategoricalMLPPolicy": "metarl_edu.nets",
+    "GaussianMLPPolicy": "metarl_edu.nets",
+    "make_policy": "metarl_edu.nets",
     "sample_episodes": "metarl_edu.pg",
     "sample_batched_episodes": "metarl_edu.pg",
     "discounted_returns": "metarl_edu.pg",
@@ -58,17 +49,17 @@ _LAZY: dict[str, str] = {
     "inner_update": "metarl_edu.maml",
     "adapt": "metarl_edu.maml",
     "maml_loss": "metarl_edu.maml",
-    "SinusoidTasks": "metarl_edu.maml",
-    "SinusoidConfig": "metarl_edu.maml",
-    "MAMLRegression": "metarl_edu.maml",
-    "PretrainedRegression": "metarl_edu.maml",
+    "SinusoidTasks": "metarl_edu.studies.sinusoid",
+    "SinusoidConfig": "metarl_edu.studies.sinusoid",
+    "MAMLRegression": "metarl_edu.studies.sinusoid",
+    "PretrainedRegression": "metarl_edu.studies.sinusoid",
     # MAML for RL (lesson 08)
     "MAMLAgent": "metarl_edu.maml_rl",
     "PretrainedAgent": "metarl_edu.maml_rl",
     "MAMLRLConfig": "metarl_edu.maml_rl",
     # 2D navigation, a Gymnasium env and its torch-batched twin
     "Navigation2DEnv": "metarl_edu.envs.navigation",
-    "BatchedNavigation2D": "metarl_edu.envs.navigation",
+    "BatchedNavigation2D": "metarl_edu.fast.envs",
 }
 
 __all__ = [

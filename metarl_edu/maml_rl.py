@@ -6,15 +6,17 @@ Adapting to a task is one (or a few) policy-gradient steps on trajectories sampl
     theta'_i = theta - alpha grad_theta L_i(theta; D_i),      D_i ~ pi_theta in T_i            (inner, per task)
     theta   <- Adam step on  sum_i L_i(theta'_i; D'_i),       D'_i ~ pi_theta'_i in T_i        (outer)
 
-``L_i`` is the REINFORCE surrogate with the linear baseline (:func:`inner_loss`); the outer gradient goes through
-``theta'_i`` (second order) unless ``first_order=True``. The paper used vanilla policy gradient inside and TRPO
-outside; here the outer optimiser is Adam on the same meta-loss, which is simpler to read but has no trust region.
+``L_i`` is the REINFORCE surrogate with the linear baseline (:func:`inner_loss` on :func:`~metarl_edu.pg.advantages`);
+the outer gradient goes through ``theta'_i`` (second order) unless ``first_order=True``. The inner step is
+:func:`adapt_step`, one task's meta-loss :func:`meta_loss`; the agents run exactly these functions, vmapped over
+the tasks of a meta-batch. The paper used vanilla policy gradient inside and TRPO outside; here the outer
+optimiser is Adam on the same meta-loss.
 
 =====================  =============================  ===================================================
 symbol                 shape                          meaning
 =====================  =============================  ===================================================
-``episodes``           (T, n_tasks, n_traj, ...)      a meta-batch of episodes (see :mod:`metarl_edu.pg`)
-``advantages``         (T, n_tasks, n_traj)           ``A_t = G_t - b(s_t, t)``, normalised per task
+``episodes``           (T, n_traj, ...)               one task's episodes (see :mod:`metarl_edu.pg`)
+meta-batch episodes    (T, n_tasks, n_traj, ...)      every task of a meta-batch, task axis 1
 ``params``             dict name -> tensor            ``theta``; stacked per task: leading n_tasks axis
 ``returns``            (n_tasks, steps + 1)           mean return on each task after 0, 1, ... inner steps
 =====================  =============================  ===================================================
@@ -26,6 +28,7 @@ References:
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -33,34 +36,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
-from torch.func import grad, vmap
+from torch.func import vmap
 from tqdm.auto import trange
 
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.config import size
-from metarl_edu.envs.batched_cartpole import BatchedCartPole
 from metarl_edu.envs.cartpole import CartPoleTaskEnv
-from metarl_edu.envs.navigation import BatchedNavigation2D, Navigation2DEnv, Navigation2DFamily
-from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily
-from metarl_edu.maml import inner_update
-from metarl_edu.pg import (
-    Episodes,
-    MLPPolicy,
-    Params,
-    _default_max_steps,
-    baseline_features,
-    discounted_returns,
-    linear_baseline,
-    make_policy,
-    obs_tensor,
-    sample_batched_episodes,
-)
-from metarl_edu.studies.evaluation import (
-    AdaptationCurve,
-    ConfidenceInterval,
-    adaptation_curve,
-    check_disjoint,
-    paired_bootstrap_ci,
-)
+from metarl_edu.envs.navigation import Navigation2DEnv, Navigation2DFamily
+from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily, task_key
+from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
+from metarl_edu.maml import adapt
+from metarl_edu.nets import MLPPolicy, Params, make_policy
+from metarl_edu.pg import Episodes, advantages, default_max_steps, reinforce_loss, sample_batched_episodes
 
 __all__ = [
     "MAMLAgent",
@@ -68,10 +55,10 @@ __all__ = [
     "MetaTestResult",
     "PretrainedAgent",
     "TaskDistributionError",
-    "TaskEnvBatch",
     "adapt_step",
     "advantages",
     "inner_loss",
+    "meta_loss",
     "task_column",
     "task_distribution",
 ]
@@ -81,47 +68,80 @@ class TaskDistributionError(ValueError):
     """An env that is one task, of a kind MAMLAgent does not know how to vary; the message says what to pass."""
 
 
-# ============================================================================================ the inner loss
-def advantages(episodes: Episodes, gamma: float, normalize: bool = True) -> torch.Tensor:
-    """``A_t = G_t - b(s_t, t)`` for episodes of ONE task, shape (T, *B); 0 on padding. No gradient.
-
-    ``G_t`` is the reward-to-go (:func:`~metarl_edu.pg.discounted_returns`) and ``b`` the linear baseline fitted
-    to these episodes (:func:`~metarl_edu.pg.linear_baseline`). ``normalize`` rescales to mean 0 and standard
-    deviation 1 over the real steps, as the MAML paper's code did (rllab's ``center_adv``), so that the step size
-    ``alpha`` does not depend on the scale of the rewards.
-    """
-    G = discounted_returns(episodes.rewards, episodes.terminated, episodes.truncated, gamma)
-    A = (G - linear_baseline(episodes.obs, G, episodes.mask)) * episodes.mask
-    if normalize:
-        n = episodes.mask.sum()
-        mean = A.sum() / n
-        std = torch.sqrt(((A - mean) ** 2 * episodes.mask).sum() / n)
-        A = (A - mean) / (std + 1e-8) * episodes.mask
-    return A.detach()
+class TaskLeakError(ValueError):
+    """A held-out task that was also a training task."""
 
 
+# ============================================================================================ the inner loop
 def inner_loss(log_probs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The REINFORCE surrogate, averaged over real steps: ``L(theta) = -sum m log pi_theta(a|s) A / sum m``.
+    """The REINFORCE surrogate averaged over real steps: ``L(theta) = -sum m log pi_theta(a|s) A / sum m``.
 
-    Its gradient is the policy gradient estimate with baseline; shapes (T, *B). The same as
-    :func:`~metarl_edu.pg.reinforce_loss` up to the factor ``n_episodes / n_steps``: averaging over steps keeps
+    :func:`~metarl_edu.pg.reinforce_loss` with ``per="step"``: averaging over steps rather than episodes keeps
     ``alpha`` meaningful whatever the horizon (the MAML paper's ``alpha = 0.1`` for 2D navigation assumes it).
+    Shapes (T, *B).
     """
-    return -(log_probs * advantages.detach() * mask).sum() / mask.sum()
+    return reinforce_loss(log_probs, advantages, mask=mask, per="step")
 
 
-def adapt_step(policy: MLPPolicy, params: Params, episodes: Episodes, alpha: float, gamma: float = 0.99) -> Params:
+def adapt_step(policy: MLPPolicy, params: Params, episodes: Episodes, alpha: float, gamma: float = 0.99,
+               first_order: bool = False) -> Params:
     """One inner step of MAML for RL on one task: ``theta' = theta - alpha grad_theta L(theta)``.
 
-    ``L`` is :func:`inner_loss` with :func:`advantages` (linear baseline, normalised) of ``episodes``, which were
-    sampled with ``theta`` in the task. Returns a new dict (``params`` is not changed), differentiable in ``params``.
+    ``L`` is :func:`inner_loss` with the :func:`~metarl_edu.pg.advantages` (linear baseline, normalised) of
+    ``episodes``, which were sampled with ``theta`` in the task. Returns a new dict (``params`` is not changed),
+    differentiable in ``params`` (``first_order=True`` treats the inner gradient as a constant): the step is
+    :func:`metarl_edu.maml.adapt`, the same inner loop as MAML on sinusoids.
     """
     A = advantages(episodes, gamma)
 
-    def loss(theta: Params) -> torch.Tensor:
-        return inner_loss(policy.log_prob(episodes.obs, episodes.actions, params=theta), A, episodes.mask)
+    def loss(theta: Params, e: Episodes) -> torch.Tensor:
+        return inner_loss(policy.log_prob(e.obs, e.actions, params=theta), A, e.mask)
 
-    return inner_update(params, grad(loss)(params), alpha)
+    return adapt(loss, params, episodes, alpha, 1, first_order)
+
+
+def meta_loss(policy: MLPPolicy, params: Params, train: list[Episodes], valid: Episodes, alpha: float,
+              gamma: float = 0.99, first_order: bool = False) -> torch.Tensor:
+    """One task's meta-loss ``L(theta'; D')``: adapt with :func:`adapt_step` on each batch of ``train`` in turn
+    (``D``, one batch per inner step, each sampled with the parameters reached so far), then the
+    :func:`inner_loss` of the adapted policy on ``valid`` (``D'``, sampled with ``theta'``).
+
+    Differentiable in ``params`` through every inner step. Like the paper, it treats the trajectories as data: it
+    ignores how changing ``theta`` changes *which* trajectories the inner steps see (E-MAML, ProMP and DiCE add
+    that term).
+    """
+    theta_prime = params
+    for episodes in train:
+        theta_prime = _module().adapt_step(policy, theta_prime, episodes, alpha, gamma, first_order)
+    A = advantages(valid, gamma)
+    return inner_loss(policy.log_prob(valid.obs, valid.actions, params=theta_prime), A, valid.mask)
+
+
+def _module() -> Any:
+    """This module, looked up at call time, so that a wrapped ``adapt_step`` (a test's counter) is the one run."""
+    return sys.modules[__name__]
+
+
+def task_column(episodes: Episodes, i: int) -> Episodes:
+    """Task ``i``'s episodes of a meta-batch, batch shape (n_traj,)."""
+    return Episodes(*(getattr(episodes, f.name)[:, i] for f in fields(Episodes)))
+
+
+def _per_task(fn: Any, n_episodes: int) -> Any:
+    """``fn`` of Episodes objects, taking their tensors instead: ``n_episodes`` groups of 7 tensors each, so that
+    ``torch.func.vmap`` can map it over the task axis (axis 1) of meta-batch episodes."""
+    n_fields = len(fields(Episodes))
+
+    def wrapped(params: Params, *tensors: torch.Tensor) -> Any:
+        groups = [Episodes(*tensors[k * n_fields:(k + 1) * n_fields]) for k in range(n_episodes)]
+        return fn(params, *groups)
+
+    return wrapped
+
+
+def _tensors(*batches: Episodes, lo: int = 0, hi: int | None = None) -> list[torch.Tensor]:
+    """The tensors of each of ``batches``, tasks ``lo:hi`` only (task axis 1)."""
+    return [getattr(e, f.name)[:, lo:hi] for e in batches for f in fields(Episodes)]
 
 
 # ============================================================================================ task distributions
@@ -140,7 +160,7 @@ def task_distribution(env: Any, verbose: bool = True) -> TaskFamily:
     if isinstance(env, BatchedNavigation2D):
         return Navigation2DFamily(env.max_episode_steps)
     unwrapped = getattr(env, "unwrapped", None)
-    max_steps = _default_max_steps(env) if isinstance(env, gym.Env) else None
+    max_steps = default_max_steps(env) if isinstance(env, gym.Env) else None
     if isinstance(unwrapped, Navigation2DEnv):
         return Navigation2DFamily(unwrapped.max_episode_steps)
     if isinstance(unwrapped, CartPoleTaskEnv):
@@ -162,72 +182,6 @@ def task_distribution(env: Any, verbose: bool = True) -> TaskFamily:
     )
 
 
-class TaskEnvBatch:
-    """Gymnasium envs of many tasks stepped in lockstep: row ``(i, j)`` is trajectory ``j`` of ``tasks[i]``.
-
-    Implements the batched-env interface of :func:`~metarl_edu.pg.sample_batched_episodes` for any
-    :class:`TaskFamily`: one policy forward pass per time step for all rows, one ``env.step`` per active row.
-    Finished rows are frozen: they earn 0 and report neither terminated nor truncated again.
-
-    Args:
-        family: the task family; ``family.make_env(task)`` plays a task.
-        tasks: the n_tasks tasks.
-        n_traj: trajectories per task.
-        seed: seeds the first reset of every row (through ``np.random.SeedSequence``).
-    """
-
-    def __init__(self, family: TaskFamily, tasks: list[Any], n_traj: int, seed: int) -> None:
-        self.family, self.tasks, self.n_traj = family, list(tasks), int(n_traj)
-        self.envs = [[family.make_env(task) for _ in range(self.n_traj)] for task in self.tasks]
-        first = self.envs[0][0]
-        self.observation_space, self.action_space = first.observation_space, first.action_space
-        self.max_episode_steps = max(_default_max_steps(env) for row in self.envs for env in row)
-        self.seeds = np.random.SeedSequence(seed).generate_state(len(self.tasks) * self.n_traj).reshape(
-            len(self.tasks), self.n_traj)
-        self.done = torch.zeros(self.batch_shape, dtype=torch.bool)
-        self.t = 0
-
-    @property
-    def batch_shape(self) -> tuple[int, int]:
-        return (len(self.tasks), self.n_traj)
-
-    def _obs(self, obs: Any) -> torch.Tensor:
-        return obs_tensor(self.observation_space, obs)
-
-    def reset(self) -> torch.Tensor:
-        obs = [[self._obs(env.reset(seed=int(self.seeds[i, j]))[0]) for j, env in enumerate(row)]
-               for i, row in enumerate(self.envs)]
-        self.last = torch.stack([torch.stack(row) for row in obs])  # (n_tasks, n_traj, obs_dim)
-        self.done = torch.zeros(self.batch_shape, dtype=torch.bool)
-        self.t = 0
-        return self.last.clone()
-
-    def step(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        discrete = isinstance(self.action_space, gym.spaces.Discrete)
-        r = torch.zeros(self.batch_shape)
-        terminated = torch.zeros(self.batch_shape, dtype=torch.bool)
-        truncated = torch.zeros(self.batch_shape, dtype=torch.bool)
-        self.t += 1
-        for i, j in (~self.done).nonzero().tolist():
-            action = int(a[i, j]) if discrete else a[i, j].numpy()
-            obs, r_ij, term, trunc, _ = self.envs[i][j].step(action)
-            self.last[i, j] = self._obs(obs)
-            r[i, j], terminated[i, j] = float(r_ij), bool(term)
-            # Every row must end by max_episode_steps: a row still running there is cut by a time limit (truncated).
-            truncated[i, j] = bool(trunc) or (not term and self.t >= self.max_episode_steps)
-        self.done = self.done | terminated | truncated
-        return self.last.clone(), r, terminated, truncated
-
-
-def batched_env(family: TaskFamily, tasks: list[Any], n_traj: int, seed: int) -> Any:
-    """``tasks`` x ``n_traj`` rows stepped together: :class:`BatchedNavigation2D` for 2D navigation,
-    :class:`BatchedCartPole` for CartPole physics, else :class:`TaskEnvBatch` (a loop over Gymnasium envs)."""
-    if isinstance(family, Navigation2DFamily):
-        return family.batched_env(tasks, n_traj)
-    if isinstance(family, CartPoleFamily):
-        return BatchedCartPole(tasks, n_traj, family.max_episode_steps, torch.Generator().manual_seed(seed))
-    return TaskEnvBatch(family, tasks, n_traj, seed)
-
 
 # ============================================================================================ configuration
 @dataclass(frozen=True)
@@ -236,47 +190,79 @@ class MAMLRLConfig:
 
     Attributes:
         alpha: inner step size, > 0. 2D navigation: 0.1 (Finn et al. 2017, section 5.3).
+        test_step_sizes: the step sizes of the 1st, 2nd, ... inner step at test time (``adapt``, ``evaluate``);
+            the last one repeats. ``None``: ``alpha``, then ``alpha / 2``, the paper's test schedule.
         inner_steps: inner policy-gradient steps during meta-training, >= 1 (the paper: 1).
         meta_batch: tasks per meta-update, >= 1 (the paper's 2D navigation: 20).
         n_traj: trajectories per task for each inner step and for the meta-loss, >= 1 (the paper: 20).
         gamma: discount in [0, 1] of the returns the policy gradient uses (0.99).
-        outer_lr: Adam's step size for the meta-update, > 0 (the paper used TRPO instead).
+        meta_optimizer: ``"adam"`` (Adam on the meta-loss, its gradient clipped) or ``"trpo"`` (the paper's trust
+            region: see :mod:`metarl_edu.trpo`).
+        outer_lr: Adam's step size for the meta-update, > 0.
+        max_grad_norm: Adam only: clip the meta-gradient's norm to this (``None``: no clipping). Without it, one
+            bad meta-batch can throw the policy far off, and training collapses after its early peak.
+        max_kl: TRPO only: the largest mean KL divergence between the adapted policies before and after a step.
+        cg_iters, cg_damping: TRPO only: conjugate-gradient iterations, and the damping added to the KL Hessian.
+        ls_steps, ls_backtrack: TRPO only: the line search halves (``ls_backtrack``) the step up to this often.
         first_order: drop the second-order terms (first-order MAML).
-        max_grad_norm: clip the meta-gradient's norm to this (``None``: no clipping); a crude stand-in for the
-            trust region of TRPO, which keeps one bad meta-batch from wrecking the policy.
         tasks_per_backward: tasks whose gradient graph (inner steps, meta-loss) is held in memory at once, >= 1
             (memory against speed).
         hidden_sizes: hidden ReLU layers of the policy (the paper: two of 100; here two of 64, as pytorch-maml-rl,
             which trains faster on a CPU).
+        normalise_actions: a Gaussian policy works in units of half the action range, as the paper's code did
+            (see :class:`~metarl_edu.nets.GaussianMLPPolicy`).
+        init_std: the Gaussian policy's initial standard deviation, in those units.
         n_iterations: meta-updates that ``train()`` runs by default, full mode.
         quick_iterations: the same in quick mode (:func:`metarl_edu.config.quick`).
         eval_tasks: held-out tasks that ``evaluate()`` uses by default (quick mode: a quarter, at least 4).
     """
 
     alpha: float = 0.1
+    test_step_sizes: tuple[float, ...] | None = None
     inner_steps: int = 1
     meta_batch: int = 20
     n_traj: int = 20
     gamma: float = 0.99
-    outer_lr: float = 0.01
+    meta_optimizer: str = "adam"
+    outer_lr: float = 3e-3
+    max_grad_norm: float | None = 1.0
+    max_kl: float = 0.01
+    cg_iters: int = 10
+    cg_damping: float = 1e-5
+    ls_steps: int = 15
+    ls_backtrack: float = 0.5
     first_order: bool = False
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    max_grad_norm: float | None = None
     tasks_per_backward: int = 5
-    n_iterations: int = 50
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    normalise_actions: bool = True
+    init_std: float = 0.5
+    n_iterations: int = 500
     quick_iterations: int = 3
     eval_tasks: int = 40
 
     def __post_init__(self) -> None:
-        if not (self.alpha > 0 and self.outer_lr > 0):
-            raise ValueError(f"alpha and outer_lr must be positive; got {self.alpha!r} and {self.outer_lr!r}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1]; got {self.gamma!r}")
+        for name in ("alpha", "outer_lr", "max_kl", "init_std"):
+            check_number(name, getattr(self, name), 0.0, low_open=True)
+        check_number("cg_damping", self.cg_damping, 0.0)
+        check_number("ls_backtrack", self.ls_backtrack, 0.0, 1.0, low_open=True, high_open=True)
+        check_number("gamma", self.gamma, 0.0, 1.0)
+        if self.max_grad_norm is not None:
+            check_number("max_grad_norm", self.max_grad_norm, 0.0, low_open=True)
+        if self.test_step_sizes is not None:
+            if len(self.test_step_sizes) == 0:
+                raise ValueError("test_step_sizes must hold at least one step size, or be None")
+            for k, value in enumerate(self.test_step_sizes):
+                check_number(f"test_step_sizes[{k}]", value, 0.0, low_open=True)
+        if self.meta_optimizer not in ("adam", "trpo"):
+            raise ValueError(f"meta_optimizer must be 'adam' or 'trpo'; got {self.meta_optimizer!r}")
         for name in ("inner_steps", "meta_batch", "n_traj", "n_iterations", "quick_iterations", "eval_tasks",
-                     "tasks_per_backward"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+                     "tasks_per_backward", "cg_iters", "ls_steps"):
+            check_int(name, getattr(self, name), low=1)
+
+    def step_size(self, k: int) -> float:
+        """The step size of the ``k``-th inner step at test time (``k = 1, 2, ...``)."""
+        sizes = self.test_step_sizes or (self.alpha, self.alpha / 2)
+        return float(sizes[min(k, len(sizes)) - 1])
 
     @classmethod
     def for_family(cls, family: TaskFamily) -> MAMLRLConfig:
@@ -295,63 +281,26 @@ class MetaTestResult:
 
     Attributes:
         returns: (n_tasks, steps + 1) mean undiscounted return of each task's trajectories after k steps.
-        curve: the mean over tasks with a 95% bootstrap band over tasks.
-        gain: mean of (return after 1 step - return after 0 steps), with its paired bootstrap interval.
+        tasks: the held-out tasks, in the order of the rows.
+
+    Intervals over tasks: :func:`metarl_edu.studies.evaluation.adaptation_curve` and
+    :func:`~metarl_edu.studies.evaluation.paired_bootstrap_ci` take ``returns``.
     """
 
     returns: np.ndarray
-    curve: AdaptationCurve
-    gain: ConfidenceInterval | None
+    tasks: list[Any]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean over tasks after 0, 1, ... steps, shape (steps + 1,)."""
+        return self.returns.mean(axis=0)
 
     def __str__(self) -> str:
-        lines = [f"after {k} step{'s' if k != 1 else ''}: {m:8.2f}  [{lo:.2f}, {hi:.2f}]"
-                 for k, m, lo, hi in zip(self.curve.steps, self.curve.mean, self.curve.low, self.curve.high,
-                                         strict=True)]
-        if self.gain is not None:
-            lines.append(f"gain of one step: {self.gain}")
-        return f"mean return on {len(self.returns)} held-out tasks (95% CI over tasks)\n" + "\n".join(lines)
+        lines = [f"after {k} step{'s' if k != 1 else ''}: {m:8.2f}" for k, m in enumerate(self.mean)]
+        return f"mean return on {len(self.returns)} held-out tasks\n" + "\n".join(lines)
 
 
 # ============================================================================================ the agents
-def task_column(episodes: Episodes, i: int) -> Episodes:
-    """Task ``i``'s episodes, batch shape (n_traj,)."""
-    return Episodes(*(getattr(episodes, f.name)[:, i] for f in fields(Episodes)))
-
-
-def task_baselines(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, reg_coeff: float = 1e-5
-                   ) -> torch.Tensor:
-    """The linear baseline fitted to each task of a meta-batch on its own, all tasks in one batched solve.
-
-    For task ``i``: ``w_i = (Phi_i^T Phi_i + c I)^{-1} Phi_i^T G_i`` over its real steps, ``b = Phi_i w_i``: the
-    same as :func:`~metarl_edu.pg.linear_baseline` on task ``i``'s episodes alone. obs (T, n_tasks, n_traj, d),
-    returns and mask (T, n_tasks, n_traj); returns the baseline, shape (T, n_tasks, n_traj), 0 on padding.
-    """
-    phi = baseline_features(obs, mask).double()  # (T, n, j, F), zero rows on padding
-    G = (returns * mask).double()
-    A = torch.einsum("tnjf,tnjg->nfg", phi, phi)
-    b = torch.einsum("tnjf,tnj->nf", phi, G)
-    reg = torch.full((A.shape[0], 1, 1), reg_coeff, dtype=A.dtype)
-    eye = torch.eye(A.shape[-1], dtype=A.dtype)
-    for _attempt in range(5):
-        w = torch.linalg.solve(A + reg * eye, b)
-        bad = ~torch.isfinite(w).all(-1)
-        if not bad.any():
-            return torch.einsum("tnjf,nf->tnj", phi, w).to(obs.dtype)
-        reg = torch.where(bad[:, None, None], reg * 10, reg)  # as rllab: more ridge where the solve failed
-    raise ValueError("the linear baseline could not be fitted: the features or returns are not finite")
-
-
-def _batch_advantages(episodes: Episodes, gamma: float) -> torch.Tensor:
-    """:func:`advantages` of every task of a meta-batch, the baseline fitted per task; shape (T, n_tasks, n_traj)."""
-    m = episodes.mask
-    G = discounted_returns(episodes.rewards, episodes.terminated, episodes.truncated, gamma)
-    A = (G - task_baselines(episodes.obs, G, m)) * m
-    n = m.sum((0, 2), keepdim=True)  # real steps of each task
-    mean = A.sum((0, 2), keepdim=True) / n
-    std = torch.sqrt(((A - mean) ** 2 * m).sum((0, 2), keepdim=True) / n)
-    return ((A - mean) / (std + 1e-8) * m).detach()
-
-
 class MetaRLAgent:
     """What MAML and its baselines share: a policy ``pi_theta``, a task distribution, adaptation and evaluation.
 
@@ -361,7 +310,7 @@ class MetaRLAgent:
     Args:
         env: a task distribution, or a plain env MAMLAgent knows how to vary (see :func:`task_distribution`).
         config: hyperparameters; default ``MAMLRLConfig.for_family(family)``.
-        policy: the policy; default :func:`~metarl_edu.pg.make_policy` for the family's envs.
+        policy: the policy; default :func:`~metarl_edu.nets.make_policy` for the family's envs.
         seed: seeds the policy's weights, the training tasks and the actions.
         verbose: print the task distribution built for a plain env.
     """
@@ -372,8 +321,10 @@ class MetaRLAgent:
         self.config = config or MAMLRLConfig.for_family(self.family)
         policy_seed, task_seed, action_seed, env_seed = np.random.SeedSequence(seed).spawn(4)
         example_env = self.family.make_env(self.family.sample(1, np.random.default_rng(0))[0])
+        gaussian = isinstance(example_env.action_space, gym.spaces.Box)
+        options = {"normalise_actions": self.config.normalise_actions, "init_std": self.config.init_std}
         self.policy = policy or make_policy(example_env, self.config.hidden_sizes,
-                                            seed=int(policy_seed.generate_state(1)[0]))
+                                            seed=int(policy_seed.generate_state(1)[0]), **(options if gaussian else {}))
         self.policy.check_action_space(example_env.action_space)  # a clear PolicyError for a policy that does not fit
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.outer_lr)
         self.rng = np.random.default_rng(task_seed)  # draws the training tasks
@@ -394,36 +345,36 @@ class MetaRLAgent:
     def _sample(self, env: Any, params: Params | None, per_task: bool, generator: torch.Generator) -> Episodes:
         return sample_batched_episodes(env, self.policy, generator=generator, params=params, params_per_task=per_task)
 
-    def _inner_step(self, theta: Params, obs: torch.Tensor, actions: torch.Tensor, A: torch.Tensor,
-                    mask: torch.Tensor, first_order: bool = False) -> Params:
-        """``theta - alpha grad L(theta)`` for one task (vmapped over tasks by the callers)."""
-        def loss(params: Params) -> torch.Tensor:
-            return inner_loss(self.policy.log_prob(obs, actions, params=params), A, mask)
+    def adapt_tasks(self, thetas: Params, episodes: Episodes, alpha: float | None = None,
+                    first_order: bool = False) -> Params:
+        """:func:`adapt_step` on every task of a meta-batch: ``thetas`` stacked per task (leading n_tasks axis),
+        ``episodes`` of batch shape (n_tasks, n_traj); vmapped over tasks, ``config.tasks_per_backward`` tasks
+        at a time so that the graph of the inner gradients stays bounded. ``alpha``: default ``config.alpha``."""
+        c = self.config
+        alpha = c.alpha if alpha is None else alpha
 
-        grads = grad(loss)(theta)
-        if first_order:
-            grads = {k: g.detach() for k, g in grads.items()}  # FOMAML: the inner gradient is a constant
-        return inner_update(theta, grads, self.config.alpha)
+        def one_task(theta: Params, e: Episodes) -> Params:
+            return _module().adapt_step(self.policy, theta, e, alpha, c.gamma, first_order)
 
-    def _adapt_batch(self, env: Any, steps: int, generator: torch.Generator
-                     ) -> tuple[list[Params], list[Episodes], list[torch.Tensor]]:
-        """Sample, step, sample, ...: per-task parameters after 0..steps steps, the episodes sampled with each, and
-        the advantages of all but the last episodes."""
+        step = vmap(_per_task(one_task, 1), in_dims=(0, *[1] * len(fields(Episodes))))
+        n_tasks, chunk = episodes.mask.shape[1], c.tasks_per_backward
+        parts = [step({k: v[lo:lo + chunk] for k, v in thetas.items()}, *_tensors(episodes, lo=lo, hi=lo + chunk))
+                 for lo in range(0, n_tasks, chunk)]
+        return {k: torch.cat([part[k] for part in parts]) for k in thetas}
+
+    def _adapt_batch(self, env: Any, steps: int, generator: torch.Generator, test: bool = True
+                     ) -> tuple[list[Params], list[Episodes]]:
+        """Sample, step, sample, ...: per-task parameters after 0..steps steps, and the episodes sampled with each.
+        ``test``: the test-time step sizes (:meth:`MAMLRLConfig.step_size`); else ``alpha`` at every step."""
         theta = {k: v.detach() for k, v in self.params.items()}
         n_tasks = env.batch_shape[0]
         thetas = [{k: v.expand(n_tasks, *v.shape) for k, v in theta.items()}]
-        episodes, advs = [self._sample(env, theta, False, generator)], []
-        step = vmap(self._inner_step, in_dims=(0, 1, 1, 1, 1))
-        chunk = self.config.tasks_per_backward  # the inner gradients' graph of this many tasks at once: bounded memory
-        for _ in range(steps):
-            e = episodes[-1]
-            advs.append(_batch_advantages(e, self.config.gamma))
-            parts = [step({k: v[lo:lo + chunk] for k, v in thetas[-1].items()},
-                          *(x[:, lo:lo + chunk] for x in (e.obs, e.actions, advs[-1], e.mask)))
-                     for lo in range(0, n_tasks, chunk)]
-            thetas.append({k: torch.cat([part[k].detach() for part in parts]) for k in theta})
+        episodes = [self._sample(env, theta, False, generator)]
+        for k in range(1, steps + 1):
+            adapted = self.adapt_tasks(thetas[-1], episodes[-1], self.config.step_size(k) if test else None)
+            thetas.append({k: v.detach() for k, v in adapted.items()})
             episodes.append(self._sample(env, thetas[-1], True, generator))
-        return thetas, episodes, advs
+        return thetas, episodes
 
     def adapt(self, task: Any, steps: int = 1, n_traj: int | None = None, seed: int = 0) -> Params:
         """``theta'`` after ``steps`` inner steps on ``task``, each on ``n_traj`` fresh trajectories (default
@@ -431,27 +382,28 @@ class MetaRLAgent:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
         env = batched_env(self.family, [task], n_traj or self.config.n_traj, seed)
-        thetas, _, _ = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
+        thetas, _ = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         return {k: v[0].clone() for k, v in thetas[-1].items()}
 
     def evaluate(self, n_tasks: int | None = None, steps: int = 2, n_traj: int | None = None,
                  seed: int = 2024) -> MetaTestResult:
-        """Mean return on held-out tasks after 0, 1, ..., ``steps`` inner steps, with 95% intervals over tasks.
+        """Mean return on held-out tasks after 0, 1, ..., ``steps`` inner steps.
 
-        The tasks come from a stream of their own (``seed``) and are checked against every training task
-        (:func:`~metarl_edu.evaluation.check_disjoint`). Two agents evaluated with the same seed see the same tasks.
+        The tasks come from a stream of their own (``seed``) and are checked against every training task (a
+        :class:`TaskLeakError` if one was trained on). Two agents evaluated with the same seed see the same tasks.
         Default ``n_tasks``: ``config.eval_tasks`` (a quarter, at least 4, in quick mode).
         """
         if n_tasks is None:
             n_tasks = size(quick=max(4, self.config.eval_tasks // 4), full=self.config.eval_tasks)
         tasks = self.family.sample(n_tasks, np.random.default_rng(np.random.SeedSequence([seed, 1])))
-        check_disjoint(self.train_tasks, tasks)
+        trained = {task_key(task) for task in self.train_tasks}
+        leaked = [task for task in tasks if task_key(task) in trained]
+        if leaked:
+            raise TaskLeakError(f"{len(leaked)} held-out task(s) were also training tasks, e.g. {leaked[0]!r}")
         env = batched_env(self.family, tasks, n_traj or self.config.n_traj, seed)
-        _, episodes, _ = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
+        _, episodes = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         returns = np.stack([e.total_rewards().mean(1).numpy() for e in episodes], axis=1).astype(float)
-        curve = adaptation_curve(returns[:, None, :], rng=seed)
-        gain = paired_bootstrap_ci(returns[:, 1], returns[:, 0], rng=seed) if steps >= 1 else None
-        return MetaTestResult(returns, curve, gain)
+        return MetaTestResult(returns, list(tasks))
 
     # ------------------------------------------------------------------------------ training
     def train(self, n_iterations: int | None = None, progress: bool = True) -> np.ndarray:
@@ -473,6 +425,7 @@ class MetaRLAgent:
         return np.array(rows, dtype=float).reshape(-1, 2)
 
     def step(self, tasks: list[Any]) -> tuple[float, float]:
+        """One update on the meta-batch ``tasks``; returns the mean return before and after adaptation."""
         raise NotImplementedError
 
 
@@ -487,31 +440,29 @@ class MAMLAgent(MetaRLAgent):
 
     Each :meth:`step`: sample ``n_traj`` trajectories per task with ``theta``, take ``inner_steps`` steps (each on
     fresh trajectories sampled with the current adapted parameters), sample ``D'_i`` with ``theta'_i``, then one
-    Adam step on the meta-loss, whose gradient flows through ``theta'_i`` back to ``theta`` (second order unless
-    ``config.first_order``). Like the paper, the meta-gradient treats the pre-update trajectories as data: it
-    ignores how changing ``theta`` changes *which* trajectories the inner step sees.
+    Adam step on the mean of the tasks' :func:`meta_loss`, vmapped over tasks a chunk at a time.
     """
+
+    def meta_gradient(self, episodes: list[Episodes]) -> Params:
+        """The gradient of the mean :func:`meta_loss` over the tasks of ``episodes`` (the inner batches, then
+        ``D'``, each of batch shape (n_tasks, n_traj)), accumulated into the policy's ``.grad``; returned too."""
+        c = self.config
+        n_batches, n_tasks = len(episodes), episodes[0].mask.shape[1]
+
+        def task_loss(params: Params, *batches: Episodes) -> torch.Tensor:
+            return meta_loss(self.policy, params, list(batches[:-1]), batches[-1], c.alpha, c.gamma, c.first_order)
+
+        losses_of = vmap(_per_task(task_loss, n_batches), in_dims=(None, *[1] * (n_batches * len(fields(Episodes)))))
+        self.optimizer.zero_grad()
+        for lo in range(0, n_tasks, c.tasks_per_backward):  # the gradient of the mean, a chunk of tasks at a time
+            losses = losses_of(self.params, *_tensors(*episodes, lo=lo, hi=lo + c.tasks_per_backward))
+            (losses.sum() / n_tasks).backward()  # frees this chunk's graph: memory grows with the chunk, not n_tasks
+        return {k: p.grad for k, p in self.policy.named_parameters()}
 
     def step(self, tasks: list[Any]) -> tuple[float, float]:
         c = self.config
-        env = self._env(tasks, c.n_traj)
-        _, episodes, advs = self._adapt_batch(env, c.inner_steps, self.generator)
-        advs.append(_batch_advantages(episodes[-1], c.gamma))
-        batches = [(e.obs, e.actions, A, e.mask) for e, A in zip(episodes, advs, strict=True)]
-
-        def task_loss(params: Params, train: list[tuple], valid: tuple) -> torch.Tensor:
-            theta_prime = params
-            for obs, actions, A, mask in train:
-                theta_prime = self._inner_step(theta_prime, obs, actions, A, mask, c.first_order)
-            obs, actions, A, mask = valid
-            return inner_loss(self.policy.log_prob(obs, actions, params=theta_prime), A, mask)
-
-        self.optimizer.zero_grad()
-        n_tasks = len(tasks)
-        for lo in range(0, n_tasks, c.tasks_per_backward):  # the gradient of the mean, a chunk of tasks at a time
-            chunk = [tuple(x[:, lo:lo + c.tasks_per_backward] for x in batch) for batch in batches]
-            losses = vmap(task_loss, in_dims=(None, 1, 1))(self.params, chunk[:-1], chunk[-1])
-            (losses.sum() / n_tasks).backward()  # frees this chunk's graph: memory grows with the chunk, not n_tasks
+        _, episodes = self._adapt_batch(self._env(tasks, c.n_traj), c.inner_steps, self.generator, test=False)
+        self.meta_gradient(episodes)
         if c.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
         self.optimizer.step()
@@ -527,17 +478,14 @@ class PretrainedAgent(MetaRLAgent):
     """
 
     def step(self, tasks: list[Any]) -> tuple[float, float]:
-        e = self._sample(self._env(tasks, self.config.n_traj), None, False, self.generator)
-        A = _batch_advantages(e, self.config.gamma)
+        c = self.config
+        e = self._sample(self._env(tasks, c.n_traj), None, False, self.generator)
+        per_task = vmap(_per_task(lambda _, episodes: advantages(episodes, c.gamma), 1),
+                        in_dims=(None, *[1] * len(fields(Episodes))), out_dims=1)
+        A = per_task(None, *_tensors(e))
         loss = inner_loss(self.policy.log_prob(e.obs, e.actions), A, e.mask)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         mean_return = float(e.total_rewards().mean())
         return mean_return, mean_return
-
-
-def scratch_agent(env: Any, config: MAMLRLConfig | None = None, seed: int = 0) -> MetaRLAgent:
-    """A freshly initialised policy with the same inner steps: the "learning from scratch" baseline."""
-    return MAMLAgent(env, config, seed=seed, verbose=False)
-

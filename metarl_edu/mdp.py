@@ -130,7 +130,7 @@ class TabularMDP:
             if labels is not None and len(labels) != n:
                 raise MDPError(f"{name} must have {n} entries; got {len(labels)}")
 
-        r_sa = R if R.ndim == 2 else np.einsum("ijk,ijk->ij", P, R)
+        r_sa = R if R.ndim == 2 else expected_reward(P, R)
         for name, value in (("P", P), ("R", R), ("terminal", terminal), ("start", start), ("r_sa", r_sa)):
             value = np.array(value, copy=True)
             value.setflags(write=False)  # an MDP is a value: nobody edits it behind our back
@@ -272,16 +272,40 @@ def discounted_return(rewards: Sequence[float] | np.ndarray, gamma: float) -> fl
 
 
 # --------------------------------------------------------------------------------------------- backups
+def expected_reward(P: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """r(s, a) = sum_s' P[s, a, s'] * R[s, a, s'], the expected reward of each pair: shape (..., S, A) from
+    transitions and transition rewards of shape (..., S, A, S)."""
+    return np.einsum("...sat,...sat->...sa", P, R)
+
+
+def lookahead(P: np.ndarray, R: np.ndarray, gamma: Any, v: np.ndarray, terminal: np.ndarray | None = None
+              ) -> np.ndarray:
+    """One-step lookahead on arrays with any leading batch dimensions:
+
+        q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] * v[s'],     v[s'] = 0 and q[s] = 0 for terminal s, s'.
+
+    Args:
+        P: (..., S, A, S) transitions. R: (..., S, A) expected rewards. gamma: discount in [0, 1], a number or
+            one per MDP (...,). v: (..., S) values of the next states. terminal: (..., S) bool mask or None.
+
+    Returns q, shape (..., S, A). :func:`q_from_v` is this for one :class:`TabularMDP`.
+    """
+    gamma = np.asarray(gamma, dtype=float)[..., None, None, None]
+    if terminal is not None:
+        v = np.where(terminal, 0.0, v)  # never bootstrap from a terminal state
+    q = R + ((gamma * P) @ v[..., None, :, None])[..., 0]  # (gamma P) v, as (..., S, A, S) @ (..., 1, S, 1)
+    if terminal is not None:
+        q[terminal] = 0.0  # the episode is over there
+    return q
+
+
 def q_from_v(mdp: TabularMDP, v: np.ndarray) -> np.ndarray:
     """One-step lookahead: q[s, a] = r(s, a) + gamma * sum_s' P[s, a, s'] * (1 - terminal[s']) * v[s'].
 
     Terminal states get q = 0: the episode is over there. Returns shape (S, A).
     """
     v = check_values(mdp, v)
-    v_next = np.where(mdp.terminal, 0.0, v)  # never bootstrap from a terminal state
-    q = mdp.r_sa + mdp.gamma * mdp.P @ v_next
-    q[mdp.terminal] = 0.0
-    return q
+    return lookahead(mdp.P, mdp.r_sa, mdp.gamma, v, mdp.terminal)
 
 
 def bellman_expectation_backup(mdp: TabularMDP, v: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -323,28 +347,53 @@ def _states_that_cannot_terminate(mdp: TabularMDP, P_pi: np.ndarray) -> np.ndarr
         reaches = new
 
 
+def evaluate_policies(P: np.ndarray, R: np.ndarray, terminal: np.ndarray, gamma: Any, pi: np.ndarray,
+                      horizon: int | None = None) -> np.ndarray:
+    """Exact values v_pi of policies on MDPs given as arrays with any leading batch dimensions. Shape (..., S).
+
+    Terminal states are worth 0: their rows and columns of P_pi and their entries of r_pi are zeroed (the episode
+    has ended there), so that each system reads v = r_pi + gamma P_pi v on the non-terminal states.
+
+    Args:
+        P: (..., S, A, S) transitions. R: (..., S, A) expected rewards (see :func:`expected_reward`).
+        terminal: (..., S) bool mask. gamma: discount in [0, 1], a number or one per MDP (...,).
+        pi: (..., S, A) policies, rows sum to 1.
+        horizon: None: the discounted value, the solution of (I - gamma P_pi) v = r_pi (it exists if gamma < 1,
+            or with gamma = 1 if the policy ends every episode). H: the expected sum of the first H rewards, by H
+            backups v_t = r_pi + gamma P_pi v_{t+1} from v_H = 0.
+    """
+    P, R, pi = (np.asarray(x, dtype=float) for x in (P, R, pi))
+    live = ~np.asarray(terminal, dtype=bool)
+    gamma = np.asarray(gamma, dtype=float)[..., None, None]
+    P_pi = np.einsum("...sa,...sat->...st", pi, P)
+    P_pi = np.where(live[..., :, None] & live[..., None, :], P_pi, 0.0)  # nothing follows a terminal state
+    r_pi = np.where(live, np.sum(pi * R, axis=-1), 0.0)  # ... and nothing is earned there
+    if horizon is None:
+        S = P.shape[-1]
+        return np.linalg.solve(np.eye(S) - gamma * P_pi, r_pi[..., None])[..., 0]
+    v = np.zeros_like(r_pi)
+    for _ in range(_checks.check_int("horizon", horizon, low=0, error=MDPError)):
+        v = r_pi + (gamma * P_pi @ v[..., None])[..., 0]
+    return v
+
+
 def policy_evaluation(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
-    """Exact v_pi by solving the linear Bellman equations (I - gamma P_pi) v = r_pi on the non-terminal states.
+    """Exact v_pi by solving the linear Bellman equations (I - gamma P_pi) v = r_pi on the non-terminal states
+    (:func:`evaluate_policies` for one MDP).
 
     With ``gamma == 1`` the solution exists only if the policy ends every episode; otherwise this raises an
     :class:`MDPError` naming a state from which the policy never reaches a terminal state.
     """
     pi = check_policy(mdp, pi)
-    P_pi = np.einsum("sa,sat->st", pi, mdp.P)
-    r_pi = np.sum(pi * mdp.r_sa, axis=1)
-    live = ~mdp.terminal
     if mdp.gamma == 1.0:
-        stuck = _states_that_cannot_terminate(mdp, P_pi)
+        stuck = _states_that_cannot_terminate(mdp, np.einsum("sa,sat->st", pi, mdp.P))
         if stuck.size:
             raise MDPError(
                 f"with gamma = 1 this policy never reaches a terminal state from state {stuck[0]} "
                 f"({stuck.size} such state(s)), so its return is not defined; use gamma < 1 or a policy that "
                 "ends the episode"
             )
-    A = np.eye(live.sum()) - mdp.gamma * P_pi[np.ix_(live, live)]
-    v = np.zeros(mdp.n_states)
-    v[live] = np.linalg.solve(A, r_pi[live])
-    return v
+    return evaluate_policies(mdp.P, mdp.r_sa, mdp.terminal, mdp.gamma, pi)
 
 
 def iterative_policy_evaluation(
@@ -411,3 +460,49 @@ def value_iteration(
 def uniform_policy(mdp: TabularMDP) -> np.ndarray:
     """The uniformly random policy, shape (S, A)."""
     return np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)
+
+
+# --------------------------------------------------------------------------------------------- finite horizon
+def backward_induction(P: np.ndarray, R: np.ndarray, horizon: int, gamma: Any = 1.0,
+                       terminal: np.ndarray | None = None) -> np.ndarray:
+    """Optimal action values with a time index, by backward induction (Puterman 1994, section 4.5), on arrays
+    with any leading batch dimensions.
+
+    ``q[t, ..., s, a]`` is the best expected return of the steps ``t, t+1, ..., H-1`` when action ``a`` is taken
+    in state ``s`` at step ``t`` (so ``H - t`` rewards remain):
+
+        q[H-1] = R,    q[t] = R + gamma * P @ max_a' q[t+1]     (terminal next states contribute 0).
+
+    Args:
+        P: (..., S, A, S) transitions. R: (..., S, A) expected rewards.
+        horizon: H >= 0, the number of steps. gamma: discount in [0, 1], a number or one per MDP (...,).
+        terminal: (..., S) bool mask of terminal states, or None.
+
+    Returns q, shape (H, ..., S, A). The optimal policy is non-stationary: ``argmax(q[t, ..., s, :])`` at step t.
+    """
+    horizon = _checks.check_int("horizon", horizon, low=0, error=MDPError)
+    P, R = np.asarray(P, dtype=float), np.asarray(R, dtype=float)
+    q = np.zeros((horizon, *R.shape))
+    v_next = np.zeros(R.shape[:-1])  # nothing is earned after the last step
+    for t in reversed(range(horizon)):
+        q[t] = lookahead(P, R, gamma, v_next, terminal)
+        v_next = q[t].max(axis=-1)
+    return q
+
+
+def finite_horizon_q(mdp: TabularMDP, horizon: int) -> np.ndarray:
+    """:func:`backward_induction` on one MDP: ``q[t, s, a]``, shape (H, S, A)."""
+    return backward_induction(mdp.P, mdp.r_sa, horizon, mdp.gamma, mdp.terminal)
+
+
+def finite_horizon_value(mdp: TabularMDP, horizon: int) -> np.ndarray:
+    """v[s]: the optimal expected return of an episode of ``horizon`` steps that starts in ``s``. Shape (S,).
+
+    The optimal expected return of the task is ``mdp.start @ v``.
+
+    >>> P = np.ones((1, 2, 1)); mdp = TabularMDP(P=P, R=[[1.0, 2.0]], gamma=1.0)
+    >>> finite_horizon_value(mdp, 3)   # best arm (reward 2) three times
+    array([6.])
+    """
+    q = finite_horizon_q(mdp, horizon)
+    return q[0].max(axis=1) if len(q) else np.zeros(mdp.n_states)

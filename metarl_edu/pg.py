@@ -31,233 +31,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
-from torch import nn
-from torch.func import functional_call, vmap
+from torch.func import vmap
 from tqdm.auto import trange
 
-Params = dict[str, torch.Tensor]
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
-
-
-class PolicyError(ValueError):
-    """A policy that does not fit an environment, or inputs of the wrong shape; the message says which."""
-
-
-# --------------------------------------------------------------------------------------------- policies
-def mlp(sizes: tuple[int, ...], activation: str = "relu", seed: int = 0) -> nn.Sequential:
-    """A multilayer perceptron ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``, ``activation`` between layers.
-
-    Weights are Glorot-uniform (Glorot & Bengio, 2010) drawn from ``torch.Generator`` seeded with ``seed``,
-    biases 0, so the same seed gives the same network.
-
-    >>> mlp((1, 40, 40, 1))
-    Sequential(
-      (0): Linear(in_features=1, out_features=40, bias=True)
-      (1): ReLU()
-      (2): Linear(in_features=40, out_features=40, bias=True)
-      (3): ReLU()
-      (4): Linear(in_features=40, out_features=1, bias=True)
-    )
-    """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
-    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
-        raise ValueError(f"sizes must be at least two positive integers (input, ..., output); got {sizes!r}")
-    generator = torch.Generator().manual_seed(seed)
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        linear = nn.Linear(n_in, n_out)
-        with torch.no_grad():
-            nn.init.xavier_uniform_(linear.weight, generator=generator)
-            nn.init.zeros_(linear.bias)
-        layers.append(linear)
-        if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)
-
-
-class MLPPolicy(nn.Module):
-    """Common part of the two policies: the call with an explicit parameter dict, sampling and log-probabilities.
-
-    ``policy(obs)`` gives the distribution's parameters (logits, or mean and log-std); ``policy(obs,
-    params=theta)`` gives the same with the parameters ``theta`` (a dict with the keys of
-    ``dict(policy.named_parameters())``) in place of the module's own, which stay untouched. That call is what
-    MAML's inner loop needs: it evaluates the adapted policy ``pi_theta'`` without building a new module.
-    """
-
-    obs_dim: int
-
-    def forward(self, obs: torch.Tensor, params: Params | None = None) -> Any:
-        if params is not None:
-            return functional_call(self, params, (obs,))  # calls forward again with params=None
-        if obs.shape[-1] != self.obs_dim:
-            raise PolicyError(f"observations must end in obs_dim={self.obs_dim}; got shape {tuple(obs.shape)}")
-        return self.distribution_parameters(obs)
-
-    def distribution_parameters(self, obs: torch.Tensor) -> Any:
-        raise NotImplementedError
-
-    def params(self) -> Params:
-        """``theta``: the module's parameters as a dict name -> tensor (the same tensors, not copies)."""
-        return dict(self.named_parameters())
-
-    def sample(self, obs: torch.Tensor, generator: torch.Generator, params: Params | None = None) -> torch.Tensor:
-        """``a ~ pi_theta(. | obs)`` for every leading index of ``obs``, drawn with ``generator``; no gradient."""
-        with torch.no_grad():
-            return self.sample_from(self(obs, params), generator)
-
-    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor, params: Params | None = None) -> torch.Tensor:
-        """``log pi_theta(a | s)`` with shape ``obs.shape[:-1]``, differentiable in ``theta``."""
-        return self.log_prob_from(self(obs, params), actions)
-
-    def sample_from(self, outputs: Any, generator: torch.Generator) -> torch.Tensor:
-        raise NotImplementedError
-
-    def log_prob_from(self, outputs: Any, actions: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def check_action_space(self, action_space: spaces.Space) -> None:
-        raise NotImplementedError
-
-
-class CategoricalMLPPolicy(MLPPolicy):
-    """``pi_theta(a | s) = softmax(f_theta(s))_a`` over ``n_actions`` discrete actions; ``f_theta`` an MLP.
-
-    ``policy(obs)`` returns the logits ``f_theta(s)``, shape (*batch, n_actions).
-
-    Args:
-        obs_dim: length of an observation vector.
-        n_actions: number of actions (``env.action_space.n``).
-        hidden_sizes: widths of the hidden layers; ``()`` gives a linear softmax policy.
-        activation: ``"relu"`` or ``"tanh"``.
-        seed: seeds the initial weights.
-    """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        n_actions: int,
-        hidden_sizes: tuple[int, ...] = (100, 100),
-        activation: str = "relu",
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        self.obs_dim, self.n_actions = obs_dim, n_actions
-        self.logits = mlp((obs_dim, *hidden_sizes, n_actions), activation, seed)
-
-    def distribution_parameters(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.logits(obs)
-
-    def sample_from(self, logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        probs = torch.softmax(logits, dim=-1).reshape(-1, self.n_actions)
-        return torch.multinomial(probs, 1, generator=generator).reshape(logits.shape[:-1])
-
-    def log_prob_from(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """``log pi(a | s) = f(s)_a - log sum_b exp f(s)_b``."""
-        log_pi = torch.log_softmax(logits, dim=-1)
-        return torch.gather(log_pi, -1, actions.long().unsqueeze(-1)).squeeze(-1)
-
-    def check_action_space(self, action_space: spaces.Space) -> None:
-        if not isinstance(action_space, spaces.Discrete):
-            raise PolicyError(
-                f"a CategoricalMLPPolicy chooses among discrete actions, but this env's action space is "
-                f"{action_space}; use GaussianMLPPolicy for continuous (Box) actions, or make_policy(env)"
-            )
-        if action_space.n != self.n_actions:
-            raise PolicyError(f"the policy has {self.n_actions} actions but the env has {action_space.n}")
-
-
-class GaussianMLPPolicy(MLPPolicy):
-    """``pi_theta(a | s) = N(a; mu_theta(s), diag(sigma^2))``: a state-dependent mean, a learned log-std.
-
-    ``policy(obs)`` returns ``(mu, log_sigma)``, each of shape (*batch, action_dim). ``log_sigma`` is a
-    parameter of its own (not a function of ``s``), clamped below at ``log(min_std)`` as in pytorch-maml-rl.
-
-    Args:
-        obs_dim: length of an observation vector.
-        action_dim: length of an action vector (``env.action_space.shape[0]``).
-        hidden_sizes: widths of the hidden layers (the MAML paper: two of 100, ReLU).
-        activation: ``"relu"`` or ``"tanh"``.
-        init_std: positive initial standard deviation ``sigma``.
-        min_std: positive lower bound on ``sigma``.
-        seed: seeds the initial weights.
-    """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        action_dim: int,
-        hidden_sizes: tuple[int, ...] = (100, 100),
-        activation: str = "relu",
-        init_std: float = 1.0,
-        min_std: float = 1e-6,
-        seed: int = 0,
-    ) -> None:
-        super().__init__()
-        if not (init_std > 0 and min_std > 0):
-            raise ValueError(f"init_std and min_std must be positive; got {init_std!r} and {min_std!r}")
-        self.obs_dim, self.action_dim = obs_dim, action_dim
-        self.min_log_std = math.log(min_std)
-        self.mu = mlp((obs_dim, *hidden_sizes, action_dim), activation, seed)
-        self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
-
-    def distribution_parameters(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu = self.mu(obs)
-        log_std = torch.clamp(self.log_std, min=self.min_log_std)
-        return mu, log_std.expand_as(mu)
-
-    def sample_from(self, outputs: tuple[torch.Tensor, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
-        mu, log_std = outputs
-        return mu + torch.exp(log_std) * torch.randn(mu.shape, generator=generator)
-
-    def log_prob_from(self, outputs: tuple[torch.Tensor, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
-        """``log pi(a | s) = sum_i [ -(a_i - mu_i)^2 / (2 sigma_i^2) - log sigma_i - log(2 pi) / 2 ]``."""
-        mu, log_std = outputs
-        z = (actions - mu) / torch.exp(log_std)
-        return torch.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), dim=-1)
-
-    def check_action_space(self, action_space: spaces.Space) -> None:
-        if not isinstance(action_space, spaces.Box):
-            raise PolicyError(
-                f"a GaussianMLPPolicy outputs real-valued actions, but this env's action space is "
-                f"{action_space}; use CategoricalMLPPolicy for Discrete actions, or make_policy(env)"
-            )
-        if action_space.shape != (self.action_dim,):
-            raise PolicyError(f"the policy outputs actions of shape ({self.action_dim},); the env wants "
-                              f"{action_space.shape}")
-
-
-def obs_dim_of(space: spaces.Space) -> int:
-    """Length of the observation vector a policy sees: a flat ``Box``, or a one-hot ``Discrete``."""
-    if isinstance(space, spaces.Box) and len(space.shape) == 1:
-        return space.shape[0]
-    if isinstance(space, spaces.Discrete):
-        return int(space.n)
-    raise PolicyError(f"policies here read flat Box or Discrete observations; got {space}")
-
-
-def obs_tensor(space: spaces.Space, obs: Any) -> torch.Tensor:
-    """An observation as a float32 vector: a ``Box`` observation as is, a ``Discrete`` one one-hot."""
-    if isinstance(space, spaces.Discrete):
-        return torch.nn.functional.one_hot(torch.as_tensor(int(obs) - int(space.start)), int(space.n)).float()
-    return torch.as_tensor(np.asarray(obs, dtype=np.float32))
-
-
-def make_policy(env: gym.Env, hidden_sizes: tuple[int, ...] = (100, 100), seed: int = 0, **kwargs: Any) -> MLPPolicy:
-    """The policy that fits ``env``: categorical for ``Discrete`` actions, Gaussian for ``Box`` actions."""
-    obs_dim = obs_dim_of(env.observation_space)
-    if isinstance(env.action_space, spaces.Discrete):
-        return CategoricalMLPPolicy(obs_dim, int(env.action_space.n), hidden_sizes, seed=seed, **kwargs)
-    if isinstance(env.action_space, spaces.Box) and len(env.action_space.shape) == 1:
-        return GaussianMLPPolicy(obs_dim, env.action_space.shape[0], hidden_sizes, seed=seed, **kwargs)
-    raise PolicyError(f"no policy here fits the action space {env.action_space}; use Discrete or a flat Box")
+from metarl_edu.nets import MLPPolicy, Params, PolicyError, obs_tensor  # noqa: F401  (PolicyError: re-exported)
 
 
 # --------------------------------------------------------------------------------------------- rollouts
@@ -290,7 +73,8 @@ class Episodes:
         return (self.rewards * self.mask).sum(0)
 
 
-def _default_max_steps(env: gym.Env) -> int:
+def default_max_steps(env: gym.Env) -> int:
+    """The env's time limit (its spec's ``max_episode_steps``, else its own attribute, else 1000)."""
     if env.spec is not None and env.spec.max_episode_steps is not None:
         return int(env.spec.max_episode_steps)
     return int(getattr(env.unwrapped, "max_episode_steps", None) or 1000)
@@ -319,7 +103,7 @@ def sample_episodes(
     policy.check_action_space(env.action_space)
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive integer; got {n_episodes!r}")
-    max_steps = _default_max_steps(env) if max_steps is None else max_steps
+    max_steps = default_max_steps(env) if max_steps is None else max_steps
     space = env.observation_space
     columns = []
     for i in range(n_episodes):
@@ -480,20 +264,22 @@ def fit_linear_baseline(
     """Ridge least squares ``w = (Phi^T Phi + c I)^{-1} Phi^T G`` over all real steps; ``w`` has shape (F,).
 
     ``Phi`` stacks :func:`baseline_features` of every step (padding rows are zero, so they do not count) and
-    ``G`` the returns. If the solve fails, ``c`` is multiplied by 10 and tried again (as in rllab).
+    ``G`` the returns. Where the solve fails, ``c`` is multiplied by 10, up to four times (as in rllab); the five
+    solves are made together and the first finite one is kept, so that the function has no data-dependent branch
+    and ``torch.func.vmap`` can fit one baseline per task. Not finite at all: NaN (see :func:`linear_baseline`).
     """
     phi = baseline_features(obs, mask).reshape(-1, 2 * obs.shape[-1] + 4).double()
     G = returns.reshape(-1).double()
     if mask is not None:
         G = G * mask.reshape(-1).double()
     A, b = phi.T @ phi, phi.T @ G
+    regs = reg_coeff * 10.0 ** torch.arange(5, dtype=A.dtype)
     eye = torch.eye(A.shape[0], dtype=A.dtype)
-    for _attempt in range(5):
-        w = torch.linalg.solve(A + reg_coeff * eye, b)
-        if torch.isfinite(w).all():
-            return w.to(obs.dtype)
-        reg_coeff *= 10
-    raise ValueError("the linear baseline could not be fitted: the features or returns are not finite")
+    ws = torch.linalg.solve(A + regs[:, None, None] * eye, b.expand(5, -1))  # (5, F)
+    finite = torch.isfinite(ws).all(-1)
+    first = torch.argmax(finite.to(torch.int64))  # the smallest ridge that gave a finite solution
+    w = torch.where(finite.any(), ws[first], torch.full_like(ws[0], float("nan")))
+    return w.to(obs.dtype)
 
 
 def linear_baseline(
@@ -504,12 +290,63 @@ def linear_baseline(
     return baseline_features(obs, mask) @ w
 
 
+def normalise_advantages(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(A - mean) / std`` over the real steps (``mask = 1``), population std; padding stays 0.
+
+    Rescaling the advantages makes the step size independent of the scale of the rewards (rllab's
+    ``center_adv``, which the MAML paper's code used; PPO implementations do the same).
+    """
+    n = mask.sum()
+    mean = (adv * mask).sum() / n
+    std = (((adv - mean) ** 2 * mask).sum() / n).sqrt()
+    return (adv - mean) / (std + 1e-8) * mask
+
+
+def gae_advantages(r: torch.Tensor, v: torch.Tensor, gamma: float, lam: float,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Generalised advantage estimates over whole trials (Schulman et al. 2016), shape (T, B).
+
+    ``delta_t = r_t + gamma * V_{t+1} - V_t`` and ``A_t = delta_t + gamma * lam * A_{t+1}``, with ``V_T = 0`` and
+    ``A_T = 0``: after the last step of a trial nothing follows. Episode ends inside a trial are not ends here,
+    because the trial's total is the objective. A padding step (``mask = 0``) counts as "after the end":
+    its advantage is 0 and the step before it does not bootstrap from it.
+
+    Args:
+        r, v: rewards and value estimates ``V(s_t)``, (T, B). gamma, lam: discount and GAE's lambda, in [0, 1].
+        mask: 1 for real steps, 0 for padding, (T, B); None: every step is real.
+    """
+    T = r.shape[0]
+    mask = torch.ones_like(r) if mask is None else mask
+    adv = torch.zeros_like(r)
+    next_v = torch.zeros_like(r[0])
+    next_adv = torch.zeros_like(r[0])
+    for t in range(T - 1, -1, -1):
+        delta = r[t] + gamma * next_v - v[t]
+        adv[t] = mask[t] * (delta + gamma * lam * next_adv)
+        next_v, next_adv = mask[t] * v[t], adv[t]
+    return adv
+
+
+def advantages(episodes: Episodes, gamma: float, normalise: bool = True) -> torch.Tensor:
+    """``A_t = G_t - b(s_t, t)``, shape (T, *B), 0 on padding, no gradient: the reward-to-go
+    (:func:`discounted_returns`) minus the linear baseline fitted to these episodes (:func:`linear_baseline`),
+    rescaled by :func:`normalise_advantages` when ``normalise``.
+
+    The baseline is fitted on the same batch it is subtracted from, so it depends a little on each ``a_t``; the
+    resulting bias is of order 1/(number of steps) and is what the MAML paper's code accepted.
+    """
+    G = discounted_returns(episodes.rewards, episodes.terminated, episodes.truncated, gamma)
+    A = (G - linear_baseline(episodes.obs, G, episodes.mask)) * episodes.mask
+    return (normalise_advantages(A, episodes.mask) if normalise else A).detach()
+
+
 # --------------------------------------------------------------------------------------------- REINFORCE
 def reinforce_loss(
     log_probs: torch.Tensor,
     returns: torch.Tensor,
     baseline: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    per: str = "episode",
 ) -> torch.Tensor:
     """The surrogate loss whose gradient is the REINFORCE estimate of ``-grad J(theta)``:
 
@@ -520,33 +357,25 @@ def reinforce_loss(
 
     Args:
         log_probs: ``log pi_theta(a_t | s_t)``, shape (T, *B), differentiable in ``theta``.
-        returns: ``G_t``, shape (T, *B), e.g. from :func:`discounted_returns`.
+        returns: ``G_t``, shape (T, *B), e.g. from :func:`discounted_returns` (or advantages, with no baseline).
         baseline: ``b_t``, shape (T, *B), e.g. from :func:`linear_baseline`; must not depend on ``a_t``.
         mask: shape (T, *B), 1 on real steps and 0 on padding.
+        per: ``"episode"`` divides by ``N``, the number of episodes (the estimate of ``grad J``);
+            ``"step"`` divides by the number of real steps ``sum m`` instead, as MAML for RL does, so that a
+            step size keeps its meaning whatever the horizon.
     """
     for name, x in (("returns", returns), ("baseline", baseline), ("mask", mask)):
         if x is not None and x.shape != log_probs.shape:
             raise ValueError(f"{name} must have the shape of log_probs {tuple(log_probs.shape)}; got {tuple(x.shape)}")
+    if per not in ("episode", "step"):
+        raise ValueError(f"per must be 'episode' or 'step'; got {per!r}")
     advantages = returns if baseline is None else returns - baseline
     weighted = log_probs * advantages.detach()
     if mask is not None:
         weighted = weighted * mask
-    n_episodes = math.prod(log_probs.shape[1:])
-    return -weighted.sum() / n_episodes
-
-
-def reinforce_loss_reference(
-    log_probs: torch.Tensor,
-    returns: torch.Tensor,
-    baseline: torch.Tensor | None = None,
-    mask: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Lesson 06's reference for its ``reinforce_loss`` exercise: the same loss as :func:`reinforce_loss`.
-
-    A function of its own so that grading, which forbids learner code to call an exercise's reference, leaves
-    :func:`reinforce_loss` free for the training loops built on it.
-    """
-    return reinforce_loss(log_probs, returns, baseline, mask)
+    if per == "step":
+        return -weighted.sum() / (mask.sum() if mask is not None else log_probs.numel())
+    return -weighted.sum() / math.prod(log_probs.shape[1:])
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -623,26 +452,3 @@ def train_reinforce(
         optimizer.step()
         mean_returns.append(float(episodes.total_rewards().mean()))
     return np.array(mean_returns)
-
-
-def policy_gradient_samples(
-    env: gym.Env | BatchedEnv,
-    policy: MLPPolicy,
-    n_batches: int,
-    *,
-    batch_size: int | None = 10,
-    gamma: float = 0.99,
-    seed: int = 0,
-) -> dict[str, torch.Tensor]:
-    """REINFORCE gradient estimates of ``n_batches`` independent batches, with and without the linear baseline
-    (both from the same batch); ``{"no baseline": g, "baseline": g}`` with ``g`` of shape (n_batches, n_params).
-    The policy is not changed."""
-    generator = torch.Generator().manual_seed(seed)
-    params = list(policy.parameters())
-    samples: dict[str, list[torch.Tensor]] = {"no baseline": [], "baseline": []}
-    for i in range(n_batches):
-        episodes = sample_batch(env, policy, batch_size, generator, seed=seed if i == 0 else None)
-        for name, use_baseline in (("no baseline", False), ("baseline", True)):
-            grads = torch.autograd.grad(policy_gradient_loss(policy, episodes, gamma, use_baseline), params)
-            samples[name].append(torch.cat([g.reshape(-1) for g in grads]))
-    return {name: torch.stack(g) for name, g in samples.items()}

@@ -23,9 +23,13 @@ symbol         shape        meaning
 ``mask``       (T, B)       1 for real steps, 0 for padding (left out of the loss)
 =============  ===========  ===================================================================================
 
->>> config = RL2Config(task="bandit", n_episodes=10, k=5)      # or preset("bandit", 10, k=5)
->>> agent = train_rl2(config, progress=False)
->>> result = evaluate_rl2(agent, n_tasks=1000, rng=0)      # a BanditResult, comparable with bandits.evaluate_strategy
+>>> config = RL2Config(task="bandit", n_episodes=10, k=5)
+>>> agent = RL2Agent(config).train(progress=False)
+>>> rng = np.random.default_rng(0)
+>>> batch = collect_trials(agent.policy, config.sample_tasks(100, rng), config.n_episodes, rng)
+
+The course's settings (``preset``), the checkpointed training command (``train_rl2``) and the held-out evaluation
+next to the bandit and MDP baselines (``evaluate_rl2``) are in :mod:`metarl_edu.studies.rl2`.
 
 References:
     Duan, Schulman, Chen, Bartlett, Sutskever & Abbeel (2016), RL^2: Fast reinforcement learning via slow
@@ -42,7 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,10 +57,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from metarl_edu.bandits import BanditResult
-from metarl_edu.config import size
-from metarl_edu.envs.batched import BernoulliBandits, RandomTabularMDPs
-from metarl_edu.mdp_baselines import TrialResult
+from metarl_edu._checks import check_int, check_number
+from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
+from metarl_edu.pg import gae_advantages, normalise_advantages
 
 
 class RL2Error(ValueError):
@@ -74,8 +76,9 @@ class RL2Config:
             tabular MDPs: Dirichlet(1) transitions, ``N(1, 1)`` mean rewards, unit reward noise, start in state 0).
         n_episodes: episodes per trial, >= 1; for a bandit, the number of pulls n.
         k: arms of a bandit, >= 1 (ignored for MDPs).
-        n_states, n_actions, horizon: the MDPs' size and episode length (ignored for bandits); Duan et al. use
-            10, 5 and 10.
+        n_states, n_actions, horizon: the MDPs' size and episode length; Duan et al. use 10, 5 and 10. For a
+            bandit, ``n_states`` and ``horizon`` are ignored and ``n_actions`` is set to ``k``: A, the actions
+            the policy chooses among, is ``n_actions`` for either task.
         hidden_size: GRU units, >= 1; 32-128 is plenty here.
         n_tasks: trials per batch (B), each on a freshly sampled task; >= 2. More tasks per batch give steadier
             gradients at almost the same cost per step on a CPU, until the batch no longer fits in cache.
@@ -99,7 +102,8 @@ class RL2Config:
             default, ``1/sqrt(hidden_size)``, is about ten times smaller. To explore well the agent must combine
             *which arm it pulled* with *whether that paid* (an AND of two inputs), which needs the GRU's gates to
             be in their nonlinear range; with small input weights the network starts nearly linear and training
-            idles on a long plateau first. For MDPs, though, 0.5 learns faster than 2 (see :func:`preset`).
+            idles on a long plateau first. For MDPs, though, 0.5 learns faster than 2 (see
+            :func:`metarl_edu.studies.rl2.preset`).
         n_epochs: passes over each batch, >= 1 (PPO); 1 with ``n_minibatches = 1`` is plain A2C.
         n_minibatches: each pass splits the B trials into this many minibatches of whole trials, >= 1, one
             gradient step each.
@@ -136,32 +140,26 @@ class RL2Config:
         if self.task not in ("bandit", "mdp"):
             raise RL2Error(f"task must be 'bandit' or 'mdp'; got {self.task!r}")
         for name in ("n_episodes", "k", "n_states", "n_actions", "horizon", "hidden_size"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("n_tasks", self.n_tasks, 2)
-        _check_int("n_iterations", self.n_iterations, 0)
-        _check_int("n_epochs", self.n_epochs, 1)
-        _check_int("n_minibatches", self.n_minibatches, 1)
+            check_int(name, getattr(self, name), 1, error=RL2Error)
+        check_int("n_tasks", self.n_tasks, 2, error=RL2Error)
+        check_int("n_iterations", self.n_iterations, 0, error=RL2Error)
+        check_int("n_epochs", self.n_epochs, 1, error=RL2Error)
+        check_int("n_minibatches", self.n_minibatches, 1, error=RL2Error)
         if self.n_minibatches > self.n_tasks:
             raise RL2Error(f"n_minibatches ({self.n_minibatches}) cannot exceed n_tasks ({self.n_tasks})")
         for name in ("gamma", "gae_lambda", "lr_final_fraction", "entropy_final_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise RL2Error(f"{name} must lie in [0, 1]; got {getattr(self, name)!r}")
+            check_number(name, getattr(self, name), 0.0, 1.0, error=RL2Error)
         for name in ("lr", "max_grad_norm", "input_scale", "clip_eps", "reward_scale"):
-            if not getattr(self, name) > 0:
-                raise RL2Error(f"{name} must be > 0; got {getattr(self, name)!r}")
+            check_number(name, getattr(self, name), 0.0, low_open=True, error=RL2Error)
         for name in ("value_coef", "entropy_coef"):
-            if not getattr(self, name) >= 0:
-                raise RL2Error(f"{name} must be >= 0; got {getattr(self, name)!r}")
+            check_number(name, getattr(self, name), 0.0, error=RL2Error)
+        if self.task == "bandit":
+            object.__setattr__(self, "n_actions", self.k)  # a bandit's actions are its arms
 
     @property
     def n_obs(self) -> int:
         """``d_obs``: S for MDPs (one-hot state), 1 for bandits (a constant observation)."""
         return self.n_states if self.task == "mdp" else 1
-
-    @property
-    def n_act(self) -> int:
-        """A: the bandit's arms or the MDP's actions."""
-        return self.n_actions if self.task == "mdp" else self.k
 
     @property
     def steps_per_trial(self) -> int:
@@ -175,15 +173,10 @@ class RL2Config:
         return f"RL2({self.task}, n={self.n_episodes}, {detail})"
 
     def sample_tasks(self, n_tasks: int, rng: np.random.Generator) -> BernoulliBandits | RandomTabularMDPs:
-        """``n_tasks`` fresh tasks from this config's distribution (see :mod:`metarl_edu.envs.batched`)."""
+        """``n_tasks`` fresh tasks from this config's distribution (see :mod:`metarl_edu.fast.tasks`)."""
         if self.task == "bandit":
             return BernoulliBandits.sample(n_tasks, self.k, rng)
         return RandomTabularMDPs.sample(n_tasks, rng, self.n_states, self.n_actions, self.horizon)
-
-
-def _check_int(name: str, x: int, low: int) -> None:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
-        raise RL2Error(f"{name} must be an integer >= {low}; got {x!r}")
 
 
 # ========================================================================================= the input
@@ -210,16 +203,6 @@ def rl2_input(obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.T
     a_onehot = nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float()
     a_onehot = a_onehot * (prev_action >= 0).unsqueeze(1)  # no previous action: all zeros
     return torch.cat([obs.float(), a_onehot, prev_reward.float().unsqueeze(1), done.float().unsqueeze(1)], dim=1)
-
-
-def rl2_input_reference(obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor,
-                        done: torch.Tensor, n_actions: int) -> torch.Tensor:
-    """Lesson 09's reference for its ``rl2_input`` exercise: the same input as :func:`rl2_input`.
-
-    A function of its own so that grading, which forbids learner code to call an exercise's reference, leaves
-    :func:`rl2_input` free for :func:`collect_trials`.
-    """
-    return rl2_input(obs, prev_action, prev_reward, done, n_actions)
 
 
 def encode_obs(s: np.ndarray, n_obs: int) -> torch.Tensor:
@@ -350,27 +333,6 @@ def collect_trials(policy: RL2Policy, tasks: BernoulliBandits | RandomTabularMDP
 
 
 # ============================================================================================ the loss
-def gae_advantages(r: torch.Tensor, v: torch.Tensor, gamma: float, lam: float,
-                   mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Generalised advantage estimates over whole trials (Schulman et al. 2016), shape (T, B).
-
-    ``delta_t = r_t + gamma * V_{t+1} - V_t`` and ``A_t = delta_t + gamma * lam * A_{t+1}``, with ``V_T = 0`` and
-    ``A_T = 0``: after the last step of a trial nothing follows. Episode ends inside a trial are not ends here,
-    because the trial's total is the objective. A padding step (``mask = 0``) counts as "after the end":
-    its advantage is 0 and the step before it does not bootstrap from it.
-    """
-    T = r.shape[0]
-    mask = torch.ones_like(r) if mask is None else mask
-    adv = torch.zeros_like(r)
-    next_v = torch.zeros_like(r[0])
-    next_adv = torch.zeros_like(r[0])
-    for t in range(T - 1, -1, -1):
-        delta = r[t] + gamma * next_v - v[t]
-        adv[t] = mask[t] * (delta + gamma * lam * next_adv)
-        next_v, next_adv = mask[t] * v[t], adv[t]
-    return adv
-
-
 def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
              returns: torch.Tensor, mask: torch.Tensor, value_coef: float, entropy_coef: float, clip_eps: float
              ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -400,14 +362,6 @@ def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: t
     return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item()}
 
 
-def normalise(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``(A - mean) / std`` over the real steps; padding stays 0."""
-    n = mask.sum()
-    mean = (adv * mask).sum() / n
-    std = (((adv - mean) ** 2 * mask).sum() / n).sqrt()
-    return (adv - mean) / (std + 1e-8) * mask
-
-
 # =========================================================================================== the agent
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
@@ -424,7 +378,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 class RL2Agent:
-    """An RL^2 policy with its optimiser, config and training history; train, evaluate, save and load it.
+    """An RL^2 policy with its optimiser, config and training history; train, save and load it.
 
     Attributes:
         config: the :class:`RL2Config`.
@@ -437,7 +391,7 @@ class RL2Agent:
         self.config = config
         seeds = np.random.SeedSequence(config.seed).spawn(2)
         init_gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
-        self.policy = RL2Policy(config.n_obs + config.n_act + 2, config.n_act, config.hidden_size, init_gen,
+        self.policy = RL2Policy(config.n_obs + config.n_actions + 2, config.n_actions, config.hidden_size, init_gen,
                                 config.input_scale)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
         self.rng = np.random.default_rng(seeds[1])  # tasks and actions during training
@@ -461,7 +415,7 @@ class RL2Agent:
         batch = collect_trials(self.policy, tasks, c.n_episodes, self.rng)
         adv = gae_advantages(c.reward_scale * batch.r, batch.v, c.gamma, c.gae_lambda, batch.mask)
         returns = adv + batch.v  # the lambda-return, the value target
-        adv = normalise(adv, batch.mask)
+        adv = normalise_advantages(adv, batch.mask)
         entropy_coef = self._schedule(c.entropy_coef, c.entropy_final_fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = self._schedule(c.lr, c.lr_final_fraction)
@@ -492,7 +446,7 @@ class RL2Agent:
                 training is interrupted (Ctrl-C, or the notebook's stop button); None saves nothing.
             threads: torch threads while training, restored afterwards; None keeps torch's setting. One thread
                 is the default because the GRU's matrices are small: a second thread gains little, and when
-                the other core is busy, torch's threads wait on each other and a step can take ten times longer.
+                the other core is busy, torch's threads wait on each other and a step can take many times longer.
         """
         if n_iterations is None:
             n_iterations = max(self.config.n_iterations - self.iteration, 0)
@@ -552,134 +506,5 @@ class RL2Agent:
 CHECKPOINT_FILE = "rl2.pt"
 
 
-def train_rl2(config: RL2Config, *, progress: bool = True, checkpoint_dir: str | Path | None = None,
-              resume: bool = False, threads: int | None = 1) -> RL2Agent:
-    """Train an RL^2 agent for ``config.n_iterations`` batches and return it.
-
-    Args:
-        progress: show a tqdm progress bar.
-        checkpoint_dir: where to save checkpoints (see :func:`metarl_edu.config.checkpoint_dir`); None saves none.
-        resume: continue from the checkpoint in ``checkpoint_dir`` when there is one (its config must match,
-            ``n_iterations`` aside); a finished run is returned at once. False starts afresh.
-        threads: torch threads while training, see :meth:`RL2Agent.train`.
-    """
-    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
-        agent = RL2Agent.load(checkpoint_dir, config)
-    else:
-        agent = RL2Agent(config)
-    return agent.train(progress=progress, checkpoint_dir=checkpoint_dir, threads=threads)
-
-
-# ========================================================================================= evaluation
-def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generator | int = 0,
-                 greedy: bool = False, threads: int | None = 1) -> BanditResult | TrialResult:
-    """Play one trial on each of ``n_tasks`` fresh tasks; the mean total reward per trial with a 95% CI.
-
-    For bandits the tasks are drawn exactly as :func:`metarl_edu.bandits.evaluate_strategy` draws them
-    (``p = rng.random((n_tasks, k))`` first), so the same integer seed gives RL^2 and the strategies the same
-    bandits, and the result is a :class:`~metarl_edu.bandits.BanditResult`. For MDPs it is a :class:`TrialResult`.
-    Held out: the training generator is never used here. ``threads`` as in :meth:`RL2Agent.train`.
-    """
-    if n_tasks < 2:
-        raise RL2Error(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    c = agent.config
-    tasks = c.sample_tasks(n_tasks, rng)
-    start = time.perf_counter()
-    with torch_threads(threads):
-        batch = collect_trials(agent.policy, tasks, c.n_episodes, rng, greedy=greedy)
-    seconds = time.perf_counter() - start
-    totals = batch.r.double().sum(0).numpy()
-    if c.task == "bandit":
-        return BanditResult(c.name, c.n_episodes, c.k, totals=totals, best_means=tasks.best_means, seconds=seconds)
-    return TrialResult(c.name, c.n_episodes, totals, seconds)
-
-
-@dataclass(frozen=True, eq=False)
-class TrialRecord:
-    """One trial played step by step, for a replay widget. T = n_episodes * H steps.
-
-    Attributes:
-        states, actions, rewards: (T,) each.
-        probs: ``pi(.|h_t)`` at each step, (T, A).
-        values: ``V(h_t)``, (T,).
-        hidden_norms: ``||h_t||``, (T,): how far the memory has moved from its empty start.
-        episode: the episode index of each step, (T,).
-        task: the task played (a one-task :class:`BernoulliBandits` or :class:`RandomTabularMDPs`).
-    """
-
-    states: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    probs: np.ndarray
-    values: np.ndarray
-    hidden_norms: np.ndarray
-    episode: np.ndarray
-    task: BernoulliBandits | RandomTabularMDPs
-
-
-@torch.no_grad()
-def record_trial(agent: RL2Agent, task: BernoulliBandits | RandomTabularMDPs | None = None, *,
-                 rng: np.random.Generator | int = 0, greedy: bool = False, threads: int | None = 1) -> TrialRecord:
-    """Play one trial on ``task`` (a fresh one from ``rng`` when None) and record every step.
-    ``threads`` as in :meth:`RL2Agent.train`."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    c = agent.config
-    task = c.sample_tasks(1, rng) if task is None else task
-    if task.n_tasks != 1:
-        raise RL2Error(f"record_trial plays one task; got a batch of {task.n_tasks}")
-    with torch_threads(threads):
-        batch = collect_trials(agent.policy, task, c.n_episodes, rng, greedy=greedy)
-        logits, _, _ = agent.policy(batch.x)
-    T = batch.a.shape[0]
-    return TrialRecord(states=batch.s[:, 0].numpy(), actions=batch.a[:, 0].numpy(), rewards=batch.r[:, 0].numpy(),
-                       probs=torch.softmax(logits[:, 0], -1).numpy(), values=batch.v[:, 0].numpy(),
-                       hidden_norms=batch.h[:, 0].norm(dim=-1).numpy(), episode=np.arange(T) // task.horizon,
-                       task=task)
-
-
-# ============================================================================================ presets
-def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overrides) -> RL2Config:
-    """The settings this course trains with: :class:`RL2Config`'s defaults, which suit bandits, and for MDPs:
-
-    * ``gamma = 0.99``: exploring in one episode pays in the next ones, 10 steps later; rewards scaled by 0.1.
-    * ``gae_lambda = 0.3``: advantages that lean on the critic rather than on the noisy rewards of the rest of
-      the trial. The largest gain: 130.5 (95% CI 128.8-132.1) against 128.3 (126.6-130.0) with 0.9 after 1000
-      batches, and a mean batch total of 118 against 103 after 110 batches.
-    * ``input_scale = 0.5``: 115.7 (113.9-117.6) after 100 batches, against 111.4 (109.6-113.1) with the
-      bandits' 2 (with the bandits' entropy bonus and learning rate).
-    * ``entropy_coef = 0.05`` and ``lr = 0.02``, decaying only to half (``lr_final_fraction = 0.5``): with the
-      bandits' 0.01 and 0.01 the policy is nearly deterministic (entropy 0.3 nats of ln 5 = 1.6) after 100
-      batches, at 115.7, where 0.1 and 0.02 reach 120.1 (118.4-121.9). Then 0.05 instead of 0.1 and a learning
-      rate that keeps half its value add about 1 (131.7 against 130.5 after 1000 batches).
-    * ``n_epochs = 2``: two PPO passes per batch instead of four take half the time, and 1000 batches of two
-      passes learn at least as much as 600 batches of four in the same time (about 200 s on one core). Four
-      ways of spending one minute (PPO with 1 or 2 passes, 4 or 8 minibatches, 256 or 512 trials) all reach
-      about 123: the total is limited by the time more than by these settings. 128 GRU units instead of 64 did
-      not pay for their cost.
-
-    Measured in full mode (1000 batches of 256 trials, one torch thread, about 200 s), n = 10 episodes, on 1000
-    held-out MDPs drawn with seed 2024 for every agent, mean total per trial with its 95% CI:
-    RL^2 131.7 (129.9-133.4), random 100.6 (99.3-101.9), greedy 134.4 (132.7-136.1), posterior greedy
-    158.8 (157.3-160.3), oracle 218.7. RL^2 gains about as much from episode to episode as greedy does (10.9
-    in the first episode, 13.3-14.0 from the fourth on) and ends just below it in this budget.
-
-    ``n_iterations`` and ``n_tasks`` shrink in quick mode (:func:`metarl_edu.config.size`), most for trials of
-    more than 20 steps, so that lesson 09 runs in seconds there. Any field can be overridden by keyword.
-
-    >>> preset("bandit", 100, k=5).n_episodes
-    100
-    """
-    long = task == "mdp" or n_episodes > 20  # long trials: quick mode plays fewer and smaller batches
-    settings: dict = dict(task=task, n_episodes=n_episodes, k=k, n_tasks=size(quick=64 if long else 128, full=256))
-    if task == "bandit":
-        settings["n_iterations"] = size(quick=8 if long else 30, full=300 if n_episodes <= 20 else 200)
-    else:
-        settings.update(gamma=0.99, gae_lambda=0.3, reward_scale=0.1, input_scale=0.5, entropy_coef=0.05, lr=0.02,
-                        lr_final_fraction=0.5, n_epochs=2, n_iterations=size(quick=8, full=1000))
-    return RL2Config(**{**settings, **overrides})
-
-
-__all__ = ["RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "TrialRecord", "TrialResult",
-           "rl2_loss", "normalise", "collect_trials", "encode_obs", "evaluate_rl2", "gae_advantages", "record_trial",
-           "rl2_input", "rl2_input_reference", "sample_categorical", "train_rl2", "preset"]
+__all__ = ["CHECKPOINT_FILE", "RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "collect_trials",
+           "encode_obs", "rl2_input", "rl2_loss", "sample_categorical", "torch_threads"]

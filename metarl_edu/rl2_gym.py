@@ -16,7 +16,7 @@ autoreset step away from the agent:
   (:func:`metarl_edu.rl2.rl2_loss`) leaves the padding out.
 
 In ``SAME_STEP`` mode the environment resets within the call that ends the episode, so there is no such step;
-the same function plays those environments too. The batched simulators of :mod:`metarl_edu.envs.batched` used for
+the same function plays those environments too. The batched simulators of :mod:`metarl_edu.fast.tasks` used for
 training avoid the problem at the source (fixed-length episodes, no reset step).
 
 >>> envs = gym.vector.SyncVectorEnv([lambda: BernoulliBanditEnv([0.2, 0.9], horizon=1)] * 4)

@@ -129,8 +129,8 @@ def test_measure_cost_times_and_counts():
 
 def test_cost_table_and_format():
     def q_row():
+        from metarl_edu.agents import QLearningAgent
         from metarl_edu.envs.tasks import GridWorldFamily
-        from metarl_edu.qlearning import QLearningAgent
 
         agent = QLearningAgent(GridWorldFamily().make_env(GridTask((5, 5), 0.0)), seed=0, progress=False)
         agent.train(5)

@@ -43,10 +43,11 @@ WIDGETS = {
                    "cartpole_bins_explorer(lambda: gym.make('CartPole-v1'), n_episodes=50, n_eval=2)",
     "06_policy_gradients": "from metarl_edu.notebook.pg import reinforce_explorer\n\n"
                            "reinforce_explorer(batch_size=5, n_episodes=10)",
-    "07_maml_sinusoid": "from metarl_edu.maml import MAMLRegression, PretrainedRegression\n"
+    "07_maml_sinusoid": "from metarl_edu.studies.sinusoid import MAMLRegression, PretrainedRegression\n"
                         "from metarl_edu.notebook.maml import maml_fit_explorer\n\n"
                         "maml_fit_explorer(MAMLRegression(seed=0), PretrainedRegression(seed=0))",
-    "09_rl2": "from metarl_edu.notebook.rl2 import rl2_replay\nfrom metarl_edu.rl2 import RL2Agent, preset\n\n"
+    "09_rl2": "from metarl_edu.notebook.rl2 import rl2_replay\nfrom metarl_edu.rl2 import RL2Agent\n"
+              "from metarl_edu.studies.rl2 import preset\n\n"
               "rl2_replay(RL2Agent(preset('bandit', 10)), step=3)",
     "10_evaluation": "from metarl_edu.notebook.evaluation import case_study_explorer\n\ncase_study_explorer()",
 }

@@ -252,8 +252,8 @@ def test_bad_layouts_are_explained(layout, message):
         ({"slip": float("nan")}, r"slip must be in \[0, 1\]"),
         ({"slip": "a lot"}, r"slip must be a number in \[0, 1\]"),
         ({"gamma": -0.1}, r"gamma must be in \[0, 1\]"),
-        ({"goal_reward": float("inf")}, r"goal_reward must be a finite number"),
-        ({"step_reward": None}, r"step_reward must be a finite number"),
+        ({"goal_reward": float("inf")}, r"goal_reward must be in \[-inf, inf\]; got inf"),
+        ({"step_reward": None}, r"step_reward must be a number"),
     ],
 )
 def test_bad_parameters_are_explained(kwargs, message):

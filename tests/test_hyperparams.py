@@ -14,11 +14,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from metarl_edu.agents import QLearningAgent, schedule_values
 from metarl_edu.classroom.references import held_out_scores, held_out_split, ridge_fit
 from metarl_edu.envs import GridTask, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily, TwoGoalsTask
-from metarl_edu.envs.random_mdp import finite_horizon_value
-from metarl_edu.mdp import TabularMDP, policy_evaluation, uniform_policy, value_iteration
-from metarl_edu.qlearning import QLearningAgent, action_from_uniforms, schedule_values
+from metarl_edu.mdp import TabularMDP, finite_horizon_value, policy_evaluation, uniform_policy, value_iteration
 from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
 from metarl_edu.studies.hyperparams import (
     BestConstant,
@@ -39,6 +38,7 @@ from metarl_edu.studies.hyperparams import (
     sweep,
     task_objective,
 )
+from metarl_edu.td import action_from_uniforms
 
 
 class Constant:

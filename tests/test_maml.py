@@ -11,19 +11,16 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from metarl_edu.maml import (
+from metarl_edu.maml import adapt, inner_update, maml_loss, regression_loss
+from metarl_edu.nets import mlp
+from metarl_edu.studies.sinusoid import (
     MAMLRegression,
     PretrainedRegression,
     SinusoidConfig,
     SinusoidTasks,
-    adapt,
-    evaluate,
-    inner_update,
-    maml_loss,
+    adaptation_mse,
     maml_loss_loop,
-    regression_loss,
 )
-from metarl_edu.pg import mlp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -153,16 +150,16 @@ def test_sinusoid_tasks_follow_the_paper_and_are_seeded():
 def test_maml_regression_meta_training_makes_adaptation_better():
     # quick sizes: 400 meta-updates (the paper runs 70,000) with the paper's network, K, alpha and meta-batch
     maml = MAMLRegression(seed=0)
-    before = evaluate(maml, steps=1, n_tasks=50)
+    before = adaptation_mse(maml, steps=1, n_tasks=50)
     losses = maml.train(400, progress=False)
-    after = evaluate(maml, steps=1, n_tasks=50)
+    after = adaptation_mse(maml, steps=1, n_tasks=50)
     assert losses.shape == (400,) and np.mean(losses[-50:]) < 0.7 * np.mean(losses[:50])
     assert after[10][1] < 0.7 * before[10][1]  # post-adaptation MSE on held-out tasks, K = 10
     assert after[10][1] < after[10][0] and after[5][1] < after[5][0]  # one step on K points helps
     # the learned init is a better starting point for one step than the jointly pretrained network
     pretrained = PretrainedRegression(seed=0)
     pretrained.train(400, progress=False)
-    assert after[10][1] < 0.9 * evaluate(pretrained, steps=1, n_tasks=50)[10][1]
+    assert after[10][1] < 0.9 * adaptation_mse(pretrained, steps=1, n_tasks=50)[10][1]
 
 
 def test_learner_adapt_and_predict():

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from metarl_edu.maml import MAMLRegression, PretrainedRegression  # noqa: E402
 from metarl_edu.notebook.maml import maml_fit_explorer, plot_adaptation_curves  # noqa: E402
+from metarl_edu.studies.sinusoid import MAMLRegression, PretrainedRegression
 
 
 @pytest.fixture(scope="module")

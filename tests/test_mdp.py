@@ -20,11 +20,15 @@ import pytest
 from metarl_edu.mdp import (
     MDPError,
     TabularMDP,
+    backward_induction,
     bellman_expectation_backup,
     bellman_optimality_backup,
     check_policy,
     check_values,
     discounted_return,
+    evaluate_policies,
+    expected_reward,
+    finite_horizon_q,
     greedy_policy,
     iterative_policy_evaluation,
     policy_evaluation,
@@ -774,3 +778,53 @@ def test_sample_transition_out_of_range(s, a, match):
     mdp = corridor()
     with pytest.raises(MDPError, match=f"{match} is out of range"):
         mdp.sample_transition(s, a, np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------------------------- batched exact DP
+def stack(mdps: list[TabularMDP]) -> tuple[np.ndarray, ...]:
+    """P (N, S, A, S), r_sa (N, S, A), terminal (N, S), gamma (N,) of N MDPs."""
+    return (np.stack([m.P for m in mdps]), np.stack([m.r_sa for m in mdps]), np.stack([m.terminal for m in mdps]),
+            np.array([m.gamma for m in mdps]))
+
+
+def test_backward_induction_batched_equals_one_mdp_at_a_time():
+    mdps = [random_mdp(seed, n_terminal=seed % 3, gamma=0.8 + 0.05 * (seed % 3)) for seed in range(6)]
+    P, R, terminal, gamma = stack(mdps)
+    q = backward_induction(P, R, 5, gamma, terminal)
+    assert q.shape == (5, 6, 6, 3)
+    for n, mdp in enumerate(mdps):
+        np.testing.assert_array_equal(q[:, n], finite_horizon_q(mdp, 5))
+    # one step left: the reward alone; two batch dimensions work too
+    np.testing.assert_array_equal(backward_induction(P, R, 1)[0], R)
+    assert backward_induction(P.reshape(2, 3, 6, 3, 6), R.reshape(2, 3, 6, 3), 2).shape == (2, 2, 3, 6, 3)
+    assert backward_induction(P, R, 0).shape == (0, 6, 6, 3)
+
+
+def test_backward_induction_by_hand():
+    # one state, two arms paying 1 and 2, no discount: the best of h steps is 2 h
+    q = backward_induction(np.ones((1, 2, 1)), np.array([[1.0, 2.0]]), 3)
+    assert q[:, 0].tolist() == [[5.0, 6.0], [3.0, 4.0], [1.0, 2.0]]
+    with pytest.raises(MDPError, match="horizon must be an integer >= 0"):
+        backward_induction(np.ones((1, 2, 1)), np.array([[1.0, 2.0]]), -1)
+
+
+def test_evaluate_policies_batched_equals_policy_evaluation():
+    mdps = [random_mdp(seed, n_terminal=seed % 3) for seed in range(6)]
+    P, R, terminal, gamma = stack(mdps)
+    rng = np.random.default_rng(0)
+    pi = np.stack([random_policy(rng, 6, 3) for _ in mdps])
+    v = evaluate_policies(P, R, terminal, gamma, pi)
+    for n, mdp in enumerate(mdps):
+        np.testing.assert_allclose(v[n], policy_evaluation(mdp, pi[n]), rtol=0, atol=1e-12)
+        assert np.all(v[n][mdp.terminal] == 0.0)
+
+
+def test_evaluate_policies_with_a_horizon_sums_the_first_rewards():
+    mdp = random_mdp(3, n_terminal=1, reward_3d=True)
+    pi = random_policy(np.random.default_rng(1), 6, 3)
+    np.testing.assert_array_equal(expected_reward(mdp.P, mdp.R), mdp.r_sa)
+    v = np.zeros(6)
+    for _ in range(4):  # v_t = r_pi + gamma P_pi v_{t+1}, one Bellman expectation backup per step
+        v = bellman_expectation_backup(mdp, v, pi)
+    np.testing.assert_allclose(evaluate_policies(mdp.P, mdp.r_sa, mdp.terminal, mdp.gamma, pi, horizon=4), v,
+                               rtol=0, atol=1e-12)

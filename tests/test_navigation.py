@@ -13,7 +13,8 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import metarl_edu  # noqa: F401  (registers metarl_edu/Navigation2D-v0)
-from metarl_edu.envs.navigation import BatchedNavigation2D, Navigation2DEnv, sample_goals
+from metarl_edu.envs.navigation import Navigation2DEnv, sample_goals
+from metarl_edu.fast.envs import BatchedNavigation2D
 
 
 def test_registered_env_passes_gymnasium_checker():

@@ -253,7 +253,6 @@ def test_every_module_imports(name):
     importlib.import_module(name)
 
 
-@pytest.mark.xfail(strict=True, reason="maml/maml_rl being restructured")
 def test_no_import_cycles_and_nothing_reaches_upward():
     graph = import_graph()
     problems = [" <-> ".join(cycle) for cycle in import_cycles(graph)] + upward_imports(graph)

@@ -11,17 +11,16 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from metarl_edu.envs.navigation import BatchedNavigation2D, Navigation2DEnv
+from metarl_edu.envs.navigation import Navigation2DEnv
+from metarl_edu.fast.envs import BatchedNavigation2D
 from metarl_edu.mdp import discounted_return
+from metarl_edu.nets import CategoricalMLPPolicy, GaussianMLPPolicy, make_policy
 from metarl_edu.pg import (
-    CategoricalMLPPolicy,
-    GaussianMLPPolicy,
     PolicyError,
     baseline_features,
     discounted_returns,
     fit_linear_baseline,
     linear_baseline,
-    make_policy,
     reinforce_loss,
     sample_batched_episodes,
     sample_episodes,

@@ -12,15 +12,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from metarl_edu.envs.navigation import BatchedNavigation2D  # noqa: E402
+from metarl_edu.fast.envs import BatchedNavigation2D
+from metarl_edu.nets import CategoricalMLPPolicy, GaussianMLPPolicy
 from metarl_edu.notebook.pg import plot_reinforce_curves, reinforce_explorer  # noqa: E402
-from metarl_edu.pg import (  # noqa: E402
-    CategoricalMLPPolicy,
-    GaussianMLPPolicy,
-    policy_gradient_samples,
-    sample_batched_episodes,
-    train_reinforce,
-)
+from metarl_edu.pg import sample_batched_episodes, train_reinforce
+from metarl_edu.studies.policy_gradients import policy_gradient_samples
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,9 +1,10 @@
-"""Tests for metarl_edu.qlearning, in layers.
+"""Tests for the tabular TD code (metarl_edu.td, metarl_edu.agents, metarl_edu.fast.qlearning), in layers.
 
 1. The updates, targets and action choice on cases worked out by hand (the arithmetic sits next to each).
-2. Fast against naive: the agent's in-place per-step path against a plain loop of the pure functions that reads
-   the same random numbers; BatchedQLearning against a plain loop over tasks and transitions with a fixed random
-   sequence (identical q tables); the Discretizer against np.digitize + np.ravel_multi_index.
+2. Fast against naive: the agent against a plain loop of the pure functions that reads the same random numbers
+   (and the agent calls td's update once per transition); BatchedQLearning against a plain loop over tasks and
+   transitions with a fixed random sequence (identical q tables); the Discretizer against np.digitize +
+   np.ravel_multi_index.
 3. Learning: exact solutions on a deterministic gridworld (q = q* from value iteration), near-optimal FrozenLake
    (the best success rate computed exactly from the transition table), Sutton & Barto's cliff-walking contrast
    of Q-learning and Sarsa, a short CartPole run that beats a random policy.
@@ -22,22 +23,19 @@ from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
 import metarl_edu
-from metarl_edu import qlearning
+from metarl_edu import agents, td
+from metarl_edu.agents import Discretizer, ExponentialSchedule, LinearSchedule, QLearningAgent, schedule_values
 from metarl_edu.envs import TabularMDPEnv
+from metarl_edu.fast import qlearning as fast_qlearning
+from metarl_edu.fast.qlearning import BatchedQLearning
 from metarl_edu.mdp import TabularMDP, policy_evaluation, q_from_v, value_iteration
-from metarl_edu.qlearning import (
-    BatchedQLearning,
-    Discretizer,
-    ExponentialSchedule,
-    LinearSchedule,
-    QLearningAgent,
+from metarl_edu.td import (
     action_from_uniforms,
     epsilon_greedy,
     epsilon_greedy_probs,
     expected_sarsa_update,
     q_learning_update,
     sarsa_update,
-    schedule_values,
     td_target,
 )
 
@@ -231,10 +229,28 @@ def test_agent_learns_exactly_like_the_pure_functions(method):
     returns = agent.train(30)
     q_ref, returns_ref = plain_agent_loop(make(), rng, 30, method, 0.5, 0.9, 0.3, agent.n_actions, agent.n_states)
     np.testing.assert_array_equal(returns, returns_ref)
-    if method == "expected_sarsa":  # the agent sums eps * mean + (1 - eps) * max: equal up to rounding
-        np.testing.assert_allclose(agent.q, q_ref, rtol=0, atol=1e-12)
-    else:
-        np.testing.assert_array_equal(agent.q, q_ref)
+    np.testing.assert_array_equal(agent.q, q_ref)
+
+
+@pytest.mark.parametrize(("method", "update"), [("q_learning", "q_learning_update"), ("sarsa", "sarsa_update"),
+                                                ("expected_sarsa", "expected_sarsa_update")])
+def test_agent_calls_the_taught_update_once_per_transition(monkeypatch, method, update):
+    make = lambda: gym.make("metarl_edu/GridWorld-v0", layout=DETERMINISTIC, step_reward=-0.1)  # noqa: E731
+    plain = QLearningAgent(make(), alpha=0.5, gamma=0.9, epsilon=0.3, seed=4, method=method, progress=False)
+    returns_plain = plain.train(20)
+    calls = []
+    original = getattr(td, update)
+
+    def counted(*args, **kwargs):
+        calls.append(args[1:3])  # (s, a)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(td, update, counted)  # the agent looks the function up in td at every step
+    agent = QLearningAgent(make(), alpha=0.5, gamma=0.9, epsilon=0.3, seed=4, method=method, progress=False)
+    returns = agent.train(20)
+    assert len(calls) == agent.n_transitions == plain.n_transitions > 20
+    np.testing.assert_array_equal(returns, returns_plain)
+    np.testing.assert_array_equal(agent.q, plain.q)
 
 
 class FixedUniforms:
@@ -629,10 +645,11 @@ def test_bad_batches_are_explained():
 def test_public_names_and_docstring_examples():
     for name in ("QLearningAgent", "BatchedQLearning", "Discretizer", "LinearSchedule", "ExponentialSchedule",
                  "epsilon_greedy", "q_learning_update", "sarsa_update", "expected_sarsa_update", "td_target"):
-        assert getattr(metarl_edu, name) is getattr(qlearning, name)
-    assert "qlearning" not in metarl_edu._LAZY.values() and "metarl_edu.qlearning" not in metarl_edu._LAZY.values()
-    failures, _ = doctest.testmod(qlearning)
-    assert failures == 0
+        module = next(m for m in (td, agents, fast_qlearning) if hasattr(m, name))
+        assert getattr(metarl_edu, name) is getattr(module, name) and name not in metarl_edu._LAZY
+    for module in (td, agents, fast_qlearning):
+        failures, _ = doctest.testmod(module)
+        assert failures == 0
 
 
 def test_bench_runs_small_and_the_command_prints_its_table(monkeypatch, capsys):

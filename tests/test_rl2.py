@@ -1,4 +1,4 @@
-"""Tests for metarl_edu.rl2, metarl_edu.envs.batched and metarl_edu.mdp_baselines, in layers.
+"""Tests for metarl_edu.rl2, metarl_edu.fast.tasks, metarl_edu.studies.rl2 and metarl_edu.studies.mdp_baselines.
 
 1. Hand-worked cases: the input vector, GAE, finite-horizon planning, the posterior-mean model.
 2. References: GAE against a naive return loop, the rollout's stepwise GRU against one pass over the trial, the
@@ -17,28 +17,27 @@ import pytest
 import torch
 
 from metarl_edu import config as config_module
-from metarl_edu.bandits import UCB1, Random, evaluate_strategy
-from metarl_edu.envs.batched import BatchedTaskError, BernoulliBandits, RandomTabularMDPs
-from metarl_edu.mdp_baselines import (
-    empirical_model,
-    evaluate_mdp_baseline,
-    finite_horizon_q,
-    posterior_mean_model,
-)
+from metarl_edu.bandits import UCB1, Random
+from metarl_edu.envs.bandit import BernoulliBanditEnv
+from metarl_edu.fast.tasks import BatchedTaskError, BernoulliBandits, RandomTabularMDPs
+from metarl_edu.pg import gae_advantages, normalise_advantages
 from metarl_edu.rl2 import (
     RL2Agent,
     RL2Config,
     RL2Error,
     collect_trials,
-    evaluate_rl2,
-    gae_advantages,
-    normalise,
-    record_trial,
     rl2_input,
     rl2_loss,
     sample_categorical,
-    train_rl2,
 )
+from metarl_edu.studies.bandit_baselines import evaluate_strategy
+from metarl_edu.studies.mdp_baselines import (
+    empirical_model,
+    evaluate_mdp_baseline,
+    finite_horizon_q,
+    posterior_mean_model,
+)
+from metarl_edu.studies.rl2 import evaluate_rl2, record_trial, train_rl2
 
 TINY_BANDIT = RL2Config(task="bandit", n_episodes=5, k=3, hidden_size=8, n_tasks=8, n_iterations=4, n_epochs=2,
                         n_minibatches=2, seed=3)
@@ -70,6 +69,12 @@ def test_gae_on_a_hand_worked_trial():
     # A_2 = 1.5; A_1 = -0.05 + 0.45 * 1.5 = 0.625; A_0 = 0.95 + 0.45 * 0.625 = 1.23125
     adv = gae_advantages(torch.tensor([[1.0], [0.0], [2.0]]), torch.full((3, 1), 0.5), gamma=0.9, lam=0.5)
     np.testing.assert_allclose(adv[:, 0].numpy(), [1.23125, 0.625, 1.5], rtol=1e-6)
+
+
+def test_normalise_advantages_over_the_real_steps_only():
+    # real steps 1 and 3 (mean 2, std 1) become -1 and 1; the padding step (100) stays 0 and moves nothing
+    adv = normalise_advantages(torch.tensor([[1.0], [3.0], [100.0]]), torch.tensor([[1.0], [1.0], [0.0]]))
+    np.testing.assert_allclose(adv[:, 0].numpy(), [-1.0, 1.0, 0.0], atol=1e-6)
 
 
 def test_finite_horizon_q_on_a_two_state_chain():
@@ -142,6 +147,18 @@ def test_bandit_rewards_are_bernoulli_with_the_arm_means():
         assert abs(r.mean() - p) < 4 * math.sqrt(p * (1 - p) / 20_000)
 
 
+def test_one_batched_bandit_pays_exactly_as_the_gymnasium_env_with_the_same_seed():
+    # fast.tasks.BernoulliBandits is the batched twin of envs.bandit.BernoulliBanditEnv: one uniform per pull each
+    means = [0.2, 0.7, 0.5]
+    env = BernoulliBanditEnv(means)
+    env.reset(seed=11)
+    bandits, rng = BernoulliBandits(np.array([means])), np.random.default_rng(11)
+    arms = np.random.default_rng(0).integers(3, size=200)
+    for a in arms:
+        _, r = bandits.step(np.zeros(1, dtype=np.int64), np.array([a]), rng)
+        assert env.step(int(a))[1] == r[0]
+
+
 def test_random_mdps_follow_the_documented_distribution():
     mdps = RandomTabularMDPs.sample(2000, np.random.default_rng(0))
     assert mdps.P.shape == (2000, 10, 5, 10) and mdps.R.shape == (2000, 10, 5) and mdps.horizon == 10
@@ -197,7 +214,7 @@ def test_hidden_state_persists_across_episodes_and_restarts_with_each_trial():
 
 
 def _loss_and_grad(agent, x, a, logp_old, r, v_old, mask):
-    adv = normalise(gae_advantages(r, v_old, 0.9, 0.8, mask), mask)
+    adv = normalise_advantages(gae_advantages(r, v_old, 0.9, 0.8, mask), mask)
     returns = gae_advantages(r, v_old, 0.9, 0.8, mask) + v_old
     agent.policy.zero_grad()
     logits, v, _ = agent.policy(x)
@@ -307,6 +324,13 @@ def test_config_rejects_bad_settings():
         RL2Config(gamma=1.5)
     with pytest.raises(RL2Error, match="n_tasks"):
         RL2Config(n_tasks=1)
+
+
+def test_n_actions_is_the_number_of_actions_for_either_task():
+    assert RL2Config(task="bandit", k=3).n_actions == 3  # a bandit's actions are its arms
+    assert RL2Config(task="bandit", k=3, n_actions=7) == RL2Config(task="bandit", k=3)
+    assert RL2Config(task="mdp", n_actions=4, k=2).n_actions == 4
+    assert RL2Agent(TINY_BANDIT).policy.pi.out_features == TINY_BANDIT.k
 
 
 def test_record_trial_replays_one_task_step_by_step():

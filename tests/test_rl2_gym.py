@@ -9,8 +9,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from metarl_edu.envs.bandit import BernoulliBanditEnv
-from metarl_edu.envs.batched import BernoulliBandits
 from metarl_edu.envs.tabular import TabularMDPEnv
+from metarl_edu.fast.tasks import BernoulliBandits
 from metarl_edu.mdp import TabularMDP
 from metarl_edu.rl2 import RL2Agent, RL2Config, RL2Error, collect_trials
 from metarl_edu.rl2_gym import collect_gym_trials

@@ -10,8 +10,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from metarl_edu.bandits import BanditResult  # noqa: E402
-from metarl_edu.mdp_baselines import TrialResult  # noqa: E402
 from metarl_edu.notebook.rl2 import (  # noqa: E402
     format_results,
     plot_results,
@@ -19,7 +17,10 @@ from metarl_edu.notebook.rl2 import (  # noqa: E402
     rl2_replay,
     trial_inputs_table,
 )
-from metarl_edu.rl2 import RL2Agent, RL2Config, record_trial  # noqa: E402
+from metarl_edu.rl2 import RL2Agent, RL2Config  # noqa: E402
+from metarl_edu.studies.bandit_baselines import BanditResult  # noqa: E402
+from metarl_edu.studies.mdp_baselines import TrialResult  # noqa: E402
+from metarl_edu.studies.rl2 import record_trial  # noqa: E402
 
 BANDIT = RL2Config(task="bandit", n_episodes=12, k=3, hidden_size=8, n_tasks=4, n_iterations=2, seed=0)
 MDP = RL2Config(task="mdp", n_episodes=2, n_states=4, n_actions=3, horizon=3, hidden_size=8, n_tasks=4, seed=0)

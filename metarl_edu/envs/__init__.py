@@ -11,7 +11,7 @@ from gymnasium.envs.registration import register, registry
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.envs.cartpole import CartPoleTask, CartPoleTaskEnv
 from metarl_edu.envs.gridworld import LAYOUTS, GridWorld, GridWorldEnv
-from metarl_edu.envs.random_mdp import RandomMDPEnv, finite_horizon_q, finite_horizon_value
+from metarl_edu.envs.random_mdp import RandomMDPEnv
 from metarl_edu.envs.tabular import TabularMDPEnv
 from metarl_edu.envs.tasks import (
     BanditFamily,
@@ -28,6 +28,7 @@ from metarl_edu.envs.tasks import (
     TwoGoalsTask,
     task_key,
 )
+from metarl_edu.mdp import finite_horizon_q, finite_horizon_value  # exact optima of the finite-horizon tasks
 
 __all__ = ["LAYOUTS", "GridWorld", "GridWorldEnv", "TabularMDPEnv"]
 __all__ += [  # task distributions

@@ -21,13 +21,13 @@ array([0., 1., 0.])
 
 from __future__ import annotations
 
-import math
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from metarl_edu._checks import check_number, check_probability
 from metarl_edu.envs.tabular import TabularMDPEnv
 from metarl_edu.mdp import TabularMDP
 
@@ -196,10 +196,10 @@ class GridWorld:
             raise TypeError("layout must be a tuple of row strings; use GridWorld.from_layout(text) for text")
         rows = _check_rows(tuple(str(line) for line in self.layout))
         self._set("layout", rows)
-        self._set("slip", _check_probability("slip", self.slip))
+        self._set("slip", check_probability("slip", self.slip))
         for name in ("step_reward", "goal_reward", "pit_reward"):
-            self._set(name, _check_finite(name, getattr(self, name)))
-        self._set("gamma", _check_probability("gamma", self.gamma))
+            self._set(name, check_number(name, getattr(self, name)))
+        self._set("gamma", check_probability("gamma", self.gamma))
 
         walls = np.array([[char == "#" for char in line] for line in rows])
         walls.setflags(write=False)
@@ -308,26 +308,6 @@ class GridWorld:
             y, x = r * cell_px + inset, c * cell_px + inset
             image[y : y + cell_px - 2 * inset, x : x + cell_px - 2 * inset] = (30, 80, 220)
         return image
-
-
-def _check_probability(name: str, x: Any) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1]; got {x!r}") from None
-    if not 0.0 <= value <= 1.0:  # also rejects nan
-        raise ValueError(f"{name} must be in [0, 1]; got {x!r}")
-    return value
-
-
-def _check_finite(name: str, x: Any) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number; got {x!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {x!r}")
-    return value
 
 
 class GridWorldEnv(TabularMDPEnv):

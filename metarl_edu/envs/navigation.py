@@ -5,8 +5,8 @@ A point starts at the origin and must walk to a goal it cannot see; each task is
 the same dynamics with the same float32 arithmetic:
 
 - :class:`Navigation2DEnv`: one task, one trajectory, a Gymnasium env (``gym.make("metarl_edu/Navigation2D-v0")``).
-- :class:`BatchedNavigation2D`: a meta-batch of tasks x trajectories, positions of shape (n_tasks, n_traj, 2),
-  stepped as one tensor operation, with a per-row done mask.
+- :class:`~metarl_edu.fast.envs.BatchedNavigation2D`: a meta-batch of tasks x trajectories, positions of shape
+  (n_tasks, n_traj, 2), stepped as one tensor operation, with a per-row done mask.
 
 >>> import numpy as np
 >>> env = Navigation2DEnv(goal=(0.3, 0.0))
@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium import spaces
 
 from metarl_edu.envs.tasks import TaskFamily
@@ -149,98 +148,6 @@ class Navigation2DEnv(gym.Env):
         return self.position.copy(), -float(distance), terminated, truncated, {}
 
 
-class BatchedNavigation2D:
-    """A meta-batch of 2D navigation tasks x trajectories, stepped as one tensor operation.
-
-    Row ``(i, j)`` is trajectory ``j`` on task ``i`` (goal ``goals[i]``); every row follows exactly the rules
-    of :class:`Navigation2DEnv`. Rows end at different times; :attr:`done` says which have, and a finished row
-    no longer moves, earns 0 and reports neither terminated nor truncated again.
-
-    ====================  ===========================  ==========================================
-    symbol                shape                        meaning
-    ====================  ===========================  ==========================================
-    ``goals``             (n_tasks, 2)                 one goal per task
-    observation ``p``     (n_tasks, n_traj, 2)         positions, float32
-    action ``a``          (n_tasks, n_traj, 2)         displacements, clipped to [-0.1, 0.1]
-    ``r``                 (n_tasks, n_traj)            -||p_next - g||, 0 on finished rows
-    ``terminated``        (n_tasks, n_traj) bool       reached the goal on this step
-    ``truncated``         (n_tasks, n_traj) bool       hit the time limit on this step
-    ``done``              (n_tasks, n_traj) bool       finished on this step or before
-    ====================  ===========================  ==========================================
-
-    >>> env = BatchedNavigation2D(goals=[[0.3, 0.0], [-0.2, 0.4]], n_traj=5)
-    >>> env.reset().shape
-    torch.Size([2, 5, 2])
-
-    ``observation_space`` and ``action_space`` are those of one row, as in :class:`Navigation2DEnv`.
-
-    Args:
-        goals: array-like of shape (n_tasks, 2), e.g. from :func:`sample_goals`.
-        n_traj: positive number of trajectories per task.
-        max_episode_steps: positive integer horizon (default 100).
-    """
-
-    sample_tasks = staticmethod(sample_goals)
-
-    def __init__(self, goals: Any, n_traj: int, max_episode_steps: int = MAX_EPISODE_STEPS) -> None:
-        goals = np.asarray(goals, dtype=np.float64)
-        if goals.ndim != 2 or goals.shape[1] != 2 or len(goals) == 0 or not np.all(np.isfinite(goals)):
-            raise ValueError(f"goals must be finite and of shape (n_tasks, 2); got shape {goals.shape}")
-        for name, value in (("n_traj", n_traj), ("max_episode_steps", max_episode_steps)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        self.goals = torch.as_tensor(goals.astype(np.float32))  # float32 first, exactly as Navigation2DEnv
-        self._goal_per_row = self.goals.unsqueeze(1)  # (n_tasks, 1, 2), broadcast over trajectories
-        self.n_traj = int(n_traj)
-        self.max_episode_steps = int(max_episode_steps)
-        single = Navigation2DEnv(max_episode_steps=self.max_episode_steps)
-        self.observation_space, self.action_space = single.observation_space, single.action_space  # of one row
-        self.position: torch.Tensor | None = None
-        self.done = torch.zeros(self.batch_shape, dtype=torch.bool)
-        self.t = 0
-
-    @property
-    def n_tasks(self) -> int:
-        return len(self.goals)
-
-    @property
-    def batch_shape(self) -> tuple[int, int]:
-        """(n_tasks, n_traj)."""
-        return (self.n_tasks, self.n_traj)
-
-    def reset(self) -> torch.Tensor:
-        """Every row at the origin; returns positions of shape (n_tasks, n_traj, 2)."""
-        self.position = torch.zeros((*self.batch_shape, 2), dtype=torch.float32)
-        self.done = torch.zeros(self.batch_shape, dtype=torch.bool)
-        self.t = 0
-        return self.position.clone()
-
-    def step(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Move every unfinished row by ``clip(a, -0.1, 0.1)``. Returns ``(p_next, r, terminated, truncated)``."""
-        if self.position is None:
-            raise RuntimeError("call reset() before step(): the episodes have not started")
-        a = torch.as_tensor(a, dtype=torch.float32)
-        if a.shape != (*self.batch_shape, 2):
-            raise ValueError(
-                f"actions must have shape (n_tasks, n_traj, 2) = {(*self.batch_shape, 2)}; got {tuple(a.shape)}"
-            )
-        active = ~self.done
-        moved = self.position + torch.clamp(a, -MAX_ACTION, MAX_ACTION)
-        self.position = torch.where(active.unsqueeze(-1), moved, self.position)  # finished rows stay put
-        delta = self.position - self._goal_per_row
-        distance = torch.hypot(delta[..., 0], delta[..., 1])  # bit for bit numpy's hypot in Navigation2DEnv
-        self.t += 1
-        r = torch.where(active, -distance, 0.0)
-        terminated = active & (distance < GOAL_RADIUS)
-        if self.t < self.max_episode_steps:
-            truncated = torch.zeros_like(active)
-            self.done = self.done | terminated
-        else:
-            truncated = active & ~terminated
-            self.done = self.done | terminated | truncated
-        return self.position.clone(), r, terminated, truncated
-
-
 # ============================================================================================ as a task family
 @dataclass(frozen=True)
 class NavigationTask:
@@ -260,7 +167,7 @@ class Navigation2DFamily(TaskFamily):
         max_episode_steps: horizon of every episode, >= 1. Default 100 (the MAML paper's).
 
     Features: ``goal_x``, ``goal_y``. ``make_env`` gives a :class:`Navigation2DEnv`; meta-learners step many tasks
-    at once in :class:`BatchedNavigation2D` (``batched_env``).
+    at once in :class:`~metarl_edu.fast.envs.BatchedNavigation2D`.
     """
 
     max_episode_steps: int = MAX_EPISODE_STEPS
@@ -283,9 +190,3 @@ class Navigation2DFamily(TaskFamily):
     def make_env(self, task: NavigationTask, render_mode: str | None = None) -> gym.Env:
         self._check_task(task)
         return Navigation2DEnv(goal=task.goal, max_episode_steps=self.max_episode_steps)
-
-    def batched_env(self, tasks: list[NavigationTask], n_traj: int) -> BatchedNavigation2D:
-        """All ``tasks`` x ``n_traj`` trajectories in one :class:`BatchedNavigation2D`."""
-        for task in tasks:
-            self._check_task(task)
-        return BatchedNavigation2D([task.goal for task in tasks], n_traj, self.max_episode_steps)

@@ -2,10 +2,8 @@
 
 An episode lasts exactly ``H`` steps and nothing is discounted (``gamma = 1``), so the infinite-horizon tools of
 :mod:`metarl_edu.mdp` do not apply: with no terminal state, ``policy_evaluation`` has no finite answer. Backward
-induction gives the exact optimum instead (Puterman 1994, section 4.5; Sutton & Barto 2018, section 4.1 with a
-time index):
-
-    q_t(s, a) = r(s, a) + gamma * sum_s' P[s, a, s'] * max_a' q_{t+1}(s', a'),     q_H = 0.
+induction (:func:`metarl_edu.mdp.backward_induction`, :func:`~metarl_edu.mdp.finite_horizon_value`) gives the
+exact optimum instead.
 
 References: Duan et al. (2016), *RL^2: Fast Reinforcement Learning via Slow Reinforcement Learning*, section 3.2.
 Puterman (1994), *Markov Decision Processes*, chapter 4.
@@ -15,48 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.envs.tabular import TabularMDPEnv
-from metarl_edu.mdp import MDPError, TabularMDP, q_from_v
-
-
-def _check_horizon(horizon: Any) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 0:
-        raise MDPError(f"horizon must be a non-negative integer (the number of steps); got {horizon!r}")
-    return int(horizon)
-
-
-def finite_horizon_q(mdp: TabularMDP, horizon: int) -> np.ndarray:
-    """Optimal action values with a time index, by backward induction.
-
-    ``q[t, s, a]`` is the best expected return of the steps ``t, t+1, ..., H-1`` when action ``a`` is taken in state
-    ``s`` at step ``t`` (so ``H - t`` rewards remain):
-
-        q[H-1] = r(s, a),   q[t] = r(s, a) + gamma * P @ max_a' q[t+1]   (terminal next states contribute 0).
-
-    Returns shape (H, S, A). The optimal policy is non-stationary: ``argmax(q[t, s])`` at step ``t``.
-    """
-    horizon = _check_horizon(horizon)
-    q = np.zeros((horizon, mdp.n_states, mdp.n_actions))
-    v_next = np.zeros(mdp.n_states)  # nothing is earned after the last step
-    for t in reversed(range(horizon)):
-        q[t] = q_from_v(mdp, v_next)
-        v_next = q[t].max(axis=1)
-    return q
-
-
-def finite_horizon_value(mdp: TabularMDP, horizon: int) -> np.ndarray:
-    """v[s]: the optimal expected return of an episode of ``horizon`` steps that starts in ``s``. Shape (S,).
-
-    The optimal expected return of the task is ``mdp.start @ v``.
-
-    >>> P = np.ones((1, 2, 1)); mdp = TabularMDP(P=P, R=[[1.0, 2.0]], gamma=1.0)
-    >>> finite_horizon_value(mdp, 3)   # best arm (reward 2) three times
-    array([6.])
-    """
-    q = finite_horizon_q(mdp, horizon)
-    return q[0].max(axis=1) if len(q) else np.zeros(mdp.n_states)
+from metarl_edu.mdp import MDPError, TabularMDP
 
 
 class RandomMDPEnv(TabularMDPEnv):
@@ -77,8 +36,8 @@ class RandomMDPEnv(TabularMDPEnv):
     Drawn from ``mdp.start``.
 
     ## Reward
-    ``R[s, a] + reward_std * N(0, 1)``; its expectation is ``R[s, a]``, so :func:`finite_horizon_value` gives
-    the exact optimal expected return.
+    ``R[s, a] + reward_std * N(0, 1)``; its expectation is ``R[s, a]``, so
+    :func:`~metarl_edu.mdp.finite_horizon_value` gives the exact optimal expected return.
 
     ## Episode End
     Truncated after ``horizon`` steps. Terminated only on entering a terminal state of ``mdp`` (RL^2's MDPs have
@@ -95,12 +54,8 @@ class RandomMDPEnv(TabularMDPEnv):
         super().__init__(mdp, render_mode=render_mode)
         if mdp.R.ndim != 2:
             raise MDPError(f"RandomMDPEnv needs reward means R of shape (S, A); got shape {mdp.R.shape}")
-        if _check_horizon(horizon) < 1:
-            raise MDPError(f"horizon must be at least 1 step; got {horizon}")
-        if not (np.isfinite(reward_std) and reward_std >= 0):
-            raise MDPError(f"reward_std must be a finite number >= 0; got {reward_std!r}")
-        self.horizon = int(horizon)
-        self.reward_std = float(reward_std)
+        self.horizon = check_int("horizon", horizon, low=1, error=MDPError)
+        self.reward_std = check_number("reward_std", reward_std, low=0.0, error=MDPError)
         self.t = 0  # steps taken in this episode
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[int, dict]:

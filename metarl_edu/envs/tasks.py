@@ -40,6 +40,7 @@ import numpy as np
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
 from gymnasium.wrappers import TimeLimit
 
+from metarl_edu._checks import check_int, check_range
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.envs.cartpole import DEFAULT_GRAVITY, DEFAULT_LENGTH, DEFAULT_MASSPOLE, CartPoleTask
 from metarl_edu.envs.gridworld import MOVES, GridWorld, parse_layout
@@ -137,23 +138,6 @@ class TaskFamily(ABC):
     def _check_task(self, task: Any) -> None:
         if not isinstance(task, self.task_type):
             raise TypeError(f"{type(self).__name__} plays {self.task_type.__name__}s; got a {type(task).__name__}")
-
-
-def _check_range(name: str, pair: Any, low: float, high: float) -> tuple[float, float]:
-    """``pair`` as a (lo, hi) tuple of floats with low <= lo <= hi <= high; a clear error otherwise."""
-    try:
-        lo, hi = (float(x) for x in pair)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (lo, hi) of numbers; got {pair!r}") from None
-    if not (low <= lo <= hi <= high):  # also rejects nan
-        raise ValueError(f"{name} must satisfy {low:g} <= lo <= hi <= {high:g}; got {pair!r}")
-    return lo, hi
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def _distances_from_start(rows: tuple[str, ...]) -> dict[tuple[int, int], int]:
@@ -254,8 +238,8 @@ class GridWorldFamily(TaskFamily):
         goal_cells = tuple(sorted(cell for cell in distances if rows[cell[0]][cell[1]] == "."))
         if not goal_cells:
             raise ValueError("the layout has no floor cell '.' reachable from the start 'S' to put a goal on")
-        object.__setattr__(self, "slip_range", _check_range("slip_range", self.slip_range, 0.0, 1.0))
-        object.__setattr__(self, "max_episode_steps", _check_positive_int("max_episode_steps", self.max_episode_steps))
+        object.__setattr__(self, "slip_range", check_range("slip_range", self.slip_range, 0.0, 1.0))
+        object.__setattr__(self, "max_episode_steps", check_int("max_episode_steps", self.max_episode_steps, low=1))
         object.__setattr__(self, "_rows", rows)
         object.__setattr__(self, "goal_cells", goal_cells)  # (row, col) of every possible goal
         object.__setattr__(self, "n_states", self.grid(GridTask(goal_cells[0], 0.0)).n_states)
@@ -333,7 +317,7 @@ class TwoGoalsTask:
     slip: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "horizon", _check_positive_int("horizon", self.horizon))
+        object.__setattr__(self, "horizon", check_int("horizon", self.horizon, low=1))
         for name in ("near_reward", "slip"):
             value = float(getattr(self, name))
             if not 0.0 <= value <= 1.0:
@@ -390,11 +374,11 @@ class TwoGoalsFamily(TaskFamily):
         if distances[near] == distances[far]:
             raise ValueError(f"the two goals are both {distances[near]} moves from the start; put one nearer")
         lo, hi = self.horizon_range
-        if not (_check_positive_int("horizon_range[0]", lo) <= _check_positive_int("horizon_range[1]", hi)):
+        if not (check_int("horizon_range[0]", lo, low=1) <= check_int("horizon_range[1]", hi, low=1)):
             raise ValueError(f"horizon_range must be (lo, hi) with 1 <= lo <= hi; got {self.horizon_range!r}")
         object.__setattr__(self, "horizon_range", (int(lo), int(hi)))
         for name in ("near_reward_range", "slip_range"):
-            object.__setattr__(self, name, _check_range(name, getattr(self, name), 0.0, 1.0))
+            object.__setattr__(self, name, check_range(name, getattr(self, name), 0.0, 1.0))
         object.__setattr__(self, "_rows", rows)
         object.__setattr__(self, "near_goal", near)
         object.__setattr__(self, "far_goal", far)
@@ -486,12 +470,12 @@ class FrozenLakeFamily(TaskFamily):
     tabular: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        size = _check_positive_int("size", self.size)
+        size = check_int("size", self.size, low=1)
         if size < 2:
             raise ValueError(f"size must be at least 2 (start and goal need their own cells); got {size}")
         object.__setattr__(self, "size", size)
-        object.__setattr__(self, "hole_prob_range", _check_range("hole_prob_range", self.hole_prob_range, 0.0, 0.6))
-        object.__setattr__(self, "max_episode_steps", _check_positive_int("max_episode_steps", self.max_episode_steps))
+        object.__setattr__(self, "hole_prob_range", check_range("hole_prob_range", self.hole_prob_range, 0.0, 0.6))
+        object.__setattr__(self, "max_episode_steps", check_int("max_episode_steps", self.max_episode_steps, low=1))
 
     @property
     def n_states(self) -> int:
@@ -564,7 +548,7 @@ class RandomMDPTask:
         for name, value in (("P", P), ("reward_mean", reward_mean)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)  # frozen: set once, here
-        object.__setattr__(self, "horizon", _check_positive_int("horizon", self.horizon))
+        object.__setattr__(self, "horizon", check_int("horizon", self.horizon, low=1))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RandomMDPTask) and task_key(self) == task_key(other)
@@ -613,9 +597,9 @@ class RandomMDPFamily(TaskFamily):
 
     def __post_init__(self) -> None:
         for name in ("n_states", "n_actions"):
-            object.__setattr__(self, name, _check_positive_int(name, getattr(self, name)))
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low=1))
         lo, hi = self.horizon_range
-        if not (_check_positive_int("horizon_range[0]", lo) <= _check_positive_int("horizon_range[1]", hi)):
+        if not (check_int("horizon_range[0]", lo, low=1) <= check_int("horizon_range[1]", hi, low=1)):
             raise ValueError(f"horizon_range must be (lo, hi) with 1 <= lo <= hi; got {self.horizon_range!r}")
         object.__setattr__(self, "horizon_range", (int(lo), int(hi)))
         if not self.dirichlet_alpha > 0:
@@ -695,9 +679,9 @@ class BanditFamily(TaskFamily):
     feature_names: ClassVar[tuple[str, ...]] = ("n_arms", "horizon")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "n_arms", _check_positive_int("n_arms", self.n_arms))
-        object.__setattr__(self, "horizon", _check_positive_int("horizon", self.horizon))
-        object.__setattr__(self, "mean_range", _check_range("mean_range", self.mean_range, 0.0, 1.0))
+        object.__setattr__(self, "n_arms", check_int("n_arms", self.n_arms, low=1))
+        object.__setattr__(self, "horizon", check_int("horizon", self.horizon, low=1))
+        object.__setattr__(self, "mean_range", check_range("mean_range", self.mean_range, 0.0, 1.0))
 
     def sample_task(self, rng: np.random.Generator) -> BanditTask:
         return BanditTask(means=tuple(float(m) for m in rng.uniform(*self.mean_range, size=self.n_arms)))
@@ -740,11 +724,11 @@ class CartPoleFamily(TaskFamily):
 
     def __post_init__(self) -> None:
         for name in ("length_range", "masspole_range", "gravity_range"):
-            lo, hi = _check_range(name, getattr(self, name), 0.0, math.inf)
+            lo, hi = check_range(name, getattr(self, name), 0.0, math.inf)
             if lo <= 0:
                 raise ValueError(f"{name} must be positive: physics needs lo > 0; got {getattr(self, name)!r}")
             object.__setattr__(self, name, (lo, hi))
-        object.__setattr__(self, "max_episode_steps", _check_positive_int("max_episode_steps", self.max_episode_steps))
+        object.__setattr__(self, "max_episode_steps", check_int("max_episode_steps", self.max_episode_steps, low=1))
 
     def sample_task(self, rng: np.random.Generator) -> CartPoleTask:
         return CartPoleTask(

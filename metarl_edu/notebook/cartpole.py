@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from metarl_edu.agents import Discretizer, QLearningAgent
 from metarl_edu.notebook.learning import plot_learning_curves
 from metarl_edu.notebook.widgets import _png_output
-from metarl_edu.qlearning import Discretizer, QLearningAgent
 
 
 def rollout_frames(env: Any, policy: Callable[[Any], int], n_frames: int = 6, seed: int = 0,

@@ -11,11 +11,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from metarl_edu.agents import QLearningAgent
 from metarl_edu.envs.gridworld import GridWorld, GridWorldEnv
 from metarl_edu.mdp import policy_evaluation, value_iteration
 from metarl_edu.notebook.plots import plot_values
 from metarl_edu.notebook.widgets import _png_output
-from metarl_edu.qlearning import QLearningAgent
 
 
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:

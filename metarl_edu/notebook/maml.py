@@ -11,8 +11,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from metarl_edu.maml import RegressionLearner
 from metarl_edu.notebook.widgets import _png_output
+from metarl_edu.studies.sinusoid import RegressionLearner
 
 K_MAX = 20  # largest K the widget offers
 STEPS_MAX = 10  # most inner steps the widget offers
@@ -23,8 +23,9 @@ def plot_adaptation_curves(
     ax: Axes | None = None,
     title: str = "Sinusoid regression on new tasks",
 ) -> Axes:
-    """Query MSE against inner steps: ``curves[name][K]`` is an array (steps + 1,), as :func:`~metarl_edu.maml.evaluate`
-    returns; one line per learner and K (solid for the first learner, dashed for the others)."""
+    """Query MSE against inner steps: ``curves[name][K]`` is an array (steps + 1,), as
+    :func:`~metarl_edu.maml.adaptation_mse` returns; one line per learner and K (solid for the first learner,
+    dashed for the others)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.8))
     for i, (name, by_k) in enumerate(curves.items()):
@@ -106,7 +107,7 @@ def maml_fit_explorer(
     """Adapt a MAML learner and a pretrained one to a new sinusoid live: move K or the steps and the fits redraw.
 
     Args:
-        maml, pretrained: trained learners (:class:`~metarl_edu.maml.MAMLRegression`,
+        maml, pretrained: trained learners (:class:`~metarl_edu.studies.sinusoid.MAMLRegression`,
             :class:`~metarl_edu.maml.PretrainedRegression`); they are adapted, never changed.
         k: starting number of support points, in [1, 20].
         steps: starting number of inner steps, in [0, 10].

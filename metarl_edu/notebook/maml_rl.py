@@ -11,7 +11,9 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from metarl_edu.fast.envs import batched_env
 from metarl_edu.maml_rl import MetaRLAgent, MetaTestResult
+from metarl_edu.studies.evaluation import adaptation_curve
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,8 @@ class AdaptedTrajectories:
 def navigation_trajectories(agent: MetaRLAgent, tasks: list[Any], steps: int = 1, n_traj: int = 20,
                             seed: int = 0) -> AdaptedTrajectories:
     """Sample ``n_traj`` trajectories per task with ``theta`` and after 1, ..., ``steps`` inner steps."""
-    env = agent.family.batched_env(tasks, n_traj)
-    _, episodes, _ = agent._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
+    env = batched_env(agent.family, tasks, n_traj, seed)
+    _, episodes = agent._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
     paths = []
     for e in episodes:
         p = torch.cat([torch.zeros_like(e.next_obs[:1]), e.next_obs]).numpy()  # (T + 1, n_tasks, n_traj, 2)
@@ -73,10 +75,10 @@ def plot_adaptation_curves(results: Mapping[str, MetaTestResult], title: str, ax
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.8))
     for name, result in results.items():
-        c = result.curve
+        c = adaptation_curve(result.returns[:, None, :], rng=0)
         (line,) = ax.plot(c.steps, c.mean, marker="o", label=f"{name} ({len(result.returns)} tasks)")
         ax.fill_between(c.steps, c.low, c.high, color=line.get_color(), alpha=0.2)
-    ax.set_xticks(next(iter(results.values())).curve.steps)
+    ax.set_xticks(c.steps)
     ax.set_xlabel("inner policy-gradient steps on the new task")
     ax.set_ylabel("mean return per episode")
     ax.set_title(title)

@@ -11,8 +11,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from metarl_edu.nets import make_policy
 from metarl_edu.notebook.widgets import _png_output
-from metarl_edu.pg import make_policy, train_reinforce
+from metarl_edu.pg import train_reinforce
 
 
 def plot_reinforce_curves(

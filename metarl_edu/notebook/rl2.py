@@ -10,11 +10,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from metarl_edu.bandits import BanditResult
-from metarl_edu.envs.batched import BernoulliBandits
-from metarl_edu.mdp_baselines import TrialResult
+from metarl_edu.fast.tasks import BernoulliBandits
 from metarl_edu.notebook.widgets import _png_output
-from metarl_edu.rl2 import RL2Agent, TrialRecord, record_trial
+from metarl_edu.rl2 import RL2Agent
+from metarl_edu.studies.bandit_baselines import BanditResult
+from metarl_edu.studies.mdp_baselines import TrialResult
+from metarl_edu.studies.rl2 import TrialRecord, record_trial
 
 Result = BanditResult | TrialResult
 N_TASK_SEEDS = 100  # the replay widget offers tasks 0..99
@@ -82,7 +83,7 @@ class RL2Replay(widgets.VBox):
 
     Attributes:
         step, task: the IntSliders (step in 1..T; task picks the task, a seed); output: the plot.
-        record: the :class:`~metarl_edu.rl2.TrialRecord` shown.
+        record: the :class:`~metarl_edu.studies.rl2.TrialRecord` shown.
         t: the step shown, 1-based: steps 1..t are drawn in colour, the later ones in grey.
         probs: ``pi(.|h)`` with which step t's action was drawn (after seeing steps 1..t-1), shape (A,).
         counts: how often each action was taken in steps 1..t, shape (A,).

@@ -35,10 +35,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from metarl_edu._checks import check_number
+from metarl_edu.agents import LinearSchedule, QLearningAgent
 from metarl_edu.bandits import Strategy, ThompsonSampling, run_strategy
 from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.tasks import CartPoleFamily, GridTask, GridWorldFamily
-from metarl_edu.qlearning import BatchedQLearning, LinearSchedule, QLearningAgent
+from metarl_edu.fast.qlearning import BatchedQLearning
 from metarl_edu.studies.evaluation import spawn_seeds
 
 __all__ = [

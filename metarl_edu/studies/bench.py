@@ -65,7 +65,8 @@ def bench_qlearning(n_episodes: int = 3000, n_tasks: int = 1000, n_batched_episo
     medians of the ratios within each repeat."""
     import gymnasium as gym
 
-    from metarl_edu.qlearning import BatchedQLearning, QLearningAgent
+    from metarl_edu.agents import QLearningAgent
+    from metarl_edu.fast.qlearning import BatchedQLearning
 
     tasks = frozen_lake_tasks(n_tasks)
     rates: dict[str, list[float]] = {"loop": [], "agent": [], "batched": []}
@@ -122,12 +123,12 @@ def bench_hyperparams(n_tasks: int = 50, n_episodes: int = 100, n_naive: int = 2
 
     (a) one at a time: ``QLearningAgent`` on the task's env, then its greedy policy scored exactly (``n_naive``
         evaluations);
-    (b) :func:`~metarl_edu.hyperparams.sweep`: ``n_tasks`` tasks x 36 settings, batched.
+    (b) :func:`~metarl_edu.studies.hyperparams.sweep`: ``n_tasks`` tasks x 36 settings, batched.
 
     Medians over ``repeats`` interleaved runs, and the ratio (b)/(a).
     """
+    from metarl_edu.agents import QLearningAgent
     from metarl_edu.envs.tasks import GridWorldFamily
-    from metarl_edu.qlearning import QLearningAgent
     from metarl_edu.studies.hyperparams import policy_returns, setting_grid, sweep, task_objective
 
     family = GridWorldFamily()
@@ -186,11 +187,11 @@ SINUSOID_LOOP_REFERENCE_S = 19.5
 def bench_sinusoid(n_iterations: int = 1000, repeats: int = 3, warmup: int = 20, threads: int = N_THREADS) -> dict:
     """Seconds for ``n_iterations`` MAML meta-updates on sinusoids (meta-batch 25, K = 10, one inner step,
     second order): the vmapped meta-step (:func:`~metarl_edu.maml.maml_loss`) against the plain autograd loop
-    over tasks (:func:`~metarl_edu.maml.maml_loss_loop`), same network, interleaved repeats, medians.
+    over tasks (:func:`~metarl_edu.studies.sinusoid.maml_loss_loop`), same network, interleaved repeats, medians.
     """
     import torch
 
-    from metarl_edu.maml import MAMLRegression
+    from metarl_edu.studies.sinusoid import MAMLRegression
 
     torch.set_num_threads(threads)
     times: dict[str, list[float]] = {"vmap_s": [], "loop_s": []}
@@ -228,8 +229,10 @@ def bench_navigation(
     import torch
 
     import metarl_edu  # noqa: F401  (registers the env)
-    from metarl_edu.envs.navigation import BatchedNavigation2D, sample_goals
-    from metarl_edu.pg import GaussianMLPPolicy, sample_batched_episodes, sample_episodes
+    from metarl_edu.envs.navigation import sample_goals
+    from metarl_edu.fast.envs import BatchedNavigation2D
+    from metarl_edu.nets import GaussianMLPPolicy
+    from metarl_edu.pg import sample_batched_episodes, sample_episodes
 
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
@@ -353,7 +356,7 @@ def bench_bandits(
 
     ``strategy.prepare()`` runs before the clock starts; the Gittins table's build time is printed on its own line.
     """
-    from metarl_edu.bandits import Gittins, classic_strategies, evaluate_strategy
+    from metarl_edu.studies.bandit_baselines import Gittins, classic_strategies, evaluate_strategy
 
     strategies = classic_strategies(n_pulls) if strategies is None else list(strategies)
     speeds: dict[str, float] = {}
@@ -386,7 +389,8 @@ def bench_rl2(configs: Sequence[Any] | None = None, n_iterations: int = 5, verbo
     """
     import torch
 
-    from metarl_edu.rl2 import RL2Agent, preset, torch_threads
+    from metarl_edu.rl2 import RL2Agent, torch_threads
+    from metarl_edu.studies.rl2 import preset
 
     if configs is None:
         configs = [preset("bandit", 10), preset("bandit", 100), preset("mdp", 10)]

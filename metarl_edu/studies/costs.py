@@ -71,8 +71,8 @@ def format_cost_table(costs: Mapping[str, Cost]) -> str:
 # ============================================================================================ the course's methods
 def q_learning_gridworld_cost() -> tuple[Any, int]:
     """Tabular Q-learning on one gridworld task (lesson 02): returns of every training episode."""
+    from metarl_edu.agents import QLearningAgent
     from metarl_edu.envs.tasks import GridTask, GridWorldFamily
-    from metarl_edu.qlearning import QLearningAgent
 
     family = GridWorldFamily()
     agent = QLearningAgent(family.make_env(GridTask((5, 5), 0.1)), alpha=0.5, gamma=0.95, seed=0, progress=False)
@@ -84,7 +84,7 @@ def q_learning_cartpole_cost() -> tuple[Any, int]:
     """Tabular Q-learning on CartPole-v1 (lesson 03)."""
     import gymnasium as gym
 
-    from metarl_edu.qlearning import QLearningAgent
+    from metarl_edu.agents import QLearningAgent
 
     agent = QLearningAgent(gym.make("CartPole-v1"), seed=0, progress=False)
     returns = agent.train(size(quick=100, full=1000))
@@ -94,7 +94,7 @@ def q_learning_cartpole_cost() -> tuple[Any, int]:
 def batched_q_learning_cost() -> tuple[Any, int]:
     """Batched Q-learning on many FrozenLake maps at once (lesson 04)."""
     from metarl_edu.envs.tasks import FrozenLakeFamily
-    from metarl_edu.qlearning import BatchedQLearning
+    from metarl_edu.fast.qlearning import BatchedQLearning
 
     family = FrozenLakeFamily(size=4)
     tasks = family.sample(size(quick=50, full=200), np.random.default_rng(0))
@@ -107,7 +107,8 @@ def bandit_cost(strategy_name: str) -> CostRow:
     """A bandit strategy on 1000 Bernoulli bandits with 5 arms (lesson 09): one pull is one environment step."""
 
     def run() -> tuple[Any, int]:
-        from metarl_edu.bandits import UCB1, ThompsonSampling, evaluate_strategy
+        from metarl_edu.bandits import UCB1, ThompsonSampling
+        from metarl_edu.studies.bandit_baselines import evaluate_strategy
 
         strategy = {"Thompson": ThompsonSampling(), "UCB1": UCB1()}[strategy_name]
         n_pulls, n_bandits = size(quick=50, full=100), 1000
@@ -124,7 +125,7 @@ def maml_sinusoid_cost() -> CostRow:
     """
     import torch
 
-    from metarl_edu.maml import MAMLRegression
+    from metarl_edu.studies.sinusoid import MAMLRegression
 
     learner = MAMLRegression(seed=0)
 
@@ -147,7 +148,8 @@ def rl2_bandit_cost() -> CostRow:
     Importing torch and building the agent happen here, before the clock starts. Training runs on one torch thread
     (the library's default, see :meth:`metarl_edu.rl2.RL2Agent.train`).
     """
-    from metarl_edu.rl2 import RL2Agent, preset
+    from metarl_edu.rl2 import RL2Agent
+    from metarl_edu.studies.rl2 import preset
 
     agent = RL2Agent(preset("bandit", 10))
 

@@ -12,7 +12,7 @@ protocol):
    searches on the very task it is scored on (an upper bound, never used to choose anything).
 
 What one run is worth (its *score*). Q-learning with one :class:`Setting` learns on one task for ``n_episodes``
-episodes (:class:`~metarl_edu.qlearning.BatchedQLearning`, many runs at once). Then the greedy policy ``pi`` of its
+episodes (:class:`~metarl_edu.fast.qlearning.BatchedQLearning`, many runs at once). Then the greedy policy ``pi`` of its
 table is evaluated **exactly** on the task's :class:`~metarl_edu.mdp.TabularMDP` (no sampling noise):
 
     J(pi) = start @ v_pi,   v_pi = r_pi + gamma_task P_pi v_pi             (tasks without a horizon)
@@ -53,10 +53,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from metarl_edu._checks import check_int, check_number
-from metarl_edu.envs.random_mdp import finite_horizon_value
+from metarl_edu.agents import LinearSchedule, QLearningAgent
 from metarl_edu.envs.tasks import TaskFamily, task_key
-from metarl_edu.mdp import TabularMDP, value_iteration
-from metarl_edu.qlearning import BatchedQLearning, LinearSchedule, QLearningAgent, UniformSource
+from metarl_edu.fast.qlearning import BatchedQLearning, UniformSource
+from metarl_edu.mdp import TabularMDP, finite_horizon_value, value_iteration
 from metarl_edu.studies.evaluation import (
     ConfidenceInterval,
     TaskSplit,

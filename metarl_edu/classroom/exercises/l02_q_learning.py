@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
-from metarl_edu.qlearning import epsilon_greedy as _epsilon_greedy_reference
-from metarl_edu.qlearning import q_learning_update as _q_update_reference
+from metarl_edu.td import epsilon_greedy as _epsilon_greedy_reference
+from metarl_edu.td import q_learning_update as _q_update_reference
 
 N_DRAWS = 4000
 
@@ -158,7 +158,7 @@ EPSILON_GREEDY = register(
         id="epsilon_greedy",
         title="Epsilon-greedy action selection",
         reference=_epsilon_greedy_reference,
-        reference_name="metarl_edu.qlearning.epsilon_greedy",
+        reference_name="metarl_edu.td.epsilon_greedy",
         cases=_epsilon_greedy_cases,
     )
 )
@@ -168,7 +168,7 @@ Q_LEARNING_UPDATE = register(
         id="q_learning_update",
         title="The Q-learning update",
         reference=_q_update_reference,
-        reference_name="metarl_edu.qlearning.q_learning_update",
+        reference_name="metarl_edu.td.q_learning_update",
         cases=_q_update_cases,
     )
 )

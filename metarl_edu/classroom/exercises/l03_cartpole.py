@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from metarl_edu.agents import Discretizer
+from metarl_edu.agents import discretize as _reference
 from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
-from metarl_edu.qlearning import Discretizer
-from metarl_edu.qlearning import discretize as _reference
 
 
 def _expect_index(fn: Callable[..., Any], obs: Any, low: Any, high: Any, bins: Any, expected: int,
@@ -72,7 +72,7 @@ DISCRETIZE = register(
         id="discretize",
         title="A discretiser for continuous observations",
         reference=_reference,
-        reference_name="metarl_edu.qlearning.discretize",
+        reference_name="metarl_edu.agents.discretize",
         cases=_cases,
     )
 )

@@ -11,7 +11,8 @@ import torch
 
 from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.maml_rl import adapt_step as _reference
-from metarl_edu.pg import CategoricalMLPPolicy, Episodes
+from metarl_edu.nets import CategoricalMLPPolicy
+from metarl_edu.pg import Episodes
 
 SIGN = "the inner step goes DOWN the loss: theta' = theta - alpha * grad L, with L = -mean(log pi * A)"
 BASELINE = "subtract the linear baseline from the returns before normalising: A = G - linear_baseline(obs, G, mask)"
@@ -80,8 +81,9 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
 
     def navigation() -> None:
         # A Gaussian policy on 2D navigation episodes, against the library's adapt_step.
-        from metarl_edu.envs.navigation import BatchedNavigation2D
-        from metarl_edu.pg import GaussianMLPPolicy, sample_batched_episodes
+        from metarl_edu.fast.envs import BatchedNavigation2D
+        from metarl_edu.nets import GaussianMLPPolicy
+        from metarl_edu.pg import sample_batched_episodes
 
         policy = GaussianMLPPolicy(2, 2, hidden_sizes=(8,), seed=0)
         env = BatchedNavigation2D([[0.3, -0.2]], n_traj=4, max_episode_steps=20)

@@ -22,7 +22,7 @@ Task distributions (the parameters are drawn with the ``rng`` passed to ``sample
 
 * :class:`BernoulliBandits`: arm means ``p[b, a] ~ U[0, 1]`` independently, shape (B, k); pulling arm ``a`` pays
   ``r ~ Bernoulli(p[b, a])``. ``p`` is drawn as ``rng.random((B, k))``, the same call as
-  :func:`metarl_edu.bandits.evaluate_strategy`, so the same seed gives the same bandits.
+  :func:`metarl_edu.studies.bandit_baselines.evaluate_strategy`, so the same seed gives the same bandits.
 * :class:`RandomTabularMDPs` (Duan et al. 2016, section 4.2): ``S = 10`` states, ``A = 5`` actions, horizon
   ``H = 10``; transitions ``P[b, s, a, :] ~ Dirichlet(1, ..., 1)`` (flat); mean rewards
   ``R[b, s, a] ~ N(1, 1)``; each step pays ``r ~ N(R[b, s, a], 1)`` (unit variance); every episode starts in
@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+from metarl_edu._checks import check_int, check_number
 
 
 class BatchedTaskError(ValueError):
@@ -127,10 +129,8 @@ class RandomTabularMDPs:
                                    f"R {R.shape}")
         if np.any(P < 0) or not np.allclose(P.sum(axis=-1), 1.0):
             raise BatchedTaskError("every P[b, s, a, :] must be a probability vector (>= 0, summing to 1)")
-        if not isinstance(self.horizon, (int, np.integer)) or self.horizon < 1:
-            raise BatchedTaskError(f"horizon must be an integer >= 1; got {self.horizon!r}")
-        if not self.reward_std >= 0:
-            raise BatchedTaskError(f"reward_std must be >= 0; got {self.reward_std!r}")
+        check_int("horizon", self.horizon, 1, error=BatchedTaskError)
+        check_number("reward_std", self.reward_std, 0.0, error=BatchedTaskError)
         object.__setattr__(self, "P", P)
         object.__setattr__(self, "R", R)
 

@@ -1,7 +1,7 @@
 """Baselines for trials of n episodes on random tabular MDPs: random, greedy (certainty equivalence), oracle.
 
 A trial is n episodes of H steps on one MDP, each episode starting in state 0; the score is the trial's total
-reward. The agents here run B trials at once on a :class:`~metarl_edu.envs.batched.RandomTabularMDPs` batch.
+reward. The agents here run B trials at once on a :class:`~metarl_edu.fast.tasks.RandomTabularMDPs` batch.
 
 * ``random``: a uniformly random action at every step; the floor.
 * ``greedy``: acts greedily on the *maximum-likelihood* model of what it has seen so far
@@ -33,15 +33,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metarl_edu.bandits import argmax_random_ties, normal_ci
-from metarl_edu.envs.batched import RandomTabularMDPs
+from metarl_edu.bandits import argmax_random_ties
+from metarl_edu.fast.tasks import RandomTabularMDPs
+from metarl_edu.studies.bandit_baselines import TrialTotals
 
 STRATEGIES = ("random", "greedy", "posterior_greedy", "oracle")
 
 
 @dataclass(frozen=True, eq=False)
-class TrialResult:
-    """Mean total reward per trial over many tasks, with a confidence interval.
+class TrialResult(TrialTotals):
+    """Mean total reward per trial over many tasks, with a confidence interval (see :class:`TrialTotals`).
 
     Attributes:
         name: who played (an agent's or a baseline's name).
@@ -58,16 +59,6 @@ class TrialResult:
     @property
     def n_tasks(self) -> int:
         return self.totals.size
-
-    @property
-    def mean_total(self) -> float:
-        """Mean total reward per trial."""
-        return float(self.totals.mean())
-
-    @property
-    def total_ci(self) -> tuple[float, float]:
-        """95% confidence interval of the mean total (normal approximation over tasks)."""
-        return normal_ci(self.totals)
 
     def __str__(self) -> str:
         lo, hi = self.total_ci
@@ -162,11 +153,11 @@ def evaluate_mdp_baseline(strategy: str, n_episodes: int, n_tasks: int = 1000, *
     """Mean total per trial of ``strategy`` on ``n_tasks`` random MDPs, with a 95% CI.
 
     The tasks are drawn first, ``RandomTabularMDPs.sample(n_tasks, rng, ...)``, as
-    :func:`metarl_edu.rl2.evaluate_rl2` draws them, so the same integer seed gives both the same MDPs.
+    :func:`metarl_edu.studies.rl2.evaluate_rl2` draws them, so the same integer seed gives both the same MDPs.
     """
     if n_tasks < 2:
         raise ValueError(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     tasks = RandomTabularMDPs.sample(n_tasks, rng, n_states, n_actions, horizon)
     start = time.perf_counter()
     totals = run_mdp_baseline(strategy, tasks, n_episodes, rng)

@@ -1,0 +1,151 @@
+"""RL^2 studies: the course's presets, the checkpointed training command, held-out evaluation and trial replays.
+
+The algorithm (config, policy, rollouts, loss, agent) is :mod:`metarl_edu.rl2`; this module runs it the way
+lesson 09 does, and scores it on the same tasks as the baselines of :mod:`metarl_edu.studies.bandit_baselines`
+and :mod:`metarl_edu.studies.mdp_baselines`.
+
+>>> config = preset("bandit", 10, k=5)
+>>> agent = train_rl2(config, progress=False, checkpoint_dir="checkpoints/rl2-bandit", resume=True)
+>>> result = evaluate_rl2(agent, n_tasks=1000, rng=0)   # a BanditResult, comparable with evaluate_strategy's
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from metarl_edu.config import size
+from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
+from metarl_edu.rl2 import CHECKPOINT_FILE, RL2Agent, RL2Config, RL2Error, collect_trials, torch_threads
+from metarl_edu.studies.bandit_baselines import BanditResult
+from metarl_edu.studies.mdp_baselines import TrialResult
+
+
+# ============================================================================================ training
+def train_rl2(config: RL2Config, *, progress: bool = True, checkpoint_dir: str | Path | None = None,
+              resume: bool = False, threads: int | None = 1) -> RL2Agent:
+    """Train an RL^2 agent for ``config.n_iterations`` batches and return it.
+
+    Args:
+        progress: show a tqdm progress bar.
+        checkpoint_dir: where to save checkpoints (see :func:`metarl_edu.config.checkpoint_dir`); None saves none.
+        resume: continue from the checkpoint in ``checkpoint_dir`` when there is one (its config must match,
+            ``n_iterations`` aside); a finished run is returned at once. False starts afresh.
+        threads: torch threads while training, see :meth:`RL2Agent.train`.
+    """
+    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
+        agent = RL2Agent.load(checkpoint_dir, config)
+    else:
+        agent = RL2Agent(config)
+    return agent.train(progress=progress, checkpoint_dir=checkpoint_dir, threads=threads)
+
+
+# ========================================================================================= evaluation
+def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generator | int = 0,
+                 greedy: bool = False, threads: int | None = 1) -> BanditResult | TrialResult:
+    """Play one trial on each of ``n_tasks`` fresh tasks; the mean total reward per trial with a 95% CI.
+
+    For bandits the tasks are drawn exactly as :func:`~metarl_edu.studies.bandit_baselines.evaluate_strategy`
+    draws them (``p = rng.random((n_tasks, k))`` first), so the same integer seed gives RL^2 and the strategies the
+    same bandits, and the result is a :class:`~metarl_edu.studies.bandit_baselines.BanditResult`. For MDPs it is a
+    :class:`~metarl_edu.studies.mdp_baselines.TrialResult`, comparable with
+    :func:`~metarl_edu.studies.mdp_baselines.evaluate_mdp_baseline` on the same seed. Held out: the training
+    generator is never used here. ``threads`` as in :meth:`RL2Agent.train`.
+    """
+    if n_tasks < 2:
+        raise RL2Error(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    c = agent.config
+    tasks = c.sample_tasks(n_tasks, rng)
+    start = time.perf_counter()
+    with torch_threads(threads):
+        batch = collect_trials(agent.policy, tasks, c.n_episodes, rng, greedy=greedy)
+    seconds = time.perf_counter() - start
+    totals = batch.r.double().sum(0).numpy()
+    if c.task == "bandit":
+        return BanditResult(c.name, c.n_episodes, c.k, totals=totals, best_means=tasks.best_means, seconds=seconds)
+    return TrialResult(c.name, c.n_episodes, totals, seconds)
+
+
+@dataclass(frozen=True, eq=False)
+class TrialRecord:
+    """One trial played step by step, for a replay widget. T = n_episodes * H steps.
+
+    Attributes:
+        states, actions, rewards: (T,) each.
+        probs: ``pi(.|h_t)`` at each step, (T, A).
+        values: ``V(h_t)``, (T,).
+        hidden_norms: ``||h_t||``, (T,): how far the memory has moved from its empty start.
+        episode: the episode index of each step, (T,).
+        task: the task played (a one-task :class:`BernoulliBandits` or :class:`RandomTabularMDPs`).
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    probs: np.ndarray
+    values: np.ndarray
+    hidden_norms: np.ndarray
+    episode: np.ndarray
+    task: BernoulliBandits | RandomTabularMDPs
+
+
+@torch.no_grad()
+def record_trial(agent: RL2Agent, task: BernoulliBandits | RandomTabularMDPs | None = None, *,
+                 rng: np.random.Generator | int = 0, greedy: bool = False, threads: int | None = 1) -> TrialRecord:
+    """Play one trial on ``task`` (a fresh one from ``rng`` when None) and record every step.
+    ``threads`` as in :meth:`RL2Agent.train`."""
+    rng = np.random.default_rng(rng)  # a Generator passes through unchanged
+    c = agent.config
+    task = c.sample_tasks(1, rng) if task is None else task
+    if task.n_tasks != 1:
+        raise RL2Error(f"record_trial plays one task; got a batch of {task.n_tasks}")
+    with torch_threads(threads):
+        batch = collect_trials(agent.policy, task, c.n_episodes, rng, greedy=greedy)
+        logits, _, _ = agent.policy(batch.x)
+    T = batch.a.shape[0]
+    return TrialRecord(states=batch.s[:, 0].numpy(), actions=batch.a[:, 0].numpy(), rewards=batch.r[:, 0].numpy(),
+                       probs=torch.softmax(logits[:, 0], -1).numpy(), values=batch.v[:, 0].numpy(),
+                       hidden_norms=batch.h[:, 0].norm(dim=-1).numpy(), episode=np.arange(T) // task.horizon,
+                       task=task)
+
+
+# ============================================================================================ presets
+def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overrides) -> RL2Config:
+    """The settings this course trains with: :class:`~metarl_edu.rl2.RL2Config`'s defaults, which suit bandits,
+    and for MDPs:
+
+    * ``gamma = 0.99``: exploring in one episode pays in the next ones, 10 steps later; rewards scaled by 0.1
+      (``reward_scale``) to keep the values of order 1.
+    * ``gae_lambda = 0.3``: advantages that lean on the critic rather than on the noisy rewards of the rest of
+      the trial.
+    * ``input_scale = 0.5``: on MDPs, smaller input weights than the bandits' 2 learn faster.
+    * ``entropy_coef = 0.05`` and ``lr = 0.02``, decaying only to half (``lr_final_fraction = 0.5``): with the
+      bandits' 0.01 and 0.01 the policy is nearly deterministic early in training and learns less.
+    * ``n_epochs = 2``: two PPO passes per batch instead of four take half the time; in a fixed time, more
+      batches of two passes learn at least as much as fewer batches of four.
+
+    Lesson 09 trains with these settings in full mode and prints RL^2's score next to the MDP baselines'.
+
+    ``n_iterations`` and ``n_tasks`` shrink in quick mode (:func:`metarl_edu.config.size`), most for trials of
+    more than 20 steps, so that lesson 09 runs in seconds there. Any field can be overridden by keyword.
+
+    >>> preset("bandit", 100, k=5).n_episodes
+    100
+    """
+    long = task == "mdp" or n_episodes > 20  # long trials: quick mode plays fewer and smaller batches
+    settings: dict = dict(task=task, n_episodes=n_episodes, k=k, n_tasks=size(quick=64 if long else 128, full=256))
+    if task == "bandit":
+        settings["n_iterations"] = size(quick=8 if long else 30, full=300 if n_episodes <= 20 else 200)
+    else:
+        settings.update(gamma=0.99, gae_lambda=0.3, reward_scale=0.1, input_scale=0.5, entropy_coef=0.05, lr=0.02,
+                        lr_final_fraction=0.5, n_epochs=2, n_iterations=size(quick=8, full=1000))
+    return RL2Config(**{**settings, **overrides})
+
+
+__all__ = ["TrialRecord", "evaluate_rl2", "preset", "record_trial", "train_rl2"]
