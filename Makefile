@@ -39,8 +39,9 @@ test: $(STAMP) $(CHROMIUM)
 	METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
 		$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
 
+# LESSONS=07,09 runs only those lessons; docs/RESULTS.md keeps the other lessons' sections.
 full: $(STAMP)
-	$(BIN)/python -m metarl_edu.classroom.full solutions
+	$(BIN)/python -m metarl_edu.classroom.full solutions $(if $(LESSONS),--lessons $(LESSONS))
 
 build: $(STAMP)
 	$(BIN)/metarl-edu build

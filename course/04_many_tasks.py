@@ -36,8 +36,8 @@ from metarl_edu import BatchedQLearning, size
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.studies.bench import textbook_q_learning
 from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, finite_horizon_value, task_key
-from metarl_edu.evaluation import TaskLeakError, check_disjoint, split_tasks
-from metarl_edu.hyperparams import setting_grid, sweep
+from metarl_edu.studies.evaluation import TaskLeakError, check_disjoint, split_tasks
+from metarl_edu.studies.hyperparams import setting_grid, sweep
 from metarl_edu.notebook.hyperparams import plot_best_settings, plot_feature_histograms, plot_task_gallery, sweep_heatmap
 
 start_lesson("04_many_tasks", kind="master")
@@ -104,7 +104,7 @@ from metarl_edu.envs import task_key
 
 def held_out_split(tasks, n_test, rng):
     """(train, test): n_test distinct tasks drawn with rng for test; train keeps every other task, copies too."""
-    ### BEGIN SOLUTION id=held_out_split points=2 replaces=metarl_edu.hyperparams.held_out_split hint="Collect the distinct tasks by task_key, draw n_test of them without replacement with rng.choice, then keep in train only the tasks whose key is not a test key"
+    ### BEGIN SOLUTION id=held_out_split points=2 replaces=metarl_edu.classroom.references.held_out_split hint="Collect the distinct tasks by task_key, draw n_test of them without replacement with rng.choice, then keep in train only the tasks whose key is not a test key"
     distinct = list({task_key(t): t for t in tasks}.values())
     chosen = rng.choice(len(distinct), size=n_test, replace=False)
     test = [distinct[i] for i in chosen]

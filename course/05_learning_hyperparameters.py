@@ -39,8 +39,8 @@ import numpy as np
 from metarl_edu import size, value_iteration
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily, TwoGoalsTask
-from metarl_edu.evaluation import check_disjoint, paired_bootstrap_ci, split_tasks
-from metarl_edu.hyperparams import (BestConstant, MLPScores, NearestNeighbours, RidgePerHyperparameter,
+from metarl_edu.studies.evaluation import check_disjoint, paired_bootstrap_ci, split_tasks
+from metarl_edu.studies.hyperparams import (BestConstant, MLPScores, NearestNeighbours, RidgePerHyperparameter,
                                     compare_on_held_out, score_runs, setting_grid, sweep, task_objective)
 from metarl_edu.notebook.hyperparams import (held_out_explorer, plot_best_settings, plot_held_out, plot_meta_gradient,
                                              plot_task_gallery)
@@ -123,7 +123,7 @@ plt.show()
 # %%
 def ridge_fit(X, Y, lam):
     """Ridge regression in closed form: (W, b) minimising ||Y - X W - b||^2 + lam ||W||^2."""
-    ### BEGIN SOLUTION id=ridge_fit points=3 replaces=metarl_edu.hyperparams.ridge_fit hint="Centre X and Y with their column means, solve (Xc^T Xc + lam I) W = Xc^T Yc with np.linalg.solve, then b = mean(Y) - mean(X) @ W"
+    ### BEGIN SOLUTION id=ridge_fit points=3 replaces=metarl_edu.classroom.references.ridge_fit hint="Centre X and Y with their column means, solve (Xc^T Xc + lam I) W = Xc^T Yc with np.linalg.solve, then b = mean(Y) - mean(X) @ W"
     x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
     Xc, Yc = X - x_mean, Y - y_mean
     W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ Yc)
@@ -193,12 +193,12 @@ for task, x in zip(split.test[:3], X_new, strict=True):
 # chosen for `split.test`, in order.
 
 # %%
-from metarl_edu.evaluation import check_disjoint
+from metarl_edu.studies.evaluation import check_disjoint
 
 
 def held_out_scores(fit, split, run):
     """Scores (n_test, n_seeds) of the settings that a model fitted on split.train chooses for split.test."""
-    ### BEGIN SOLUTION id=held_out_scores points=2 replaces=metarl_edu.hyperparams.held_out_scores hint="Refuse a leaking split before anything else, fit on the training tasks only, then run the held-out tasks with the setting chosen for each, in order"
+    ### BEGIN SOLUTION id=held_out_scores points=2 replaces=metarl_edu.classroom.references.held_out_scores hint="Refuse a leaking split before anything else, fit on the training tasks only, then run the held-out tasks with the setting chosen for each, in order"
     check_disjoint(split.train, split.test)
     choose = fit(list(split.train))
     return run(list(split.test), [choose(task) for task in split.test])
@@ -211,7 +211,7 @@ check("held_out_scores", held_out_scores)
 # %%
 ### BEGIN HIDDEN TESTS id=held_out_scores
 from types import SimpleNamespace as _NS
-from metarl_edu.evaluation import TaskLeakError as _Leak
+from metarl_edu.studies.evaluation import TaskLeakError as _Leak
 try:
     held_out_scores(lambda train: (lambda task: None), _NS(train=[split.test[0]], test=[split.test[0]]), lambda t, s: np.zeros((1, 1)))
     raise AssertionError("a leaking split was accepted")
@@ -326,7 +326,7 @@ for name, out in results.items():
 # starting points.
 
 # %%
-from metarl_edu.meta_gradient import meta_gradient_ascent, objective_grid
+from metarl_edu.studies.meta_gradient import meta_gradient_ascent, objective_grid
 
 mg_task = TwoGoalsTask(horizon=20, near_reward=0.3, slip=0.1)
 mg_mdp = family.to_mdp(mg_task)

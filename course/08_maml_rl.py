@@ -38,7 +38,7 @@ from torch.func import grad
 from metarl_edu import size
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.envs.navigation import Navigation2DEnv, Navigation2DFamily
-from metarl_edu.evaluation import paired_bootstrap_ci
+from metarl_edu.studies.evaluation import paired_bootstrap_ci
 from metarl_edu.maml import inner_update
 from metarl_edu.fast.envs import batched_env
 from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, PretrainedAgent, inner_loss, task_column

@@ -50,7 +50,7 @@ from metarl_edu.bandits import UCB1, EpsilonGreedy, Greedy, Random, ThompsonSamp
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.config import checkpoint_dir
 from metarl_edu.envs.bandit import BernoulliBanditEnv
-from metarl_edu.evaluation import paired_bootstrap_ci
+from metarl_edu.studies.evaluation import paired_bootstrap_ci
 from metarl_edu.notebook.rl2 import format_results, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
 from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs
 from metarl_edu.rl2_gym import collect_gym_trials

@@ -29,15 +29,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from metarl_edu import size
-from metarl_edu.applications import (
+from metarl_edu.studies.applications import (
     DosingPopulation, cartpole_case_study, dosing_case_study, maze_case_study, maze_family, seed_spread,
 )
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.costs import cost_table, course_methods, format_cost_table
+from metarl_edu.studies.costs import cost_table, course_methods, format_cost_table
 from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.tasks import GridTask
-from metarl_edu.evaluation import bootstrap_ci as library_bootstrap_ci
-from metarl_edu.evaluation import check_disjoint, paired_bootstrap_ci
+from metarl_edu.studies.evaluation import bootstrap_ci as library_bootstrap_ci
+from metarl_edu.studies.evaluation import check_disjoint, paired_bootstrap_ci
 from metarl_edu.notebook.evaluation import case_study_explorer, plot_case_study, plot_seed_spread
 
 start_lesson("10_evaluation", kind="master")
@@ -56,7 +56,7 @@ start_lesson("10_evaluation", kind="master")
 # %%
 def meta_test_split(tasks, n_test, rng):
     """Split tasks at random into (train, test) lists; len(test) == n_test; every task in exactly one list."""
-    ### BEGIN SOLUTION id=meta_test_split points=2 replaces=metarl_edu.evaluation.shuffle_split hint="Shuffle the task INDICES with rng.permutation(len(tasks)); the first n_test are the test tasks, the rest train"
+    ### BEGIN SOLUTION id=meta_test_split points=2 replaces=metarl_edu.classroom.references.shuffle_split hint="Shuffle the task INDICES with rng.permutation(len(tasks)); the first n_test are the test tasks, the rest train"
     order = rng.permutation(len(tasks))
     test = [tasks[i] for i in order[:n_test]]
     train = [tasks[i] for i in order[n_test:]]
@@ -108,7 +108,7 @@ except ValueError as error:
 # %%
 def bootstrap_ci(values, n_boot, rng, level=0.95):
     """Percentile bootstrap interval (low, high) of the mean of values (n,), from n_boot resamples."""
-    ### BEGIN SOLUTION id=bootstrap_ci points=3 replaces=metarl_edu.evaluation.percentile_interval hint="Resample indices with replacement, one row per replicate; take the mean of each row; return the (1 - level) / 2 and (1 + level) / 2 quantiles of those means"
+    ### BEGIN SOLUTION id=bootstrap_ci points=3 replaces=metarl_edu.classroom.references.percentile_interval hint="Resample indices with replacement, one row per replicate; take the mean of each row; return the (1 - level) / 2 and (1 + level) / 2 quantiles of those means"
     values = np.asarray(values, dtype=float)
     idx = rng.integers(0, len(values), size=(n_boot, len(values)))
     means = values[idx].mean(axis=1)
@@ -307,4 +307,4 @@ case_study_explorer({"game AI (maze)": maze, "robotics (CartPole)": robot, "heal
 #   a prior) helping on new tasks, and each stops well short of a real robot, game or clinic.
 # - This is the last lesson: go back to lessons 07-09 and evaluate MAML and RL$^2$ with this protocol (several
 #   seeds per method, paired intervals), and add your own runs to the cost table with one line each (see
-#   `metarl_edu/costs.py`).
+#   `metarl_edu/studies/costs.py`).

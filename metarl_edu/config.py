@@ -52,11 +52,6 @@ def size(*, quick: T, full: T) -> T:
     return quick if _flag(QUICK_VAR) else full
 
 
-def mode_name() -> str:
-    """``"quick"`` or ``"full"``, for messages."""
-    return "quick" if quick() else "full"
-
-
 def checkpoint_dir(name: str) -> Path:
     """The folder where a training run called ``name`` keeps its checkpoints; created if missing.
 

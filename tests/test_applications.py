@@ -9,7 +9,11 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from metarl_edu.applications import (  # noqa: E402
+from metarl_edu.bandits import BanditState  # noqa: E402
+from metarl_edu.classroom.references import percentile_interval, shuffle_split  # noqa: E402
+from metarl_edu.envs.cartpole import CartPoleTask  # noqa: E402
+from metarl_edu.envs.tasks import GridTask  # noqa: E402
+from metarl_edu.studies.applications import (  # noqa: E402
     CaseStudy,
     DosingPopulation,
     PriorThompsonSampling,
@@ -20,11 +24,8 @@ from metarl_edu.applications import (  # noqa: E402
     maze_family,
     seed_spread,
 )
-from metarl_edu.bandits import BanditState  # noqa: E402
-from metarl_edu.costs import Cost, cost_table, format_cost_table, measure_cost  # noqa: E402
-from metarl_edu.envs.cartpole import CartPoleTask  # noqa: E402
-from metarl_edu.envs.tasks import GridTask  # noqa: E402
-from metarl_edu.evaluation import bootstrap_ci, percentile_interval, shuffle_split  # noqa: E402
+from metarl_edu.studies.costs import Cost, cost_table, format_cost_table, measure_cost  # noqa: E402
+from metarl_edu.studies.evaluation import bootstrap_ci  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------- exercise references
@@ -122,7 +123,7 @@ def test_measure_cost_times_and_counts():
     seconds, steps, result = cost  # unpacks as (seconds, env_steps, result)
     with pytest.raises(TypeError, match="must return"):
         measure_cost(lambda: 3)
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match="env_steps must be an integer >= 0"):
         measure_cost(lambda: (None, -1))
 
 
@@ -142,7 +143,7 @@ def test_cost_table_and_format():
 
 
 def test_course_methods_rows_run(monkeypatch):
-    from metarl_edu.costs import course_methods
+    from metarl_edu.studies.costs import course_methods
 
     monkeypatch.setenv("METARL_EDU_QUICK", "1")
     rows = course_methods(torch_methods=False)
@@ -152,7 +153,7 @@ def test_course_methods_rows_run(monkeypatch):
 
 
 def test_maml_cost_row_counts_data_points(monkeypatch):
-    from metarl_edu.costs import maml_sinusoid_cost
+    from metarl_edu.studies.costs import maml_sinusoid_cost
 
     monkeypatch.setenv("METARL_EDU_QUICK", "1")
     cost = measure_cost(maml_sinusoid_cost())
@@ -161,7 +162,7 @@ def test_maml_cost_row_counts_data_points(monkeypatch):
 
 
 def test_rl2_cost_row_counts_pulls(monkeypatch):
-    from metarl_edu.costs import rl2_bandit_cost
+    from metarl_edu.studies.costs import rl2_bandit_cost
 
     monkeypatch.setenv("METARL_EDU_QUICK", "1")
     cost = measure_cost(rl2_bandit_cost())

@@ -9,10 +9,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from metarl_edu.classroom import checks
+from metarl_edu.classroom import cases, checks
 from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
 from metarl_edu.envs import task_key
-from metarl_edu.evaluation import check_disjoint
+from metarl_edu.studies.evaluation import check_disjoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -709,11 +709,11 @@ def test_answers_become_numbers_or_a_failure_that_says_why():
     import torch
 
     answer = torch.tensor([1.0, 2.0], requires_grad=True) * 1  # an answer still attached to its graph
-    np.testing.assert_array_equal(checks.as_numbers(answer, "x"), [1.0, 2.0])
-    checks.expect_close(answer, [1.0, 2.0], what="x")
-    with pytest.raises(checks.Failure, match="x is None; did you forget to `return` it"):
-        checks.as_numbers(None, "x")
-    with pytest.raises(checks.Failure, match="expected numbers for x, got dict"):
-        checks.as_numbers({"a": 1}, "x")
-    with pytest.raises(checks.Failure, match=r"x: expected \[1\. 2\.\], got \[1\. 3\.\]"):
-        checks.expect_close(torch.tensor([1.0, 3.0]), [1.0, 2.0], what="x")
+    np.testing.assert_array_equal(cases.as_numbers(answer, "x"), [1.0, 2.0])
+    cases.expect_close(answer, [1.0, 2.0], what="x")
+    with pytest.raises(cases.Failure, match="x is None; did you forget to `return` it"):
+        cases.as_numbers(None, "x")
+    with pytest.raises(cases.Failure, match="expected numbers for x, got dict"):
+        cases.as_numbers({"a": 1}, "x")
+    with pytest.raises(cases.Failure, match=r"x: expected \[1\. 2\.\], got \[1\. 3\.\]"):
+        cases.expect_close(torch.tensor([1.0, 3.0]), [1.0, 2.0], what="x")

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from metarl_edu.envs import BanditFamily, CartPoleFamily, GridTask, GridWorldFamily, RandomMDPFamily, RandomMDPTask
-from metarl_edu.evaluation import (
+from metarl_edu.studies.evaluation import (
     AdaptationCurve,
     TaskLeakError,
     TaskSplit,
     adaptation_curve,
     bootstrap_ci,
     check_disjoint,
-    evaluate,
     paired_bootstrap_ci,
+    run_tasks_x_seeds,
     spawn_seeds,
     split_tasks,
 )
@@ -44,7 +44,7 @@ def test_split_never_mixes_even_when_the_family_has_few_tasks():
         assert split.train[0] not in split.test  # 5 test draws from 3 tasks: without the guard, 1 in 3 would leak
     with pytest.raises(ValueError, match="too few distinct tasks"):
         split_tasks(TINY_FAMILY, n_train=30, n_test=1, seed=0)  # 30 draws cover all three tasks
-    with pytest.raises(ValueError, match="n_test must be a non-negative integer"):
+    with pytest.raises(ValueError, match="n_test must be an integer >= 0"):
         split_tasks(TINY_FAMILY, n_train=1, n_test=-1, seed=0)
 
 
@@ -70,23 +70,23 @@ def test_a_split_cannot_be_built_or_changed_into_a_leak():
 
 
 # ============================================================================================ tasks x seeds
-def test_evaluate_runs_every_task_with_every_seed_in_order():
+def test_run_tasks_x_seeds_runs_every_task_with_every_seed_in_order():
     tasks = [GridTask((1, c), 0.0) for c in (1, 2, 3)]
-    out = evaluate(lambda task, seed: 10 * task.goal[1] + seed, tasks, seeds=[0, 5])
+    out = run_tasks_x_seeds(lambda task, seed: 10 * task.goal[1] + seed, tasks, seeds=[0, 5])
     assert out.tolist() == [[10, 15], [20, 25], [30, 35]]
-    curves = evaluate(lambda task, seed: np.arange(4) + seed, tasks, seeds=[0, 1, 2], progress=True)
+    curves = run_tasks_x_seeds(lambda task, seed: np.arange(4) + seed, tasks, seeds=[0, 1, 2], progress=True)
     assert curves.shape == (3, 3, 4) and curves[1, 2].tolist() == [2, 3, 4, 5]
 
 
-def test_evaluate_explains_failures():
+def test_run_tasks_x_seeds_explains_failures():
     tasks = [GridTask((1, 1), 0.0), GridTask((1, 2), 0.0)]
     with pytest.raises(ValueError, match="one shape throughout"):
-        evaluate(lambda task, seed: np.zeros(task.goal[1]), tasks, seeds=[0])
+        run_tasks_x_seeds(lambda task, seed: np.zeros(task.goal[1]), tasks, seeds=[0])
     with pytest.raises(ZeroDivisionError) as info:
-        evaluate(lambda task, seed: 1 / (task.goal[1] - 2), tasks, seeds=[3])
+        run_tasks_x_seeds(lambda task, seed: 1 / (task.goal[1] - 2), tasks, seeds=[3])
     assert "task 1, seed 3" in "".join(info.value.__notes__)
     with pytest.raises(ValueError, match="at least one task"):
-        evaluate(lambda task, seed: 0.0, [], seeds=[0])
+        run_tasks_x_seeds(lambda task, seed: 0.0, [], seeds=[0])
 
 
 def test_spawn_seeds_are_reproducible_and_distinct():

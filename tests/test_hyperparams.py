@@ -1,6 +1,6 @@
-"""Tests of metarl_edu.hyperparams and metarl_edu.meta_gradient: settings and schedules by hand, exact scores
-against the library's dynamic programming, sweeps against a plain per-run loop, models on hand-made sweeps,
-leak-proof held-out evaluation, the oracle's independence, determinism, and meta-gradients against finite
+"""Tests of metarl_edu.studies.hyperparams and metarl_edu.studies.meta_gradient: settings and schedules by hand,
+exact scores against the library's dynamic programming, sweeps against a plain per-run loop, models on hand-made
+sweeps, leak-proof held-out evaluation, the oracle's independence, determinism, and meta-gradients against finite
 differences."""
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from metarl_edu.agents import QLearningAgent, schedule_values
+from metarl_edu.classroom.references import held_out_scores, held_out_split, ridge_fit
 from metarl_edu.envs import GridTask, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily, TwoGoalsTask
-from metarl_edu.evaluation import TaskLeakError, TaskSplit
-from metarl_edu.hyperparams import (
+from metarl_edu.mdp import TabularMDP, finite_horizon_value, policy_evaluation, uniform_policy, value_iteration
+from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
+from metarl_edu.studies.hyperparams import (
     BestConstant,
     FixedSetting,
     HyperparameterModel,
@@ -28,18 +30,14 @@ from metarl_edu.hyperparams import (
     SweepResult,
     compare_on_held_out,
     default_setting,
-    held_out_scores,
-    held_out_split,
     policy_returns,
     random_settings,
-    ridge_fit,
     score_curves,
     score_runs,
     setting_grid,
     sweep,
     task_objective,
 )
-from metarl_edu.mdp import TabularMDP, finite_horizon_value, policy_evaluation, uniform_policy, value_iteration
 from metarl_edu.td import action_from_uniforms
 
 
@@ -60,8 +58,8 @@ def stacked(mdp: TabularMDP):
 
 
 def test_sweeps_import_without_torch():
-    # torch is imported only inside MLPScores and by metarl_edu.meta_gradient, so lesson 04 never loads it
-    code = ("import sys, json, metarl_edu.hyperparams; "
+    # torch is imported only inside MLPScores and by metarl_edu.studies.meta_gradient, so lesson 04 never loads it
+    code = ("import sys, json, metarl_edu.studies.hyperparams; "
             "print(json.dumps([m for m in sys.modules if m.split('.')[0] == 'torch']))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
@@ -397,7 +395,7 @@ def small_task():
 def test_expected_updates_and_policy_value_match_numpy():
     import torch
 
-    from metarl_edu.meta_gradient import expected_q_learning, mdp_tensors, policy_value, softmax_policy
+    from metarl_edu.studies.meta_gradient import expected_q_learning, mdp_tensors, policy_value, softmax_policy
 
     mdp = small_task()
     m = mdp_tensors(mdp)
@@ -419,7 +417,7 @@ def test_expected_updates_and_policy_value_match_numpy():
 def test_meta_gradient_matches_finite_differences():
     import torch
 
-    from metarl_edu.meta_gradient import mdp_tensors, meta_objective
+    from metarl_edu.studies.meta_gradient import mdp_tensors, meta_objective
 
     m = mdp_tensors(small_task())
     for point in ([0.3, 0.6], [-1.0, 2.0]):
@@ -436,7 +434,7 @@ def test_meta_gradient_matches_finite_differences():
 
 
 def test_meta_gradient_ascent_climbs_and_reaches_the_grid_optimum_of_its_basin():
-    from metarl_edu.meta_gradient import meta_gradient_ascent, objective_grid
+    from metarl_edu.studies.meta_gradient import meta_gradient_ascent, objective_grid
 
     mdp = small_task()
     result = meta_gradient_ascent(mdp, K=10, meta_gamma=0.9, tau=0.05, n_steps=60, lr=2.0, alpha0=0.5, gamma0=0.9)

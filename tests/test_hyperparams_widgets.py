@@ -11,8 +11,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily  # noqa: E402
-from metarl_edu.evaluation import split_tasks  # noqa: E402
-from metarl_edu.hyperparams import BestConstant, compare_on_held_out, setting_grid, sweep  # noqa: E402
 from metarl_edu.notebook.hyperparams import (  # noqa: E402
     held_out_explorer,
     plot_best_settings,
@@ -22,6 +20,8 @@ from metarl_edu.notebook.hyperparams import (  # noqa: E402
     sweep_heatmap,
     task_rows,
 )
+from metarl_edu.studies.evaluation import split_tasks  # noqa: E402
+from metarl_edu.studies.hyperparams import BestConstant, compare_on_held_out, setting_grid, sweep  # noqa: E402
 
 
 def test_task_galleries_draw_each_family():

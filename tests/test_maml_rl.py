@@ -12,7 +12,6 @@ import torch
 from metarl_edu.envs.cartpole import CartPoleTask, CartPoleTaskEnv
 from metarl_edu.envs.navigation import Navigation2DEnv, Navigation2DFamily
 from metarl_edu.envs.tasks import BanditFamily, CartPoleFamily
-from metarl_edu.evaluation import paired_bootstrap_ci
 from metarl_edu.fast.envs import BatchedCartPole
 from metarl_edu.maml_rl import (
     MAMLAgent,
@@ -26,6 +25,7 @@ from metarl_edu.maml_rl import (
 )
 from metarl_edu.nets import CategoricalMLPPolicy
 from metarl_edu.pg import Episodes, PolicyError, linear_baseline
+from metarl_edu.studies.evaluation import paired_bootstrap_ci
 
 SMALL = MAMLRLConfig(meta_batch=4, n_traj=5, hidden_sizes=(16,), n_iterations=2, quick_iterations=2, eval_tasks=8)
 

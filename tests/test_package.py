@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import subprocess
 import sys
@@ -115,3 +117,143 @@ def test_self_check_rejects_broken_files_clearly(tmp_path, content, capsys):
 def test_bench_names_parse(name):
     args = cli.parser().parse_args(["bench", name, "--threads", "1"])
     assert args.name == name and args.threads == 1 and args.func is cli.cmd_bench
+
+
+# ============================================================================================ import graph
+PACKAGE = ROOT / "metarl_edu"
+UPPER_ROOMS = ("metarl_edu.studies", "metarl_edu.notebook", "metarl_edu.classroom")
+
+
+def module_names() -> dict[str, Path]:
+    """Every module of the package by dotted name (a package by its ``__init__.py``)."""
+    names = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def _top_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements that run when the module is imported: at module level, also inside a module-level
+    ``if``/``try``/``with``, but not inside a function or class body, nor under ``if TYPE_CHECKING``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.append(node)
+            elif isinstance(node, ast.If):
+                if "TYPE_CHECKING" not in ast.unparse(node.test):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                for block in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
+                    visit(block)
+            elif isinstance(node, ast.With):
+                visit(node.body)
+
+    visit(tree.body)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the package's modules it imports at import time, read from the source with ``ast``.
+
+    ``import a.b`` and ``from a.b import name`` import ``a.b``; ``from a import b`` imports the module ``a.b`` when
+    there is one (else ``a`` itself, for a name defined there). The parent packages that Python initialises on the
+    way are not counted: every module would otherwise depend on ``metarl_edu/__init__.py``.
+    """
+    names = module_names()
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in _top_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges |= {alias.name for alias in node.names}
+                continue
+            base = node.module or ""
+            if node.level:  # a relative import: from its package, one level up per extra dot
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                edges.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in names else base)
+        graph[name] = {m for m in edges if m in names and m != name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm): each is an import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return cycles
+
+
+def room(module: str) -> str:
+    """``core`` (top level and envs/), ``fast``, ``studies``, ``notebook`` or ``classroom``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ("fast", "studies", "notebook", "classroom") else "core"
+
+
+# What each room must not import at import time: nothing reaches upward.
+FORBIDDEN = {
+    "core": UPPER_ROOMS,
+    "fast": UPPER_ROOMS,
+    "studies": ("metarl_edu.notebook", "metarl_edu.classroom"),
+    "notebook": ("metarl_edu.classroom",),
+    "classroom": (),
+}
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{a} -> {b}" for a in sorted(graph) for b in sorted(graph[a])
+            if any(b == top or b.startswith(top + ".") for top in FORBIDDEN[room(a)])]
+
+
+def test_import_graph_sees_what_it_should():
+    graph = import_graph()
+    assert "metarl_edu.classroom.cases" in graph["metarl_edu.classroom.checks"]  # from a.b import name
+    assert "metarl_edu.envs" in graph["metarl_edu"]  # from metarl_edu import envs (a module)
+    assert "metarl_edu.classroom.exercises" not in graph["metarl_edu.classroom.checks"]  # lazy: inside a function
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert upward_imports({"metarl_edu.mdp": {"metarl_edu.studies.evaluation"}, "metarl_edu.notebook": {
+        "metarl_edu.notebook.plots"}}) == ["metarl_edu.mdp -> metarl_edu.studies.evaluation"]
+
+
+@pytest.mark.parametrize("name", sorted(module_names()))
+def test_every_module_imports(name):
+    importlib.import_module(name)
+
+
+def test_no_import_cycles_and_nothing_reaches_upward():
+    graph = import_graph()
+    problems = [" <-> ".join(cycle) for cycle in import_cycles(graph)] + upward_imports(graph)
+    assert problems == [], "import cycles or upward imports:\n" + "\n".join(problems)

@@ -16,28 +16,21 @@ library's reference implementation, with a line saying so.
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-
 from metarl_edu import config
+from metarl_edu.classroom.cases import Exercise, Failure, registered
 
 Status = Literal["passed", "failed", "not_attempted"]
 KINDS = ("lesson", "solution", "master")
-RESULT_SENTINEL = "@@metarl_edu-results@@"
 
 
 class CheckFailed(AssertionError):
     """Raised in strict mode when a check result is not what the notebook's kind requires."""
-
-
-class Failure(Exception):
-    """Raised inside a check case to report one specific problem to the learner."""
 
 
 class CaseTimeout(BaseException):
@@ -45,21 +38,6 @@ class CaseTimeout(BaseException):
 
 
 CASE_SECONDS = 10.0
-
-
-@dataclass
-class Exercise:
-    """A gradable exercise: its id, the library function it re-implements, and its cases.
-
-    ``cases`` is a function that receives the learner's function and yields ``(description, run)`` pairs;
-    calling ``run()`` executes one case and raises :class:`Failure` with a hint when the answer is wrong.
-    """
-
-    id: str
-    title: str
-    reference: Callable[..., Any]
-    reference_name: str
-    cases: Callable[[Callable[..., Any]], Iterator[tuple[str, Callable[[], None]]]]
 
 
 @dataclass
@@ -85,15 +63,6 @@ class CheckResult:
         lines += [f"   • {hint}" for hint in self.hints]
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "exercise": self.exercise,
-            "status": self.status,
-            "hints": list(self.hints),
-            "n_cases": self.n_cases,
-            "n_passed": self.n_passed,
-        }
-
 
 @dataclass
 class Session:
@@ -104,24 +73,17 @@ class Session:
     results: dict[str, CheckResult] = field(default_factory=dict)
 
 
-_REGISTRY: dict[str, Exercise] = {}
 _session: Session | None = None
 
 
-# --------------------------------------------------------------------------------------------- registry
-def register(exercise: Exercise) -> Exercise:
-    """Add an exercise to the registry (done by the modules in :mod:`metarl_edu.classroom.exercises`)."""
-    if exercise.id in _REGISTRY and _REGISTRY[exercise.id] is not exercise:
-        raise ValueError(f"exercise id {exercise.id!r} is registered twice")
-    _REGISTRY[exercise.id] = exercise
-    return exercise
-
-
+# --------------------------------------------------------------------------------------------- exercises
 def exercises() -> dict[str, Exercise]:
-    """All registered exercises by id."""
+    """All the lessons' exercises by id."""
+    # Imported here, not at the top: the exercises of the later lessons import torch, which a lesson that only
+    # calls check() should not pay for. The lesson modules import cases, never this module: no cycle.
     from metarl_edu.classroom import exercises as _  # noqa: F401  (registers the lessons' exercises)
 
-    return dict(_REGISTRY)
+    return registered()
 
 
 def get_exercise(exercise_id: str) -> Exercise:
@@ -146,16 +108,6 @@ def start_lesson(lesson: str, kind: str = "master") -> None:
     _session = Session(lesson=lesson, kind=kind)
     mode = "quick mode (small budgets)" if config.quick() else "full mode"
     print(f"metarl-edu · lesson {lesson} · {kind} notebook · {mode}" + (" · strict" if config.strict() else ""))
-
-
-def current_session() -> Session | None:
-    return _session
-
-
-def results_json() -> str:
-    """The session's check results as one JSON line, prefixed by a sentinel (read by ``metarl-edu check``)."""
-    payload = {} if _session is None else {k: r.to_dict() for k, r in _session.results.items()}
-    return RESULT_SENTINEL + json.dumps(payload, sort_keys=True)
 
 
 # --------------------------------------------------------------------------------------------- running
@@ -238,61 +190,3 @@ def pick(exercise_id: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     reason = "is not attempted yet" if result.status == "not_attempted" else "does not pass its check yet"
     print(f"ℹ️  Your {exercise_id} {reason}; the cells below use the library's {exercise.reference_name} instead.")
     return exercise.reference
-
-
-# --------------------------------------------------------------------------------------------- helpers for cases
-def fmt(x: Any) -> str:
-    """Short, readable rendering of a value for a hint."""
-    if isinstance(x, np.ndarray):
-        return np.array2string(x, precision=4, suppress_small=True, max_line_width=100, threshold=30)
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return repr(x)
-
-
-def as_numbers(got: Any, what: str) -> np.ndarray:
-    """A learner's answer as a float array, or a :class:`Failure` that says why it is not one (None: a missing
-    ``return``). Torch tensors are detached first, so an answer that requires grad is accepted."""
-    if got is None:
-        raise Failure(f"{what} is None; did you forget to `return` it?")
-    if hasattr(got, "detach"):  # a torch tensor, without importing torch here
-        got = got.detach().cpu().double().numpy()
-    try:
-        return np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise Failure(f"expected numbers for {what}, got {type(got).__name__}: {fmt(got)}") from None
-
-
-def expect_close(
-    got: Any,
-    expected: Any,
-    *,
-    atol: float = 1e-6,
-    what: str = "the result",
-    mistakes: tuple[tuple[Any, str], ...] = (),
-) -> None:
-    """Raise :class:`Failure` unless ``got`` matches ``expected`` (numbers or arrays) within ``atol``.
-
-    ``mistakes`` pairs the answer a typical mistake produces with a hint about that mistake; when ``got`` matches
-    one, the hint is added to the message.
-    """
-    expected_arr = np.asarray(expected, dtype=float)
-    got_arr = as_numbers(got, what)
-    if got_arr.shape != expected_arr.shape:
-        raise Failure(f"{what} has shape {got_arr.shape}, expected shape {expected_arr.shape}")
-    if not np.all(np.isfinite(got_arr)):
-        raise Failure(f"{what} contains nan or inf: {fmt(got_arr)}")
-    if np.allclose(got_arr, expected_arr, atol=atol, rtol=0):
-        return
-    message = f"{what}: expected {_short(expected_arr)}, got {_short(got_arr)}"
-    matching = [
-        hint for wrong, hint in mistakes
-        if np.shape(wrong) == got_arr.shape and np.allclose(got_arr, np.asarray(wrong, dtype=float), atol=atol, rtol=0)
-    ]
-    if len(matching) == 1:  # a hint only when the answer points to one mistake, not several at once
-        message += f". Hint: {matching[0]}"
-    raise Failure(message)
-
-
-def _short(x: np.ndarray) -> str:
-    return fmt(x if x.ndim else float(x))

@@ -87,8 +87,8 @@ class Limits:
         cell_timeout: seconds one cell may run, > 0; past it the cell is interrupted (and the kernel killed if the
             interrupt is ignored for a few seconds).
         notebook_timeout: seconds the whole notebook may run, reruns included, > 0.
-        memory_mb: address-space limit of the kernel process in MiB (``RLIMIT_AS``); 0 for none. Python, numpy and
-            matplotlib need about 1 GiB of address space, torch about 1.5 GiB.
+        memory_mb: address-space limit of the kernel process in MiB (``RLIMIT_AS``); 0 for none. Address space is
+            more than resident memory: leave room for what numpy, matplotlib and torch reserve when imported.
         fsize_mb: the largest file the kernel may write, in MiB (``RLIMIT_FSIZE``); 0 for none.
         user: the unprivileged user kernels run as when the grader runs as root (``None``: the grader's own user).
         output_chars: characters of each cell's printed output kept for feedback; the rest is counted, not kept.
@@ -867,11 +867,6 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
     record["reason"] = "; ".join(reasons + notes[:3])
     record["seconds"] = round(time.monotonic() - started, 2)
     return record
-
-
-def grade_file(path: Path, plans: dict[str, LessonPlan], limits: Limits, name: str | None = None) -> dict[str, Any]:
-    """Read and grade one notebook file."""
-    return grade_submission(read_submission(Path(path), name or Path(path).name, plans), plans, limits)
 
 
 # --------------------------------------------------------------------------------------------- a folder

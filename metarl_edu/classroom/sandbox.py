@@ -86,7 +86,7 @@ def install(config_path: str) -> None:
     from IPython import get_ipython
 
     import metarl_edu
-    from metarl_edu.classroom import checks
+    from metarl_edu.classroom import cases, checks
 
     path = Path(config_path)
     config = json.loads(path.read_text(encoding="utf-8"))
@@ -103,7 +103,7 @@ def install(config_path: str) -> None:
     main_thread, current_thread = threading.main_thread(), threading.current_thread
     dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=True).encode
     hmac_new, sha256, compile_, exec_, isinstance_ = hmac.new, hashlib.sha256, compile, exec, isinstance
-    Failure = checks.Failure
+    Failure = cases.Failure
     CheckResult = checks.CheckResult
 
     hidden_file = f"<metarl-edu hidden tests {nonce}>"
@@ -205,7 +205,7 @@ def install(config_path: str) -> None:
         for name, module in list(sys.modules.items()):
             if module is None or not (name == "metarl_edu" or name.startswith("metarl_edu.")):
                 continue
-            if name.startswith("metarl_edu.classroom"):
+            if name.startswith("metarl_edu.classroom") and name != "metarl_edu.classroom.references":
                 continue  # the checks keep their private references
             for key_, value in list(vars(module).items()):
                 if value is original:

@@ -10,9 +10,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from metarl_edu.applications import CaseStudy, DosingPopulation, dosing_case_study
-from metarl_edu.evaluation import AdaptationCurve, ConfidenceInterval, adaptation_curve, bootstrap_ci
+from metarl_edu._checks import check_int
 from metarl_edu.notebook.widgets import _png_output
+from metarl_edu.studies.applications import CaseStudy, DosingPopulation, dosing_case_study
+from metarl_edu.studies.evaluation import AdaptationCurve, ConfidenceInterval, adaptation_curve, bootstrap_ci
 
 __all__ = ["CaseStudyExplorer", "case_study_explorer", "plot_case_study", "plot_seed_spread"]
 
@@ -21,9 +22,7 @@ def study_curves(study: CaseStudy, n_seeds: int | None = None, seed: int = 0
                  ) -> tuple[dict[str, AdaptationCurve], ConfidenceInterval]:
     """Each method's adaptation curve over the first ``n_seeds`` seeds, and the paired difference of the two first
     methods' mean score over all steps (first minus second), both with 95 % task-level bootstrap intervals."""
-    n_seeds = study.n_seeds if n_seeds is None else n_seeds
-    if not 1 <= n_seeds <= study.n_seeds:
-        raise ValueError(f"n_seeds must be in [1, {study.n_seeds}]; got {n_seeds}")
+    n_seeds = study.n_seeds if n_seeds is None else check_int("n_seeds", n_seeds, 1, study.n_seeds)
     curves = {name: adaptation_curve(s[:, :n_seeds], rng=seed) for name, s in study.scores.items()}
     first, second = list(study.scores.values())[:2]
     difference = bootstrap_ci((first[:, :n_seeds] - second[:, :n_seeds]).mean(axis=2), rng=seed)
@@ -77,7 +76,7 @@ class CaseStudyExplorer(widgets.VBox):
 
     Attributes:
         study: the Dropdown of case studies; seeds: the IntSlider of seeds used; output: the plot.
-        curves: method -> :class:`~metarl_edu.evaluation.AdaptationCurve` shown now.
+        curves: method -> :class:`~metarl_edu.studies.evaluation.AdaptationCurve` shown now.
         difference: the paired difference (first method minus second) of the mean score over all steps.
     """
 

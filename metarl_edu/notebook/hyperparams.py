@@ -14,8 +14,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from metarl_edu.envs.tasks import FrozenLakeFamily, GridWorldFamily, TaskFamily, TwoGoalsFamily
-from metarl_edu.hyperparams import HeldOutResult, Setting, SweepResult, score_curves
 from metarl_edu.notebook.widgets import _png_output
+from metarl_edu.studies.hyperparams import HeldOutResult, Setting, SweepResult, score_curves
 
 # cell kinds drawn by plot_task_gallery: (characters, colour, legend label)
 _CELLS = (("#", "dimgray", "wall"), (".F", "white", "floor"), ("S", "tab:blue", "start"),
@@ -278,7 +278,7 @@ def plot_meta_gradient(alphas: np.ndarray, gammas: np.ndarray, grid: np.ndarray,
                        ax: Axes | None = None, title: str = "Meta-objective J(alpha, gamma)") -> Axes:
     """Heatmap of the meta-objective over an (alpha, gamma) grid with gradient-ascent paths drawn on it.
 
-    ``paths`` maps a label to a :class:`~metarl_edu.meta_gradient.MetaGradientResult` (its ``alphas``,
+    ``paths`` maps a label to a :class:`~metarl_edu.studies.meta_gradient.MetaGradientResult` (its ``alphas``,
     ``gammas``); the grid's best cell is marked.
     """
     if ax is None:

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from metarl_edu.evaluation import adaptation_curve
 from metarl_edu.fast.envs import batched_env
 from metarl_edu.maml_rl import MetaRLAgent, MetaTestResult
+from metarl_edu.studies.evaluation import adaptation_curve
 
 
 @dataclass(frozen=True)

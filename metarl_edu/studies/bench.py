@@ -123,13 +123,13 @@ def bench_hyperparams(n_tasks: int = 50, n_episodes: int = 100, n_naive: int = 2
 
     (a) one at a time: ``QLearningAgent`` on the task's env, then its greedy policy scored exactly (``n_naive``
         evaluations);
-    (b) :func:`~metarl_edu.hyperparams.sweep`: ``n_tasks`` tasks x 36 settings, batched.
+    (b) :func:`~metarl_edu.studies.hyperparams.sweep`: ``n_tasks`` tasks x 36 settings, batched.
 
     Medians over ``repeats`` interleaved runs, and the ratio (b)/(a).
     """
     from metarl_edu.agents import QLearningAgent
     from metarl_edu.envs.tasks import GridWorldFamily
-    from metarl_edu.hyperparams import policy_returns, setting_grid, sweep, task_objective
+    from metarl_edu.studies.hyperparams import policy_returns, setting_grid, sweep, task_objective
 
     family = GridWorldFamily()
     tasks = family.sample(n_tasks, np.random.default_rng(seed))

@@ -1,7 +1,9 @@
 """The lessons' exercises and their check cases, one module per lesson.
 
-Each module registers its exercises with :func:`metarl_edu.classroom.checks.register`. References are bound at
-import time, so the checks and the fallbacks keep working even if a learner shadows or patches the library name.
+Each module registers its exercises with :func:`metarl_edu.classroom.cases.register` and imports nothing else from
+the classroom, so that :mod:`metarl_edu.classroom.checks` can load them without an import cycle. References are
+bound at import time, so the checks and the fallbacks keep working even if a learner shadows or patches the
+library name.
 """
 
 from metarl_edu.classroom.exercises import (  # noqa: F401

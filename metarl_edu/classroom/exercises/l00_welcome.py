@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from metarl_edu.classroom.checks import Exercise, expect_close, register
+from metarl_edu.classroom.cases import Exercise, expect_close, register
 from metarl_edu.mdp import discounted_return as _reference
 
 # (rewards, gamma, expected G_0, worked by hand)

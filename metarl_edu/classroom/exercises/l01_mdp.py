@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.mdp import TabularMDP
 from metarl_edu.mdp import bellman_expectation_backup as _backup_reference
 from metarl_edu.mdp import q_from_v as _q_from_v

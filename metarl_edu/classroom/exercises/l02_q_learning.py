@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.td import epsilon_greedy as _epsilon_greedy_reference
 from metarl_edu.td import q_learning_update as _q_update_reference
 

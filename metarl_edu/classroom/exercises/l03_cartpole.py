@@ -9,7 +9,7 @@ import numpy as np
 
 from metarl_edu.agents import Discretizer
 from metarl_edu.agents import discretize as _reference
-from metarl_edu.classroom.checks import Exercise, Failure, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
 
 
 def _expect_index(fn: Callable[..., Any], obs: Any, low: Any, high: Any, bins: Any, expected: int,

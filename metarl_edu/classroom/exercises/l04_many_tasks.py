@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
+from metarl_edu.classroom.references import held_out_split as _reference
 from metarl_edu.envs.tasks import GridTask, task_key
-from metarl_edu.evaluation import TaskLeakError, check_disjoint
-from metarl_edu.hyperparams import held_out_split as _reference
+from metarl_edu.studies.evaluation import TaskLeakError, check_disjoint
 
 A, B, C, D, E, F = (GridTask((1, k), 0.0) for k in range(1, 7))
 
@@ -105,7 +105,7 @@ HELD_OUT_SPLIT = register(
         id="held_out_split",
         title="A held-out split that never leaks",
         reference=_reference,
-        reference_name="metarl_edu.hyperparams.held_out_split",
+        reference_name="metarl_edu.classroom.references.held_out_split",
         cases=_cases,
     )
 )

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.references import held_out_scores as _held_out_reference
+from metarl_edu.classroom.references import ridge_fit as _ridge_reference
 from metarl_edu.envs.tasks import GridTask, task_key
-from metarl_edu.evaluation import TaskLeakError, TaskSplit
-from metarl_edu.hyperparams import Setting
-from metarl_edu.hyperparams import held_out_scores as _held_out_reference
-from metarl_edu.hyperparams import ridge_fit as _ridge_reference
+from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
+from metarl_edu.studies.hyperparams import Setting
 
 
 # --------------------------------------------------------------------------------------------- ridge regression
@@ -165,7 +165,7 @@ RIDGE_FIT = register(
         id="ridge_fit",
         title="Ridge regression in closed form",
         reference=_ridge_reference,
-        reference_name="metarl_edu.hyperparams.ridge_fit",
+        reference_name="metarl_edu.classroom.references.ridge_fit",
         cases=_ridge_cases,
     )
 )
@@ -175,7 +175,7 @@ HELD_OUT_SCORES = register(
         id="held_out_scores",
         title="The held-out evaluation loop",
         reference=_held_out_reference,
-        reference_name="metarl_edu.hyperparams.held_out_scores",
+        reference_name="metarl_edu.classroom.references.held_out_scores",
         cases=_loop_cases,
     )
 )

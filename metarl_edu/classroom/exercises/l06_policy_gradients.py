@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.pg import reinforce_loss
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.maml import Params, inner_update, task_meta_loss
 from metarl_edu.nets import mlp
 

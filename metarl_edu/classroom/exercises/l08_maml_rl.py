@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from metarl_edu.classroom.checks import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.maml_rl import adapt_step as _reference
 from metarl_edu.nets import CategoricalMLPPolicy
 from metarl_edu.pg import Episodes

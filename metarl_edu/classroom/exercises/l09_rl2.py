@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from metarl_edu.bandits import ucb1_index
-from metarl_edu.classroom.checks import Exercise, Failure, as_numbers, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_close, fmt, register
 from metarl_edu.rl2 import rl2_input
 
 

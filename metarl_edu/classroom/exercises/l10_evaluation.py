@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.checks import Exercise, Failure, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
+from metarl_edu.classroom.references import percentile_interval as _bootstrap_reference
+from metarl_edu.classroom.references import shuffle_split as _split_reference
 from metarl_edu.envs.tasks import GridTask
-from metarl_edu.evaluation import TaskLeakError, check_disjoint
-from metarl_edu.evaluation import percentile_interval as _bootstrap_reference
-from metarl_edu.evaluation import shuffle_split as _split_reference
+from metarl_edu.studies.evaluation import TaskLeakError, check_disjoint
 
 
 # --------------------------------------------------------------------------------------------- bootstrap
@@ -197,7 +197,7 @@ BOOTSTRAP_CI = register(
         id="bootstrap_ci",
         title="A percentile bootstrap confidence interval",
         reference=_bootstrap_reference,
-        reference_name="metarl_edu.evaluation.percentile_interval",
+        reference_name="metarl_edu.classroom.references.percentile_interval",
         cases=_bootstrap_cases,
     )
 )
@@ -207,7 +207,7 @@ META_TEST_SPLIT = register(
         id="meta_test_split",
         title="A meta-train / meta-test split",
         reference=_split_reference,
-        reference_name="metarl_edu.evaluation.shuffle_split",
+        reference_name="metarl_edu.classroom.references.shuffle_split",
         cases=_split_cases,
     )
 )

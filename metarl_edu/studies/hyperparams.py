@@ -12,7 +12,7 @@ protocol):
    searches on the very task it is scored on (an upper bound, never used to choose anything).
 
 What one run is worth (its *score*). Q-learning with one :class:`Setting` learns on one task for ``n_episodes``
-episodes (:class:`~metarl_edu.qlearning.BatchedQLearning`, many runs at once). Then the greedy policy ``pi`` of its
+episodes (:class:`~metarl_edu.fast.qlearning.BatchedQLearning`, many runs at once). Then the greedy policy ``pi`` of its
 table is evaluated **exactly** on the task's :class:`~metarl_edu.mdp.TabularMDP` (no sampling noise):
 
     J(pi) = start @ v_pi,   v_pi = r_pi + gamma_task P_pi v_pi             (tasks without a horizon)
@@ -52,11 +52,18 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.agents import LinearSchedule, QLearningAgent
 from metarl_edu.envs.tasks import TaskFamily, task_key
-from metarl_edu.evaluation import ConfidenceInterval, TaskSplit, bootstrap_ci, check_disjoint, paired_bootstrap_ci
 from metarl_edu.fast.qlearning import BatchedQLearning, UniformSource
 from metarl_edu.mdp import TabularMDP, finite_horizon_value, value_iteration
+from metarl_edu.studies.evaluation import (
+    ConfidenceInterval,
+    TaskSplit,
+    bootstrap_ci,
+    check_disjoint,
+    paired_bootstrap_ci,
+)
 
 __all__ = [
     "SCHEDULES",
@@ -73,11 +80,8 @@ __all__ = [
     "TaskObjective",
     "compare_on_held_out",
     "default_setting",
-    "held_out_scores",
-    "held_out_split",
     "policy_returns",
     "random_settings",
-    "ridge_fit",
     "score_curves",
     "score_runs",
     "setting_grid",
@@ -113,9 +117,7 @@ class Setting:
             value = getattr(self, name)
             if isinstance(value, (bool, str)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"{name} must be a number; got {value!r}")
-            value = float(value)
-            if not (math.isfinite(value) and (low < value if low_open else low <= value) and value <= high):
-                raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}]; got {value}")
+            value = check_number(name, value, low, high, low_open=low_open)
             object.__setattr__(self, name, value)  # frozen: normalise once, here
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}; got {self.schedule!r}")
@@ -318,12 +320,6 @@ def _objectives(family: TaskFamily, tasks: Sequence[Any]) -> list[TaskObjective]
     return [cache[task_key(task)] for task in tasks]
 
 
-def _check_runs_args(n_episodes: int, chunk_size: int) -> None:
-    for name, value in (("n_episodes", n_episodes), ("chunk_size", chunk_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
-
-
 def score_runs(family: TaskFamily, tasks: Sequence[Any], settings: Sequence[Setting], n_episodes: int,
                seed: int = 0, *, rng: UniformSource | None = None, chunk_size: int = 2000,
                progress: bool = False) -> np.ndarray:
@@ -342,7 +338,8 @@ def score_curves(family: TaskFamily, tasks: Sequence[Any], settings: Sequence[Se
                  progress: bool = False) -> np.ndarray:
     """Learning curves of N runs as :func:`score_runs` scores them: shape (N, n_points), column ``p`` after
     ``round(n_episodes * (p + 1) / n_points)`` episodes. The epsilon schedule spans all ``n_episodes``."""
-    _check_runs_args(n_episodes, chunk_size)
+    check_int("n_episodes", n_episodes, low=1)
+    check_int("chunk_size", chunk_size, low=1)
     tasks, settings = list(tasks), list(settings)
     if len(tasks) != len(settings):
         raise ValueError(f"one setting per task: got {len(tasks)} tasks and {len(settings)} settings")
@@ -422,8 +419,7 @@ def sweep(family: TaskFamily, tasks: Sequence[Any], settings: Sequence[Setting],
     tasks, settings = list(tasks), tuple(settings)
     if not tasks or not settings:
         raise ValueError(f"a sweep needs at least one task and one setting; got {len(tasks)} and {len(settings)}")
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be a positive integer; got {n_seeds!r}")
+    check_int("n_seeds", n_seeds, low=1)
     rows = list(itertools.product(range(len(tasks)), range(len(settings)), range(n_seeds)))  # task-major
     flat = score_runs(family, [tasks[i] for i, _, _ in rows], [settings[k] for _, k, _ in rows], n_episodes,
                       seed, rng=rng, chunk_size=chunk_size, progress=progress)
@@ -500,9 +496,7 @@ class NearestNeighbours(HyperparameterModel):
     """
 
     def __init__(self, k: int = 10) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer; got {k!r}")
-        self.k = int(k)
+        self.k = check_int("k", k, low=1)
         self.name = f"{k}-nearest neighbours"
 
     def fit(self, result: SweepResult) -> NearestNeighbours:
@@ -519,30 +513,10 @@ class NearestNeighbours(HyperparameterModel):
         return [self.settings[k] for k in best]
 
 
-def ridge_fit(X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge regression in closed form (Hoerl & Kennard 1970; Hastie et al. 2009, eq. 3.44): the ``W`` (F, K)
-    and unpenalised intercept ``b`` (K,) that minimise
-
-        ||Y - X W - b||^2 + lam ||W||^2,
-
-    found by centring: with Xc = X - mean(X), Yc = Y - mean(Y),
-
-        W = (Xc^T Xc + lam I)^(-1) Xc^T Yc,     b = mean(Y) - mean(X) W.
-
-    Args:
-        X: (n, F) inputs. Y: (n, K) targets, one column per output. lam: penalty >= 0.
-    """
-    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
-    x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
-    Xc, Yc = X - x_mean, Y - y_mean
-    W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ Yc)
-    return W, y_mean - x_mean @ W
-
-
 def _ridge_lstsq(X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression as ordinary least squares on an augmented system: append sqrt(lam) I below [X 1] (the
-    penalty rows) with zero targets, and leave the intercept column unpenalised. Same answer as
-    :func:`ridge_fit`, by another route."""
+    penalty rows) with zero targets, and leave the intercept column unpenalised. Same answer as the closed form
+    of lesson 05's exercise (:func:`metarl_edu.classroom.references.ridge_fit`), by another route."""
     n, F = X.shape
     A = np.block([[X, np.ones((n, 1))], [math.sqrt(lam) * np.eye(F), np.zeros((F, 1))]])
     targets = np.vstack([Y, np.zeros((F, Y.shape[1]))])
@@ -576,9 +550,7 @@ class RidgePerHyperparameter(HyperparameterModel):
     name = "ridge per hyperparameter"
 
     def __init__(self, lam: float = 1.0) -> None:
-        if not lam >= 0:
-            raise ValueError(f"lam must be >= 0; got {lam!r}")
-        self.lam = float(lam)
+        self.lam = check_number("lam", lam, 0.0)
 
     def fit(self, result: SweepResult) -> RidgePerHyperparameter:
         best = [result.settings[k] for k in result.best_per_task()]
@@ -608,8 +580,8 @@ class RidgePerHyperparameter(HyperparameterModel):
 
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block (and restore the setting after). A network this small is many
-    times faster on one thread than on threads that wait for each other, above all on a busy 2-core laptop."""
+    """Run torch on one thread inside the block (and restore the setting after). A network this small gains nothing
+    from threads that wait for each other, above all on a busy 2-core laptop."""
     import torch
 
     threads = torch.get_num_threads()
@@ -672,36 +644,6 @@ class MLPScores(HyperparameterModel):
 
 
 # ============================================================================================ held-out evaluation
-def held_out_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
-    """Split a list of tasks into meta-training and meta-test tasks that share no task.
-
-    ``n_test`` *distinct* tasks (equal by :func:`~metarl_edu.envs.tasks.task_key`) are drawn uniformly at random
-    without replacement with ``rng``; every copy of them is left out of the training list, which keeps all the
-    other tasks, copies included, in their original order. Returns ``(train, test)``.
-    """
-    distinct = list({task_key(t): t for t in tasks}.items())  # first copy of each distinct task, in order
-    if not 0 <= n_test <= len(distinct):
-        raise ValueError(f"n_test must be between 0 and the number of distinct tasks ({len(distinct)}); got {n_test}")
-    chosen = rng.choice(len(distinct), size=n_test, replace=False)
-    test_keys = {distinct[i][0] for i in chosen}
-    test = [distinct[i][1] for i in chosen]
-    train = [t for t in tasks if task_key(t) not in test_keys]
-    return train, test
-
-
-def held_out_scores(fit: Callable[[list[Any]], Callable[[Any], Setting]], split: Any,
-                    run: Callable[[list[Any], list[Setting]], np.ndarray]) -> np.ndarray:
-    """Scores of a hyperparameter model on held-out tasks, shape (n_test, n_seeds).
-
-    1. Refuse a split whose test tasks also appear among its training tasks (``check_disjoint``).
-    2. ``choose = fit(train_tasks)``: the model learns from the training tasks only.
-    3. ``choose(task)`` gives a setting for each test task, in order; ``run(test_tasks, settings)`` scores them.
-    """
-    check_disjoint(split.train, split.test)  # a leaking split measures memory, not generalisation
-    choose = fit(list(split.train))
-    return run(list(split.test), [choose(task) for task in split.test])
-
-
 @dataclass(frozen=True)
 class MethodSummary:
     """One row of a results table: a method's mean score on held-out tasks with its bootstrap interval, and the
@@ -762,7 +704,7 @@ def compare_on_held_out(family: TaskFamily, split: TaskSplit, result: SweepResul
     (a search that no method can afford on a new task; an upper bound, used for nothing else). All methods are
     then scored in one batch with fresh repetitions, so the oracle's search noise does not flatter it.
 
-    ``rng`` is passed on to :func:`score_runs` (tests). Raises :class:`~metarl_edu.evaluation.TaskLeakError` if
+    ``rng`` is passed on to :func:`score_runs` (tests). Raises :class:`~metarl_edu.studies.evaluation.TaskLeakError` if
     the sweep or the split's training tasks include a held-out task.
     """
     test = list(split.test)

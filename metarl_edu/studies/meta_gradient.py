@@ -39,8 +39,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from metarl_edu.hyperparams import single_thread
+from metarl_edu._checks import check_number
 from metarl_edu.mdp import TabularMDP
+from metarl_edu.studies.hyperparams import single_thread
 
 __all__ = [
     "MDPTensors",
@@ -113,9 +114,8 @@ def meta_objective(theta: torch.Tensor, m: MDPTensors, K: int, tau: float, meta_
     return policy_value(m, softmax_policy(expected_q_learning(m, alpha, gamma, K), tau), meta_gamma)
 
 
-def _logit(x: float) -> float:
-    if not 0.0 < x < 1.0:
-        raise ValueError(f"alpha and gamma must start strictly between 0 and 1; got {x}")
+def _logit(name: str, x: float) -> float:
+    x = check_number(name, x, 0.0, 1.0, low_open=True, high_open=True)
     return float(np.log(x / (1.0 - x)))
 
 
@@ -156,12 +156,10 @@ def meta_gradient_ascent(mdp: TabularMDP, *, K: int = 10, meta_gamma: float = 0.
         K: inner updates. meta_gamma: the fixed meta-discount in [0, 1). tau: softmax temperature > 0.
         n_steps: outer steps. lr: step size on the logits. alpha0, gamma0: starting values in (0, 1).
     """
-    if not 0.0 <= meta_gamma < 1.0:
-        raise ValueError(f"meta_gamma must be in [0, 1) so that the value is finite; got {meta_gamma}")
-    if not tau > 0:
-        raise ValueError(f"tau (the softmax temperature) must be > 0; got {tau}")
+    check_number("meta_gamma", meta_gamma, 0.0, 1.0, high_open=True)  # < 1, so that the value is finite
+    check_number("tau (the softmax temperature)", tau, 0.0, low_open=True)
     m = mdp_tensors(mdp)
-    theta = torch.tensor([_logit(alpha0), _logit(gamma0)], dtype=torch.float64, requires_grad=True)
+    theta = torch.tensor([_logit("alpha0", alpha0), _logit("gamma0", gamma0)], dtype=torch.float64, requires_grad=True)
     history = []
     with single_thread():
         for step in range(n_steps + 1):

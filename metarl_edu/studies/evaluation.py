@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.envs.tasks import TaskFamily, task_key
 
 __all__ = [
@@ -39,10 +40,8 @@ __all__ = [
     "adaptation_curve",
     "bootstrap_ci",
     "check_disjoint",
-    "evaluate",
     "paired_bootstrap_ci",
-    "percentile_interval",
-    "shuffle_split",
+    "run_tasks_x_seeds",
     "spawn_seeds",
     "split_tasks",
 ]
@@ -98,8 +97,7 @@ def split_tasks(family: TaskFamily, n_train: int, n_test: int, seed: int) -> Tas
     ``n_test`` new tasks cannot be found in ``100 + 10 * n_test`` draws.
     """
     for name, value in (("n_train", n_train), ("n_test", n_test), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+        check_int(name, value, low=0)
     train_seq, test_seq = np.random.SeedSequence(int(seed)).spawn(2)
     train = family.sample(n_train, np.random.default_rng(train_seq))
     seen = {task_key(task) for task in train}
@@ -126,7 +124,7 @@ def spawn_seeds(seed: int, n: int) -> list[int]:
     return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(n)]
 
 
-def evaluate(
+def run_tasks_x_seeds(
     fn: Callable[[Any, int], Any], tasks: Sequence[Any], seeds: Sequence[int], progress: bool = False
 ) -> np.ndarray:
     """Run ``fn(task, seed)`` on every task with every seed and stack the results.
@@ -137,7 +135,7 @@ def evaluate(
     """
     tasks, seeds = list(tasks), [int(s) for s in seeds]
     if not tasks or not seeds:
-        raise ValueError(f"evaluate needs at least one task and one seed; got {len(tasks)} and {len(seeds)}")
+        raise ValueError(f"run_tasks_x_seeds needs at least one task and one seed; got {len(tasks)} and {len(seeds)}")
     results = np.empty((len(tasks), len(seeds)), dtype=object)
     with tqdm(total=results.size, desc="tasks x seeds", disable=not progress) as bar:
         for i, task in enumerate(tasks):
@@ -145,7 +143,7 @@ def evaluate(
                 try:
                     results[i, j] = np.asarray(fn(task, seed), dtype=float)
                 except Exception as exc:
-                    exc.add_note(f"(in evaluate: task {i}, seed {seed})")
+                    exc.add_note(f"(in run_tasks_x_seeds: task {i}, seed {seed})")
                     raise
                 if results[i, j].shape != results[0, 0].shape:
                     raise ValueError(
@@ -183,10 +181,8 @@ def _as_rng(rng: np.random.Generator | int) -> np.random.Generator:
 
 
 def _check_bootstrap_args(n_boot: int, ci: float) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer; got {n_boot!r}")
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci is a confidence level in (0, 1), for example 0.95; got {ci!r}")
+    check_int("n_boot", n_boot, low=1)
+    check_number("ci (the confidence level, for example 0.95)", ci, 0.0, 1.0, low_open=True, high_open=True)
 
 
 def _task_means(values: Any, name: str, max_ndim: int) -> np.ndarray:
@@ -287,31 +283,3 @@ def adaptation_curve(
         raise ValueError(f"returns must have shape (n_tasks, n_seeds, n_steps); got {returns.shape}")
     mean, low, high = _percentile_bootstrap(returns.mean(axis=1), n_boot, ci, _as_rng(rng))
     return AdaptationCurve(np.arange(returns.shape[2]), mean, low, high, float(ci))
-
-
-# ============================================================================================ lesson 10's exercises
-def percentile_interval(values: Any, n_boot: int, rng: np.random.Generator, level: float = 0.95) -> tuple[float, float]:
-    """The percentile bootstrap interval of the mean of ``values`` (n,), written out plainly:
-
-        for b in 1..n_boot: draw n indices uniformly WITH replacement, mean_b = mean(values[indices])
-        interval = (quantile (1 - level) / 2, quantile (1 + level) / 2) of mean_1 .. mean_n_boot
-
-    (Efron & Tibshirani 1993, ch. 13). Draws ``rng.integers(0, n, size=(n_boot, n))``, the same numbers as
-    :func:`bootstrap_ci` with the same generator. Lesson 10's exercise re-implements it; the library itself uses
-    :func:`bootstrap_ci`.
-    """
-    values = np.asarray(values, dtype=float)
-    idx = rng.integers(0, values.size, size=(n_boot, values.size))  # idx[b]: the resample of replicate b
-    means = values[idx].mean(axis=1)
-    low, high = np.quantile(means, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
-    return float(low), float(high)
-
-
-def shuffle_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
-    """Split ``tasks`` at random into ``(train, test)`` lists with ``len(test) == n_test``: every task lands in
-    exactly one of them, each possible test set equally likely (one ``rng.permutation``).
-
-    Lesson 10's exercise re-implements it; :func:`split_tasks` draws fresh tasks from a family instead.
-    """
-    order = rng.permutation(len(tasks))
-    return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]

@@ -14,7 +14,7 @@ healthcare      Bernoulli dosing bandit per       Thompson sampling's Beta prior
 
 Every study takes its meta-train and meta-test tasks as arguments, so the split is the caller's (lesson 10 does it
 with the learner's own split function), and returns a :class:`CaseStudy`: one array of scores of shape
-(n_test_tasks, n_seeds, n_steps) per method, ready for :func:`~metarl_edu.evaluation.adaptation_curve`.
+(n_test_tasks, n_seeds, n_steps) per method, ready for :func:`~metarl_edu.studies.evaluation.adaptation_curve`.
 
 The healthcare study is a toy: it shows the statistics of borrowing strength across patients, nothing about a
 real treatment. Real use would need safety constraints on the doses tried, off-policy evaluation on logged data
@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu._checks import check_number
 from metarl_edu.agents import LinearSchedule, QLearningAgent
 from metarl_edu.bandits import Strategy, ThompsonSampling, run_strategy
 from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.tasks import CartPoleFamily, GridTask, GridWorldFamily
-from metarl_edu.evaluation import spawn_seeds
 from metarl_edu.fast.qlearning import BatchedQLearning
+from metarl_edu.studies.evaluation import spawn_seeds
 
 __all__ = [
     "MAZE",
@@ -235,8 +236,7 @@ class DosingPopulation:
     def __post_init__(self) -> None:
         if not self.mean or not all(0.0 < m < 1.0 for m in self.mean):
             raise ValueError(f"mean must hold one response rate in (0, 1) per dose; got {self.mean!r}")
-        if not self.kappa > 0:
-            raise ValueError(f"kappa must be > 0; got {self.kappa!r}")
+        check_number("kappa", self.kappa, 0.0, low_open=True)
 
     @property
     def k(self) -> int:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
+from metarl_edu._checks import check_int
 from metarl_edu.config import size
 
 __all__ = ["Cost", "cost_table", "course_methods", "format_cost_table", "measure_cost"]
@@ -50,9 +51,7 @@ def measure_cost(fn: CostRow) -> Cost:
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError(f"a cost row must return (result, env_steps); got {type(out).__name__}: {out!r:.80}")
     result, env_steps = out
-    if isinstance(env_steps, bool) or not isinstance(env_steps, (int, np.integer)) or env_steps < 0:
-        raise ValueError(f"env_steps must be a non-negative integer; got {env_steps!r}")
-    return Cost(seconds, int(env_steps), result)
+    return Cost(seconds, check_int("env_steps", env_steps, low=0), result)
 
 
 def cost_table(methods: Mapping[str, CostRow], progress: bool = False) -> dict[str, Cost]:

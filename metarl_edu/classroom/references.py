@@ -1,0 +1,112 @@
+"""The reference answers of the graded exercises that are not library functions of their own.
+
+An exercise re-implements a function; where the library's own code is that function (``mdp.value_iteration``,
+``td.q_learning_update``, ...) the exercise's reference is the library function itself. The functions here are
+plain versions of protocols the library runs in another form (a bootstrap over tasks, a split drawn from a task
+family, ridge regression by least squares), written as the lessons teach them. The exercises in
+:mod:`metarl_edu.classroom.exercises` check a learner's answer against them, ``pick`` falls back on them, and the
+grader refuses an answer that calls them (each is named in its exercise's ``replaces=`` marker).
+
+================================  ========  ==========================================================
+function                          lesson    exercise id
+================================  ========  ==========================================================
+:func:`held_out_split`            04        ``held_out_split``
+:func:`ridge_fit`                 05        ``ridge_fit``
+:func:`held_out_scores`           05        ``held_out_scores``
+:func:`shuffle_split`             10        ``meta_test_split``
+:func:`percentile_interval`       10        ``bootstrap_ci``
+================================  ========  ==========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from metarl_edu.envs.tasks import task_key
+from metarl_edu.studies.evaluation import check_disjoint
+from metarl_edu.studies.hyperparams import Setting
+
+__all__ = ["held_out_scores", "held_out_split", "percentile_interval", "ridge_fit", "shuffle_split"]
+
+
+# ============================================================================================ lesson 04
+def held_out_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
+    """Split a list of tasks into meta-training and meta-test tasks that share no task.
+
+    ``n_test`` *distinct* tasks (equal by :func:`~metarl_edu.envs.tasks.task_key`) are drawn uniformly at random
+    without replacement with ``rng``; every copy of them is left out of the training list, which keeps all the
+    other tasks, copies included, in their original order. Returns ``(train, test)``.
+    """
+    distinct = list({task_key(t): t for t in tasks}.items())  # first copy of each distinct task, in order
+    if not 0 <= n_test <= len(distinct):
+        raise ValueError(f"n_test must be between 0 and the number of distinct tasks ({len(distinct)}); got {n_test}")
+    chosen = rng.choice(len(distinct), size=n_test, replace=False)
+    test_keys = {distinct[i][0] for i in chosen}
+    test = [distinct[i][1] for i in chosen]
+    train = [t for t in tasks if task_key(t) not in test_keys]
+    return train, test
+
+
+# ============================================================================================ lesson 05
+def ridge_fit(X: np.ndarray, Y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression in closed form (Hoerl & Kennard 1970; Hastie et al. 2009, eq. 3.44): the ``W`` (F, K)
+    and unpenalised intercept ``b`` (K,) that minimise
+
+        ||Y - X W - b||^2 + lam ||W||^2,
+
+    found by centring: with Xc = X - mean(X), Yc = Y - mean(Y),
+
+        W = (Xc^T Xc + lam I)^(-1) Xc^T Yc,     b = mean(Y) - mean(X) W.
+
+    Args:
+        X: (n, F) inputs. Y: (n, K) targets, one column per output. lam: penalty >= 0.
+    """
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+    x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
+    Xc, Yc = X - x_mean, Y - y_mean
+    W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ Yc)
+    return W, y_mean - x_mean @ W
+
+
+def held_out_scores(fit: Callable[[list[Any]], Callable[[Any], Setting]], split: Any,
+                    run: Callable[[list[Any], list[Setting]], np.ndarray]) -> np.ndarray:
+    """Scores of a hyperparameter model on held-out tasks, shape (n_test, n_seeds).
+
+    1. Refuse a split whose test tasks also appear among its training tasks (``check_disjoint``).
+    2. ``choose = fit(train_tasks)``: the model learns from the training tasks only.
+    3. ``choose(task)`` gives a setting for each test task, in order; ``run(test_tasks, settings)`` scores them.
+    """
+    check_disjoint(split.train, split.test)  # a leaking split measures memory, not generalisation
+    choose = fit(list(split.train))
+    return run(list(split.test), [choose(task) for task in split.test])
+
+
+# ============================================================================================ lesson 10
+def percentile_interval(values: Any, n_boot: int, rng: np.random.Generator, level: float = 0.95) -> tuple[float, float]:
+    """The percentile bootstrap interval of the mean of ``values`` (n,), written out plainly:
+
+        for b in 1..n_boot: draw n indices uniformly WITH replacement, mean_b = mean(values[indices])
+        interval = (quantile (1 - level) / 2, quantile (1 + level) / 2) of mean_1 .. mean_n_boot
+
+    (Efron & Tibshirani 1993, ch. 13). Draws ``rng.integers(0, n, size=(n_boot, n))``, the same numbers as
+    :func:`~metarl_edu.studies.evaluation.bootstrap_ci` with the same generator. The library itself uses
+    ``bootstrap_ci``, which resamples whole tasks with their seeds.
+    """
+    values = np.asarray(values, dtype=float)
+    idx = rng.integers(0, values.size, size=(n_boot, values.size))  # idx[b]: the resample of replicate b
+    means = values[idx].mean(axis=1)
+    low, high = np.quantile(means, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return float(low), float(high)
+
+
+def shuffle_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
+    """Split ``tasks`` at random into ``(train, test)`` lists with ``len(test) == n_test``: every task lands in
+    exactly one of them, each possible test set equally likely (one ``rng.permutation``).
+
+    :func:`~metarl_edu.studies.evaluation.split_tasks` draws fresh tasks from a family instead.
+    """
+    order = rng.permutation(len(tasks))
+    return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]
