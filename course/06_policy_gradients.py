@@ -82,7 +82,7 @@ start_lesson("06_policy_gradients", kind="master")
 # %%
 def reinforce_loss(log_probs, returns, baseline=None, mask=None):
     """-(1/N) sum_episodes sum_t mask * log_probs * (returns - baseline), the weight detached."""
-    ### BEGIN SOLUTION id=reinforce_loss points=3 replaces=metarl_edu.classroom.exercises.l06_policy_gradients.reinforce_loss_reference hint="Detach the weight G - b, multiply by log_probs and the mask, sum over everything and divide by the number of episodes; mind the sign"
+    ### BEGIN SOLUTION id=reinforce_loss points=3 replaces=metarl_edu.classroom.references.reinforce_loss_reference hint="Detach the weight G - b, multiply by log_probs and the mask, sum over everything and divide by the number of episodes; mind the sign"
     weight = returns if baseline is None else returns - baseline
     weighted = log_probs * weight.detach()
     if mask is not None:

@@ -93,7 +93,7 @@ plt.show()
 # %%
 def inner_update(params, grads, alpha):
     """theta'[k] = theta[k] - alpha * grads[k] for every name k; a new dict, params unchanged."""
-    ### BEGIN SOLUTION id=inner_update points=2 replaces=metarl_edu.classroom.exercises.l07_maml_sinusoid.inner_update_reference hint="A dict comprehension over the names: one gradient step per tensor, against the gradient"
+    ### BEGIN SOLUTION id=inner_update points=2 replaces=metarl_edu.classroom.references.inner_update_reference hint="A dict comprehension over the names: one gradient step per tensor, against the gradient"
     return {k: params[k] - alpha * grads[k] for k in params}
     ### END SOLUTION
 
@@ -123,7 +123,7 @@ assert abs(float(_new["a"]) - 3.5) < 1e-12
 # %%
 def meta_loss(model, params, task, alpha, first_order=False):
     """L(theta'; query) with theta' = theta - alpha grad L(theta; support); differentiable in params."""
-    ### BEGIN SOLUTION id=meta_loss points=3 replaces=metarl_edu.classroom.exercises.l07_maml_sinusoid.meta_loss_reference hint="grad(loss)(params, x_s, y_s) gives the inner gradients; detach them only when first_order; score the result of inner_update on the query points"
+    ### BEGIN SOLUTION id=meta_loss points=3 replaces=metarl_edu.classroom.references.meta_loss_reference hint="grad(loss)(params, x_s, y_s) gives the inner gradients; detach them only when first_order; score the result of inner_update on the query points"
     (x_s, y_s), (x_q, y_q) = task
 
     def loss(p, x, y):

@@ -140,7 +140,7 @@ plt.show()
 # %%
 def ucb1_index(q, n, t, c):
     """U = q + c * sqrt(2 ln t / n), shape (B, k); +inf where n == 0."""
-    ### BEGIN SOLUTION id=ucb1_index points=2 replaces=metarl_edu.classroom.exercises.l09_rl2.ucb1_index_reference hint="Compute the bonus of every arm under np.errstate, add it to q, then use np.where to put +inf where an arm was never pulled"
+    ### BEGIN SOLUTION id=ucb1_index points=2 replaces=metarl_edu.classroom.references.ucb1_index_reference hint="Compute the bonus of every arm under np.errstate, add it to q, then use np.where to put +inf where an arm was never pulled"
     with np.errstate(divide="ignore", invalid="ignore"):
         bonus = c * np.sqrt(2.0 * np.log(max(t, 1)) / n)
     return np.where(n > 0, q + bonus, np.inf)
@@ -200,7 +200,7 @@ assert np.array_equal(mine.totals, library.totals)
 # %%
 def rl2_input(obs, prev_action, prev_reward, done, n_actions):
     """x_t = [o_t, onehot(a_{t-1}), r_{t-1}, d_{t-1}], shape (B, d_obs + n_actions + 2); no action (-1) -> zeros."""
-    ### BEGIN SOLUTION id=rl2_input points=2 replaces=metarl_edu.classroom.exercises.l09_rl2.rl2_input_reference hint="One-hot a copy of the actions clamped at 0, zero the rows that have no previous action, then join the four parts as float columns"
+    ### BEGIN SOLUTION id=rl2_input points=2 replaces=metarl_edu.classroom.references.rl2_input_reference hint="One-hot a copy of the actions clamped at 0, zero the rows that have no previous action, then join the four parts as float columns"
     a_onehot = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float()
     a_onehot = a_onehot * (prev_action >= 0).float().unsqueeze(1)
     columns = [obs.float(), a_onehot, prev_reward.float().unsqueeze(1), done.float().unsqueeze(1)]

@@ -28,7 +28,7 @@ from metarl_edu.bandits import (
     run_strategy,
     ucb1_index,
 )
-from metarl_edu.classroom.exercises.l09_rl2 import ucb1_index_reference
+from metarl_edu.classroom.references import ucb1_index_reference
 from metarl_edu.studies.bandit_baselines import (
     Gittins,
     evaluate_strategy,

@@ -52,7 +52,7 @@ def lesson_namespace(lesson: str) -> dict:
         import torch
         from torch.func import functional_call, grad
 
-        from metarl_edu.classroom.exercises.l07_maml_sinusoid import inner_update_reference
+        from metarl_edu.classroom.references import inner_update_reference
 
         return {"torch": torch, "functional_call": functional_call, "grad": grad,
                 "inner_update": inner_update_reference}

@@ -15,6 +15,11 @@ function                          lesson    exercise id
 :func:`held_out_scores`           05        ``held_out_scores``
 :func:`shuffle_split`             10        ``meta_test_split``
 :func:`percentile_interval`       10        ``bootstrap_ci``
+:func:`reinforce_loss_reference`  06        ``reinforce_loss``
+:func:`inner_update_reference`    07        ``inner_update``
+:func:`meta_loss_reference`       07        ``meta_loss``
+:func:`ucb1_index_reference`      09        ``ucb1_index``
+:func:`rl2_input_reference`       09        ``rl2_input``
 ================================  ========  ==========================================================
 """
 
@@ -29,7 +34,8 @@ from metarl_edu.envs.tasks import task_key
 from metarl_edu.studies.evaluation import check_disjoint
 from metarl_edu.studies.hyperparams import Setting
 
-__all__ = ["held_out_scores", "held_out_split", "percentile_interval", "ridge_fit", "shuffle_split"]
+__all__ = ["held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference", "percentile_interval",
+           "reinforce_loss_reference", "ridge_fit", "rl2_input_reference", "shuffle_split", "ucb1_index_reference"]
 
 
 # ============================================================================================ lesson 04
@@ -110,3 +116,41 @@ def shuffle_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -
     """
     order = rng.permutation(len(tasks))
     return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]
+
+
+# ============================================================================================ lessons 06, 07, 09
+# The library's own function under a name of its own: grading forbids learner code to call an exercise's reference,
+# and the library function stays free for the code built on it (train_reinforce, adapt, UCB1, collect_trials).
+def reinforce_loss_reference(log_probs: Any, returns: Any, baseline: Any = None, mask: Any = None) -> Any:
+    """The ``reinforce_loss`` exercise (lesson 06): :func:`metarl_edu.pg.reinforce_loss`."""
+    from metarl_edu.pg import reinforce_loss
+
+    return reinforce_loss(log_probs, returns, baseline, mask)
+
+
+def inner_update_reference(params: dict, grads: dict, alpha: float) -> dict:
+    """The ``inner_update`` exercise (lesson 07): :func:`metarl_edu.maml.inner_update`."""
+    from metarl_edu.maml import inner_update
+
+    return inner_update(params, grads, alpha)
+
+
+def meta_loss_reference(model: Any, params: dict, task: Any, alpha: float, first_order: bool = False) -> Any:
+    """The ``meta_loss`` exercise (lesson 07): :func:`metarl_edu.maml.task_meta_loss` with one inner step."""
+    from metarl_edu.maml import task_meta_loss
+
+    return task_meta_loss(model, params, task, alpha, first_order)
+
+
+def ucb1_index_reference(q: np.ndarray, n: np.ndarray, t: int, c: float = 1.0) -> np.ndarray:
+    """The ``ucb1_index`` exercise (lesson 09): :func:`metarl_edu.bandits.ucb1_index`."""
+    from metarl_edu.bandits import ucb1_index
+
+    return ucb1_index(q, n, t, c)
+
+
+def rl2_input_reference(obs: Any, prev_action: Any, prev_reward: Any, done: Any, n_actions: int) -> Any:
+    """The ``rl2_input`` exercise (lesson 09): :func:`metarl_edu.rl2.rl2_input`."""
+    from metarl_edu.rl2 import rl2_input
+
+    return rl2_input(obs, prev_action, prev_reward, done, n_actions)

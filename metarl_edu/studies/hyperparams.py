@@ -56,7 +56,7 @@ from metarl_edu._checks import check_int, check_number
 from metarl_edu.agents import LinearSchedule, QLearningAgent
 from metarl_edu.envs.tasks import TaskFamily, task_key
 from metarl_edu.fast.qlearning import BatchedQLearning, UniformSource
-from metarl_edu.mdp import TabularMDP, finite_horizon_value, value_iteration
+from metarl_edu.mdp import TabularMDP, evaluate_policies, expected_reward, finite_horizon_value, value_iteration
 from metarl_edu.studies.evaluation import (
     ConfidenceInterval,
     TaskSplit,
@@ -189,21 +189,10 @@ def policy_returns(P: np.ndarray, R: np.ndarray, terminal: np.ndarray, start: np
     Terminal states are worth 0: their rows of P_pi and r_pi are zeroed (the episode has ended there), which is
     what :func:`~metarl_edu.mdp.policy_evaluation` does too.
     """
-    r_sa = np.einsum("nsat,nsat->nsa", P, R)  # expected reward of each (s, a)
-    P_pi = np.einsum("nsa,nsat->nst", pi, P)
-    r_pi = np.einsum("nsa,nsa->ns", pi, r_sa)
-    P_pi[terminal] = 0.0  # nothing follows a terminal state ...
-    r_pi[terminal] = 0.0  # ... and nothing is earned there
-    gamma = np.asarray(gamma, dtype=float).reshape(-1, 1)
-    if horizon is None:
-        if np.any(gamma >= 1.0):
-            raise ValueError("a discounted value needs gamma < 1; give the horizon of a finite-horizon task")
-        S = P.shape[1]
-        v = np.linalg.solve(np.eye(S) - gamma[:, :, None] * P_pi, r_pi[:, :, None])[:, :, 0]
-    else:
-        v = np.zeros_like(r_pi)
-        for _ in range(int(horizon)):
-            v = r_pi + gamma * np.einsum("nst,nt->ns", P_pi, v)
+    gamma = np.asarray(gamma, dtype=float)
+    if horizon is None and np.any(gamma >= 1.0):
+        raise ValueError("a discounted value needs gamma < 1; give the horizon of a finite-horizon task")
+    v = evaluate_policies(P, expected_reward(P, R), terminal, gamma, pi, horizon)
     return np.einsum("ns,ns->n", start, v)
 
 

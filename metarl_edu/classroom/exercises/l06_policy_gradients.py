@@ -13,17 +13,7 @@ import numpy as np
 import torch
 
 from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
-from metarl_edu.pg import reinforce_loss
-
-
-def reinforce_loss_reference(log_probs: torch.Tensor, returns: torch.Tensor, baseline: torch.Tensor | None = None,
-                             mask: torch.Tensor | None = None) -> torch.Tensor:
-    """The reference answer of the ``reinforce_loss`` exercise: ``metarl_edu.pg.reinforce_loss`` itself.
-
-    A name of its own on the grader's side, so that grading, which forbids learner code to call an exercise's
-    reference, leaves ``reinforce_loss`` free for the training loops built on it.
-    """
-    return reinforce_loss(log_probs, returns, baseline, mask)
+from metarl_edu.classroom.references import reinforce_loss_reference
 
 
 def _batch() -> dict[str, torch.Tensor]:
@@ -125,7 +115,7 @@ REINFORCE_LOSS = register(
         id="reinforce_loss",
         title="The REINFORCE loss with a baseline",
         reference=reinforce_loss_reference,
-        reference_name="metarl_edu.classroom.exercises.l06_policy_gradients.reinforce_loss_reference",
+        reference_name="metarl_edu.classroom.references.reinforce_loss_reference",
         cases=_cases,
     )
 )

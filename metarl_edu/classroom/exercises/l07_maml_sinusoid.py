@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
-from metarl_edu.maml import Params, inner_update, task_meta_loss
+from metarl_edu.classroom.references import inner_update_reference, meta_loss_reference
 from metarl_edu.nets import mlp
 
 
@@ -22,15 +22,6 @@ def _params() -> dict[str, torch.Tensor]:
     return {"w": torch.tensor([1.0, 2.0], dtype=torch.float64), "b": torch.tensor(0.5, dtype=torch.float64)}
 
 
-def inner_update_reference(params: Params, grads: Params, alpha: float) -> Params:
-    """The reference answer of the ``inner_update`` exercise: ``metarl_edu.maml.inner_update`` itself, under a name
-    of its own on the grader's side, so that the ban on calling it from learner code leaves the library free."""
-    return inner_update(params, grads, alpha)
-
-
-def meta_loss_reference(model: Any, params: Params, task: Any, alpha: float, first_order: bool = False) -> Any:
-    """The reference answer of the ``meta_loss`` exercise: ``metarl_edu.maml.task_meta_loss`` with one inner step."""
-    return task_meta_loss(model, params, task, alpha, first_order)
 
 
 def _grads() -> dict[str, torch.Tensor]:
@@ -185,7 +176,7 @@ INNER_UPDATE = register(
         id="inner_update",
         title="MAML's inner update",
         reference=inner_update_reference,
-        reference_name="metarl_edu.classroom.exercises.l07_maml_sinusoid.inner_update_reference",
+        reference_name="metarl_edu.classroom.references.inner_update_reference",
         cases=_inner_update_cases,
     )
 )
@@ -195,7 +186,7 @@ META_LOSS = register(
         id="meta_loss",
         title="One task's meta-loss",
         reference=meta_loss_reference,
-        reference_name="metarl_edu.classroom.exercises.l07_maml_sinusoid.meta_loss_reference",
+        reference_name="metarl_edu.classroom.references.meta_loss_reference",
         cases=_meta_loss_cases,
     )
 )

@@ -13,23 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from metarl_edu.bandits import ucb1_index
 from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_close, fmt, register
-from metarl_edu.rl2 import rl2_input
-
-
-# --------------------------------------------------------------------------------------------- the references
-# Functions of their own, not the library's names: grading forbids learner code to call an exercise's reference,
-# and the library's ucb1_index and rl2_input stay free for UCB1 and collect_trials.
-def ucb1_index_reference(q: np.ndarray, n: np.ndarray, t: int, c: float = 1.0) -> np.ndarray:
-    """The ``ucb1_index`` exercise's reference: :func:`metarl_edu.bandits.ucb1_index`."""
-    return ucb1_index(q, n, t, c)
-
-
-def rl2_input_reference(obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor,
-                        done: torch.Tensor, n_actions: int) -> torch.Tensor:
-    """The ``rl2_input`` exercise's reference: :func:`metarl_edu.rl2.rl2_input`."""
-    return rl2_input(obs, prev_action, prev_reward, done, n_actions)
+from metarl_edu.classroom.references import rl2_input_reference, ucb1_index_reference
 
 
 # --------------------------------------------------------------------------------------------- UCB1's index
@@ -198,7 +183,7 @@ UCB1_INDEX = register(
         id="ucb1_index",
         title="UCB1's index",
         reference=ucb1_index_reference,
-        reference_name="metarl_edu.classroom.exercises.l09_rl2.ucb1_index_reference",
+        reference_name="metarl_edu.classroom.references.ucb1_index_reference",
         cases=_ucb1_cases,
     )
 )
@@ -208,7 +193,7 @@ RL2_INPUT = register(
         id="rl2_input",
         title="The RL^2 input vector",
         reference=rl2_input_reference,
-        reference_name="metarl_edu.classroom.exercises.l09_rl2.rl2_input_reference",
+        reference_name="metarl_edu.classroom.references.rl2_input_reference",
         cases=_rl2_input_cases,
     )
 )
