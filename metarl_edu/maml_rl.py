@@ -202,6 +202,9 @@ class MAMLRLConfig:
         meta_optimizer: ``"adam"`` (Adam on the meta-loss, its gradient clipped) or ``"trpo"`` (the paper's trust
             region: see :mod:`metarl_edu.trpo`).
         outer_lr: Adam's step size for the meta-update, > 0.
+        lr_schedule: ``"linear"``: Adam's step size falls linearly from ``outer_lr`` to 0 over ``n_iterations``
+            updates (later updates keep it at 0), so that training settles instead of drifting away from its best;
+            ``"constant"``: ``outer_lr`` throughout.
         max_grad_norm: Adam only: clip the meta-gradient's norm to this (``None``: no clipping). Without it, one
             bad meta-batch can throw the policy far off, and training collapses after its early peak.
         max_kl: TRPO only: the largest mean KL divergence between the adapted policies before and after a step.
@@ -228,6 +231,7 @@ class MAMLRLConfig:
     gamma: float = 0.99
     meta_optimizer: str = "adam"
     outer_lr: float = 3e-3
+    lr_schedule: str = "linear"
     max_grad_norm: float | None = 1.0
     max_kl: float = 0.01
     cg_iters: int = 10
@@ -256,6 +260,8 @@ class MAMLRLConfig:
                 raise ValueError("test_step_sizes must hold at least one step size, or be None")
             for k, value in enumerate(self.test_step_sizes):
                 check_number(f"test_step_sizes[{k}]", value, 0.0, low_open=True)
+        if self.lr_schedule not in ("linear", "constant"):
+            raise ValueError(f"lr_schedule must be 'linear' or 'constant'; got {self.lr_schedule!r}")
         if self.meta_optimizer not in ("adam", "trpo"):
             raise ValueError(f"meta_optimizer must be 'adam' or 'trpo'; got {self.meta_optimizer!r}")
         for name in ("inner_steps", "meta_batch", "n_traj", "n_iterations", "quick_iterations", "eval_tasks",
@@ -424,8 +430,8 @@ class MetaRLAgent:
             tasks = self.family.sample(self.config.meta_batch, self.rng)
             self.train_tasks.extend(tasks)
             rows.append(self.step(tasks))
+            self.history.append(rows[-1])
             bar.set_postfix(before=f"{rows[-1][0]:.1f}", after=f"{rows[-1][1]:.1f}")
-        self.history.extend(rows)
         return np.array(rows, dtype=float).reshape(-1, 2)
 
     def step(self, tasks: list[Any]) -> tuple[float, float]:
@@ -474,6 +480,10 @@ class MAMLAgent(MetaRLAgent):
             if c.max_grad_norm is not None:
                 norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
                 self.step_info = {"grad_norm": float(norm)}
+            if c.lr_schedule == "linear":
+                fraction_left = max(0.0, 1.0 - len(self.history) / c.n_iterations)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = c.outer_lr * fraction_left
             self.optimizer.step()
         return float(episodes[0].total_rewards().mean()), float(episodes[-1].total_rewards().mean())
 

@@ -127,6 +127,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_maml_rl(args: argparse.Namespace) -> int:
+    import json
+
+    from metarl_edu.studies.maml_rl import train_run
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set needs FIELD=VALUE (VALUE in JSON, e.g. max_grad_norm=null); got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value  # a bare word such as trpo
+    result = train_run(args.family, args.seed, args.out, args.iterations, args.eval_every, **overrides)
+    for iteration, returns in result.curve.items():
+        print(f"iteration {iteration:4d}: return after 0-3 inner steps {returns}")
+    print(f"wrote {result.out} (training {result.final['train_seconds']} s)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metarl-edu", description="The metarl-edu course tools.")
     p.add_argument("--root", help="the course checkout (default: the current folder)")
@@ -163,6 +184,18 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--ip", default="127.0.0.1")
     lab.add_argument("--no-browser", action="store_true")
     lab.set_defaults(func=cmd_lab)
+
+    train = sub.add_parser("train", help="reproducible training runs: a checkpoint, a log and an evaluation JSON")
+    algorithms = train.add_subparsers(dest="algorithm", required=True)
+    maml = algorithms.add_parser("maml-rl", help="meta-train MAMLAgent on a task family")
+    maml.add_argument("--family", choices=("nav2d", "cartpole", "cartpole-physics"), default="nav2d")
+    maml.add_argument("--seed", type=int, default=0)
+    maml.add_argument("--out", required=True, help="the run folder (created)")
+    maml.add_argument("--iterations", type=int, help="meta-iterations (default: the family's config)")
+    maml.add_argument("--eval-every", type=int, default=50, help="evaluate on the held-out tasks this often")
+    maml.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                      help="a MAMLRLConfig field, VALUE in JSON (e.g. --set meta_optimizer=trpo); repeatable")
+    maml.set_defaults(func=cmd_train_maml_rl)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios against a reference run")
     bench.add_argument("name", choices=list(BENCHMARKS),

@@ -1,0 +1,180 @@
+"""Lesson 08's protocol for MAML for RL: task families by name, oracles, reproducible training runs and checkpoints.
+
+A training run (``metarl-edu train maml-rl --family nav2d --seed 0 --out DIR``) writes three files to ``DIR``:
+
+- ``checkpoint.pt``: the policy's weights, the config and the family's name (:func:`load_run` rebuilds the agent);
+- ``log.csv``: one row per meta-iteration: returns before and after adaptation, the update's measurements (the
+  clipped gradient's norm for Adam; KL and line-search backtracks for TRPO) and the training wall time so far
+  (evaluations not counted);
+- ``eval.json``: the returns after 0, 1, 2, 3 inner steps on held-out tasks every ``eval_every`` iterations, and at
+  the end the per-task returns with the oracle's on the same tasks.
+
+Shipped runs live in ``metarl_edu/data/maml_rl/<family>-seed<S>/``, made by the command their ``eval.json`` records.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from metarl_edu.envs.navigation import MAX_ACTION, Navigation2DFamily
+from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily
+from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
+from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaRLAgent, PretrainedAgent
+
+FAMILIES = ("nav2d", "cartpole", "cartpole-physics")
+EVAL_TASKS, EVAL_STEPS, EVAL_SEED = 40, 3, 77  # the held-out tasks every run is measured on
+CHECKPOINT, LOG, EVAL = "checkpoint.pt", "log.csv", "eval.json"
+
+# Finn, Abbeel & Levine (2017), Table 4 (appendix): 2D navigation, MAML's return after 0, 1, 2, 3 gradient steps.
+PAPER_NAV2D_MAML = (-40.41, -11.68, -3.33, -3.23)
+
+
+def family_by_name(name: str) -> TaskFamily:
+    """``"nav2d"``: 2D navigation (goals uniform in [-0.5, 0.5]^2); ``"cartpole"``: CartPole physics with the
+    actions mirrored on half the tasks, the family ``MAMLAgent(gym.make("CartPole-v1"))`` builds;
+    ``"cartpole-physics"``: the physics alone, where one policy suits every task."""
+    if name == "nav2d":
+        return Navigation2DFamily()
+    if name == "cartpole":
+        return CartPoleFamily(mirror_prob=0.5)
+    if name == "cartpole-physics":
+        return CartPoleFamily()
+    raise ValueError(f"family must be one of {FAMILIES}; got {name!r}")
+
+
+# ============================================================================================ oracles
+def navigation_oracle_returns(family: Navigation2DFamily, tasks: list[Any]) -> np.ndarray:
+    """The goal-aware policy's return on each task, shape (n_tasks,): it sees the goal and steps straight at it,
+    ``a = clip(g - p, -0.1, 0.1)``, which reaches it in the fewest steps possible. Deterministic."""
+    env = BatchedNavigation2D([task.goal for task in tasks], 1, family.max_episode_steps)
+    p, total = env.reset(), torch.zeros(env.batch_shape)
+    goals = env.goals.unsqueeze(1)
+    while not bool(env.done.all()):
+        p, r, _, _ = env.step(torch.clamp(goals - p, -MAX_ACTION, MAX_ACTION))
+        total += r
+    return total[:, 0].numpy().astype(float)
+
+
+def cartpole_oracle_returns(oracle: MetaRLAgent, tasks: list[Any], n_traj: int = 20, seed: int = 0) -> np.ndarray:
+    """A task-aware CartPole policy's mean return on each task, shape (n_tasks,): ``oracle``, a policy trained on
+    the physics alone (``"cartpole-physics"``), told whether the task mirrors the actions (it plays the task with
+    the mirror undone, which is the same as swapping its own actions)."""
+    plain = [replace(task, mirrored=False) for task in tasks]
+    env = batched_env(oracle.family, plain, n_traj, seed)
+    episodes = oracle._sample(env, None, False, torch.Generator().manual_seed(seed))
+    return episodes.total_rewards().mean(1).numpy().astype(float)
+
+
+# ============================================================================================ training runs
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`train_run` wrote: the folder, the evaluations by iteration and the final per-task returns."""
+
+    out: Path
+    curve: dict[int, list[float]]
+    final: dict[str, Any]
+
+
+def _evaluate(agent: MetaRLAgent) -> np.ndarray:
+    return agent.evaluate(n_tasks=EVAL_TASKS, steps=EVAL_STEPS, seed=EVAL_SEED).returns
+
+
+def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None = None, eval_every: int = 50,
+              progress: bool = True, **overrides: Any) -> RunResult:
+    """Meta-train ``MAMLAgent`` on ``family`` (:func:`family_by_name`) with ``seed`` and write the run to ``out``.
+
+    ``n_iterations``: default the family's config. ``overrides``: :class:`MAMLRLConfig` fields (``meta_optimizer=
+    "trpo"``, ``lr_schedule="constant"``, ``max_grad_norm=None``, ...). Every ``eval_every`` iterations (and at the
+    end) the agent is evaluated on the same ``EVAL_TASKS`` held-out tasks after 0-3 inner steps.
+    """
+    torch.set_num_threads(1)  # small networks: one thread is fastest, and two runs can share a 2-core machine
+    task_family = family_by_name(family)
+    config = replace(MAMLRLConfig.for_family(task_family), **overrides)
+    if n_iterations is not None:
+        config = replace(config, n_iterations=int(n_iterations))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    agent = MAMLAgent(task_family, config, seed=seed, verbose=False)
+    rows, curve, start, eval_seconds = [], {}, time.perf_counter(), 0.0
+    columns = ("iteration", "return_before", "return_after", "grad_norm", "kl", "backtracks", "seconds")
+    for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=f"{family} seed {seed}"):
+        agent.train(1, progress=False)
+        before, after = agent.history[-1]
+        rows.append({"iteration": iteration, "return_before": before, "return_after": after,
+                     **{k: agent.step_info.get(k, "") for k in ("grad_norm", "kl", "backtracks")},
+                     "seconds": round(time.perf_counter() - start - eval_seconds, 2)})
+        if iteration % eval_every == 0 or iteration == config.n_iterations:
+            eval_start = time.perf_counter()
+            curve[iteration] = [round(float(x), 3) for x in _evaluate(agent).mean(axis=0)]
+            eval_seconds += time.perf_counter() - eval_start
+    train_seconds = time.perf_counter() - start - eval_seconds  # the evaluations are not training
+    with open(out / LOG, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    torch.save({"family": family, "seed": seed, "config": asdict(config), "state_dict": agent.policy.state_dict()},
+               out / CHECKPOINT)
+    final = {"returns": _evaluate(agent).round(4).tolist(), "train_seconds": round(train_seconds, 1)}
+    record = {"family": family, "seed": seed, "command": _command(family, seed, out, config, overrides),
+              "config": asdict(config), "eval_tasks": EVAL_TASKS, "eval_steps": EVAL_STEPS, "eval_seed": EVAL_SEED,
+              "curve": {str(k): v for k, v in curve.items()}, "final": final}
+    (out / EVAL).write_text(json.dumps(record, indent=1))
+    return RunResult(out, curve, final)
+
+
+def _command(family: str, seed: int, out: Path, config: MAMLRLConfig, overrides: dict[str, Any]) -> str:
+    words = ["metarl-edu", "train", "maml-rl", "--family", family, "--seed", str(seed),
+             "--iterations", str(config.n_iterations)]
+    for key, value in overrides.items():
+        words += ["--set", f"{key}={json.dumps(value)}"]
+    return " ".join(words + ["--out", str(out)])
+
+
+def load_run(path: str | Path) -> MAMLAgent:
+    """The agent saved by :func:`train_run` in ``path`` (a run folder), ready to ``adapt`` and ``evaluate``."""
+    saved = torch.load(Path(path) / CHECKPOINT, map_location="cpu", weights_only=True)
+    config = saved["config"]
+    names = {f.name for f in fields(MAMLRLConfig)}
+    config = MAMLRLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in names})
+    agent = MAMLAgent(family_by_name(saved["family"]), config, seed=int(saved["seed"]), verbose=False)
+    agent.policy.load_state_dict(saved["state_dict"])
+    return agent
+
+
+def shipped_runs(family: str | None = None) -> list[Path]:
+    """The run folders shipped with the package (``metarl_edu/data/maml_rl``), of one family or all."""
+    root = Path(str(resources.files("metarl_edu") / "data" / "maml_rl"))
+    if not root.is_dir():
+        return []
+    runs = sorted(p for p in root.iterdir() if (p / EVAL).is_file())
+    return [p for p in runs if family is None or p.name.rsplit("-seed", 1)[0] == family]
+
+
+def read_run(path: str | Path) -> dict[str, Any]:
+    """A run's ``eval.json`` and its ``log.csv`` (as a dict of columns of floats, empty cells as nan)."""
+    path = Path(path)
+    record = json.loads((path / EVAL).read_text())
+    with open(path / LOG) as f:
+        rows = list(csv.DictReader(f))
+    record["log"] = {k: np.array([float(r[k]) if r[k] != "" else np.nan for r in rows]) for k in rows[0]}
+    return record
+
+
+def pretrained_baseline(family: str, seed: int, n_iterations: int | None = None) -> PretrainedAgent:
+    """The pretrained baseline of lesson 08: one policy trained on all tasks of ``family`` jointly with REINFORCE,
+    as many updates as MAML's default (or ``n_iterations``), the same seed."""
+    task_family = family_by_name(family)
+    config = MAMLRLConfig.for_family(task_family)
+    agent = PretrainedAgent(task_family, config, seed=seed, verbose=False)
+    agent.train(n_iterations or config.n_iterations, progress=False)
+    return agent
