@@ -41,7 +41,7 @@ from metarl_edu.envs.navigation import Navigation2DEnv, Navigation2DFamily
 from metarl_edu.studies.evaluation import paired_bootstrap_ci
 from metarl_edu.maml import inner_update
 from metarl_edu.fast.envs import batched_env
-from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, PretrainedAgent, inner_loss, task_column
+from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, PretrainedAgent, advantages, inner_loss, task_column
 from metarl_edu.notebook.maml_rl import navigation_trajectories, plot_adaptation_curves, plot_navigation_trajectories
 from metarl_edu.nets import GaussianMLPPolicy
 from metarl_edu.pg import discounted_returns, linear_baseline, sample_batched_episodes
@@ -118,6 +118,52 @@ theta_prime = step(policy, theta, before, alpha=0.1)
 after = sample_batched_episodes(batched_env(nav_family, [goal_task], 20, seed=0), policy, generator=g, params=theta_prime)
 print(f"goal {goal_task.goal}: mean return {before.total_rewards().mean():.1f} before, "
       f"{after.total_rewards().mean():.1f} after one step")
+
+# %% [markdown]
+# ## One task's meta-loss
+# MAML scores the *adapted* policy. For task $i$: sample $\mathcal D_i$ with $\theta$, adapt
+# $\theta'_i = \theta - \alpha \nabla_\theta L(\theta; \mathcal D_i)$, sample new trajectories $\mathcal D'_i$ with
+# $\theta'_i$, and score $L(\theta'_i; \mathcal D'_i)$. The meta-gradient $\nabla_\theta L(\theta'_i(\theta); \mathcal D'_i)$
+# flows *through* the inner step, so it holds second derivatives of $L$ (a Hessian-vector product).
+#
+# **Exercise.** Write `rl_meta_loss(policy, params, D, D_prime, alpha, gamma, adapt)`: adapt with
+# `adapt(policy, params, D, alpha, gamma)` (your `adapt_step` by default), then return the `inner_loss` of the
+# adapted parameters on `D_prime`, with `advantages(D_prime, gamma)`. Keep the graph: no `.detach()` and no
+# `torch.no_grad()` on the way from `params` to $\theta'$. `MAMLAgent` runs the library's `meta_loss`, the same
+# computation, `torch.func.vmap`ped over the tasks of a meta-batch.
+
+
+# %%
+def rl_meta_loss(policy, params, D, D_prime, alpha, gamma=0.99, adapt=adapt_step):
+    """L(theta'; D') with theta' = adapt(policy, params, D, alpha, gamma): one task's MAML meta-loss."""
+    ### BEGIN SOLUTION id=rl_meta_loss points=3 replaces=metarl_edu.classroom.references.rl_meta_loss_reference hint="theta_prime = adapt(policy, params, D, alpha, gamma); A = advantages(D_prime, gamma); the inner_loss of policy.log_prob(D_prime.obs, D_prime.actions, params=theta_prime) with A and D_prime.mask"
+    theta_prime = adapt(policy, params, D, alpha, gamma)
+    A = advantages(D_prime, gamma)
+    return inner_loss(policy.log_prob(D_prime.obs, D_prime.actions, params=theta_prime), A, D_prime.mask)
+    ### END SOLUTION
+
+
+# %%
+check("rl_meta_loss", rl_meta_loss)
+
+# %%
+### BEGIN HIDDEN TESTS id=rl_meta_loss
+_theta = {k: v.detach().clone().requires_grad_(True) for k, v in policy.params().items()}
+_loss = rl_meta_loss(policy, _theta, before, after, 0.1, 0.99, adapt=step)
+_grads = torch.autograd.grad(_loss, list(_theta.values()))
+assert torch.isfinite(_loss) and all(torch.isfinite(g).all() for g in _grads)
+assert sum(float(g.abs().sum()) for g in _grads) > 0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **What this estimator leaves out.** $\mathcal D_i$ was *sampled* with $\theta$: change $\theta$ and the inner step
+# sees other trajectories. The meta-loss above treats $\mathcal D_i$ as fixed data, so its gradient misses the term
+# $\nabla_\theta \log \pi_\theta(\mathcal D_i) \cdot L(\theta'_i; \mathcal D'_i)$: how $\theta$ should change to make
+# the *pre-update* trajectories more informative. Finn et al. (2017) drop it, as we do. E-MAML (Stadie et al. 2018)
+# adds it back as a REINFORCE term, which rewards exploration before adaptation; ProMP (Rothfuss et al. 2019)
+# estimates it with lower variance through a low-variance curvature estimator and a trust region; DiCE (Foerster et
+# al. 2018) is a "magic box" surrogate whose derivatives of any order are the right estimators, so the missing term
+# falls out of automatic differentiation.
 
 # %% [markdown]
 # ## MAML on 2D navigation

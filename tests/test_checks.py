@@ -28,11 +28,12 @@ def lesson_imports(lesson: str) -> dict:
         from torch.func import grad
 
         from metarl_edu.maml import inner_update
-        from metarl_edu.maml_rl import inner_loss
+        from metarl_edu.maml_rl import adapt_step, advantages, inner_loss
         from metarl_edu.pg import discounted_returns, linear_baseline
 
         return {"torch": torch, "grad": grad, "inner_update": inner_update, "inner_loss": inner_loss,
-                "discounted_returns": discounted_returns, "linear_baseline": linear_baseline}
+                "discounted_returns": discounted_returns, "linear_baseline": linear_baseline,
+                "advantages": advantages, "adapt_step": adapt_step}
     return {}
 
 
@@ -480,6 +481,40 @@ def ri_forgets_done(obs, prev_action, prev_reward, done, n_actions):
     return torch.cat([obs.float(), a, prev_reward.float().unsqueeze(1)], dim=1)
 
 
+def mlr_detached_inner_step(policy, params, D, D_prime, alpha, gamma=0.99, adapt=None):
+    from metarl_edu.maml_rl import advantages, inner_loss
+
+    theta_prime = {k: v.detach() + (v - v.detach()) for k, v in adapt(policy, params, D, alpha, gamma).items()}
+    theta_prime = {k: params[k] + (theta_prime[k] - params[k]).detach() for k in params}  # first order only
+    return inner_loss(policy.log_prob(D_prime.obs, D_prime.actions, params=theta_prime), advantages(D_prime, gamma),
+                      D_prime.mask)
+
+
+def mlr_no_grad_inner_step(policy, params, D, D_prime, alpha, gamma=0.99, adapt=None):
+    import torch
+
+    from metarl_edu.maml_rl import advantages, inner_loss
+
+    with torch.no_grad():
+        theta_prime = {k: v.clone() for k, v in adapt(policy, params, D, alpha, gamma).items()}
+    return inner_loss(policy.log_prob(D_prime.obs, D_prime.actions, params=theta_prime), advantages(D_prime, gamma),
+                      D_prime.mask)
+
+
+def mlr_pre_update(policy, params, D, D_prime, alpha, gamma=0.99, adapt=None):
+    from metarl_edu.maml_rl import advantages, inner_loss
+
+    return inner_loss(policy.log_prob(D_prime.obs, D_prime.actions, params=params), advantages(D_prime, gamma),
+                      D_prime.mask)
+
+
+def mlr_same_data(policy, params, D, D_prime, alpha, gamma=0.99, adapt=None):
+    from metarl_edu.maml_rl import advantages, inner_loss
+
+    theta_prime = adapt(policy, params, D, alpha, gamma)
+    return inner_loss(policy.log_prob(D.obs, D.actions, params=theta_prime), advantages(D, gamma), D.mask)
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -498,6 +533,7 @@ CASES = {
     ("08_maml_rl", "adapt_step"): [
         step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised,
     ],
+    ("08_maml_rl", "rl_meta_loss"): [mlr_detached_inner_step, mlr_no_grad_inner_step, mlr_pre_update, mlr_same_data],
     ("06_policy_gradients", "reinforce_loss"): [rl_weight_not_detached, rl_sign_error, rl_mean_over_steps,
                                                 rl_ignores_mask],
     ("07_maml_sinusoid", "inner_update"): [iu_sign_error, iu_in_place, iu_detached, iu_no_alpha],
@@ -566,6 +602,10 @@ def test_hints_name_the_mistake():
     assert "linear baseline" in repr(run_check("adapt_step", step_forgets_baseline))
     assert "DOWN the loss" in repr(run_check("adapt_step", step_gradient_ascent))
     assert "in place" in repr(run_check("adapt_step", step_mutates_params))
+    assert "flow through the inner step" in repr(run_check("rl_meta_loss", mlr_detached_inner_step))
+    assert "flow through the inner step" in repr(run_check("rl_meta_loss", mlr_no_grad_inner_step))
+    assert "ADAPTED parameters" in repr(run_check("rl_meta_loss", mlr_pre_update))
+    assert "NEW trajectories" in repr(run_check("rl_meta_loss", mlr_same_data))
     assert "`rng`, not np.random" in repr(run_check("epsilon_greedy", eg_global_random))
     assert "ALL actions" in repr(run_check("epsilon_greedy", eg_explores_only_others))
     assert "not from q[s', a]" in repr(run_check("q_learning_update", qu_sarsa_like))

@@ -20,6 +20,7 @@ function                          lesson    exercise id
 :func:`meta_loss_reference`       07        ``meta_loss``
 :func:`ucb1_index_reference`      09        ``ucb1_index``
 :func:`rl2_input_reference`       09        ``rl2_input``
+:func:`rl_meta_loss_reference`    08        ``rl_meta_loss``
 ================================  ========  ==========================================================
 """
 
@@ -35,7 +36,8 @@ from metarl_edu.studies.evaluation import check_disjoint
 from metarl_edu.studies.hyperparams import Setting
 
 __all__ = ["held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference", "percentile_interval",
-           "reinforce_loss_reference", "ridge_fit", "rl2_input_reference", "shuffle_split", "ucb1_index_reference"]
+           "reinforce_loss_reference", "ridge_fit", "rl2_input_reference", "rl_meta_loss_reference", "shuffle_split",
+           "ucb1_index_reference"]
 
 
 # ============================================================================================ lesson 04
@@ -154,3 +156,12 @@ def rl2_input_reference(obs: Any, prev_action: Any, prev_reward: Any, done: Any,
     from metarl_edu.rl2 import rl2_input
 
     return rl2_input(obs, prev_action, prev_reward, done, n_actions)
+
+
+def rl_meta_loss_reference(policy: Any, params: dict, D: Any, D_prime: Any, alpha: float, gamma: float = 0.99,
+                           adapt: Any = None, first_order: bool = False) -> Any:
+    """The ``rl_meta_loss`` exercise (lesson 08): :func:`metarl_edu.maml_rl.meta_loss` with one inner step on ``D``.
+    ``adapt`` is accepted for the exercise's signature; the library's own inner step is used."""
+    from metarl_edu.maml_rl import meta_loss
+
+    return meta_loss(policy, params, [D], D_prime, alpha, gamma, first_order)

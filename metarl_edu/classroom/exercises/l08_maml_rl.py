@@ -1,4 +1,5 @@
-"""Lesson 08: the per-task adaptation step of MAML for RL (REINFORCE with the linear baseline, via torch.func)."""
+"""Lesson 08: the per-task adaptation step of MAML for RL (REINFORCE with the linear baseline, via torch.func), and
+one task's meta-loss (adapt on D, score the adapted policy on D')."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import numpy as np
 import torch
 
 from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.references import rl_meta_loss_reference
 from metarl_edu.maml_rl import adapt_step as _reference
+from metarl_edu.maml_rl import advantages, inner_loss
 from metarl_edu.nets import CategoricalMLPPolicy
 from metarl_edu.pg import Episodes
 
@@ -107,5 +110,85 @@ ADAPT_STEP = register(
         reference=_reference,
         reference_name="metarl_edu.maml_rl.adapt_step",
         cases=_cases,
+    )
+)
+
+
+# --------------------------------------------------------------------------------------------- the meta-loss
+DETACHED = ("the meta-gradient does not flow through the inner step: theta' must stay a function of params (no "
+            ".detach(), no torch.no_grad() around adapt): MAML differentiates through theta' = theta - alpha grad L")
+PRE_UPDATE = "score the ADAPTED parameters theta' = adapt(policy, params, D, alpha, gamma) on D', not params itself"
+SAME_DATA = ("score theta' on D', the NEW trajectories sampled with theta', not on D again (D' = D rewards a step "
+             "that fits the noise of D)")
+
+
+def _meta_batch(seed: int) -> tuple[Any, dict, Episodes, Episodes]:
+    """A Gaussian policy on one 2D navigation task: D sampled with theta, D' with the library's theta'."""
+    from metarl_edu.fast.envs import BatchedNavigation2D
+    from metarl_edu.nets import GaussianMLPPolicy
+    from metarl_edu.pg import sample_batched_episodes
+
+    policy = GaussianMLPPolicy(2, 2, hidden_sizes=(8,), seed=seed, action_scale=0.1)
+    env = BatchedNavigation2D([[0.3, -0.2 + 0.1 * seed]], n_traj=5, max_episode_steps=15)
+    g = torch.Generator().manual_seed(seed)
+    params = {k: v.detach().clone() for k, v in policy.params().items()}
+
+    def one_task(e: Episodes) -> Episodes:
+        return Episodes(*(getattr(e, f)[:, 0] for f in Episodes.__dataclass_fields__))
+
+    D = one_task(sample_batched_episodes(env, policy, generator=g))
+    theta_prime = {k: v.detach() for k, v in _reference(policy, params, D, 0.1).items()}
+    D_prime = one_task(sample_batched_episodes(env, policy, generator=g,
+                                               params={k: v.unsqueeze(0) for k, v in theta_prime.items()},
+                                               params_per_task=True))
+    return policy, params, D, D_prime
+
+
+def _meta_loss_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
+    def case(seed: int) -> Callable[[], None]:
+        def run() -> None:
+            policy, params, D, D_prime = _meta_batch(seed)
+            theta = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+            before = {k: v.detach().clone() for k, v in theta.items()}
+            got = fn(policy, theta, D, D_prime, 0.1, 0.99, adapt=_reference)
+            if not isinstance(got, torch.Tensor) or got.numel() != 1:
+                raise Failure(f"return the meta-loss as a scalar tensor; got {fmt(got)}")
+            if any(not torch.equal(theta[k].detach(), before[k]) for k in theta):
+                raise Failure("params changed in place: adapt returns new parameters, leave params as it was")
+            right = rl_meta_loss_reference(policy, params, D, D_prime, 0.1, 0.99)
+            pre = inner_loss(policy.log_prob(D_prime.obs, D_prime.actions, params=params),
+                             advantages(D_prime, 0.99), D_prime.mask)
+            same = rl_meta_loss_reference(policy, params, D, D, 0.1, 0.99)
+            expect_close(float(got.detach()), float(right), atol=1e-5, what="the meta-loss",
+                         mistakes=((float(pre), PRE_UPDATE), (float(same), SAME_DATA)))
+            if not got.requires_grad:
+                raise Failure(DETACHED)
+            grads = torch.autograd.grad(got, list(theta.values()), allow_unused=True)
+            if any(g is None for g in grads):
+                raise Failure(DETACHED)
+            want_params = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+            want = torch.autograd.grad(rl_meta_loss_reference(policy, want_params, D, D_prime, 0.1, 0.99),
+                                       list(want_params.values()))
+            first_order = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+            fo = torch.autograd.grad(rl_meta_loss_reference(policy, first_order, D, D_prime, 0.1, 0.99,
+                                                            first_order=True), list(first_order.values()))
+            flat = torch.cat([g.reshape(-1) for g in grads]).numpy()
+            expect_close(flat, torch.cat([g.reshape(-1) for g in want]).numpy(), atol=1e-4,
+                         what="the meta-gradient d(meta-loss)/d(params)",
+                         mistakes=((torch.cat([g.reshape(-1) for g in fo]).numpy(), DETACHED),))
+        return run
+
+    yield "2D navigation, a Gaussian policy (seed 0)", case(0)
+    yield "2D navigation, another goal (seed 1)", case(1)
+    yield "2D navigation, a third goal (seed 2)", case(2)
+
+
+RL_META_LOSS = register(
+    Exercise(
+        id="rl_meta_loss",
+        title="One task's meta-loss of MAML for RL",
+        reference=rl_meta_loss_reference,
+        reference_name="metarl_edu.classroom.references.rl_meta_loss_reference",
+        cases=_meta_loss_cases,
     )
 )
