@@ -6,15 +6,18 @@
 #     name: python3
 #   metarl_edu:
 #     title: MAML for reinforcement learning
-#     minutes: 60
+#     minutes: 75
 #     prerequisites:
 #     - 06 Policy gradients
 #     - 07 MAML on sinusoids
 #     objectives:
 #     - write the per-task adaptation step of MAML for RL, a REINFORCE step with a baseline, with torch.func
-#     - meta-train MAMLAgent on 2D navigation and see trajectories before and after one adaptation step
+#     - write one task's meta-loss and say what its gradient leaves out
+#     - meta-train MAMLAgent on 2D navigation in the paper's action units, with Adam or a trust region (TRPO), and
+#       judge training by its whole curve on several seeds
 #     - run the article's MAMLAgent(gym.make('CartPole-v1')).train() and say what task distribution it builds
-#     - compare MAML, a pretrained policy and learning from scratch after 0, 1 and 2 steps, with confidence intervals
+#     - compare MAML, a pretrained policy, learning from scratch, an oracle and the paper's Table 4, with paired
+#       intervals
 # ---
 
 # %% [markdown]
@@ -41,8 +44,11 @@ from metarl_edu.envs.navigation import Navigation2DEnv, Navigation2DFamily
 from metarl_edu.studies.evaluation import paired_bootstrap_ci
 from metarl_edu.maml import inner_update
 from metarl_edu.fast.envs import batched_env
-from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, PretrainedAgent, advantages, inner_loss, task_column
-from metarl_edu.notebook.maml_rl import navigation_trajectories, plot_adaptation_curves, plot_navigation_trajectories
+from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaTestResult, advantages, inner_loss, task_column
+from metarl_edu.notebook.maml_rl import (navigation_trajectories, plot_adaptation_curves, plot_navigation_trajectories,
+                                         plot_training_curves)
+from metarl_edu.studies.maml_rl import (PAPER_NAV2D_MAML, cartpole_oracle_returns, compare_on_held_out, load_run,
+                                        read_run, shipped_run)
 from metarl_edu.nets import GaussianMLPPolicy
 from metarl_edu.pg import discounted_returns, linear_baseline, sample_batched_episodes
 
@@ -168,25 +174,30 @@ assert sum(float(g.abs().sum()) for g in _grads) > 0
 # %% [markdown]
 # ## MAML on 2D navigation
 # `MAMLAgent` repeats: draw a meta-batch of tasks, sample $\mathcal D_i$ with $\theta$, take the inner step for every
-# task at once (`torch.func.vmap` over tasks), sample $\mathcal D'_i$ with each $\theta'_i$, and take one **Adam**
-# step on the meta-loss, differentiated through the inner step (second order; `first_order=True` drops it).
-# The paper's 2D navigation set-up (section 5.3): 20 tasks x 20 trajectories of 100 steps, one inner step with
-# $\alpha = 0.1$, a policy with two hidden layers of 100 ReLU units. We keep the batch sizes and $\alpha$, and use two
-# layers of 64 (as pytorch-maml-rl does) because they are faster here.
+# task at once (your `adapt_step`, `torch.func.vmap`ped over tasks), sample $\mathcal D'_i$ with each $\theta'_i$, and
+# update $\theta$ on the mean of the tasks' `meta_loss`, differentiated through the inner step. The paper's 2D
+# navigation set-up (Finn et al. 2017, section 5.3): 20 tasks x 20 trajectories of 100 steps, one inner step with
+# $\alpha = 0.1$. We use two hidden layers of 64 ReLU units (the paper: 100) because they are faster here.
 #
-# The paper's outer optimiser was **TRPO**: each meta-update is a natural-gradient step limited to a small KL
-# divergence between the old and new policies. Adam has no such trust region: it is simpler to read, but a too large
-# `outer_lr` can wreck the policy in one update, and the steps do not adapt to how much the policy actually changes.
+# Two details decide whether this works, and both come from the paper's code rather than its text:
+# - **Action units.** The paper's code ran the point env through rllab's `normalize` wrapper: the policy acts in
+#   $[-1, 1]$ and the env moves by $0.1$ times that. `MAMLRLConfig(normalise_actions=True)` (the default) does the
+#   same: `GaussianMLPPolicy(action_scale=0.1)` scales the mean and the standard deviation by 0.1. In raw units a
+#   standard deviation of 1 is ten times the whole action range, and $\alpha = 0.1$ is a far too large step.
+# - **Test-time step sizes.** At test time the paper takes $\alpha$ for the first step and $\alpha / 2$ for the next
+#   ones (`MAMLRLConfig.test_step_sizes`, default `None` = that schedule).
+#
+# The **meta-update** is Adam with a small step size (0.001) and its gradient clipped to norm 1, for 300 iterations
+# (`meta_optimizer="adam"`, the default), or the paper's **TRPO** (`meta_optimizer="trpo"`):
+# a natural-gradient step through the inner step, limited to a mean KL of 0.01 between the adapted policies before
+# and after (`metarl_edu.trpo`: conjugate gradient on KL Hessian-vector products, then a backtracking line search).
+# A short run, live (a few iterations in quick mode):
 
 # %%
 config = MAMLRLConfig(meta_batch=size(quick=10, full=20), n_traj=size(quick=10, full=20),
-                      outer_lr=size(quick=0.02, full=0.01))  # quick mode: fewer, larger steps
-n_iterations = size(quick=6, full=50)
-maml = MAMLAgent(Navigation2DEnv(), config, seed=0)
-history = maml.train(n_iterations)
-pretrained = PretrainedAgent(Navigation2DEnv(), config, seed=0)
-pretrained.train(n_iterations)
-scratch = MAMLAgent(Navigation2DEnv(), config, seed=0)  # never trained: learning from scratch
+                      n_iterations=size(quick=8, full=60))
+maml_live = MAMLAgent(Navigation2DEnv(), config, seed=0)
+history = maml_live.train()
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(history[:, 0], label="before adaptation")
 ax.plot(history[:, 1], label="after one inner step")
@@ -195,10 +206,29 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Trajectories on four **held-out** goals, before and after one inner step (20 trajectories each, three drawn per
-# task). Before adaptation the policy cannot know the goal; after one step each task's trajectories head for it.
+# ## The whole training curve
+# A first success says little: the old default here (Adam with step size 0.01, no clipping, raw action units)
+# peaks early and then falls apart. Judge a training run by its whole curve. The runs below were made by the
+# training command, `metarl-edu train maml-rl --family nav2d --seed S --out DIR`, which writes a checkpoint, a log
+# of every iteration and an evaluation on 40 held-out goals every 50 iterations; they ship with the course, so this
+# cell only reads them. Each run's exact command is printed.
 
 # %%
+records = {"Adam, no clipping, raw units": read_run(shipped_run("nav2d-adam-unclipped-seed0")),
+           "default (Adam 0.001, clipped)": read_run(shipped_run("nav2d-seed0")),
+           "TRPO, max KL 0.01": read_run(shipped_run("nav2d-trpo-seed0"))}
+plot_training_curves(records, steps=(1, 2), reference=PAPER_NAV2D_MAML[1], bottom=-60)
+plt.show()
+for name, record in records.items():
+    print(f"{name}: {record['command']} ({record['final']['train_seconds']:.0f} s of training)")
+
+# %% [markdown]
+# Trajectories on four **held-out** goals from the default run (seed 0), before and after one inner step (20
+# trajectories each, three drawn per task). Before adaptation the policy cannot know the goal; after one step each
+# task's trajectories head for it.
+
+# %%
+maml = load_run(shipped_run("nav2d-seed0"))
 held_out = nav_family.sample(4, np.random.default_rng(2024))
 trajectories = navigation_trajectories(maml, held_out, steps=1, n_traj=20, seed=0)
 plot_navigation_trajectories(trajectories)
@@ -206,37 +236,51 @@ plt.show()
 print("mean return per task before:", trajectories.returns[0].round(1), "after:", trajectories.returns[1].round(1))
 
 # %% [markdown]
-# ## Adaptation curves on held-out tasks
-# Three starting points, each adapted by the same inner steps on the same held-out tasks:
-# **MAML**; **pretrained**, one policy trained on all tasks jointly with REINFORCE (the paper's baseline); and
-# **scratch**, a freshly initialised policy. The bands are 95% bootstrap intervals over tasks.
+# ## Three seeds, the baselines, the oracle and the paper
+# Every number below is measured on the same held-out goals: three meta-training seeds of the default run; the
+# **pretrained** baseline (one policy trained on all tasks jointly with REINFORCE, same budget and optimiser: the
+# paper's baseline), **scratch** (a freshly initialised policy) and the **oracle**, a policy that sees the goal and
+# walks straight to it. The paper's row is Finn et al. (2017), Table 4 (appendix), MAML on 2D navigation.
 
 # %%
 n_test = size(quick=8, full=40)
-nav_results = {name: agent.evaluate(n_tasks=n_test, steps=2)
-               for name, agent in (("MAML", maml), ("pretrained", pretrained), ("scratch", scratch))}
-plot_adaptation_curves(nav_results, title="2D navigation: held-out goals")
+seeds = compare_on_held_out({f"MAML seed {s}": load_run(shipped_run(f"nav2d-seed{s}")) for s in range(3)}, n_test)
+baselines = compare_on_held_out({"pretrained": load_run(shipped_run("nav2d-pretrained-seed0")),
+                                 "scratch": MAMLAgent(Navigation2DEnv(), seed=0, verbose=False)}, n_test)
+print(seeds.table("2D navigation"))
+print(f"{'Finn et al. 2017, Table 4':<24}" + "".join(f"{x:>10.2f}" for x in PAPER_NAV2D_MAML))
+for name, row in zip(baselines.names, baselines.per_agent, strict=True):
+    print(f"{name:<24}" + "".join(f"{x:>10.2f}" for x in row))
+maml_tasks = seeds.per_task  # each task's mean over the three seeds: the unit of the paired intervals
+print("one step, MAML (mean of seeds) minus before:", paired_bootstrap_ci(maml_tasks[:, 1], maml_tasks[:, 0], rng=0))
+print("two steps minus one step, MAML:             ", paired_bootstrap_ci(maml_tasks[:, 2], maml_tasks[:, 1], rng=0))
+print("MAML minus pretrained, after one step:      ",
+      paired_bootstrap_ci(maml_tasks[:, 1], baselines.returns[0, :, 1], rng=0))
+print("oracle minus MAML after three steps:        ", paired_bootstrap_ci(seeds.oracle, maml_tasks[:, 3], rng=0))
+curves = {"MAML (3 seeds)": MetaTestResult(maml_tasks, []),
+          **{name: MetaTestResult(r, []) for name, r in zip(baselines.names, baselines.returns, strict=True)}}
+ax = plot_adaptation_curves(curves, title="2D navigation: held-out goals")
+ax.axhline(seeds.oracle.mean(), color="black", ls=":", label="oracle (knows the goal)")
+ax.legend()
 plt.show()
-for name, result in nav_results.items():
-    gain_ci = paired_bootstrap_ci(result.returns[:, 1], result.returns[:, 0], rng=0)
-    print(f"--- {name}\n{result}\ngain of one step (95% paired interval over tasks): {gain_ci}")
-print("MAML minus pretrained after one step:",
-      paired_bootstrap_ci(nav_results["MAML"].returns[:, 1], nav_results["pretrained"].returns[:, 1], rng=0))
-gain = paired_bootstrap_ci(nav_results["MAML"].returns[:, 1], nav_results["MAML"].returns[:, 0], rng=0)  # one inner step helps MAML on new goals (quick mode: few tasks, a looser bound)
-assert gain.estimate > 0 and gain.low > size(quick=-10.0, full=0.0)
+gain = paired_bootstrap_ci(maml_tasks[:, 1], maml_tasks[:, 0], rng=0)
+assert gain.low > 0  # one step helps MAML on new goals, every seed counted
 
 # %% [markdown]
-# **What the paper reports.** Finn et al. (2017) plot 2D navigation in their Figure 4 (arXiv v3; top: average
-# return on a log scale after 0 to 3 gradient steps for MAML, pretrained, random initialisation and an oracle that
-# knows the goal; bottom: trajectories before and after 3 steps). The ranking there is MAML well above the pretrained
-# policy and random initialisation once it has taken a step. We quote no numbers read off that plot. Our printed
-# numbers: MAML gains about 20 with one step, the pretrained policy a few, and the paired
-# interval says whether MAML beats it after one step. The pretrained policy starts about as well as MAML (one policy
-# for all goals: heading for the middle is a fair average) but one step barely moves it.
+# **Where we match the paper, and where not.** Read the printed rows; in full mode (40 goals) they read as follows.
+# After one step MAML is at the paper's level or a little above it (Table 4: -11.68), on every seed, and far ahead
+# of the pretrained policy and of scratch: the intervals exclude 0. A second step helps, but ours stops short of the
+# paper's -3.33: with $\alpha / 2$ the second step slightly overshoots (smaller later steps, such as $\alpha / 4$,
+# reach about -4.4 after two and -3 after three steps: run `maml.evaluate` with `MAMLRLConfig(test_step_sizes=(0.1,
+# 0.025))` to see it). The oracle shows how much is left: about -0.5, since walking straight there takes a few steps.
+# The pretrained policy starts about as well as MAML (heading for the middle is a fair average over goals), but one
+# step barely moves it: it was never trained to be adapted.
 #
 # ## The article's example: CartPole
-# A plain `CartPole-v1` is one task. `MAMLAgent` builds a task distribution around it (the line it prints says
-# which), meta-trains on it, and reports held-out physics:
+# A plain `CartPole-v1` is one task. `MAMLAgent` builds a task distribution around it and says which: the physics
+# vary, and on half of the tasks the two actions are **swapped** (the agent cannot see which). No single policy
+# balances them all: a policy that balances the ordinary pole drops a mirrored one at once. The article's four lines
+# (quick mode: three iterations; full mode: the default 200, about two minutes):
 
 # %%
 import gymnasium as gym
@@ -246,32 +290,49 @@ agent = MAMLAgent(env)
 agent.train()
 
 # %% [markdown]
-# The same comparison on held-out physics (pole length, pole mass and gravity never seen in training):
+# The shipped runs of that family (three seeds, `metarl-edu train maml-rl --family cartpole --seed S`), against the
+# pretrained baseline and an oracle that knows whether the actions are swapped (a policy trained on the physics alone,
+# told the mirror), all on the same held-out tasks:
 
 # %%
-cart_pretrained = PretrainedAgent(env, seed=0, verbose=False)
-cart_pretrained.train()
-cart_results = {"MAML": agent.evaluate(), "pretrained": cart_pretrained.evaluate(),
-                "scratch": MAMLAgent(env, seed=0, verbose=False).evaluate()}
-plot_adaptation_curves(cart_results, title="CartPole with varied physics: held-out tasks")
-plt.show()
-for name, result in cart_results.items():
-    gain_ci = paired_bootstrap_ci(result.returns[:, 1], result.returns[:, 0], rng=0)
-    print(f"--- {name}\n{result}\ngain of one step (95% paired interval over tasks): {gain_ci}")
+cart_tasks = size(quick=6, full=40)
+cart = compare_on_held_out({f"MAML seed {s}": load_run(shipped_run(f"cartpole-seed{s}")) for s in range(3)},
+                           cart_tasks, steps=2)
+cart_pretrained = compare_on_held_out({"pretrained": load_run(shipped_run("cartpole-pretrained-seed0"))},
+                                      cart_tasks, steps=2)
+oracle_agent = load_run(shipped_run("cartpole-physics-pretrained-seed0"))
+cart_oracle = cartpole_oracle_returns(oracle_agent, agent.evaluate(n_tasks=cart_tasks, steps=0, seed=77).tasks)
+print(cart.table("CartPole, mirrored"))
+print(f"{'pretrained':<24}" + "".join(f"{x:>10.2f}" for x in cart_pretrained.per_agent[0]))
+print(f"{'oracle (knows the mirror)':<24}{cart_oracle.mean():>10.2f}   (the ceiling is 500)")
+cart_tasks_mean = cart.per_task
+print("one step, MAML minus before:        ", paired_bootstrap_ci(cart_tasks_mean[:, 1], cart_tasks_mean[:, 0], rng=0))
+print("MAML minus pretrained, after a step:",
+      paired_bootstrap_ci(cart_tasks_mean[:, 1], cart_pretrained.returns[0, :, 1], rng=0))
 
 # %% [markdown]
-# **Which wins where.** Read the printed intervals, not the lines alone. On 2D navigation the task is *hidden*
-# (the goal), so no single policy does well on all tasks: adaptation is the whole game, and MAML's one step buys
-# far more than the pretrained policy's; learning from scratch starts far lower and one step cannot close the gap.
-# On CartPole with these ranges, in full mode both MAML and the pretrained policy already balance for (nearly) the
-# whole 500 steps on held-out physics *before* any inner step: one policy suits every task, so adaptation has
-# nothing left to buy, and joint training (pretrained) is as good and cheaper. Meta-learning pays when tasks need
-# *different* behaviour; wider physics ranges, or a shorter training budget, would be the place to look for a gain.
+# And where meta-learning does **not** pay: the physics alone (`CartPoleFamily()`, no mirror). One policy trained on
+# all of them jointly already balances nearly every held-out pole for the whole episode *before* any inner step, so
+# adaptation has nothing left to buy:
+
+# %%
+physics = compare_on_held_out({"pretrained, physics only": oracle_agent}, cart_tasks, steps=1)
+print(physics.table("CartPole, physics only"))
+
+# %% [markdown]
+# **Which wins where.** Read the printed intervals, not the lines alone. On 2D navigation and on mirrored CartPole
+# the task is *hidden* (the goal; which way the pushes go), so no single policy does well on all tasks: adaptation is
+# the whole game, and MAML's step buys far more than the pretrained policy's. On CartPole with varied physics alone,
+# one policy suits every task and joint training is as good and cheaper. Meta-learning pays when tasks need
+# *different* behaviour.
 #
 # ## Summary and next
 # - MAML for RL adapts with policy-gradient steps on the new task's own trajectories; the meta-gradient goes through
 #   that step (`adapt_step` is the per-task piece, vmapped over a meta-batch).
-# - A plain env is one task; `MAMLAgent` needs $p(\mathcal T)$, and builds one for CartPole-v1.
+# - A plain env is one task; `MAMLAgent` needs $p(\mathcal T)$, and builds one for CartPole-v1 (mirrored actions on
+#   half the tasks, so that adaptation matters).
+# - Judge meta-training by its whole curve, on several seeds, next to the paper's numbers, the pretrained baseline
+#   and an oracle.
 # - Compare against a pretrained policy and learning from scratch, with intervals over held-out tasks.
 #
 # Next, lesson 09: RL$^2$, which learns the adaptation itself with a recurrent policy instead of a gradient step.

@@ -44,8 +44,10 @@ def test_the_articles_four_lines_run_in_quick_mode(monkeypatch, capsys):
     agent.train()
     out = capsys.readouterr().out
     assert "CartPoleFamily" in out and "pole length" in out and "gravity" in out  # says what it built
+    assert "swap the two actions" in out and "no single" in out  # ... and why adaptation matters there
     assert len(agent.history) == agent.config.quick_iterations
     assert isinstance(agent.family, CartPoleFamily) and agent.family.max_episode_steps == 500
+    assert agent.family.mirror_prob == 0.5
 
 
 def test_plain_envs_it_cannot_vary_get_a_clear_error():
@@ -145,8 +147,26 @@ def test_a_vmapped_baseline_is_each_tasks_own_baseline():
                                    atol=1e-4, rtol=1e-4)
 
 
+def test_a_mirrored_task_swaps_the_actions_and_nothing_else():
+    plain, mirrored = CartPoleTaskEnv(CartPoleTask(0.5, 0.1, 9.8)), CartPoleTaskEnv(CartPoleTask(0.5, 0.1, 9.8, True))
+    for env in (plain, mirrored):
+        env.reset(seed=3)
+    for a in (0, 1, 1, 0, 1):
+        o1, *_ = plain.step(a)
+        o2, *_ = mirrored.step(1 - a)
+        np.testing.assert_array_equal(o1, o2)
+    family = CartPoleFamily(mirror_prob=0.5)
+    tasks = family.sample(400, np.random.default_rng(0))
+    assert 0.4 < np.mean([t.mirrored for t in tasks]) < 0.6
+    # without mirrors, the task stream is the physics-only one: no extra random draw
+    assert CartPoleFamily().sample(5, np.random.default_rng(1)) == CartPoleFamily(mirror_prob=0.0).sample(
+        5, np.random.default_rng(1))
+    with pytest.raises(ValueError, match="mirror_prob"):
+        CartPoleFamily(mirror_prob=1.5)
+
+
 def test_batched_cartpole_matches_the_gymnasium_env_step_by_step():
-    tasks = [CartPoleTask(0.3, 0.05, 5.0), CartPoleTask(0.9, 0.2, 14.0)]
+    tasks = [CartPoleTask(0.3, 0.05, 5.0), CartPoleTask(0.9, 0.2, 14.0, mirrored=True)]
     batched = BatchedCartPole(tasks, n_traj=2, max_episode_steps=60, generator=torch.Generator().manual_seed(1))
     obs = batched.reset()
     singles = [[CartPoleTaskEnv(task) for _ in range(2)] for task in tasks]
@@ -263,3 +283,22 @@ def test_chunking_tasks_changes_memory_not_results():
     torch.testing.assert_close(p3, p4, rtol=1e-5, atol=1e-6)  # a last chunk smaller than the others
     np.testing.assert_allclose(r1, r4, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(r3, r4, rtol=1e-4, atol=1e-4)
+
+
+def test_the_paper_units_policy_acts_in_a_tenth_of_its_outputs():
+    agent = MAMLAgent(Navigation2DEnv(), MAMLRLConfig(hidden_sizes=(16,)), seed=1, verbose=False)
+    policy = agent.policy
+    obs = torch.rand((100, 2)) - 0.5
+    with torch.no_grad():
+        mu, log_std = policy(obs)
+    assert float(mu.abs().max()) < 0.05  # the mean starts inside [-0.1, 0.1] for every state
+    np.testing.assert_allclose(log_std.exp().detach().numpy(), 0.1 * agent.config.init_std, rtol=1e-6)
+    # the log-probability of env actions is that of the normalised actions, less log(0.1) per dimension
+    a = torch.full((100, 2), 0.05)
+    z = (a / 0.1 - mu / 0.1) / agent.config.init_std
+    expected = (-0.5 * z**2 - np.log(agent.config.init_std) - 0.5 * np.log(2 * np.pi)).sum(-1) - 2 * np.log(0.1)
+    torch.testing.assert_close(policy.log_prob(obs, a), expected, atol=1e-4, rtol=1e-5)
+    raw = MAMLAgent(Navigation2DEnv(), MAMLRLConfig(hidden_sizes=(16,), normalise_actions=False, init_std=1.0),
+                    seed=1, verbose=False)
+    # raw units: a standard deviation of 1, ten times the action range
+    assert float(raw.policy(obs)[1].detach().exp().mean()) == pytest.approx(1.0)

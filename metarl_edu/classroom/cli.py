@@ -141,7 +141,8 @@ def cmd_train_maml_rl(args: argparse.Namespace) -> int:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value  # a bare word such as trpo
-    result = train_run(args.family, args.seed, args.out, args.iterations, args.eval_every, **overrides)
+    result = train_run(args.family, args.seed, args.out, args.iterations, args.eval_every, agent=args.agent,
+                       **overrides)
     for iteration, returns in result.curve.items():
         print(f"iteration {iteration:4d}: return after 0-3 inner steps {returns}")
     print(f"wrote {result.out} (training {result.final['train_seconds']} s)")
@@ -190,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     maml = algorithms.add_parser("maml-rl", help="meta-train MAMLAgent on a task family")
     maml.add_argument("--family", choices=("nav2d", "cartpole", "cartpole-physics"), default="nav2d")
     maml.add_argument("--seed", type=int, default=0)
+    maml.add_argument("--agent", choices=("maml", "pretrained"), default="maml",
+                      help="MAMLAgent, or the pretrained baseline with the same config and budget")
     maml.add_argument("--out", required=True, help="the run folder (created)")
     maml.add_argument("--iterations", type=int, help="meta-iterations (default: the family's config)")
     maml.add_argument("--eval-every", type=int, default=50, help="evaluate on the held-out tasks this often")

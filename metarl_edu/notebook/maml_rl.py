@@ -85,3 +85,30 @@ def plot_adaptation_curves(results: Mapping[str, MetaTestResult], title: str, ax
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
+
+
+def plot_training_curves(records: Mapping[str, dict], steps: tuple[int, ...] = (1, 2), reference: float | None = None,
+                         bottom: float | None = None, ax: Axes | None = None) -> Axes:
+    """Held-out return against meta-iteration, from training runs' ``eval.json`` records
+    (:func:`metarl_edu.studies.maml_rl.read_run`): one colour per run, a line style per number of inner steps.
+    ``bottom``: the lowest return shown (a collapsed run falls off the chart, and the title says so)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4))
+    styles = ("-", "--", ":", "-.")
+    for colour, (name, record) in zip(plt.cm.tab10(np.arange(10)), records.items(), strict=False):
+        iterations = sorted(int(k) for k in record["curve"])
+        for style, k in zip(styles, steps, strict=False):
+            ax.plot(iterations, [record["curve"][str(i)][k] for i in iterations], style, color=colour, marker="o",
+                    ms=3, label=f"{name}, after {k} step{'s' if k != 1 else ''}")
+    if reference is not None:
+        ax.axhline(reference, color="grey", lw=1, ls=":", label=f"paper, after 1 step ({reference})")
+    ax.set_xlabel("meta-iteration")
+    ax.set_ylabel("mean return on 40 held-out tasks")
+    title = "MAML for RL: the whole training curve, evaluated every 50 iterations"
+    if bottom is not None:
+        ax.set_ylim(bottom=bottom)
+        title += f"\n(returns below {bottom:g} are off the chart)"
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax

@@ -32,6 +32,7 @@ from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
 from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaRLAgent, PretrainedAgent
 
 FAMILIES = ("nav2d", "cartpole", "cartpole-physics")
+AGENTS: dict[str, type[MetaRLAgent]] = {"maml": MAMLAgent, "pretrained": PretrainedAgent}
 EVAL_TASKS, EVAL_STEPS, EVAL_SEED = 40, 3, 77  # the held-out tasks every run is measured on
 CHECKPOINT, LOG, EVAL = "checkpoint.pt", "log.csv", "eval.json"
 
@@ -90,8 +91,11 @@ def _evaluate(agent: MetaRLAgent) -> np.ndarray:
 
 
 def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None = None, eval_every: int = 50,
-              progress: bool = True, **overrides: Any) -> RunResult:
+              progress: bool = True, agent: str = "maml", **overrides: Any) -> RunResult:
     """Meta-train ``MAMLAgent`` on ``family`` (:func:`family_by_name`) with ``seed`` and write the run to ``out``.
+
+    ``agent="pretrained"`` trains the pretrained baseline (:class:`~metarl_edu.maml_rl.PretrainedAgent`) instead,
+    with the same config and budget.
 
     ``n_iterations``: default the family's config. ``overrides``: :class:`MAMLRLConfig` fields (``meta_optimizer=
     "trpo"``, ``lr_schedule="constant"``, ``max_grad_norm=None``, ...). Every ``eval_every`` iterations (and at the
@@ -104,7 +108,10 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
         config = replace(config, n_iterations=int(n_iterations))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    agent = MAMLAgent(task_family, config, seed=seed, verbose=False)
+    kind = agent
+    if kind not in AGENTS:
+        raise ValueError(f"agent must be one of {sorted(AGENTS)}; got {kind!r}")
+    agent = AGENTS[kind](task_family, config, seed=seed, verbose=False)
     rows, curve, start, eval_seconds = [], {}, time.perf_counter(), 0.0
     columns = ("iteration", "return_before", "return_after", "grad_norm", "kl", "backtracks", "seconds")
     for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=f"{family} seed {seed}"):
@@ -122,31 +129,33 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    torch.save({"family": family, "seed": seed, "config": asdict(config), "state_dict": agent.policy.state_dict()},
-               out / CHECKPOINT)
+    torch.save({"family": family, "seed": seed, "agent": kind, "config": asdict(config),
+                "state_dict": agent.policy.state_dict()}, out / CHECKPOINT)
     final = {"returns": _evaluate(agent).round(4).tolist(), "train_seconds": round(train_seconds, 1)}
-    record = {"family": family, "seed": seed, "command": _command(family, seed, out, config, overrides),
+    record = {"family": family, "seed": seed, "agent": kind, "command": _command(family, seed, kind, out, config,
+                                                                                   overrides),
               "config": asdict(config), "eval_tasks": EVAL_TASKS, "eval_steps": EVAL_STEPS, "eval_seed": EVAL_SEED,
               "curve": {str(k): v for k, v in curve.items()}, "final": final}
     (out / EVAL).write_text(json.dumps(record, indent=1))
     return RunResult(out, curve, final)
 
 
-def _command(family: str, seed: int, out: Path, config: MAMLRLConfig, overrides: dict[str, Any]) -> str:
-    words = ["metarl-edu", "train", "maml-rl", "--family", family, "--seed", str(seed),
+def _command(family: str, seed: int, kind: str, out: Path, config: MAMLRLConfig, overrides: dict[str, Any]) -> str:
+    words = ["metarl-edu", "train", "maml-rl", "--family", family, "--seed", str(seed), "--agent", kind,
              "--iterations", str(config.n_iterations)]
     for key, value in overrides.items():
         words += ["--set", f"{key}={json.dumps(value)}"]
     return " ".join(words + ["--out", str(out)])
 
 
-def load_run(path: str | Path) -> MAMLAgent:
+def load_run(path: str | Path) -> MetaRLAgent:
     """The agent saved by :func:`train_run` in ``path`` (a run folder), ready to ``adapt`` and ``evaluate``."""
     saved = torch.load(Path(path) / CHECKPOINT, map_location="cpu", weights_only=True)
     config = saved["config"]
     names = {f.name for f in fields(MAMLRLConfig)}
     config = MAMLRLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in names})
-    agent = MAMLAgent(family_by_name(saved["family"]), config, seed=int(saved["seed"]), verbose=False)
+    agent = AGENTS[saved.get("agent", "maml")](family_by_name(saved["family"]), config, seed=int(saved["seed"]),
+                                                verbose=False)
     agent.policy.load_state_dict(saved["state_dict"])
     return agent
 
@@ -158,6 +167,14 @@ def shipped_runs(family: str | None = None) -> list[Path]:
         return []
     runs = sorted(p for p in root.iterdir() if (p / EVAL).is_file())
     return [p for p in runs if family is None or p.name.rsplit("-seed", 1)[0] == family]
+
+
+def shipped_run(name: str) -> Path:
+    """One shipped run folder by name, e.g. ``"nav2d-seed0"`` or ``"nav2d-trpo-seed0"``."""
+    runs = {p.name: p for p in shipped_runs()}
+    if name not in runs:
+        raise FileNotFoundError(f"no shipped run {name!r}; shipped: {sorted(runs)}")
+    return runs[name]
 
 
 def read_run(path: str | Path) -> dict[str, Any]:
@@ -178,3 +195,54 @@ def pretrained_baseline(family: str, seed: int, n_iterations: int | None = None)
     agent = PretrainedAgent(task_family, config, seed=seed, verbose=False)
     agent.train(n_iterations or config.n_iterations, progress=False)
     return agent
+
+
+# ============================================================================================ results across seeds
+@dataclass(frozen=True)
+class SeedComparison:
+    """Returns on the same held-out tasks for several agents (e.g. meta-training seeds) after 0..steps inner steps.
+
+    Attributes:
+        names: one per agent.
+        returns: (n_agents, n_tasks, steps + 1).
+        oracle: (n_tasks,) the oracle's return on each task, or None.
+    """
+
+    names: list[str]
+    returns: np.ndarray
+    oracle: np.ndarray | None
+
+    @property
+    def per_agent(self) -> np.ndarray:
+        """(n_agents, steps + 1): each agent's mean over tasks."""
+        return self.returns.mean(axis=1)
+
+    @property
+    def per_task(self) -> np.ndarray:
+        """(n_tasks, steps + 1): each task's mean over agents (the unit of the paired intervals)."""
+        return self.returns.mean(axis=0)
+
+    def table(self, title: str) -> str:
+        """Per agent, the mean, and the spread (min to max over agents) after each number of steps."""
+        steps = self.returns.shape[2]
+        head = f"{title:<24}" + "".join(f"{f'{k} step' + ('s' if k != 1 else ''):>10}" for k in range(steps))
+        lines = [head] + [f"{name:<24}" + "".join(f"{x:>10.2f}" for x in row)
+                          for name, row in zip(self.names, self.per_agent, strict=True)]
+        lines.append(f"{'mean over seeds':<24}" + "".join(f"{x:>10.2f}" for x in self.per_agent.mean(axis=0)))
+        lines.append(f"{'spread (max - min)':<24}" + "".join(
+            f"{x:>10.2f}" for x in self.per_agent.max(axis=0) - self.per_agent.min(axis=0)))
+        if self.oracle is not None:
+            lines.append(f"{'oracle (knows the task)':<24}{self.oracle.mean():>10.2f}")
+        return "\n".join(lines)
+
+
+def compare_on_held_out(agents: dict[str, MetaRLAgent], n_tasks: int, steps: int = EVAL_STEPS,
+                        seed: int = EVAL_SEED, oracle: bool = True) -> SeedComparison:
+    """Evaluate every agent on the same ``n_tasks`` held-out tasks (``evaluate`` with ``seed``), and the oracle on
+    them where the family has one (2D navigation: the goal-aware policy)."""
+    results = {name: agent.evaluate(n_tasks=n_tasks, steps=steps, seed=seed) for name, agent in agents.items()}
+    first = next(iter(results.values()))
+    family = next(iter(agents.values())).family
+    oracle_returns = navigation_oracle_returns(family, first.tasks) \
+        if oracle and isinstance(family, Navigation2DFamily) else None
+    return SeedComparison(list(results), np.stack([r.returns for r in results.values()]), oracle_returns)

@@ -1,0 +1,114 @@
+"""Reproducible MAML-RL runs: the training command's files, reloading a run, the oracles, and every shipped run
+re-evaluated against the numbers its eval.json records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from metarl_edu.classroom import cli
+from metarl_edu.envs.navigation import Navigation2DFamily, NavigationTask
+from metarl_edu.studies.maml_rl import (
+    CHECKPOINT,
+    EVAL,
+    LOG,
+    compare_on_held_out,
+    family_by_name,
+    load_run,
+    navigation_oracle_returns,
+    read_run,
+    shipped_runs,
+    train_run,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SMALL = {"meta_batch": 3, "n_traj": 4, "hidden_sizes": [8], "eval_tasks": 4}
+
+
+def test_the_goal_aware_oracle_walks_straight_to_the_goal():
+    family = Navigation2DFamily()
+    # (0.3, 0): three steps of 0.1 along x, distances 0.2, 0.1, 0 -> return -0.3, then the goal ends the episode
+    # (-0.15, 0.25): x needs 2 steps (0.1, 0.05), y 3 steps (0.1, 0.1, 0.05)
+    got = navigation_oracle_returns(family, [NavigationTask((0.3, 0.0)), NavigationTask((-0.15, 0.25))])
+    second = -(np.hypot(0.05, 0.15) + np.hypot(0.0, 0.05) + 0.0)
+    np.testing.assert_allclose(got, [-0.3, second], atol=1e-5)
+
+
+def test_a_run_writes_its_checkpoint_log_and_evaluation_and_reloads(tmp_path, monkeypatch):
+    monkeypatch.setattr("metarl_edu.studies.maml_rl.EVAL_TASKS", 3)
+    result = train_run("nav2d", 0, tmp_path / "run", n_iterations=3, eval_every=2, progress=False, **SMALL)
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {CHECKPOINT, LOG, EVAL}
+    record = read_run(tmp_path / "run")
+    assert record["command"].startswith("metarl-edu train maml-rl --family nav2d --seed 0 --agent maml")
+    assert sorted(record["curve"]) == ["2", "3"] and len(record["curve"]["3"]) == 4
+    assert len(record["log"]["iteration"]) == 3 and np.all(np.isfinite(record["log"]["grad_norm"]))
+    assert np.all(np.diff(record["log"]["seconds"]) >= 0)
+    agent = load_run(tmp_path / "run")
+    again = agent.evaluate(n_tasks=3, steps=3, seed=77).returns
+    np.testing.assert_allclose(again, np.array(record["final"]["returns"]), atol=1e-3)
+    assert result.curve[3] == record["curve"]["3"]
+
+
+def test_the_train_command_takes_config_fields(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("metarl_edu.studies.maml_rl.EVAL_TASKS", 3)
+    args = ["train", "maml-rl", "--family", "nav2d", "--seed", "1", "--iterations", "2", "--eval-every", "1",
+            "--out", str(tmp_path / "trpo"), "--set", "meta_optimizer=trpo", "--set", "cg_iters=3"]
+    for key, value in SMALL.items():
+        args += ["--set", f"{key}={json.dumps(value)}"]
+    assert cli.main(args) == 0
+    record = read_run(tmp_path / "trpo")
+    assert record["config"]["meta_optimizer"] == "trpo" and "--set meta_optimizer=" in record["command"]
+    assert np.all(record["log"]["kl"] <= 0.01 + 1e-9) and np.all(np.isfinite(record["log"]["backtracks"]))
+    assert "iteration    2" in capsys.readouterr().out
+
+
+def test_families_by_name():
+    assert family_by_name("cartpole").mirror_prob == 0.5 and family_by_name("cartpole-physics").mirror_prob == 0
+    with pytest.raises(ValueError, match="family must be one of"):
+        family_by_name("pendulum")
+
+
+RUNS = shipped_runs()
+
+
+def test_runs_are_shipped_for_every_headline_number():
+    names = {p.name for p in RUNS}
+    assert {f"nav2d-seed{s}" for s in range(3)} <= names and {f"cartpole-seed{s}" for s in range(3)} <= names
+    for path in RUNS:
+        assert sum(f.stat().st_size for f in path.iterdir()) < 2_000_000
+
+
+@pytest.mark.parametrize("path", RUNS, ids=[p.name for p in RUNS])
+def test_a_shipped_run_reproduces_its_recorded_evaluation(path):
+    record = read_run(path)
+    agent = load_run(path)
+    got = agent.evaluate(n_tasks=record["eval_tasks"], steps=record["eval_steps"], seed=record["eval_seed"]).returns
+    want = np.array(record["final"]["returns"])
+    # the same tasks, seeds and weights: the same numbers here; elsewhere float rounding may flip a sampled action
+    np.testing.assert_allclose(got.mean(0), want.mean(0), rtol=0.05, atol=0.5)
+    assert record["curve"][str(max(int(k) for k in record["curve"]))] == pytest.approx(list(want.mean(0)), abs=1e-2)
+
+
+def test_seeds_are_compared_on_the_same_tasks(tmp_path, monkeypatch):
+    monkeypatch.setattr("metarl_edu.studies.maml_rl.EVAL_TASKS", 3)
+    from metarl_edu.envs.navigation import Navigation2DEnv
+    from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig
+
+    config = MAMLRLConfig(meta_batch=3, n_traj=4, hidden_sizes=(8,))
+    agents = {f"seed {s}": MAMLAgent(Navigation2DEnv(), config, seed=s, verbose=False) for s in range(2)}
+    comparison = compare_on_held_out(agents, n_tasks=3, steps=1)
+    assert comparison.returns.shape == (2, 3, 2) and comparison.oracle.shape == (3,)
+    assert np.all(comparison.oracle > comparison.returns.max(axis=(0, 2)))  # the oracle beats both on every task
+    assert "mean over seeds" in comparison.table("2D navigation")
+
+
+def test_the_benchmark_follows_the_curve_to_the_end():
+    from metarl_edu.studies.bench import bench_maml_rl
+
+    figures = bench_maml_rl(seeds=(0,), n_iterations=2, eval_every=1)
+    curve = figures["seed 0 curve (iteration: after 0-3 steps)"]
+    assert sorted(curve) == [1, 2] and all(len(v) == 4 for v in curve.values())  # every evaluation, to the end
+    assert figures["seed 0 largest drop below best, %"] >= 0 and figures["s_per_iteration_median"] > 0
