@@ -29,6 +29,7 @@ References:
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -101,21 +102,30 @@ def adapt_step(policy: MLPPolicy, params: Params, episodes: Episodes, alpha: flo
     return adapt(loss, params, episodes, alpha, 1, first_order)
 
 
-def meta_loss(policy: MLPPolicy, params: Params, train: list[Episodes], valid: Episodes, alpha: float,
-              gamma: float = 0.99, first_order: bool = False) -> torch.Tensor:
+def meta_loss(policy: MLPPolicy, params: Params, train: list[Episodes], valid: Episodes, alpha: float | Sequence[float],
+              gamma: float = 0.99, first_order: bool = False, every_step: bool = False) -> torch.Tensor:
     """One task's meta-loss ``L(theta'; D')``: adapt with :func:`adapt_step` on each batch of ``train`` in turn
     (``D``, one batch per inner step, each sampled with the parameters reached so far), then the
     :func:`inner_loss` of the adapted policy on ``valid`` (``D'``, sampled with ``theta'``).
+
+    ``alpha``: one step size, or one per inner step. ``every_step``: with several inner steps, average the losses
+    after *each* step (step k scored on the batch the next step adapts on, the last on ``valid``), so that every
+    step is trained to help, not only the last (Antoniou et al. 2019's multi-step loss).
 
     Differentiable in ``params`` through every inner step. Like the paper, it treats the trajectories as data: it
     ignores how changing ``theta`` changes *which* trajectories the inner steps see (E-MAML, ProMP and DiCE add
     that term).
     """
-    theta_prime = params
-    for episodes in train:
-        theta_prime = _module().adapt_step(policy, theta_prime, episodes, alpha, gamma, first_order)
-    A = advantages(valid, gamma)
-    return inner_loss(policy.log_prob(valid.obs, valid.actions, params=theta_prime), A, valid.mask)
+    alphas = [alpha] * len(train) if isinstance(alpha, (int, float)) else list(alpha)
+    batches = [*train, valid]
+    theta_prime, losses = params, []
+    for k, episodes in enumerate(train):
+        theta_prime = _module().adapt_step(policy, theta_prime, episodes, alphas[k], gamma, first_order)
+        scored = batches[k + 1]
+        if every_step or scored is valid:
+            A = advantages(scored, gamma)
+            losses.append(inner_loss(policy.log_prob(scored.obs, scored.actions, params=theta_prime), A, scored.mask))
+    return torch.stack(losses).mean()
 
 
 def _module() -> Any:
@@ -195,7 +205,10 @@ class MAMLRLConfig:
         alpha: inner step size, > 0. 2D navigation: 0.1 (Finn et al. 2017, section 5.3).
         test_step_sizes: the step sizes of the 1st, 2nd, ... inner step at test time (``adapt``, ``evaluate``);
             the last one repeats. ``None``: ``alpha``, then ``alpha / 2``, the paper's test schedule.
-        inner_steps: inner policy-gradient steps during meta-training, >= 1 (the paper: 1).
+        inner_steps: inner policy-gradient steps during meta-training, >= 1, with the test-time step sizes (the
+            paper: 1). Default 2, so that the second step at test time is one the training prepared.
+        loss_every_step: with several inner steps, the meta-loss averages the losses after each step
+            (:func:`meta_loss`'s ``every_step``), so that both the first and the second step are trained to help.
         meta_batch: tasks per meta-update, >= 1 (the paper's 2D navigation: 20).
         n_traj: trajectories per task for each inner step and for the meta-loss, >= 1 (the paper: 20).
         gamma: discount in [0, 1] of the returns the policy gradient uses (0.99).
@@ -225,7 +238,8 @@ class MAMLRLConfig:
 
     alpha: float = 0.1
     test_step_sizes: tuple[float, ...] | None = None
-    inner_steps: int = 1
+    inner_steps: int = 2
+    loss_every_step: bool = True
     meta_batch: int = 20
     n_traj: int = 20
     gamma: float = 0.99
@@ -243,7 +257,7 @@ class MAMLRLConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     normalise_actions: bool = True
     init_std: float = 0.5
-    n_iterations: int = 300
+    n_iterations: int = 400
     quick_iterations: int = 3
     eval_tasks: int = 40
 
@@ -282,9 +296,9 @@ class MAMLRLConfig:
         if isinstance(family, CartPoleFamily):
             # Two actions and normalised advantages: a step of 0.1 barely moves a softmax, 0.5 can flip it.
             many = 200 if family.mirror_prob > 0 else 60  # the physics alone are learned much sooner
-            return cls(alpha=0.5, outer_lr=0.01, lr_schedule="linear", meta_batch=10, n_traj=10, n_iterations=many,
-                       eval_tasks=20)
-        return cls(n_iterations=100, eval_tasks=20)
+            return cls(alpha=0.5, outer_lr=0.01, lr_schedule="linear", inner_steps=1, meta_batch=10, n_traj=10,
+                       n_iterations=many, eval_tasks=20)
+        return cls(inner_steps=1, n_iterations=100, eval_tasks=20)
 
 
 # ============================================================================================ evaluation result
@@ -376,16 +390,15 @@ class MetaRLAgent:
                  for lo in range(0, n_tasks, chunk)]
         return {k: torch.cat([part[k] for part in parts]) for k in thetas}
 
-    def _adapt_batch(self, env: Any, steps: int, generator: torch.Generator, test: bool = True
-                     ) -> tuple[list[Params], list[Episodes]]:
-        """Sample, step, sample, ...: per-task parameters after 0..steps steps, and the episodes sampled with each.
-        ``test``: the test-time step sizes (:meth:`MAMLRLConfig.step_size`); else ``alpha`` at every step."""
+    def _adapt_batch(self, env: Any, steps: int, generator: torch.Generator) -> tuple[list[Params], list[Episodes]]:
+        """Sample, step, sample, ...: per-task parameters after 0..steps steps, and the episodes sampled with each;
+        step k with :meth:`MAMLRLConfig.step_size` (k), in training as at test time."""
         theta = {k: v.detach() for k, v in self.params.items()}
         n_tasks = env.batch_shape[0]
         thetas = [{k: v.expand(n_tasks, *v.shape) for k, v in theta.items()}]
         episodes = [self._sample(env, theta, False, generator)]
         for k in range(1, steps + 1):
-            adapted = self.adapt_tasks(thetas[-1], episodes[-1], self.config.step_size(k) if test else None)
+            adapted = self.adapt_tasks(thetas[-1], episodes[-1], self.config.step_size(k))
             thetas.append({k: v.detach() for k, v in adapted.items()})
             episodes.append(self._sample(env, thetas[-1], True, generator))
         return thetas, episodes
@@ -476,8 +489,11 @@ class MAMLAgent(MetaRLAgent):
         c = self.config
         n_batches, n_tasks = len(episodes), episodes[0].mask.shape[1]
 
+        alphas = [c.step_size(k) for k in range(1, n_batches)]
+
         def task_loss(params: Params, *batches: Episodes) -> torch.Tensor:
-            return meta_loss(self.policy, params, list(batches[:-1]), batches[-1], c.alpha, c.gamma, c.first_order)
+            return meta_loss(self.policy, params, list(batches[:-1]), batches[-1], alphas, c.gamma, c.first_order,
+                             c.loss_every_step)
 
         losses_of = vmap(_per_task(task_loss, n_batches), in_dims=(None, *[1] * (n_batches * len(fields(Episodes)))))
         self.optimizer.zero_grad()
@@ -488,7 +504,7 @@ class MAMLAgent(MetaRLAgent):
 
     def step(self, tasks: list[Any]) -> tuple[float, float]:
         c = self.config
-        _, episodes = self._adapt_batch(self._env(tasks, c.n_traj), c.inner_steps, self.generator, test=False)
+        _, episodes = self._adapt_batch(self._env(tasks, c.n_traj), c.inner_steps, self.generator)
         if c.meta_optimizer == "trpo":
             result = self.trpo_update(episodes)
             self.step_info = {"kl": result.kl, "backtracks": result.backtracks, "accepted": result.accepted}
@@ -511,8 +527,8 @@ class MAMLAgent(MetaRLAgent):
 
         def adapted_outputs(params: Params, *batches: Episodes) -> Any:
             theta = params
-            for e in batches[:-1]:
-                theta = _module().adapt_step(policy, theta, e, c.alpha, c.gamma, c.first_order)
+            for k, e in enumerate(batches[:-1], start=1):
+                theta = _module().adapt_step(policy, theta, e, c.step_size(k), c.gamma, c.first_order)
             return policy(batches[-1].obs, params=theta)
 
         n_in = len(episodes) * len(fields(Episodes))

@@ -19,6 +19,8 @@ from metarl_edu.maml_rl import (
     PretrainedAgent,
     TaskDistributionError,
     adapt_step,
+    advantages,
+    inner_loss,
     meta_loss,
     task_column,
     task_distribution,
@@ -112,11 +114,31 @@ def test_the_agents_meta_gradient_equals_the_lesson_functions_on_a_fixed_batch()
     _, episodes = agent._adapt_batch(env, agent.config.inner_steps, agent.generator)
     got = {k: g.clone() for k, g in agent.meta_gradient(episodes).items()}
     params = {k: v.detach().requires_grad_(True) for k, v in agent.params.items()}
+    c = agent.config
+    alphas = [c.step_size(k) for k in range(1, len(episodes))]
     losses = [meta_loss(agent.policy, params, [task_column(e, i) for e in episodes[:-1]], task_column(episodes[-1], i),
-                        agent.config.alpha, agent.config.gamma) for i in range(3)]
+                        alphas, c.gamma, every_step=c.loss_every_step) for i in range(3)]
     expected = torch.autograd.grad(torch.stack(losses).mean(), list(params.values()))
     for (k, g), want in zip(got.items(), expected, strict=True):
         torch.testing.assert_close(g, want, atol=1e-5, rtol=1e-4, msg=k)
+
+
+def test_the_multi_step_meta_loss_scores_every_step_on_the_next_batch():
+    agent, env = _meta_batch()
+    _, episodes = agent._adapt_batch(env, 2, agent.generator)
+    one = [task_column(e, 0) for e in episodes]
+    params = {k: v.detach() for k, v in agent.params.items()}
+    alphas = [0.1, 0.05]
+    theta1 = adapt_step(agent.policy, params, one[0], 0.1)
+    theta2 = adapt_step(agent.policy, theta1, one[1], 0.05)
+
+    def score(theta, e):
+        return inner_loss(agent.policy.log_prob(e.obs, e.actions, params=theta), advantages(e, 0.99), e.mask)
+
+    both = meta_loss(agent.policy, params, one[:2], one[2], alphas, every_step=True)
+    torch.testing.assert_close(both, (score(theta1, one[1]) + score(theta2, one[2])) / 2)
+    last = meta_loss(agent.policy, params, one[:2], one[2], alphas)
+    torch.testing.assert_close(last, score(theta2, one[2]))
 
 
 def test_one_meta_iteration_runs_the_taught_adapt_step(monkeypatch):

@@ -66,7 +66,7 @@ def test_one_trpo_step_improves_the_surrogate_within_the_kl_bound():
     config = MAMLRLConfig(meta_batch=3, n_traj=4, hidden_sizes=(8,), meta_optimizer="trpo", max_kl=0.01,
                           cg_iters=5)
     agent = MAMLAgent(Navigation2DEnv(max_episode_steps=20), config, seed=0)
-    _, episodes = agent._adapt_batch(agent._env(agent.family.sample(3, agent.rng), 4), 1, agent.generator, test=False)
+    _, episodes = agent._adapt_batch(agent._env(agent.family.sample(3, agent.rng), 4), 1, agent.generator)
     loss_fn, kl_fn = agent.trpo_functions(episodes)
     before = {k: v.detach().clone() for k, v in agent.params.items()}
     with torch.no_grad():

@@ -93,22 +93,26 @@ def plot_training_curves(records: Mapping[str, dict], steps: tuple[int, ...] = (
     (:func:`metarl_edu.studies.maml_rl.read_run`): one colour per run, a line style per number of inner steps.
     ``bottom``: the lowest return shown (a collapsed run falls off the chart, and the title says so)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 4))
+        _, ax = plt.subplots(figsize=(10, 4.2))
     styles = ("-", "--", ":", "-.")
+    highest = -np.inf
     for colour, (name, record) in zip(plt.cm.tab10(np.arange(10)), records.items(), strict=False):
         iterations = sorted(int(k) for k in record["curve"])
         for style, k in zip(styles, steps, strict=False):
-            ax.plot(iterations, [record["curve"][str(i)][k] for i in iterations], style, color=colour, marker="o",
-                    ms=3, label=f"{name}, after {k} step{'s' if k != 1 else ''}")
+            values = [record["curve"][str(i)][k] for i in iterations]
+            highest = max(highest, *values)
+            ax.plot(iterations, values, style, color=colour, marker="o", ms=3,
+                    label=f"{name}, after {k} step{'s' if k != 1 else ''}")
     if reference is not None:
         ax.axhline(reference, color="grey", lw=1, ls=":", label=f"paper, after 1 step ({reference})")
     ax.set_xlabel("meta-iteration")
     ax.set_ylabel("mean return on 40 held-out tasks")
     title = "MAML for RL: the whole training curve, evaluated every 50 iterations"
     if bottom is not None:
-        ax.set_ylim(bottom=bottom)
+        ax.set_ylim(bottom=bottom, top=max(highest, bottom) + 0.05 * abs(bottom))
         title += f"\n(returns below {bottom:g} are off the chart)"
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.figure.tight_layout()
     return ax

@@ -228,11 +228,12 @@ class SeedComparison:
         head = f"{title:<24}" + "".join(f"{f'{k} step' + ('s' if k != 1 else ''):>10}" for k in range(steps))
         lines = [head] + [f"{name:<24}" + "".join(f"{x:>10.2f}" for x in row)
                           for name, row in zip(self.names, self.per_agent, strict=True)]
-        lines.append(f"{'mean over seeds':<24}" + "".join(f"{x:>10.2f}" for x in self.per_agent.mean(axis=0)))
-        lines.append(f"{'spread (max - min)':<24}" + "".join(
-            f"{x:>10.2f}" for x in self.per_agent.max(axis=0) - self.per_agent.min(axis=0)))
+        if len(self.names) > 1:
+            lines.append(f"{'mean over seeds':<24}" + "".join(f"{x:>10.2f}" for x in self.per_agent.mean(axis=0)))
+            lines.append(f"{'spread (max - min)':<24}" + "".join(
+                f"{x:>10.2f}" for x in self.per_agent.max(axis=0) - self.per_agent.min(axis=0)))
         if self.oracle is not None:
-            lines.append(f"{'oracle (knows the task)':<24}{self.oracle.mean():>10.2f}")
+            lines.append(f"{'oracle (knows the task)':<24}{self.oracle.mean():>10.2f}   (no adaptation needed)")
         return "\n".join(lines)
 
 
