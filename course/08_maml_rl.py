@@ -276,8 +276,8 @@ assert gain.low > 0  # one step helps MAML on new goals, every seed counted
 # **Where we match the paper, and where not.** Read the printed rows; in full mode (40 goals) they read as follows.
 # After one step MAML is a little above the paper's level on every seed (Table 4: -11.68), and far ahead of the
 # pretrained policy and of scratch: the paired intervals exclude 0. After two steps the mean over seeds is about -4,
-# within a quarter of the paper's -3.33, and a third step adds little, as in the paper; the seeds differ by about
-# one unit there, so one seed can land on either side of -4.2 in a given evaluation. What still differs: we train
+# within a quarter of the paper's -3.33; the seeds span about 0.6 there. A third step, which training never took,
+# does not help on average (the paper's third step adds 0.1). What still differs: we train
 # with two inner steps where the paper trained with one (with one, our second step overshoots, as the TRPO and
 # old-Adam curves above show), and our policy has 64 units per layer, not 100. The oracle shows what is left: about
 # -0.5, since walking straight to the goal takes a few steps. The pretrained policy starts about as well as MAML
