@@ -409,7 +409,8 @@ assert min(ratio.values()) >= size(quick=0.0, full=0.95), "a target was missed: 
 # abstract sums it up: after training, RL$^2$'s "performance on new MDPs is close to human-designed algorithms with
 # optimality guarantees". Their UCB1 is the Beta(1,1) variant: the textbook one could not earn their UCB1
 # column at $n = 10$, since its forced first round alone costs more than the gap
-# (`metarl_edu.studies.bandit_baselines.DUAN_2016_UCB1` holds the column, and `reproduce_duan_ucb1` reproduces it).
+# (`metarl_edu.studies.bandit_baselines.DUAN_2016_UCB1` holds the entries of that column checked here, and
+# `reproduce_duan_ucb1` reproduces them within 2.5%).
 # Read our tables above with that in mind, after a few minutes of training on one CPU core: at $n = 10$ RL$^2$ beats
 # the textbook UCB1 clearly (which spends half of its 10 pulls trying each arm once; RL$^2$ tries fewer, as printed
 # above), but the Beta(1,1) variant, with no forced round, is a much harder baseline: compare RL$^2$'s interval with

@@ -172,8 +172,7 @@ def test_ucb1_prior_is_validated(prior, match):
 
 def test_ucb1_with_beta_1_1_statistics_reproduces_duan_table_1():
     # Duan et al. (2016), Table 1, UCB1 column: c tuned on 1,000 bandits of another seed, then 4,000 bandits each.
-    settings = [(10, 5), (100, 5), (100, 10), (100, 50), (500, 10)]
-    for (n, k), (c, result) in reproduce_duan_ucb1(settings).items():
+    for (n, k), (c, result) in reproduce_duan_ucb1(list(DUAN_2016_UCB1)).items():
         table = DUAN_2016_UCB1[n, k]
         assert result.n_bandits == 4000 and result.strategy == f"UCB1(c={c}, prior=(1.0, 1.0))"
         assert abs(result.mean_total / table - 1) < 0.025, (n, k, c, result.mean_total, table)
