@@ -33,6 +33,8 @@ are in :mod:`metarl_edu.studies.bandit_baselines`.
 
 References:
     Auer, Cesa-Bianchi & Fischer (2002), Finite-time analysis of the multiarmed bandit problem. Machine Learning 47.
+    Duan, Schulman, Chen, Bartlett, Sutskever & Abbeel (2016), RL^2: Fast reinforcement learning via slow
+        reinforcement learning. arXiv:1611.02779.
     Thompson (1933), On the likelihood that one unknown probability exceeds another... Biometrika 25.
     Chapelle & Li (2011), An empirical evaluation of Thompson sampling. NeurIPS.
     Sutton & Barto (2018), Reinforcement Learning: An Introduction, 2nd ed., chapter 2.
@@ -222,34 +224,64 @@ class UCB1(Strategy):
     ``t`` is the number of pulls made so far in that bandit and ``n_a`` the pulls of arm a. An arm never pulled
     has index +inf, so the first k pulls try every arm exactly once (in random order).
 
+    With ``prior=(a, b)`` every arm starts with ``a`` pseudo-successes and ``b`` pseudo-failures, the statistics of
+    a ``Beta(a, b)`` posterior: ``Q_a = (S_a + a) / (n_a + a + b)``, the bonus uses ``n_a + a + b`` in place of
+    ``n_a``, and ``t`` counts the pseudo-pulls too, ``t = sum_a (n_a + a + b)``. No arm is then unpulled, so there
+    is no forced first round: an arm that paid at once can be pulled again before the others are tried. Duan et
+    al. (2016, RL^2, Table 1) run UCB1 this way with ``Beta(1, 1)``.
+
     Attributes:
         c: exploration constant, >= 0. ``c = 1`` is UCB1 exactly as Auer, Cesa-Bianchi & Fischer (2002, Figure 1)
             state it, ``x_j + sqrt(2 ln n / n_j)``, with its logarithmic regret bound for rewards in [0, 1].
             Smaller c explores less and often earns more over short horizons; ``c = 0`` is greedy after the first
             round. Sutton & Barto (2018, eq. 2.10) write ``c' * sqrt(ln t / n_a)``, so their ``c' = sqrt(2) * c``.
+        prior: ``None`` (the textbook algorithm), or ``(a, b)``: pseudo-successes and pseudo-failures added to
+            every arm, two finite numbers >= 0 with ``a + b > 0``. ``(1, 1)`` is the uniform prior's posterior.
     """
 
     c: float = 1.0
+    prior: tuple[float, float] | None = field(default=None, metadata=QUIET)
 
     def __post_init__(self) -> None:
         check_number("c", self.c, 0.0, error=BanditError)
+        if self.prior is not None:
+            object.__setattr__(self, "prior", _check_prior(self.prior))
 
     def index(self, state: BanditState) -> np.ndarray:
-        """``Q_a + c * sqrt(2 ln t / n_a)``, shape (B, k); +inf where ``n_a = 0`` (see :func:`ucb1_index`)."""
-        return ucb1_index(state.means(), state.counts, state.t, self.c)
+        """``Q_a + c * sqrt(2 ln t / n_a)``, shape (B, k), on the counts with the prior's pseudo-pulls added if
+        there is a prior; without one, +inf where ``n_a = 0`` (see :func:`ucb1_index`)."""
+        if self.prior is None:
+            return ucb1_index(state.means(), state.counts, state.t, self.c)
+        a, b = self.prior
+        n = state.counts + (a + b)
+        return ucb1_index((state.sums + a) / n, n, state.t + state.k * (a + b), self.c)
 
     def select(self, state: BanditState, rng: np.random.Generator) -> np.ndarray:
         return argmax_random_ties(self.index(state), rng)
 
 
-def ucb1_index(q: np.ndarray, n: np.ndarray, t: int, c: float = 1.0) -> np.ndarray:
+def _check_prior(prior: object) -> tuple[float, float]:
+    """``prior`` as a pair ``(a, b)`` of floats: pseudo-successes and pseudo-failures, each >= 0, ``a + b > 0``."""
+    try:
+        a, b = prior  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise BanditError(f"prior must be a pair (a, b) of pseudo-successes and pseudo-failures; "
+                          f"got {prior!r}") from None
+    a = check_number("prior a (pseudo-successes)", a, 0.0, error=BanditError)
+    b = check_number("prior b (pseudo-failures)", b, 0.0, error=BanditError)
+    if a + b <= 0.0:
+        raise BanditError(f"prior a + b must be > 0 (at least one pseudo-pull per arm); got {prior!r}")
+    return a, b
+
+
+def ucb1_index(q: np.ndarray, n: np.ndarray, t: float, c: float = 1.0) -> np.ndarray:
     """UCB1's index ``U_a = Q_a + c * sqrt(2 ln t / n_a)``, shape (B, k); ``U_a = +inf`` where ``n_a = 0``.
 
     Args:
         q: ``Q_a``, empirical means (B, k); any value where ``n_a = 0``.
         n: ``n_a``, pull counts (B, k), >= 0.
-        t: pulls so far in each bandit, ``t = sum_a n_a`` (the same in all B). ``ln t`` is read as 0 at t = 0,
-            where every arm is unpulled anyway.
+        t: pulls so far in each bandit, ``t = sum_a n_a`` (the same in all B). ``ln t`` is read as 0 for
+            ``t < 1``: at t = 0 every arm is unpulled anyway.
         c: exploration constant, >= 0 (see :class:`UCB1`).
 
     An unpulled arm has no mean yet and an infinite bonus: it is tried before any arm is pulled twice.

@@ -30,11 +30,13 @@ from metarl_edu.bandits import (
 )
 from metarl_edu.classroom.references import ucb1_index_reference
 from metarl_edu.studies.bandit_baselines import (
+    DUAN_2016_UCB1,
     Gittins,
     evaluate_strategy,
     gittins_index_table,
     grid_search,
     normal_ci,
+    reproduce_duan_ucb1,
 )
 
 
@@ -102,6 +104,80 @@ def test_ucb1_index_function_by_hand_and_at_t_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing pulled yet (t = 0): every index +inf, without a warning
         assert np.isposinf(ucb1_index(np.zeros((2, 3)), np.zeros((2, 3), dtype=np.int64), 0)).all()
+
+
+def test_ucb1_prior_index_worked_by_hand():
+    # k = 2, arm 0 pulled once and paid 1, arm 1 never pulled; prior (1, 1) adds one pseudo-success and one
+    # pseudo-failure to each arm: n = (3, 2), Q = (2/3, 1/2), t = 1 + 2 * (1 + 1) = 5, 2 ln 5 = 3.2188758
+    #   arm 0: 2/3 + sqrt(3.2188758 / 3) = 0.6666667 + 1.0358372 = 1.7025038
+    #   arm 1: 1/2 + sqrt(3.2188758 / 2) = 0.5       + 1.2686362 = 1.7686362  (finite: no forced first round)
+    state = state_from([1, 0], [1, 0])
+    np.testing.assert_allclose(UCB1(c=1.0, prior=(1, 1)).index(state), [[1.7025038, 1.7686362]], rtol=1e-7)
+    # c = 0.5 halves the bonus: 0.6666667 + 0.5179186 and 0.5 + 0.6343181
+    np.testing.assert_allclose(UCB1(c=0.5, prior=(1, 1)).index(state), [[1.1845852, 1.1343181]], rtol=1e-7)
+    # prior (0.5, 2): n = (3.5, 2.5), Q = (1.5 / 3.5, 0.5 / 2.5) = (0.4285714, 0.2), t = 1 + 2 * 2.5 = 6
+    #   arm 0: 0.4285714 + sqrt(2 ln 6 / 3.5) = 1.4404324; arm 1: 0.2 + sqrt(2 ln 6 / 2.5) = 1.3972500
+    np.testing.assert_allclose(UCB1(c=1.0, prior=(0.5, 2)).index(state), [[1.4404324, 1.3972500]], rtol=1e-7)
+    # before any pull every arm has the same index, so the first pull is uniform over the arms
+    a = UCB1(prior=(1, 1)).select(BanditState.empty(30_000, 3), np.random.default_rng(0))
+    np.testing.assert_allclose(np.bincount(a, minlength=3) / a.size, 1 / 3, atol=0.012)
+
+
+def test_ucb1_with_a_prior_has_no_forced_first_round():
+    # Arm 0 always pays. Textbook UCB1 must try all 4 arms in its first 4 pulls; with Beta(1, 1) statistics and a
+    # small c, a bandit whose first pull was arm 0 pulls it again at once: its index 2/3 + bonus beats 1/2 + bonus'
+    # (pull 2: t = 9, n = (3, 2, 2, 2): 0.667 + 0.1 * 1.211 = 0.788 > 0.5 + 0.1 * 1.482 = 0.648).
+    p = np.tile([1.0, 0.0, 0.0, 0.0], (400, 1))
+    textbook, _ = run_strategy(UCB1(c=0.1), p, 4, np.random.default_rng(8))
+    assert np.all(np.sort(textbook, axis=0) == np.arange(4)[:, None])
+    with_prior, _ = run_strategy(UCB1(c=0.1, prior=(1, 1)), p, 4, np.random.default_rng(8))
+    started_on_0 = with_prior[0] == 0
+    assert started_on_0.any() and np.all(with_prior[1:, started_on_0] == 0)
+
+
+def test_ucb1_without_a_prior_is_unchanged():
+    # prior=None is the textbook algorithm: the same arms and rewards as before for the same seed
+    p = np.random.default_rng(9).random((50, 4))
+    default, _ = run_strategy(UCB1(c=0.3), p, 30, np.random.default_rng(10))
+    explicit, _ = run_strategy(UCB1(c=0.3, prior=None), p, 30, np.random.default_rng(10))
+    np.testing.assert_array_equal(default, explicit)
+    state = state_from([3, 2, 4], [1, 2, 3])
+    np.testing.assert_array_equal(UCB1(c=0.3, prior=None).index(state),
+                                  ucb1_index(state.means(), state.counts, state.t, 0.3))
+    # the total that UCB1(c=0.3) earned on these 50 bandits before the prior existed (n = 20, k = 3, seed 11)
+    assert evaluate_strategy(UCB1(c=0.3), 20, 3, 50, rng=11).totals.sum() == 636.0
+
+
+def test_ucb1_names_say_which_variant():
+    assert UCB1(c=0.2).name == "UCB1(c=0.2)"
+    assert UCB1(c=0.2, prior=(1, 1)).name == "UCB1(c=0.2, prior=(1.0, 1.0))"
+
+
+@pytest.mark.parametrize(
+    ("prior", "match"),
+    [
+        ((1, -1), "prior b \\(pseudo-failures\\) must be in \\[0, inf\\]"),
+        ((float("nan"), 1), "prior a \\(pseudo-successes\\) must be in"),
+        ((1, float("inf")), "prior b"),
+        ((0, 0), "a \\+ b must be > 0"),
+        ((1, 1, 1), "prior must be a pair"),
+        (1.0, "prior must be a pair"),
+        (("1", 1), "prior a \\(pseudo-successes\\) must be a number"),
+    ],
+)
+def test_ucb1_prior_is_validated(prior, match):
+    with pytest.raises(BanditError, match=match):
+        UCB1(c=1.0, prior=prior)
+
+
+def test_ucb1_with_beta_1_1_statistics_reproduces_duan_table_1():
+    # Duan et al. (2016), Table 1, UCB1 column: c tuned on 1,000 bandits of another seed, then 4,000 bandits each.
+    for (n, k), (c, result) in reproduce_duan_ucb1(list(DUAN_2016_UCB1)).items():
+        table = DUAN_2016_UCB1[n, k]
+        assert result.n_bandits == 4000 and result.strategy == f"UCB1(c={c}, prior=(1.0, 1.0))"
+        assert abs(result.mean_total / table - 1) < 0.025, (n, k, c, result.mean_total, table)
+    with pytest.raises(BanditError, match="tune on other bandits"):
+        reproduce_duan_ucb1([(10, 5)], tune_seed=0, eval_seed=0)
 
 
 def test_grid_search_compares_settings_on_the_same_bandits():
@@ -219,6 +295,11 @@ def naive_run(kind: str, params: dict, p: np.ndarray, n: int, rng: np.random.Gen
             noise = rng.random((B, k))
             a = [pick([mean(b, i) + params["c"] * math.sqrt(2 * math.log(max(t, 1)) / counts[b][i])
                        if counts[b][i] else math.inf for i in range(k)], noise[b]) for b in range(B)]
+        elif kind == "ucb1_prior":  # Beta(a, b) statistics: a pseudo-successes, b pseudo-failures on every arm
+            noise, (pa, pb) = rng.random((B, k)), params["prior"]
+            a = [pick([(sums[b][i] + pa) / (counts[b][i] + pa + pb) + params["c"] * math.sqrt(
+                2 * math.log(t + k * (pa + pb)) / (counts[b][i] + pa + pb)) for i in range(k)], noise[b])
+                 for b in range(B)]
         elif kind == "thompson":
             alpha = np.array([[1 + sums[b][i] for i in range(k)] for b in range(B)])
             beta = np.array([[1 + counts[b][i] - sums[b][i] for i in range(k)] for b in range(B)])
@@ -246,6 +327,8 @@ def naive_run(kind: str, params: dict, p: np.ndarray, n: int, rng: np.random.Gen
         (Greedy(initial=0.5), "greedy", {"initial": 0.5}),
         (EpsilonGreedy(epsilon=0.3), "epsilon", {"epsilon": 0.3, "initial": 0.0}),
         (UCB1(c=0.7), "ucb1", {"c": 0.7}),
+        (UCB1(c=0.2, prior=(1, 1)), "ucb1_prior", {"c": 0.2, "prior": (1, 1)}),
+        (UCB1(c=0.5, prior=(0.5, 2)), "ucb1_prior", {"c": 0.5, "prior": (0.5, 2)}),
         (ThompsonSampling(), "thompson", {}),
         (Gittins(gamma=0.8, horizon=15), "gittins", {}),
     ],

@@ -8,8 +8,11 @@ trials shares (bandits here, MDPs in :mod:`metarl_edu.studies.mdp_baselines`, RL
 
 >>> result = evaluate_strategy(ThompsonSampling(), n_pulls=100, k=5, n_bandits=1000, rng=0)
 >>> best_c, results = grid_search(lambda c: UCB1(c=c), [0.1, 0.3, 1.0], n_pulls=100, k=5, rng=1)
+>>> tuned = reproduce_duan_ucb1([(10, 5)])  # {(10, 5): (c, BanditResult)}; compare with DUAN_2016_UCB1
 
 References:
+    Duan, Schulman, Chen, Bartlett, Sutskever & Abbeel (2016), RL^2: Fast reinforcement learning via slow
+        reinforcement learning. arXiv:1611.02779.
     Gittins (1979), Bandit processes and dynamic allocation indices. JRSS B 41.
     Gittins, Glazebrook & Weber (2011), Multi-armed Bandit Allocation Indices, 2nd ed. Wiley.
     Katehakis & Veinott (1987), The multi-armed bandit problem: decomposition and computation. Math. Oper. Res. 12.
@@ -292,6 +295,37 @@ def grid_search(
     results = {value: evaluate_strategy(make(value), n_pulls, k, n_bandits, rng=rng) for value in grid}
     best = max(results, key=lambda value: results[value].mean_total)
     return best, results
+
+
+# Duan et al. (2016), RL^2, arXiv:1611.02779, Table 1 ("MAB Results"), UCB1 column: total reward over n pulls of
+# k-armed Bernoulli bandits with arm means uniform in [0, 1], keyed (n, k). Only the entries that could be checked
+# against two independent quotations of the table are listed; add the others when they are read off the paper.
+DUAN_2016_UCB1 = {(10, 5): 6.7, (100, 5): 78.0, (100, 50): 84.3}
+UCB1_PRIOR_C_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5)  # c values tried by reproduce_duan_ucb1
+
+
+def reproduce_duan_ucb1(
+    settings: Sequence[tuple[int, int]] = tuple(DUAN_2016_UCB1), grid: Sequence[float] = UCB1_PRIOR_C_GRID, *,
+    prior: tuple[float, float] = (1.0, 1.0), n_bandits: int = 4000, n_tune: int = 1000, tune_seed: int = 1,
+    eval_seed: int = 0,
+) -> dict[tuple[int, int], tuple[float, BanditResult]]:
+    """UCB1 with Beta-prior statistics, as Duan et al. (2016) run it, for each ``(n, k)`` of ``settings``.
+
+    For each setting, :func:`grid_search` tunes ``c`` over ``grid`` on ``n_tune`` bandits drawn with
+    ``tune_seed``; then ``UCB1(c, prior=prior)`` with the best ``c`` is evaluated on ``n_bandits`` other bandits
+    drawn with ``eval_seed`` (a different seed, so the choice of c is not fitted to the evaluation bandits).
+    Compare the results with :data:`DUAN_2016_UCB1`.
+
+    Returns:
+        ``{(n, k): (c, result)}``: the tuned ``c`` and the evaluation's :class:`BanditResult`.
+    """
+    if tune_seed == eval_seed:
+        raise BanditError(f"tune on other bandits than the evaluation: tune_seed and eval_seed are both {tune_seed}")
+    out = {}
+    for n, k in settings:
+        c, _ = grid_search(lambda c: UCB1(c=c, prior=prior), grid, n_pulls=n, k=k, n_bandits=n_tune, rng=tune_seed)
+        out[n, k] = c, evaluate_strategy(UCB1(c=c, prior=prior), n, k, n_bandits, rng=eval_seed)
+    return out
 
 
 def classic_strategies(horizon: int = 500) -> list[Strategy]:
