@@ -277,6 +277,59 @@ for name, seed in (("trial on task A", 10), ("trial on task B", 11)):
           f"{(play.h[3, 0] - h_reset[0, 0]).norm():.4f}")
 
 # %% [markdown]
+# **Exercise 3.** Write the agent's memory over trials: `trial_hidden_states(policy, trials)` returns, for each
+# trial, the GRU's hidden state after every step, a tensor (T, n_h), T the trial's steps. `trials` is a list of
+# trials, each a list of episodes, each a tensor (H, d_x) of GRU inputs (episodes may differ in length).
+# `policy(x, h0)` reads inputs `x` (steps, B, d_x) from the hidden state `h0` (B, n_h) and returns
+# `(logits, v, h)`, with `h` (steps, B, n_h) the state after each step; `h0=None` means zeros. The memory starts
+# empty (`torch.zeros(1, n_h)`, `n_h = policy.gru.hidden_size`) with each trial and is **kept** across the
+# episodes of the trial. The check names the two mistakes this is about: emptying the memory at every episode,
+# and carrying it over from one trial into the next.
+
+
+# %%
+def trial_hidden_states(policy, trials):
+    """The hidden state after each step of each trial: a list of (T, n_h) tensors, memory reset per trial."""
+    ### BEGIN SOLUTION id=trial_hidden_states points=2 replaces=metarl_edu.classroom.references.trial_hidden_states_reference hint="For each trial start from h = zeros(1, n_h); for each episode run policy(episode.unsqueeze(1), h), keep its states, and carry the last one into the next episode"
+    states = []
+    for trial in trials:
+        h = torch.zeros(1, policy.gru.hidden_size)  # a new trial, a new task: the memory starts empty
+        steps = []
+        for episode in trial:
+            _, _, h_seq = policy(episode.unsqueeze(1), h)  # (H, 1, n_h)
+            steps.append(h_seq[:, 0])
+            h = h_seq[-1]  # kept: the next episode is the same task
+        states.append(torch.cat(steps))
+    return states
+    ### END SOLUTION
+
+
+# %%
+check("trial_hidden_states", trial_hidden_states)
+
+# %%
+### BEGIN HIDDEN TESTS id=trial_hidden_states
+# a trial of two one-step episodes: the second state is GRU(x_2, h_1), not GRU(x_2, 0)
+_policy = RL2Agent(preset("bandit", 2, k=2)).policy
+_x = [torch.ones(1, 6), torch.full((1, 6), 0.5)]
+_h = trial_hidden_states(_policy, [_x])[0].detach()
+assert torch.allclose(_h, _policy(torch.cat(_x).unsqueeze(1))[2][:, 0].detach(), atol=1e-6)
+assert not torch.allclose(_h[1], _policy(_x[1].unsqueeze(1))[2][0, 0].detach(), atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Your function against `collect_trials`, which carries the memory the same way while it plays: the inputs it
+# recorded for one trial of 2 episodes on the small MDP above, split into its episodes, give back the hidden
+# states it recorded.
+
+# %%
+memory = pick("trial_hidden_states", trial_hidden_states)
+with torch.no_grad():
+    replayed = memory(small.policy, [[trial.x[:3, 0], trial.x[3:, 0]]])[0]
+print(f"largest difference from the recorded hidden states: {(replayed - trial.h[:, 0]).abs().max():.2e}")
+assert torch.allclose(replayed, trial.h[:, 0], atol=1e-5)
+
+# %% [markdown]
 # **The autoreset step.** Gymnasium's vector environments handle episode ends differently: by default (autoreset
 # mode "next step"), the step *after* an episode ends is spent on the reset. That step ignores the action, pays
 # reward 0 and returns the first observation of the new episode. Below, CartPole cut at 3 steps:
@@ -474,6 +527,23 @@ play = collect_trials(agent_mdp.policy, config_mdp.sample_tasks(N_MDPS, rng), co
 per_episode = play.r.reshape(config_mdp.n_episodes, config_mdp.horizon, -1).sum(1).mean(1)
 print("RL^2, mean reward in episodes 1..10 of a trial:", np.round(per_episode.numpy(), 1))
 rl2_replay(agent_mdp, task=0, step=40)
+
+# %% [markdown]
+# ## Why the memory is kept across episodes: an ablation
+# The same trained agents, on the same held-out tasks with the same random numbers, played twice: as trained
+# (memory kept over the whole trial) and with the memory emptied at every episode start, as if each episode were
+# a new task. The paired difference is what the agent's memory of earlier episodes is worth. For a bandit every
+# pull is an episode, so an agent that forgets after each pull cannot learn anything about the arms.
+
+# %%
+ablation = {}
+for label, agent, n_tasks in (("bandits, n = 100", agent_100, N_BANDITS), ("random MDPs, n = 10", agent_mdp, N_MDPS)):
+    kept = evaluate_rl2(agent, n_tasks=n_tasks, rng=EVAL_SEED)
+    forgot = evaluate_rl2(agent, n_tasks=n_tasks, rng=EVAL_SEED, reset_each_episode=True)
+    ablation[label] = paired_bootstrap_ci(kept.totals, forgot.totals, rng=0)
+    print(f"{label}: memory kept {kept.mean_total:6.2f}, reset every episode {forgot.mean_total:6.2f}; "
+          f"kept minus reset on the same tasks: {ablation[label]}")
+assert ablation["bandits, n = 100"].low > size(quick=-np.inf, full=0.0)
 
 # %% [markdown]
 # In the replay, each dot is an action (y) at a step of the trial (x), coloured by its reward; the title lists the

@@ -451,6 +451,34 @@ def _torch():
     return torch
 
 
+def ths_resets_each_episode(policy, trials):
+    torch = _torch()
+    return [torch.cat([policy(ep.unsqueeze(1))[2][:, 0] for ep in trial]) for trial in trials]
+
+
+def ths_never_resets(policy, trials):
+    torch = _torch()
+    out, h = [], torch.zeros(1, policy.gru.hidden_size)
+    for trial in trials:
+        hs = policy(torch.cat(trial).unsqueeze(1), h)[2][:, 0]
+        out.append(hs)
+        h = hs[-1:]
+    return out
+
+
+def ths_last_state_only(policy, trials):
+    torch = _torch()
+    return [policy(torch.cat(trial).unsqueeze(1))[2][-1, 0] for trial in trials]
+
+
+def ths_scales_inputs_in_place(policy, trials):
+    torch = _torch()
+    for trial in trials:
+        for ep in trial:
+            ep.mul_(0.5)  # "normalises" the inputs the caller still holds
+    return [policy(torch.cat(trial).unsqueeze(1))[2][:, 0] for trial in trials]
+
+
 def ri_clamp_only(obs, prev_action, prev_reward, done, n_actions):
     torch = _torch()
     a = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float()
@@ -540,6 +568,8 @@ CASES = {
     ("07_maml_sinusoid", "meta_loss"): [ml_always_first_order, ml_sign_error, ml_query_for_inner_step,
                                         ml_sums_squares],
     ("09_rl2", "ucb1_index"): [ucb_sutton_barto, ucb_no_where, ucb_unpulled_zero, ucb_log_of_n, ucb_c_under_root],
+    ("09_rl2", "trial_hidden_states"): [ths_resets_each_episode, ths_never_resets, ths_last_state_only,
+                                        ths_scales_inputs_in_place],
     ("09_rl2", "rl2_input"): [ri_clamp_only, ri_one_hot_of_minus_one, ri_reward_first, ri_action_as_number,
                               ri_forgets_done],
     ("10_evaluation", "bootstrap_ci"): [
@@ -653,6 +683,10 @@ def test_hints_name_the_mistake():
     assert "concatenate in the order" in repr(run_check("rl2_input", ri_reward_first))
     assert "one-hot vector of length n_actions" in repr(run_check("rl2_input", ri_action_as_number))
     assert "done flag" in repr(run_check("rl2_input", ri_forgets_done))
+    assert "emptied at an episode boundary" in repr(run_check("trial_hidden_states", ths_resets_each_episode))
+    assert "start each trial from h = zeros" in repr(run_check("trial_hidden_states", ths_never_resets))
+    assert "one row per step" in repr(run_check("trial_hidden_states", ths_last_state_only))
+    assert "were changed" in repr(run_check("trial_hidden_states", ths_scales_inputs_in_place))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

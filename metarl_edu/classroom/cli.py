@@ -128,12 +128,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_train_maml_rl(args: argparse.Namespace) -> int:
-    import json
-
     from metarl_edu.studies.maml_rl import train_run
 
+    result = train_run(args.family, args.seed, args.out, args.iterations, args.eval_every, agent=args.agent,
+                       **_overrides(args.set))
+    for iteration, returns in result.curve.items():
+        print(f"iteration {iteration:4d}: return after 0-3 inner steps {returns}")
+    print(f"wrote {result.out} (training {result.final['train_seconds']} s)")
+    return 0
+
+
+def _overrides(items: list[str]) -> dict:
+    import json
+
     overrides = {}
-    for item in args.set:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--set needs FIELD=VALUE (VALUE in JSON, e.g. max_grad_norm=null); got {item!r}")
@@ -141,11 +150,16 @@ def cmd_train_maml_rl(args: argparse.Namespace) -> int:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value  # a bare word such as trpo
-    result = train_run(args.family, args.seed, args.out, args.iterations, args.eval_every, agent=args.agent,
-                       **overrides)
-    for iteration, returns in result.curve.items():
-        print(f"iteration {iteration:4d}: return after 0-3 inner steps {returns}")
-    print(f"wrote {result.out} (training {result.final['train_seconds']} s)")
+    return overrides
+
+
+def cmd_train_rl2(args: argparse.Namespace) -> int:
+    from metarl_edu.studies.rl2 import train_run
+
+    record = train_run(args.task, args.episodes, args.seed, args.out, k=args.k, n_iterations=args.iterations,
+                       **_overrides(args.set))
+    print(f"mean total on {record['eval_tasks']} held-out tasks: {record['mean_total']:.3f}")
+    print(f"wrote {args.out} (training {record['train_seconds']} s)")
     return 0
 
 
@@ -199,6 +213,17 @@ def parser() -> argparse.ArgumentParser:
     maml.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                       help="a MAMLRLConfig field, VALUE in JSON (e.g. --set meta_optimizer=trpo); repeatable")
     maml.set_defaults(func=cmd_train_maml_rl)
+
+    rl2 = algorithms.add_parser("rl2", help="train the course's RL^2 preset on bandits or random MDPs")
+    rl2.add_argument("--task", choices=("bandit", "mdp"), default="mdp")
+    rl2.add_argument("--episodes", type=int, default=10, help="episodes per trial (pulls, for a bandit)")
+    rl2.add_argument("--k", type=int, default=5, help="arms of a bandit")
+    rl2.add_argument("--seed", type=int, default=0)
+    rl2.add_argument("--out", required=True, help="the run folder (created)")
+    rl2.add_argument("--iterations", type=int, help="training batches (default: the preset's)")
+    rl2.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                     help="an RL2Config field, VALUE in JSON (e.g. --set hidden_size=128); repeatable")
+    rl2.set_defaults(func=cmd_train_rl2)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios against a reference run")
     bench.add_argument("name", choices=list(BENCHMARKS),

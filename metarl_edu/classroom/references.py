@@ -7,21 +7,22 @@ family, ridge regression by least squares), written as the lessons teach them. T
 :mod:`metarl_edu.classroom.exercises` check a learner's answer against them, ``pick`` falls back on them, and the
 grader refuses an answer that calls them (each is named in its exercise's ``replaces=`` marker).
 
-================================  ========  ==========================================================
-function                          lesson    exercise id
-================================  ========  ==========================================================
-:func:`held_out_split`            04        ``held_out_split``
-:func:`ridge_fit`                 05        ``ridge_fit``
-:func:`held_out_scores`           05        ``held_out_scores``
-:func:`shuffle_split`             10        ``meta_test_split``
-:func:`percentile_interval`       10        ``bootstrap_ci``
-:func:`reinforce_loss_reference`  06        ``reinforce_loss``
-:func:`inner_update_reference`    07        ``inner_update``
-:func:`meta_loss_reference`       07        ``meta_loss``
-:func:`ucb1_index_reference`      09        ``ucb1_index``
-:func:`rl2_input_reference`       09        ``rl2_input``
-:func:`rl_meta_loss_reference`    08        ``rl_meta_loss``
-================================  ========  ==========================================================
+=======================================  ========  ==========================================================
+function                                 lesson    exercise id
+=======================================  ========  ==========================================================
+:func:`held_out_split`                   04        ``held_out_split``
+:func:`ridge_fit`                        05        ``ridge_fit``
+:func:`held_out_scores`                  05        ``held_out_scores``
+:func:`shuffle_split`                    10        ``meta_test_split``
+:func:`percentile_interval`              10        ``bootstrap_ci``
+:func:`reinforce_loss_reference`         06        ``reinforce_loss``
+:func:`inner_update_reference`           07        ``inner_update``
+:func:`meta_loss_reference`              07        ``meta_loss``
+:func:`ucb1_index_reference`             09        ``ucb1_index``
+:func:`rl2_input_reference`              09        ``rl2_input``
+:func:`rl_meta_loss_reference`           08        ``rl_meta_loss``
+:func:`trial_hidden_states_reference`    09        ``trial_hidden_states``
+=======================================  ========  ==========================================================
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from metarl_edu.studies.hyperparams import Setting
 
 __all__ = ["held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference", "percentile_interval",
            "reinforce_loss_reference", "ridge_fit", "rl2_input_reference", "rl_meta_loss_reference", "shuffle_split",
-           "ucb1_index_reference"]
+           "trial_hidden_states_reference", "ucb1_index_reference"]
 
 
 # ============================================================================================ lesson 04
@@ -156,6 +157,17 @@ def rl2_input_reference(obs: Any, prev_action: Any, prev_reward: Any, done: Any,
     from metarl_edu.rl2 import rl2_input
 
     return rl2_input(obs, prev_action, prev_reward, done, n_actions)
+
+
+def trial_hidden_states_reference(policy: Any, trials: Sequence[Sequence[Any]]) -> list[Any]:
+    """The ``trial_hidden_states`` exercise (lesson 09): the GRU's hidden state after every step of each trial,
+    (T, n_h) per trial. A trial's episodes joined end to end are one sequence for the GRU, read from ``h = 0``:
+    the memory runs across the episode boundaries and starts empty with each trial (as in
+    :func:`metarl_edu.rl2.collect_trials`)."""
+    import torch
+
+    with torch.no_grad():
+        return [policy(torch.cat(list(trial)).unsqueeze(1))[2][:, 0] for trial in trials]
 
 
 def rl_meta_loss_reference(policy: Any, params: dict, D: Any, D_prime: Any, alpha: float, gamma: float = 0.99,
