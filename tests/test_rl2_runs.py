@@ -9,7 +9,7 @@ import torch
 from metarl_edu import rl2
 from metarl_edu.classroom import cli
 from metarl_edu.rl2 import RL2Agent, RL2Config, RL2Error, collect_trials
-from metarl_edu.studies.rl2 import evaluate_rl2, read_rl2_run, train_run
+from metarl_edu.studies.rl2 import course_agents, evaluate_rl2, evaluate_seeds, read_rl2_run, train_run
 
 
 def test_the_train_command_writes_checkpoint_log_and_evaluation(tmp_path, capsys):
@@ -57,3 +57,20 @@ def test_per_episode_reset_forgets_and_per_trial_reset_does_not():
     _, _, h_fresh = agent.policy(reset.x[2:3])
     torch.testing.assert_close(reset.h[2], h_fresh[0])
     assert not torch.allclose(kept.h[2], reset.h[2])
+
+
+def test_seeds_are_scored_on_the_same_tasks_and_averaged_task_by_task():
+    config = RL2Config(task="bandit", n_episodes=4, k=3, hidden_size=8, n_tasks=4, n_iterations=0)
+    agents = [RL2Agent(config), RL2Agent(RL2Config(**{**config.__dict__, "seed": 1}))]
+    result, per_seed = evaluate_seeds(agents, n_tasks=50, rng=7)
+    singles = [evaluate_rl2(a, n_tasks=50, rng=7) for a in agents]
+    np.testing.assert_allclose(result.totals, (singles[0].totals + singles[1].totals) / 2)
+    np.testing.assert_allclose(per_seed, [s.mean_total for s in singles])
+    np.testing.assert_allclose(result.best_means, singles[0].best_means)  # the same bandits for every seed
+    assert result.regrets.shape == (50,)
+
+
+def test_quick_mode_trains_one_agent_live(monkeypatch):
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    agents = course_agents("bandit", 10, progress=False)
+    assert len(agents) == 1 and agents[0].iteration == agents[0].config.n_iterations > 0

@@ -24,9 +24,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from metarl_edu.config import size
+from metarl_edu.config import quick, size
 from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
-from metarl_edu.rl2 import CHECKPOINT_FILE, RL2Agent, RL2Config, RL2Error, collect_trials, torch_threads
+from metarl_edu.rl2 import (
+    CHECKPOINT_FILE,
+    RL2Agent,
+    RL2Config,
+    RL2Error,
+    collect_trials,
+    pretrained,
+    pretrained_name,
+    torch_threads,
+)
 from metarl_edu.studies.bandit_baselines import BanditResult
 from metarl_edu.studies.mdp_baselines import TrialResult
 
@@ -138,6 +147,34 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
     return TrialResult(c.name, c.n_episodes, totals, seconds)
 
 
+def course_agents(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, seeds: range = range(5), *,
+                  progress: bool = True) -> list[RL2Agent]:
+    """The agents lesson 09 scores. Full mode: the shipped agents of ``seeds`` (:func:`metarl_edu.rl2.pretrained`,
+    each made by ``metarl-edu train rl2`` with the command in its ``eval.json``). Quick mode: one small agent
+    trained live with the quick preset, so that the lesson shows training as it happens."""
+    if quick():
+        return [train_rl2(preset(task, n_episodes, k=k), progress=progress)]
+    shipped = {p.name for p in shipped_rl2_runs()}
+    found = [s for s in seeds if pretrained_name(task, n_episodes, k, s) in shipped]
+    if not found:
+        raise RL2Error(f"no shipped agents for {task}, n = {n_episodes}; train some with 'metarl-edu train rl2'")
+    return [pretrained(task, n_episodes, k if task == "bandit" else None, s) for s in found]
+
+
+def evaluate_seeds(agents: list[RL2Agent], n_tasks: int = 1000, *, rng: int = 0, reset_each_episode: bool = False
+                   ) -> tuple[BanditResult | TrialResult, np.ndarray]:
+    """Every agent (one per training seed) on the same ``n_tasks`` held-out tasks (the integer seed ``rng``).
+
+    Returns ``(result, per_seed)``: ``result`` is an :func:`evaluate_rl2` result whose ``totals`` are each task's
+    total averaged over the seeds, so that it pairs with the baselines task by task; ``per_seed`` holds each
+    seed's mean total, shape (n_seeds,), whose spread is the variation between training runs."""
+    results = [evaluate_rl2(a, n_tasks=n_tasks, rng=rng, reset_each_episode=reset_each_episode) for a in agents]
+    totals = np.mean([r.totals for r in results], axis=0)
+    seconds = sum(r.seconds for r in results)
+    return (dataclasses.replace(results[0], totals=totals, seconds=seconds),
+            np.array([r.mean_total for r in results]))
+
+
 @dataclass(frozen=True, eq=False)
 class TrialRecord:
     """One trial played step by step, for a replay widget. T = n_episodes * H steps.
@@ -214,5 +251,5 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
     return RL2Config(**{**settings, **overrides})
 
 
-__all__ = ["TrialRecord", "evaluate_rl2", "preset", "read_rl2_run", "record_trial", "shipped_rl2_runs", "train_rl2",
-           "train_run"]
+__all__ = ["TrialRecord", "course_agents", "evaluate_rl2", "evaluate_seeds", "preset", "read_rl2_run", "record_trial",
+           "shipped_rl2_runs", "train_rl2", "train_run"]
