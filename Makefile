@@ -1,5 +1,14 @@
 # The README's two commands: `make lab` and `make test`. Both create .venv and install on first use.
-PYTHON  ?= python3.11
+# The newest of Python 3.13, 3.12 and 3.11 that actually runs here (a pyenv shim for a version that is not
+# installed does not count), unless PYTHON=/path/to/python is given.
+CANDIDATES := python3.13 python3.12 python3.11
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,$(CANDIDATES),$(shell $(p) -c \
+	'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && echo $(p))))
+endif
+# pip finds a CPU build of torch on PyPI only on some machines; elsewhere TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# takes PyTorch's CPU wheels (without it pip installs the CUDA build: several GB, and the same results on a CPU).
+TORCH_INDEX ?=
 VENV    := .venv
 BIN     := $(VENV)/bin
 PORT    ?= 8888
@@ -20,10 +29,14 @@ help:
 
 # Created and installed once; reinstalled when the package metadata or the pins change.
 $(STAMP): pyproject.toml constraints.txt
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "error: none of $(CANDIDATES) runs here; install Python \
+	3.11, 3.12 or 3.13, or name one with PYTHON=/path/to/python"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13)' \
+	2>/dev/null || { echo "error: PYTHON=$(PYTHON) does not run, or is not Python 3.11-3.13"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,browser]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		-e '.[dev,browser]'
 	touch $@
 
 # The browser test drives Debian's chromium through Playwright (no browser download). Installed when missing.

@@ -257,3 +257,16 @@ def test_no_import_cycles_and_nothing_reaches_upward():
     graph = import_graph()
     problems = [" <-> ".join(cycle) for cycle in import_cycles(graph)] + upward_imports(graph)
     assert problems == [], "import cycles or upward imports:\n" + "\n".join(problems)
+
+
+def test_lab_opens_without_news_prompt_or_update_check(tmp_path):
+    settings = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}')
+    assert cli.quiet_lab_settings(tmp_path) == settings
+    overrides = json.loads(settings.read_text())
+    assert overrides[cli.LAB_NOTIFICATIONS] == {"fetchNews": "false", "checkForUpdates": False}
+    assert overrides["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}  # kept
+    settings.write_text("not json")
+    cli.quiet_lab_settings(tmp_path)
+    assert json.loads(settings.read_text())[cli.LAB_NOTIFICATIONS]["fetchNews"] == "false"

@@ -102,6 +102,28 @@ def copy_missing_lessons(root: Path, work: Path) -> list[Path]:
     return copied
 
 
+LAB_NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
+
+
+def quiet_lab_settings(prefix: str | Path = sys.prefix) -> Path:
+    """Make JupyterLab open without asking to fetch Jupyter news and without checking for updates (nothing to
+    download while learning, and no pop-up over the first lesson): the two settings go into the environment's
+    ``share/jupyter/lab/settings/overrides.json``, keeping any other overrides there. Returns that file."""
+    import json
+
+    path = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        overrides = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        overrides = {}
+    if not isinstance(overrides, dict):
+        overrides = {}
+    overrides.setdefault(LAB_NOTIFICATIONS, {}).update({"fetchNews": "false", "checkForUpdates": False})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(overrides, indent=2) + "\n")
+    return path
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     root = _root(args.root)
     work = root / "work"
@@ -110,7 +132,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
     command = [
         sys.executable, "-m", "jupyterlab", f"--notebook-dir={work}", f"--ServerApp.port={args.port}",
         "--ServerApp.port_retries=0", f"--ServerApp.ip={args.ip}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    quiet_lab_settings()
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     if args.no_browser:
