@@ -7,7 +7,8 @@ runs the registered exercises. So the checks import the exercises, and the exerc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import copy
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,42 @@ def as_numbers(got: Any, what: str) -> np.ndarray:
         return np.asarray(got, dtype=float)
     except (TypeError, ValueError):
         raise Failure(f"expected numbers for {what}, got {type(got).__name__}: {fmt(got)}") from None
+
+
+def call_unchanged(fn: Callable[..., Any], args: Sequence[Any], names: Sequence[str],
+                   advice: dict[str, str] | None = None) -> Any:
+    """``fn(*args)`` called on copies of the data among ``args`` (arrays, lists, tuples, dicts), so that a learner's
+    function never changes the case's own values; a :class:`Failure` if it changed a copy in place.
+
+    ``names`` names each argument in the message; ``advice`` maps a name to what to do instead (for example
+    "start with `q = q.copy()`").
+    """
+    copies = [copy.deepcopy(a) if _is_data(a) else a for a in args]
+    result = fn(*copies)
+    for name, original, passed in zip(names, args, copies, strict=True):
+        if _is_data(original) and not _same(original, passed):
+            tip = (advice or {}).get(name, "leave the inputs as they are and build new values")
+            raise Failure(f"your function changed the {name} passed in (the caller's own data); {tip}")
+    return result
+
+
+def _is_data(x: Any) -> bool:
+    return isinstance(x, (np.ndarray, list, tuple, dict))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal in type, shape and every value (nan equals nan): the test for "changed in place"."""
+    if isinstance(a, np.ndarray):
+        return (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
+                and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")))
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b) or (a != a and b != b)  # nan is unchanged nan
+    except Exception:  # an object without a truthful ==: compare identity
+        return a is b
 
 
 def expect_close(
