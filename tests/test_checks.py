@@ -610,7 +610,7 @@ def test_hints_name_the_mistake():
     assert "ALL actions" in repr(run_check("epsilon_greedy", eg_explores_only_others))
     assert "not from q[s', a]" in repr(run_check("q_learning_update", qu_sarsa_like))
     assert "no next state to bootstrap" in repr(run_check("q_learning_update", qu_bootstraps_through_terminal))
-    assert "was modified" in repr(run_check("q_learning_update", qu_in_place))
+    assert "changed the q passed in" in repr(run_check("q_learning_update", qu_in_place))
     assert "row-major" in repr(run_check("discretize", disc_column_major))
     assert "clip each bin number" in repr(run_check("discretize", disc_no_clip))
     assert "(floor)" in repr(run_check("discretize", disc_rounds))

@@ -125,18 +125,19 @@ def expect_close(
     expected_arr = np.asarray(expected, dtype=float)
     got_arr = as_numbers(got, what)
     if got_arr.shape != expected_arr.shape:
-        raise Failure(f"{what} has shape {got_arr.shape}, expected shape {expected_arr.shape}")
-    if not np.all(np.isfinite(got_arr)):
+        message = f"{what} has shape {got_arr.shape}, expected shape {expected_arr.shape}"
+    elif not np.all(np.isfinite(got_arr)):
         raise Failure(f"{what} contains nan or inf: {fmt(got_arr)}")
-    if np.allclose(got_arr, expected_arr, atol=atol, rtol=0):
+    elif np.allclose(got_arr, expected_arr, atol=atol, rtol=0):
         return
-    message = f"{what}: expected {_short(expected_arr)}, got {_short(got_arr)}"
-    matching = [
+    else:
+        message = f"{what}: expected {_short(expected_arr)}, got {_short(got_arr)}"
+    matching = {
         hint for wrong, hint in mistakes
         if np.shape(wrong) == got_arr.shape and np.allclose(got_arr, np.asarray(wrong, dtype=float), atol=atol, rtol=0)
-    ]
+    }
     if len(matching) == 1:  # a hint only when the answer points to one mistake, not several at once
-        message += f". Hint: {matching[0]}"
+        message += f". Hint: {matching.pop()}"
     raise Failure(message)
 
 

@@ -130,6 +130,8 @@ def _backup_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], No
              "a terminal state has value 0: never bootstrap from it, and set v_new to 0 there"),
             (in_place, "compute every v_new[s] from the OLD v (a synchronous sweep); updating in place mixes new "
                        "and old values"),
+            (np.where(mdp.terminal[:, None], 0.0, mdp.r_sa + mdp.gamma * mdp.P @ v_next),
+             "return v_new (S,), not q (S, A): average q over the policy, sum over a of pi[s, a] * q[s, a]"),
         ))
 
     def gridworld() -> None:
