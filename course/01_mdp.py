@@ -6,7 +6,7 @@
 #     name: python3
 #   metarl_edu:
 #     title: Markov decision processes
-#     minutes: 60
+#     minutes: 70
 #     prerequisites:
 #     - 00 Welcome
 #     - numpy broadcasting and matrix products

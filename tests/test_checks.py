@@ -8,6 +8,11 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_wrong_answers_00_04 import (
+    loop_discards_what_update_returns,
+    loop_passes_terminated_or_truncated,
+    loop_reseeds_the_env,
+)
 
 from metarl_edu.classroom import cases, checks
 from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
@@ -528,6 +533,9 @@ CASES = {
     ],
     ("02_q_learning", "q_learning_update"): [
         qu_sarsa_like, qu_bootstraps_through_terminal, qu_in_place, qu_no_alpha,
+    ],
+    ("02_q_learning", "run_q_learning"): [  # named wrong answers with their hints: tests/test_wrong_answers_00_04.py
+        loop_passes_terminated_or_truncated, loop_discards_what_update_returns, loop_reseeds_the_env,
     ],
     ("03_cartpole", "discretize"): [disc_no_clip, disc_column_major, disc_rounds, disc_returns_tuple],
     ("08_maml_rl", "adapt_step"): [

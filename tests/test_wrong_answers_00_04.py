@@ -236,6 +236,66 @@ def qu_forgets_to_return(q, s, a, r, s_next, terminated, alpha, gamma):
     q[s, a] += alpha * ((r if terminated else r + gamma * q[s_next].max()) - q[s, a])
 
 
+def _loop(env, n_episodes, alpha, epsilon, gamma, rng, choose, update, *, done_on=("terminated", "truncated"),
+          bootstrap_after_truncation=True, keep_q=True, seed_each_reset=False, s_moves=True, reset_returns=True):
+    """The loop with one switch per mistake (the defaults make it right)."""
+    q = np.zeros((env.observation_space.n, env.action_space.n))
+    returns, total = np.zeros(n_episodes), 0.0
+    for episode in range(n_episodes):
+        s, _ = env.reset(seed=0) if seed_each_reset else env.reset()
+        total = total if not reset_returns else 0.0
+        done = False
+        while not done:
+            a = choose(q[s], epsilon, rng)
+            s_next, r, terminated, truncated, _ = env.step(a)
+            flag = terminated if bootstrap_after_truncation else terminated or truncated
+            new = update(q, s, a, r, s_next, flag, alpha, gamma)
+            q = new if keep_q else q
+            total += r
+            s = s_next if s_moves else s
+            done = terminated or (truncated and "truncated" in done_on)
+        returns[episode] = total
+    return q, returns
+
+
+def loop_passes_terminated_or_truncated(*args):
+    return _loop(*args, bootstrap_after_truncation=False)
+
+
+def loop_discards_what_update_returns(*args):
+    return _loop(*args, keep_q=False)
+
+
+def loop_reseeds_the_env(*args):
+    return _loop(*args, seed_each_reset=True)
+
+
+def loop_forgets_s_equals_s_next(*args):
+    return _loop(*args, s_moves=False)
+
+
+def loop_runs_past_truncation(*args):
+    return _loop(*args, done_on=("terminated",))
+
+
+def loop_accumulates_returns_across_episodes(*args):
+    return _loop(*args, reset_returns=False)
+
+
+def loop_uses_its_own_epsilon_greedy(env, n_episodes, alpha, epsilon, gamma, rng, choose, update):
+    from metarl_edu.td import epsilon_greedy
+
+    return _loop(env, n_episodes, alpha, epsilon, gamma, rng, epsilon_greedy, update)
+
+
+def loop_with_the_right_switches(*args):
+    return _loop(*args)
+
+
+def test_the_loop_written_with_the_switches_at_their_defaults_passes():
+    assert run_check("run_q_learning", loop_with_the_right_switches).passed
+
+
 # ============================================================================================ lesson 03
 def disc_no_clip(obs, low, high, bins):
     b = np.floor((obs - low) / (high - low) * bins).astype(int)
@@ -356,6 +416,15 @@ WRONG = {
         (qu_no_alpha, "only a step alpha towards the target"),
         (qu_mean_target, "MAX over next actions, not the mean"),
         (qu_forgets_to_return, "returned None"),
+    ],
+    "run_q_learning": [
+        (loop_passes_terminated_or_truncated, "pass `terminated`, not `terminated or truncated`"),
+        (loop_discards_what_update_returns, "keep the one it returns, q = update(q, ...)"),
+        (loop_reseeds_the_env, "the loop seeded the env"),
+        (loop_forgets_s_equals_s_next, "move on with s = s_next"),
+        (loop_runs_past_truncation, "stepped the env after its episode had ended"),
+        (loop_accumulates_returns_across_episodes, "start each at 0"),
+        (loop_uses_its_own_epsilon_greedy, "never called the `choose` passed in"),
     ],
     "discretize": [
         (disc_no_clip, "clip each bin number"),
