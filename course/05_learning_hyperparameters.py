@@ -20,7 +20,8 @@
 
 # %% [markdown]
 # Lesson 04 showed that the best alpha, epsilon and gamma move from task to task, and that a task's features hint
-# at where. This lesson turns that into meta-learning, in the three steps of the course's seed article:
+# at where. This lesson turns that into meta-learning, in the three steps of the article the course follows
+# (lesson 00 introduces it):
 #
 # 1. **learn** a model of the algorithm's hyperparameters across many training tasks: from a task's features to
 #    a setting;

@@ -308,7 +308,7 @@ check("trial_hidden_states", trial_hidden_states)
 ### BEGIN HIDDEN TESTS id=trial_hidden_states
 # a trial of two one-step episodes: the second state is GRU(x_2, h_1), not GRU(x_2, 0)
 _policy = RL2Agent(preset("bandit", 2, k=2)).policy
-_x = [torch.ones(1, 6), torch.full((1, 6), 0.5)]
+_x = [torch.ones(1, 5), torch.full((1, 5), 0.5)]  # d_x = 1 + k + 2
 _h = trial_hidden_states(_policy, [_x])[0].detach()
 assert torch.allclose(_h, _policy(torch.cat(_x).unsqueeze(1))[2][:, 0].detach(), atol=1e-6)
 assert not torch.allclose(_h[1], _policy(_x[1].unsqueeze(1))[2][0, 0].detach(), atol=1e-6)

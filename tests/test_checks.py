@@ -8,6 +8,11 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_wrong_answers_00_04 import (
+    loop_discards_what_update_returns,
+    loop_passes_terminated_or_truncated,
+    loop_reseeds_the_env,
+)
 
 from metarl_edu.classroom import cases, checks
 from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
@@ -557,6 +562,9 @@ CASES = {
     ("02_q_learning", "q_learning_update"): [
         qu_sarsa_like, qu_bootstraps_through_terminal, qu_in_place, qu_no_alpha,
     ],
+    ("02_q_learning", "run_q_learning"): [  # named wrong answers with their hints: tests/test_wrong_answers_00_04.py
+        loop_passes_terminated_or_truncated, loop_discards_what_update_returns, loop_reseeds_the_env,
+    ],
     ("03_cartpole", "discretize"): [disc_no_clip, disc_column_major, disc_rounds, disc_returns_tuple],
     ("08_maml_rl", "adapt_step"): [
         step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised,
@@ -640,7 +648,7 @@ def test_hints_name_the_mistake():
     assert "ALL actions" in repr(run_check("epsilon_greedy", eg_explores_only_others))
     assert "not from q[s', a]" in repr(run_check("q_learning_update", qu_sarsa_like))
     assert "no next state to bootstrap" in repr(run_check("q_learning_update", qu_bootstraps_through_terminal))
-    assert "was modified" in repr(run_check("q_learning_update", qu_in_place))
+    assert "changed the q passed in" in repr(run_check("q_learning_update", qu_in_place))
     assert "row-major" in repr(run_check("discretize", disc_column_major))
     assert "clip each bin number" in repr(run_check("discretize", disc_no_clip))
     assert "(floor)" in repr(run_check("discretize", disc_rounds))

@@ -10,6 +10,7 @@ grader refuses an answer that calls them (each is named in its exercise's ``repl
 =======================================  ========  ==========================================================
 function                                 lesson    exercise id
 =======================================  ========  ==========================================================
+:func:`run_q_learning`                   02        ``run_q_learning``
 :func:`held_out_split`                   04        ``held_out_split``
 :func:`ridge_fit`                        05        ``ridge_fit``
 :func:`held_out_scores`                  05        ``held_out_scores``
@@ -38,7 +39,39 @@ from metarl_edu.studies.hyperparams import Setting
 
 __all__ = ["held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference", "percentile_interval",
            "reinforce_loss_reference", "ridge_fit", "rl2_input_reference", "rl_meta_loss_reference", "shuffle_split",
-           "trial_hidden_states_reference", "ucb1_index_reference"]
+           "trial_hidden_states_reference", "ucb1_index_reference", "run_q_learning"]
+
+
+# ============================================================================================ lesson 02
+def run_q_learning(env: Any, n_episodes: int, alpha: float, epsilon: float, gamma: float, rng: np.random.Generator,
+                   choose: Callable[..., int], update: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Tabular Q-learning as Sutton & Barto's box (2018, section 6.5), one call of ``choose`` and one of ``update``
+    per step:
+
+        q = 0, shape (S, A)
+        for each of n_episodes episodes:
+            s = env.reset()                                           (no seed: the caller seeds the env once)
+            repeat until terminated or truncated:
+                a = choose(q[s], epsilon, rng)                        (epsilon-greedy)
+                s_next, r, terminated, truncated = env.step(a)
+                q = update(q, s, a, r, s_next, terminated, alpha, gamma)   (truncation still bootstraps)
+                s = s_next
+
+    Returns ``(q, returns)``: the final table and each episode's undiscounted return, shape (n_episodes,).
+    :class:`~metarl_edu.agents.QLearningAgent` runs the same loop, with its own faster action choice.
+    """
+    q = np.zeros((env.observation_space.n, env.action_space.n))
+    returns = np.zeros(n_episodes)
+    for episode in range(n_episodes):
+        s, _ = env.reset()
+        done = False
+        while not done:
+            a = choose(q[s], epsilon, rng)
+            s_next, r, terminated, truncated, _ = env.step(a)
+            q = update(q, s, a, r, s_next, terminated, alpha, gamma)
+            returns[episode] += r
+            s, done = s_next, terminated or truncated
+    return q, returns
 
 
 # ============================================================================================ lesson 04
