@@ -35,7 +35,7 @@ from metarl_edu.notebook.pg import plot_reinforce_curves, reinforce_explorer
 from metarl_edu.nets import CategoricalMLPPolicy, GaussianMLPPolicy
 from metarl_edu.pg import (discounted_returns, linear_baseline, sample_batched_episodes, sample_episodes,
                            train_reinforce)
-from metarl_edu.studies.policy_gradients import policy_gradient_samples
+from metarl_edu.studies.policy_gradients import mean_shift, policy_gradient_samples
 
 torch.set_num_threads(1)  # networks this small run fastest on one thread (two threads wait on each other)
 start_lesson("06_policy_gradients", kind="master")
@@ -44,24 +44,34 @@ start_lesson("06_policy_gradients", kind="master")
 # ## The gradient of the expected return
 # A trajectory $\tau = (s_0, a_0, r_0, s_1, \dots)$ has probability
 # $p_\theta(\tau) = p(s_0) \prod_t \pi_\theta(a_t \mid s_t)\, p(s_{t+1} \mid s_t, a_t)$, and we want to maximise
-# $J(\theta) = \mathbb E_{\tau \sim p_\theta}[R(\tau)]$. The **log-derivative trick**
-# $\nabla_\theta p_\theta = p_\theta \nabla_\theta \log p_\theta$ turns the gradient into an expectation we can
-# sample:
+# the expected discounted return $J(\theta) = \mathbb E_{\tau \sim p_\theta}[R(\tau)]$ with
+# $R(\tau) = \sum_k \gamma^k r_k$. The **log-derivative trick** $\nabla_\theta p_\theta = p_\theta \nabla_\theta
+# \log p_\theta$ turns the gradient into an expectation we can sample:
 #
 # $$\nabla_\theta J = \mathbb E_\tau\big[R(\tau)\, \nabla_\theta \log p_\theta(\tau)\big]
-#   = \mathbb E_\tau\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, G_t\Big].$$
+#   = \mathbb E_\tau\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \gamma^t G_t\Big],
+#   \qquad G_t = \sum_{k \ge t} \gamma^{k-t} r_k .$$
 #
 # The dynamics $p(s_{t+1} \mid s_t, a_t)$ do not depend on $\theta$, so their log-gradient vanishes: we need no
-# model. Rewards paid before $t$ cannot depend on $a_t$, so only the **reward-to-go** $G_t = \sum_{k \ge t}
-# \gamma^{k-t} r_k$ remains. One sampled step gives Sutton & Barto's (2018, section 13.3, eq. 13.8) update
-# $\theta \leftarrow \theta + \alpha\, G_t \nabla \pi(a_t \mid s_t) / \pi(a_t \mid s_t)$, the same thing since
-# $\nabla \pi / \pi = \nabla \log \pi$.
+# model. Rewards paid before $t$ cannot depend on $a_t$, so of $R(\tau)$ only $\sum_{k \ge t} \gamma^k r_k =
+# \gamma^t G_t$ remains, the discounted **reward-to-go**. Sutton & Barto's REINFORCE (2018, section 13.3, eq. 13.8
+# and the boxed algorithm) takes one sampled step $\theta \leftarrow \theta + \alpha\, \gamma^t G_t \nabla \pi(a_t
+# \mid s_t) / \pi(a_t \mid s_t)$, the same thing since $\nabla \pi / \pi = \nabla \log \pi$.
+#
+# **The factor $\gamma^t$ is usually dropped.** Almost every implementation, this library and the MAML paper's
+# code included, weights step $t$ by $G_t$ alone. With $\gamma = 1$ the two agree; with $\gamma < 1$ the dropped
+# factor counts late steps as much as early ones, so the update is no longer exactly the gradient of $J$ (Nota &
+# Thomas 2020, *Is the policy gradient a gradient?*). It is best read as aiming at the *undiscounted* return, the
+# one we report, with $\gamma = 0.99$ in $G_t$ cutting the variance that rewards far in the future add, at the
+# price of a small bias. The rest of the course does the same.
 #
 # **A baseline.** For any $b(s_t)$ that does not depend on $a_t$,
 # $\mathbb E_{a_t}[\nabla \log \pi(a_t \mid s_t)\, b(s_t)] = b(s_t) \nabla \sum_a \pi(a \mid s_t) = b(s_t) \nabla 1
 # = 0$, so $G_t - b(s_t)$ gives the same expected gradient (section 13.4 of the book) with, for a good $b$, much
 # less variance. We use the MAML paper's **linear baseline**, a least-squares fit of $G_t$ on features of $s_t$
-# and $t$ (`linear_baseline`).
+# and $t$ (`linear_baseline`). Fitted to the batch it is then subtracted from, as the library does, it has seen
+# each $G_t$, which depends on $a_t$: the condition above then holds only approximately. A cell below measures
+# what that costs.
 
 # %% [markdown]
 # ## The loss that autograd differentiates
@@ -71,8 +81,8 @@ start_lesson("06_policy_gradients", kind="master")
 # $$L(\theta) = -\frac{1}{N} \sum_{i=1}^{N} \sum_{t} m^i_t \, \log \pi_\theta(a^i_t \mid s^i_t)\,
 #   \big(G^i_t - b^i_t\big).$$
 #
-# The weight $G - b$ is **data**: it must not be differentiated (detach it), otherwise the optimiser would also
-# "improve" the returns and the baseline.
+# (The factor $\gamma^t$ of the exact gradient is left out, as announced.) The weight $G - b$ is **data**: it must
+# not be differentiated (detach it), otherwise the optimiser would also "improve" the returns and the baseline.
 #
 # **Exercise.** Write `reinforce_loss(log_probs, returns, baseline=None, mask=None)`. All tensors have shape
 # $(T, \ldots)$, time first; every entry of the remaining batch dimensions is one episode, so
@@ -124,17 +134,39 @@ print(f"loss without baseline {float(loss_fn(log_probs, G, None, episodes.mask))
       f"with the linear baseline {float(loss_fn(log_probs, G, b, episodes.mask)):.3f}")
 
 # %% [markdown]
-# ## Does the baseline help? Measure the variance
-# Both estimators have the same expectation; what differs is how much one batch's estimate scatters around it.
+# ## Does the baseline help, and what does it cost? Measure it
+# A good baseline leaves the expected gradient alone and cuts how much one batch's estimate scatters around it.
 # The next cell draws many independent batches with the same (untrained) policy and computes each batch's
-# gradient twice, without and with the baseline, then sums the per-parameter variances across batches.
+# gradient three ways: without a baseline; with the linear baseline fitted to the same batch (what training
+# does); and with it fitted to the batch drawn *before*, another sample of the same policy, so that it cannot
+# depend on this batch's actions. It sums the per-parameter variances across batches, then measures how far each
+# estimator's mean gradient moves from the no-baseline one, along the no-baseline mean's direction (`mean_shift`:
+# the batches are shared, so the difference is measured batch by batch; 0 means no bias, within the ± standard
+# error).
+#
+# The fit on another batch must *predict* returns of episodes it never saw: with 12 features and 10 short
+# episodes, the almost unpenalised fit extrapolates its cubic in $t$ wildly, so it uses a ridge penalty of 1
+# (lesson 05's $\lambda$).
 
 # %%
-samples = policy_gradient_samples(env, policy, size(quick=8, full=100), batch_size=10, seed=1)
+n_batches = size(quick=8, full=100)
+samples = policy_gradient_samples(env, policy, n_batches, batch_size=10, seed=1)
 variance = {name: float(g.var(dim=0).sum()) for name, g in samples.items()}
-print(f"total gradient variance over {len(samples['baseline'])} batches: no baseline {variance['no baseline']:.1f}, "
-      f"baseline {variance['baseline']:.1f}; the baseline divides it by {variance['no baseline'] / variance['baseline']:.1f}")
+print(f"total gradient variance over {n_batches} batches of 10 episodes:")
+for name, v in variance.items():
+    print(f"  {name:>27}: {v:7.1f}")
+for name, (shift, se) in mean_shift(samples).items():
+    print(f"mean gradient, {name}: {100 * shift:+.0f} % ± {100 * se:.0f} % of the no-baseline one")
 assert variance["baseline"] < variance["no baseline"]
+
+# %% [markdown]
+# At the lesson's full size (100 batches, `docs/RESULTS.md`) the same-batch baseline roughly halves the variance,
+# but its mean gradient is about a fifth shorter than the no-baseline one, several standard errors away from 0:
+# it has seen the $G_t$ it subtracts, so part of each step's own return is subtracted with it. That is the price
+# of fitting on the same batch, and it shrinks as the batch grows (12 weights against a few hundred steps here).
+# Fitted on another batch, the baseline's mean gradient agrees with the no-baseline one within its error, and it
+# still cuts the variance, by less. The library fits on the same batch, as lesson 08's MAML does; with small
+# batches, the other-batch fit is the cleaner choice.
 
 # %% [markdown]
 # ## Training on CartPole

@@ -98,7 +98,7 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         n_steps = float(mask.sum())
         expect_close(float(got.detach()), expected, atol=1e-9,
                      what="the loss for a (T, n_tasks, n_traj) batch", mistakes=(
-                         (expected * 6 / 3, "N is every batch entry (n_tasks * n_traj), not only the "
+                         (expected * 6 / 2, "N is every batch entry (n_tasks * n_traj), not only the "
                                                    "first batch dimension"),
                          (expected * 6 / n_steps, "divide by the number of episodes N, not by the steps"),
                      ))
