@@ -26,10 +26,30 @@ def _batch() -> dict[str, torch.Tensor]:
     }
 
 
+def _call(fn: Callable[..., Any], log_probs: torch.Tensor, returns: torch.Tensor, baseline: torch.Tensor | None,
+          mask: torch.Tensor | None) -> Any:
+    """``fn(log_probs, returns, baseline, mask)``, with a Failure that names an input it changed in place, and a
+    hint for ``None`` arguments it did not handle."""
+    inputs = {"log_probs": log_probs, "returns": returns, "baseline": baseline, "mask": mask}
+    before = {k: v.detach().clone() for k, v in inputs.items() if v is not None}
+    try:
+        out = fn(log_probs, returns, baseline, mask)
+    except TypeError as exc:
+        if "NoneType" in str(exc):
+            raise Failure(f"your function raised TypeError: {exc}. Hint: baseline=None means b = 0 and mask=None "
+                          "means every step counts; handle None before subtracting or multiplying") from None
+        raise
+    for name, value in before.items():
+        if not torch.equal(inputs[name].detach(), value):
+            raise Failure(f"{name} was changed in place (-=, *=, sub_, or an in-place operation on a .detach() of "
+                          f"it, which shares its memory): compute new tensors and leave the inputs as they are")
+    return out
+
+
 def _loss(fn: Callable[..., Any], batch: dict[str, torch.Tensor], baseline: bool = True,
           mask: bool = True) -> torch.Tensor:
-    loss = fn(batch["log_probs"], batch["returns"], batch["baseline"] if baseline else None,
-              batch["mask"] if mask else None)
+    loss = _call(fn, batch["log_probs"], batch["returns"], batch["baseline"] if baseline else None,
+                 batch["mask"] if mask else None)
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise Failure(f"return the loss as a one-element tensor; got {type(loss).__name__}: {fmt(loss)}")
     if not loss.requires_grad:
@@ -91,10 +111,10 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         returns, baseline = torch.randn(2, 5, 2, 3, generator=g, dtype=torch.float64)
         mask = (torch.arange(5).reshape(5, 1, 1) < torch.tensor([[5, 3, 1], [2, 4, 5]])).double()
         log_probs.requires_grad_(True)
-        got = fn(log_probs, returns, baseline, mask)
         expected = float(reinforce_loss_reference(log_probs, returns, baseline, mask).detach())
-        if not isinstance(got, torch.Tensor):
-            raise Failure(f"return the loss as a tensor; got {type(got).__name__}")
+        got = _call(fn, log_probs, returns, baseline, mask)
+        if not isinstance(got, torch.Tensor) or got.numel() != 1:
+            raise Failure(f"return the loss as a one-element tensor; got {type(got).__name__}: {fmt(got)}")
         n_steps = float(mask.sum())
         expect_close(float(got.detach()), expected, atol=1e-9,
                      what="the loss for a (T, n_tasks, n_traj) batch", mistakes=(

@@ -68,8 +68,12 @@ def _inner_update_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[
             raise Failure("theta' carries no gradient: no torch.no_grad(), .data or .detach() here; MAML "
                           "differentiates through this step")
         d_params, d_grads = torch.autograd.grad(total, [params["w"], grads["w"]], allow_unused=True)
-        if d_params is None or d_grads is None:
-            raise Failure("theta' must depend on both params and grads (differentiably)")
+        if d_params is None:
+            raise Failure("theta' does not depend on params: .data or .detach() on params cuts the path of MAML's "
+                          "meta-gradient (d theta'/d theta = 1); use params[k] itself")
+        if d_grads is None:
+            raise Failure("theta' does not depend on grads: do not detach the gradients here; meta_loss decides "
+                          "that (first_order), and second-order MAML differentiates through them")
         expect_close(d_params.numpy(), [1.0, 1.0], what="d theta'/d theta")
         expect_close(d_grads.numpy(), [-0.1, -0.1], what="d theta'/d grads")
 
@@ -102,6 +106,7 @@ def _meta_value(fn: Callable[..., Any], model: Any, params: dict, task: tuple, a
                 first_order: bool, blocked: list[str] | None = None) -> torch.Tensor:
     """The learner's meta-loss as a 0-d tensor that carries a gradient, or a Failure that says why not. A stub of
     another exercise that ``fn`` calls is reported as such (and its name appended to ``blocked``)."""
+    before = [v.detach().clone() for v in (*params.values(), *task[0], *task[1])]
     try:
         loss = fn(model, params, task, alpha, first_order=first_order)
     except NotImplementedError as exc:
@@ -112,6 +117,10 @@ def _meta_value(fn: Callable[..., Any], model: Any, params: dict, task: tuple, a
             blocked.append(name)
         raise Failure(f"your meta_loss calls {name}, which still raises NotImplementedError: this check depends on "
                       f"it, so write {name} first (its own check must pass), then run this check again") from None
+    after = [v.detach() for v in (*params.values(), *task[0], *task[1])]
+    if not all(torch.equal(x, y) for x, y in zip(before, after, strict=True)):
+        raise Failure("params or the task's points were changed in place: build theta' as a new dict and leave "
+                      "the inputs as they are (MAML still needs theta for the outer update)")
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise Failure(f"return the meta-loss as a one-element tensor; got {type(loss).__name__}: {fmt(loss)}")
     if not loss.requires_grad:
@@ -139,8 +148,6 @@ def _meta_loss_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[],
             (16.0, "score theta' (after the inner step), not theta, on the query set"),
             (8.0, "use the MEAN squared error over the points (torch.mean), not the sum"),
         ))
-        if not torch.equal(params["weight"].detach(), torch.tensor([[1.0]], dtype=torch.float64)):
-            raise Failure("params was changed: do not update it in place; build theta' as a new dict")
 
     def second_order() -> None:
         model, params, task = _linear_task()
@@ -148,7 +155,7 @@ def _meta_loss_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[],
         (meta_grad,) = torch.autograd.grad(loss, [params["weight"]])
         expect_close(float(meta_grad), -3.0, what="the meta-gradient dL/dw (second order)", mistakes=(
             (-6.0, "with first_order=False do not detach the inner gradient: the meta-gradient must flow through "
-                   "it (torch.func.grad keeps that graph by itself)"),
+                   "it (torch.func.grad keeps that graph by itself; torch.autograd.grad needs create_graph=True)"),
             (-15.0, "the inner step goes against the gradient: theta' = theta - alpha * grad"),
         ))
 
