@@ -41,6 +41,36 @@ def test_train_reinforce_walks_towards_one_goal():
         train_reinforce(env, policy, 1, batch_size=None, lr=0.0, progress=False)
 
 
+def test_gae_with_lambda_one_is_reinforce_with_the_baseline_and_smaller_lambdas_learn():
+    def run(**kwargs):
+        env = BatchedNavigation2D(goals=[[0.3, -0.4]], n_traj=10)
+        policy = GaussianMLPPolicy(2, 2, hidden_sizes=(16,), init_std=0.1, seed=0)
+        return train_reinforce(env, policy, 12, batch_size=None, lr=0.02, progress=False, **kwargs), policy
+
+    baseline_curve, baseline_policy = run()
+    gae_curve, gae_policy = run(lam=1.0)
+    np.testing.assert_allclose(gae_curve, baseline_curve, atol=1e-4)  # the deltas telescope to G - V
+    for lam in (0.95, 0.0):
+        curve, _ = run(lam=lam)
+        assert curve[-3:].mean() > curve[:2].mean() + 5.0  # a learning test: the returns go up
+        assert not np.allclose(curve, baseline_curve)
+    with pytest.raises(ValueError, match="lam must be in"):
+        run(lam=1.5)
+
+
+def test_the_reference_answers_of_lesson_06_learn_on_a_fixed_seed():
+    from metarl_edu.classroom.references import gae_reference, reinforce_reference
+
+    policy = CategoricalMLPPolicy(4, 2, hidden_sizes=(32,), seed=0)
+    curve = reinforce_reference(gym.make("CartPole-v1"), policy, 6, batch_size=10, lr=0.02, seed=0)
+    assert curve.shape == (6,) and curve[-3:].mean() > 1.3 * curve[:2].mean()
+    env = BatchedNavigation2D(goals=[[0.3, -0.4]], n_traj=10)
+    nav_policy = GaussianMLPPolicy(2, 2, hidden_sizes=(16,), init_std=0.1, seed=0)
+    nav = train_reinforce(env, nav_policy, 12, batch_size=None, lr=0.02, lam=0.95, gae_fn=gae_reference,
+                          progress=False)
+    assert nav[-3:].mean() > nav[:2].mean() + 5.0
+
+
 def test_the_baseline_reduces_gradient_variance_on_cartpole():
     policy = CategoricalMLPPolicy(4, 2, hidden_sizes=(8,), seed=0)
     samples = policy_gradient_samples(gym.make("CartPole-v1"), policy, 6, batch_size=5, seed=0)

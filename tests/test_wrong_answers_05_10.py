@@ -383,6 +383,208 @@ def split_by_choice_without_replacement(tasks, n_test, rng):  # right, another w
     return [t for i, t in enumerate(tasks) if i not in chosen], [tasks[i] for i in sorted(chosen)]
 
 
+# ============================================================================================ 06: reward_to_go
+def _ends(terminated, truncated):
+    return torch.as_tensor(terminated) | torch.as_tensor(truncated)
+
+
+def rtg_sum_so_far(rewards, terminated, truncated, gamma):
+    G, running = torch.zeros_like(rewards), torch.zeros_like(rewards[0])
+    for t in range(rewards.shape[0]):
+        running = rewards[t] + gamma * running
+        G[t] = running
+        running = torch.where(_ends(terminated, truncated)[t], 0.0, running)
+    return G
+
+
+def _backwards(rewards, ended, gamma):
+    G, G_next = torch.zeros_like(rewards), torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        G[t] = rewards[t] + gamma * torch.where(ended[t], 0.0, G_next)
+        G_next = G[t]
+    return G
+
+
+def rtg_list_not_reversed(rewards, terminated, truncated, gamma):
+    return _backwards(rewards, _ends(terminated, truncated), gamma).flip(0)
+
+
+def rtg_whole_return_everywhere(rewards, terminated, truncated, gamma):
+    G = _backwards(rewards, _ends(terminated, truncated), gamma)
+    return G[:1].expand_as(G).clone()
+
+
+def rtg_undiscounted(rewards, terminated, truncated, gamma):
+    return _backwards(rewards, _ends(terminated, truncated), 1.0)
+
+
+def rtg_discounted_from_the_start(rewards, terminated, truncated, gamma):
+    steps = torch.arange(rewards.shape[0], dtype=rewards.dtype).reshape(-1, *[1] * (rewards.ndim - 1))
+    return _backwards(rewards * gamma**steps, _ends(terminated, truncated), 1.0)
+
+
+def rtg_never_restarting(rewards, terminated, truncated, gamma):
+    return _backwards(rewards, torch.zeros_like(torch.as_tensor(terminated)), gamma)
+
+
+def rtg_restarting_at_termination_only(rewards, terminated, truncated, gamma):
+    return _backwards(rewards, torch.as_tensor(terminated), gamma)
+
+
+def rtg_accumulating_into_the_rewards(rewards, terminated, truncated, gamma):
+    ended = _ends(terminated, truncated)
+    for t in reversed(range(rewards.shape[0] - 1)):
+        rewards[t] += gamma * torch.where(ended[t], 0.0, rewards[t + 1])
+    return rewards
+
+
+def rtg_by_discount_matrix(rewards, terminated, truncated, gamma):  # right, another way: one episode at a time
+    ended = _ends(terminated, truncated).reshape(rewards.shape[0], -1)
+    flat, G = rewards.reshape(rewards.shape[0], -1), torch.zeros(rewards.shape[0], rewards[0].numel(),
+                                                                   dtype=rewards.dtype)
+    for j in range(flat.shape[1]):
+        start = 0
+        for t in range(flat.shape[0]):
+            if ended[t, j] or t == flat.shape[0] - 1:
+                r = flat[start:t + 1, j]
+                k = torch.arange(len(r), dtype=rewards.dtype)
+                G[start:t + 1, j] = (torch.triu(gamma ** (k[None, :] - k[:, None])) * r[None, :]).sum(1)
+                start = t + 1
+    return G.reshape(rewards.shape)
+
+
+# ============================================================================================ 06: reinforce
+def _reinforce(env, policy, n_iterations, batch_size, lr, gamma, seed, *, baseline=True, sign=1.0, zero_grad=True,
+               whole=False, gamma_used=None, fresh_optimizer=False, step=True, returns=True):
+    from metarl_edu.classroom.references import reinforce_loss_reference, reward_to_go_reference
+    from metarl_edu.pg import linear_baseline, sample_episodes
+
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+    means = []
+    for i in range(n_iterations):
+        if fresh_optimizer:
+            optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+        e = sample_episodes(env, policy, batch_size, generator=generator, seed=seed if i == 0 else None)
+        G = reward_to_go_reference(e.rewards, e.terminated, e.truncated, gamma if gamma_used is None else gamma_used)
+        if whole:
+            G = e.total_rewards().expand_as(G) * e.mask
+        b = linear_baseline(e.obs, G, e.mask) if baseline else None
+        loss = sign * reinforce_loss_reference(policy.log_prob(e.obs, e.actions), G, b, e.mask)
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        if step:
+            optimizer.step()
+        means.append(float(e.total_rewards().mean()))
+    return np.array(means) if returns else None
+
+
+def _variant(**mistake):
+    def reinforce(env, policy, n_iterations, batch_size=10, lr=0.01, gamma=0.99, seed=0):
+        return _reinforce(env, policy, n_iterations, batch_size, lr, gamma, seed, **mistake)
+    return reinforce
+
+
+reinforce_without_baseline = _variant(baseline=False)
+reinforce_ascending_the_loss = _variant(sign=-1.0)
+reinforce_without_zero_grad = _variant(zero_grad=False)
+reinforce_with_whole_returns = _variant(whole=True)
+reinforce_undiscounted = _variant(gamma_used=1.0)
+reinforce_ignoring_gamma = _variant(gamma_used=0.99)
+reinforce_with_a_new_optimizer_each_time = _variant(fresh_optimizer=True)
+reinforce_without_step = _variant(step=False)
+reinforce_without_return = _variant(returns=False)
+
+
+def reinforce_with_a_new_generator_each_time(env, policy, n_iterations, batch_size=10, lr=0.01, gamma=0.99, seed=0):
+    from metarl_edu.pg import sample_episodes
+
+    means = []
+    for _ in range(n_iterations):  # every batch reseeds the env and the generator: the same first batch, always
+        e = sample_episodes(env, policy, batch_size, generator=torch.Generator().manual_seed(seed + 1), seed=seed)
+        means.append(float(e.total_rewards().mean()))
+    return np.array(means)
+
+
+def reinforce_recording_a_list(env, policy, n_iterations, batch_size=10, lr=0.01, gamma=0.99, seed=0):  # right
+    return list(_reinforce(env, policy, n_iterations, batch_size, lr, gamma, seed))
+
+
+# ============================================================================================ 06: gae
+def _gae_loop(rewards, values, gamma, lam, mask=None, *, decay=None, delta_gamma=None, use_mask=True,
+              bootstrap_padding=False, forwards=False):
+    mask = torch.ones_like(rewards) if mask is None else mask
+    decay = gamma * lam if decay is None else decay
+    delta_gamma = gamma if delta_gamma is None else delta_gamma
+    A, next_v, next_a = torch.zeros_like(rewards), torch.zeros_like(rewards[0]), torch.zeros_like(rewards[0])
+    T = rewards.shape[0]
+    if forwards:
+        previous = torch.zeros_like(rewards[0])
+        for t in range(T):
+            v_next = values[t + 1] if t + 1 < T else torch.zeros_like(rewards[0])
+            A[t] = (rewards[t] + gamma * v_next * mask[min(t + 1, T - 1)] * (t + 1 < T) - values[t]
+                    + decay * previous) * mask[t]
+            previous = A[t]
+        return A
+    for t in reversed(range(T)):
+        m = mask[t] if use_mask else 1.0
+        A[t] = m * (rewards[t] + delta_gamma * next_v - values[t] + decay * next_a)
+        next_v = values[t] if (bootstrap_padding or not use_mask) else mask[t] * values[t]
+        next_a = A[t]
+    return A
+
+
+def _gae_variant(**mistake):
+    def gae(rewards, values, gamma, lam, mask=None):
+        return _gae_loop(rewards, values, gamma, lam, mask, **mistake)
+    return gae
+
+
+gae_forwards = _gae_variant(forwards=True)
+gae_ignoring_the_mask = _gae_variant(use_mask=False)
+gae_bootstrapping_from_padding = _gae_variant(bootstrap_padding=True)
+gae_undiscounted_delta = _gae_variant(delta_gamma=1.0)
+
+
+def gae_with_gamma_alone(rewards, values, gamma, lam, mask=None):
+    return _gae_loop(rewards, values, gamma, lam, mask, decay=gamma)
+
+
+def gae_with_lam_alone(rewards, values, gamma, lam, mask=None):
+    return _gae_loop(rewards, values, gamma, lam, mask, decay=lam)
+
+
+def gae_crashing_on_no_mask(rewards, values, gamma, lam, mask=None):
+    A, next_v, next_a = torch.zeros_like(rewards), torch.zeros_like(rewards[0]), torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        A[t] = mask[t] * (rewards[t] + gamma * next_v - values[t] + gamma * lam * next_a)
+        next_v, next_a = mask[t] * values[t], A[t]
+    return A
+
+
+def gae_in_the_rewards_tensor(rewards, values, gamma, lam, mask=None):
+    mask = torch.ones_like(rewards) if mask is None else mask
+    next_v, next_a = torch.zeros_like(rewards[0]), torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        delta = rewards[t] + gamma * next_v - values[t]
+        rewards[t] = mask[t] * (delta + gamma * lam * next_a)
+        next_v, next_a = mask[t] * values[t], rewards[t].clone()
+    return rewards
+
+
+def gae_from_td_errors_by_discounting(rewards, values, gamma, lam, mask=None):  # right, via the sum of deltas
+    mask = torch.ones_like(rewards) if mask is None else mask
+    next_values = torch.cat([values[1:] * mask[1:], torch.zeros_like(values[:1])])
+    deltas = (rewards + gamma * next_values - values) * mask
+    ends = torch.zeros_like(mask, dtype=torch.bool)
+    ends[:-1] = mask[1:] == 0
+    ends[-1] = True
+    from metarl_edu.pg import discounted_returns
+
+    return discounted_returns(deltas, ends, torch.zeros_like(ends), gamma * lam) * mask
+
+
 # ============================================================================================ the table
 WRONG = {
     "ridge_fit": [
@@ -402,6 +604,38 @@ WRONG = {
         (held_out_scoring_the_training_tasks, "run the held-out tasks split.test, in order"),
         (held_out_averaging_the_seeds, "not its mean over seeds"),
         (held_out_forgetting_return, "return what run(...) returns"),
+    ],
+    "reward_to_go": [
+        (rtg_sum_so_far, "G_t sums the rewards from t ON"),
+        (rtg_list_not_reversed, "G_t sums the rewards from t ON"),
+        (rtg_whole_return_everywhere, "reward-TO-GO from step t"),
+        (rtg_undiscounted, "discount: G_t = r_t + gamma G_(t+1)"),
+        (rtg_discounted_from_the_start, "not from the start of the episode"),
+        (rtg_never_restarting, "restart at each episode end"),
+        (rtg_restarting_at_termination_only, "a truncated episode ends too"),
+        (rtg_accumulating_into_the_rewards, "rewards was changed in place"),
+    ],
+    "reinforce": [
+        (reinforce_without_baseline, "subtract the linear baseline"),
+        (reinforce_ascending_the_loss, "minimise the loss"),
+        (reinforce_without_zero_grad, "call optimizer.zero_grad() before loss.backward()"),
+        (reinforce_with_whole_returns, "by its reward-to-go G_t"),
+        (reinforce_undiscounted, "discount the reward-to-go with gamma"),
+        (reinforce_ignoring_gamma, "use the gamma passed in"),
+        (reinforce_with_a_new_optimizer_each_time, "make the optimizer once, before the loop"),
+        (reinforce_without_step, "the policy's parameters never changed"),
+        (reinforce_with_a_new_generator_each_time, "the first batch, played before any update, already differs"),
+        (reinforce_without_return, "did you forget to `return` it"),
+    ],
+    "gae": [
+        (gae_forwards, "compute backwards from the last step"),
+        (gae_with_gamma_alone, "not gamma alone"),
+        (gae_with_lam_alone, "not lam alone"),
+        (gae_undiscounted_delta, "the next value is discounted by gamma"),
+        (gae_ignoring_the_mask, "use the mask"),
+        (gae_bootstrapping_from_padding, "bootstrapped from V on the padding step"),
+        (gae_crashing_on_no_mask, "mask=None means every step is real"),
+        (gae_in_the_rewards_tensor, "rewards was changed in place"),
     ],
     "reinforce_loss": [
         (loss_weight_not_detached, "detach the weight"),
@@ -460,6 +694,9 @@ WRONG = {
 RIGHT = {
     "ridge_fit": [ridge_by_lstsq_on_the_augmented_system],
     "held_out_scores": [held_out_loop_over_tasks, held_out_rows_one_by_one],
+    "reward_to_go": [rtg_by_discount_matrix],
+    "reinforce": [reinforce_recording_a_list],
+    "gae": [gae_from_td_errors_by_discounting],
     "reinforce_loss": [loss_divided_by_n_written_as_a_product],
     "inner_update": [update_with_torch_sub],
     "meta_loss": [meta_autograd_with_create_graph],
@@ -569,3 +806,5 @@ def test_an_answer_of_the_wrong_type_or_shape_gets_a_sentence_not_a_crash(exerci
     text = repr(result)
     assert result.status == "failed" and "Traceback" not in text
     assert not any("your function raised" in hint for hint in result.hints), text  # the check's own words
+
+
