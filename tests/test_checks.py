@@ -58,10 +58,17 @@ def lesson_namespace(lesson: str) -> dict:
         import torch
         from torch.func import functional_call, grad
 
-        from metarl_edu.classroom.references import inner_update_reference
+        from metarl_edu.classroom.references import (
+            inner_update_reference,
+            reinforce_loss_reference,
+            reward_to_go_reference,
+        )
+        from metarl_edu.pg import linear_baseline, sample_episodes
 
         return {"torch": torch, "functional_call": functional_call, "grad": grad,
-                "inner_update": inner_update_reference}
+                "inner_update": inner_update_reference, "returns_fn": reward_to_go_reference,
+                "loss_fn": reinforce_loss_reference, "linear_baseline": linear_baseline,
+                "sample_episodes": sample_episodes}
     return {}
 
 
@@ -572,6 +579,10 @@ CASES = {
     ("08_maml_rl", "rl_meta_loss"): [mlr_detached_inner_step, mlr_no_grad_inner_step, mlr_pre_update, mlr_same_data],
     ("06_policy_gradients", "reinforce_loss"): [rl_weight_not_detached, rl_sign_error, rl_mean_over_steps,
                                                 rl_ignores_mask],
+    # named wrong answers for these three: tests/test_wrong_answers_05_10.py
+    ("06_policy_gradients", "reward_to_go"): [],
+    ("06_policy_gradients", "reinforce"): [],
+    ("06_policy_gradients", "gae"): [],
     ("07_maml_sinusoid", "inner_update"): [iu_sign_error, iu_in_place, iu_detached, iu_no_alpha],
     ("07_maml_sinusoid", "meta_loss"): [ml_always_first_order, ml_sign_error, ml_query_for_inner_step,
                                         ml_sums_squares],

@@ -143,3 +143,20 @@ def expect_close(
 
 def _short(x: np.ndarray) -> str:
     return fmt(x if x.ndim else float(x))
+
+
+def unfinished_dependency(fn: Any, exc: NotImplementedError) -> str | None:
+    """The name of the function whose stub raised ``exc`` inside the learner's ``fn``, when that is another
+    function of the learner's notebook (an earlier exercise ``fn`` calls), else None.
+
+    A check reads a stub's ``NotImplementedError`` as "not attempted"; when the stub is not ``fn`` but one it calls,
+    the honest report is what ``fn`` depends on. Only a function defined in ``fn``'s own namespace counts, so a
+    ``NotImplementedError`` from a library (torch raises some) is not mistaken for an unwritten exercise.
+    """
+    frame, tb = None, exc.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+    code = getattr(fn, "__code__", None)
+    if frame is None or frame.f_code is code or frame.f_globals is not getattr(fn, "__globals__", None):
+        return None
+    return frame.f_code.co_name

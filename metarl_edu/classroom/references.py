@@ -16,7 +16,10 @@ function                                 lesson    exercise id
 :func:`held_out_scores`                  05        ``held_out_scores``
 :func:`shuffle_split`                    10        ``meta_test_split``
 :func:`percentile_interval`              10        ``bootstrap_ci``
+:func:`reward_to_go_reference`           06        ``reward_to_go``
 :func:`reinforce_loss_reference`         06        ``reinforce_loss``
+:func:`reinforce_reference`              06        ``reinforce``
+:func:`gae_reference`                    06        ``gae``
 :func:`inner_update_reference`           07        ``inner_update``
 :func:`meta_loss_reference`              07        ``meta_loss``
 :func:`ucb1_index_reference`             09        ``ucb1_index``
@@ -37,9 +40,10 @@ from metarl_edu.envs.tasks import task_key
 from metarl_edu.studies.evaluation import check_disjoint
 from metarl_edu.studies.hyperparams import Setting
 
-__all__ = ["held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference", "percentile_interval",
-           "reinforce_loss_reference", "ridge_fit", "rl2_input_reference", "rl_meta_loss_reference", "shuffle_split",
-           "trial_hidden_states_reference", "ucb1_index_reference", "run_q_learning"]
+__all__ = ["gae_reference", "held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference",
+           "percentile_interval", "reinforce_loss_reference", "reinforce_reference", "reward_to_go_reference",
+           "ridge_fit", "rl2_input_reference", "rl_meta_loss_reference", "run_q_learning", "shuffle_split",
+           "trial_hidden_states_reference", "ucb1_index_reference"]
 
 
 # ============================================================================================ lesson 02
@@ -157,11 +161,35 @@ def shuffle_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -
 # ============================================================================================ lessons 06, 07, 09
 # The library's own function under a name of its own: grading forbids learner code to call an exercise's reference,
 # and the library function stays free for the code built on it (train_reinforce, adapt, UCB1, collect_trials).
+def reward_to_go_reference(rewards: Any, terminated: Any, truncated: Any, gamma: float) -> Any:
+    """The ``reward_to_go`` exercise (lesson 06): :func:`metarl_edu.pg.discounted_returns` without value estimates."""
+    from metarl_edu.pg import discounted_returns
+
+    return discounted_returns(rewards, terminated, truncated, gamma)
+
+
 def reinforce_loss_reference(log_probs: Any, returns: Any, baseline: Any = None, mask: Any = None) -> Any:
     """The ``reinforce_loss`` exercise (lesson 06): :func:`metarl_edu.pg.reinforce_loss`."""
     from metarl_edu.pg import reinforce_loss
 
     return reinforce_loss(log_probs, returns, baseline, mask)
+
+
+def reinforce_reference(env: Any, policy: Any, n_iterations: int, batch_size: int = 10, lr: float = 0.01,
+                        gamma: float = 0.99, seed: int = 0) -> np.ndarray:
+    """The ``reinforce`` exercise (lesson 06): :func:`metarl_edu.pg.train_reinforce` with the linear baseline and
+    no progress bar; the mean return of each iteration's batch."""
+    from metarl_edu.pg import train_reinforce
+
+    return train_reinforce(env, policy, n_iterations, batch_size=batch_size, lr=lr, gamma=gamma, seed=seed,
+                           progress=False)
+
+
+def gae_reference(rewards: Any, values: Any, gamma: float, lam: float, mask: Any = None) -> Any:
+    """The ``gae`` exercise (lesson 06): :func:`metarl_edu.pg.gae_advantages`."""
+    from metarl_edu.pg import gae_advantages
+
+    return gae_advantages(rewards, values, gamma, lam, mask)
 
 
 def inner_update_reference(params: dict, grads: dict, alpha: float) -> dict:
