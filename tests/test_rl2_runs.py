@@ -9,7 +9,14 @@ import torch
 from metarl_edu import rl2
 from metarl_edu.classroom import cli
 from metarl_edu.rl2 import RL2Agent, RL2Config, RL2Error, collect_trials
-from metarl_edu.studies.rl2 import course_agents, evaluate_rl2, evaluate_seeds, read_rl2_run, train_run
+from metarl_edu.studies.rl2 import (
+    course_agents,
+    evaluate_rl2,
+    evaluate_seeds,
+    read_rl2_run,
+    shipped_rl2_runs,
+    train_run,
+)
 
 
 def test_the_train_command_writes_checkpoint_log_and_evaluation(tmp_path, capsys):
@@ -42,6 +49,38 @@ def test_pretrained_names_and_errors():
         rl2.pretrained("mdp", 7)
     with pytest.raises(RL2Error, match="task must be"):
         rl2.pretrained("maze", 10)
+
+
+RUNS = shipped_rl2_runs()
+
+
+def test_agents_are_shipped_for_the_lesson_settings():
+    names = {p.name for p in RUNS}
+    for name in ("bandit-n10-k5-seed{}", "bandit-n100-k5-seed{}", "mdp-n10-seed{}"):
+        assert {name.format(s) for s in range(3)} <= names, name
+    for path in RUNS:
+        assert sum(f.stat().st_size for f in path.iterdir()) < 2_000_000
+
+
+@pytest.mark.parametrize("path", RUNS, ids=[p.name for p in RUNS])
+def test_a_shipped_agent_reproduces_its_recorded_evaluation_and_does_well_on_fresh_tasks(path):
+    record = read_rl2_run(path)
+    config = record["config"]
+    agent = rl2.pretrained(config["task"], config["n_episodes"], config["k"] if config["task"] == "bandit" else None,
+                           config["seed"])
+    assert agent.iteration == config["n_iterations"] and len(record["log"]["iteration"]) == config["n_iterations"]
+    want = np.asarray(record["totals"], dtype=float)
+    same = evaluate_rl2(agent, n_tasks=record["eval_tasks"], rng=record["eval_seed"])
+    # the same tasks and seeds: the same totals here; another CPU's rounding may flip a sampled action, so the
+    # mean is compared within three standard errors (or 1%)
+    se = want.std() / np.sqrt(len(want))
+    assert abs(same.mean_total - want.mean()) <= max(3 * se, 0.01 * abs(want.mean()))
+    # fresh tasks: within four standard errors of the recorded mean (sampling noise, not a worse agent)
+    fresh = evaluate_rl2(agent, n_tasks=300, rng=2024)
+    assert abs(fresh.mean_total - want.mean()) < 4 * (want.std() / np.sqrt(300))
+    # the training log ends better than it started (learning happened)
+    totals = record["log"]["mean_total"]
+    assert totals[-20:].mean() > totals[:5].mean()
 
 
 def test_per_episode_reset_forgets_and_per_trial_reset_does_not():
