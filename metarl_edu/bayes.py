@@ -239,5 +239,122 @@ class BayesOptimal(Strategy):
         return argmax_random_ties(np.round(q, TIE_DECIMALS), rng)
 
 
-__all__ = ["BanditSolution", "BayesOptimal", "MAX_HORIZON", "bayes_backup", "bayes_optimal_bandit", "belief_states",
-           "beta_update"]
+# ======================================================================================= a signpost gridworld
+def information_value(belief: np.ndarray, v_informed: np.ndarray, v_uninformed: float) -> float:
+    """What it is worth to learn the task now, for free: ``sum_g b(g) V(knowing g) - V(not knowing)``.
+
+    Before the information arrives the agent does not know which ``g`` it will learn; it learns ``g`` with its
+    belief's probability ``b(g)``, after which it is worth ``v_informed[g]``. Never negative for a Bayes-optimal
+    agent: it could always ignore what it learned.
+
+    Args:
+        belief: ``b(g)`` over the tasks, shape (G,), summing to 1 (0 for the tasks already ruled out).
+        v_informed: the value of each task once it is known, shape (G,).
+        v_uninformed: the value of the same situation without the information.
+
+    >>> information_value(np.array([0.5, 0.5, 0.0]), np.array([3.0, 1.0, 9.0]), 1.5)
+    0.5
+    """
+    return float(np.dot(belief, v_informed) - v_uninformed)
+
+
+@dataclass(frozen=True, eq=False)
+class SignpostSolution:
+    """The belief MDP of a :class:`~metarl_edu.envs.signpost.SignpostWorld`, solved or evaluated exactly.
+
+    A belief is the set of candidate goals not ruled out yet, a bit mask ``m`` over ``world.goals`` (uniform over
+    its members, since the prior is uniform). ``q[e, h - 1, c, m, a]``: the expected reward still to come in the
+    trial when action a is taken in cell c with belief m, with h steps left in episode e (0-based), and the policy
+    followed after it; ``v[e, h, c, m]`` the same for the policy's own action (``v[e, 0]``: the episode is over).
+
+    Attributes:
+        value: the expected total of a trial from the start with the initial belief (all candidates possible,
+            unless ``solve_signpost`` was given another).
+        optimal: True for the Bayes-optimal policy, False for the evaluation of a given one.
+    """
+
+    world: object = field(repr=False)
+    n_episodes: int
+    horizon: int
+    q: np.ndarray = field(repr=False)
+    v: np.ndarray = field(repr=False)
+    value: float
+    optimal: bool
+
+    def action(self, episode: int, steps_left: int, cell: int, mask: int) -> int:
+        """The Bayes-optimal action there (the lowest-numbered of equally good ones)."""
+        return int(np.argmax(np.round(self.q[episode, steps_left - 1, cell, mask], TIE_DECIMALS)))
+
+
+def _signpost_outcomes(world) -> tuple[np.ndarray, ...]:
+    """Every outcome of every (cell, belief, action): probability, next cell, next belief, reward, episode ended;
+    each of shape (C, M, A, O) with M = 2^G beliefs and O = G outcomes at most (the sign, read with G possible)."""
+    C, G = world.n_cells, world.n_goals
+    M, A = 2 ** G, 4
+    prob, reward = np.zeros((C, M, A, G)), np.zeros((C, M, A, G))
+    cell, mask, ends = np.zeros((C, M, A, G), dtype=np.int64), np.zeros((C, M, A, G), dtype=np.int64), np.zeros(
+        (C, M, A, G), dtype=bool)
+    goal_of = {c: g for g, c in enumerate(world.goals)}
+    for c in range(C):
+        for m in range(1, M):
+            members = [g for g in range(G) if m >> g & 1]
+            for a in range(A):
+                there = world.next_cell[c, a]
+                cell[c, m, a], mask[c, m, a], reward[c, m, a] = there, m, world.step_reward
+                if there == world.sign and len(members) > 1:  # read the sign: learn g
+                    for o, g in enumerate(members):
+                        prob[c, m, a, o], mask[c, m, a, o] = 1 / len(members), 1 << g
+                elif there in goal_of and m >> goal_of[there] & 1:  # a candidate still possible: is it the goal?
+                    g = goal_of[there]
+                    prob[c, m, a, 0], mask[c, m, a, 0], ends[c, m, a, 0] = 1 / len(members), 1 << g, True
+                    reward[c, m, a, 0] += world.goal_reward
+                    if len(members) > 1:
+                        prob[c, m, a, 1], mask[c, m, a, 1] = 1 - 1 / len(members), m & ~(1 << g)
+                else:
+                    prob[c, m, a, 0] = 1.0
+    return prob, cell, mask, reward, ends
+
+
+def solve_signpost(world, n_episodes: int, horizon: int, policy: np.ndarray | None = None,
+                   initial_mask: int | None = None) -> SignpostSolution:
+    """The Bayes-optimal policy of a signpost task family, by backward induction on its belief MDP; or, given
+    ``policy``, that policy's exact expected total.
+
+    The belief MDP's state is (episode, steps left, cell, belief). From the last step of the last episode
+    backwards: ``Q = sum over outcomes of prob * (reward + value after)``, where the value after is the next
+    step's ``V`` in the next cell and belief, or, when the episode ends (the goal was reached, or no steps are
+    left), the value of the next episode's start with the belief carried over.
+
+    Args:
+        world: a :class:`~metarl_edu.envs.signpost.SignpostWorld`.
+        n_episodes, horizon: episodes per trial, and steps per episode at most.
+        policy: None for the Bayes-optimal policy; else the probabilities of a stationary policy, shape
+            (C, 2^G, 4): action probabilities in each cell and belief.
+        initial_mask: the belief the trial starts with; default all candidates (``2^G - 1``). A single bit
+            ``1 << g`` is an agent told the goal: the oracle.
+    """
+    n_episodes = check_int("n_episodes", n_episodes, 1)
+    horizon = check_int("horizon", horizon, 1)
+    prob, cell, mask, reward, ends = _signpost_outcomes(world)
+    C, M, A, _ = prob.shape
+    if policy is not None:
+        policy = np.asarray(policy, dtype=float)
+        if policy.shape != (C, M, A) or not np.allclose(policy[:, 1:].sum(-1), 1.0):
+            raise ValueError(f"policy must hold action probabilities of shape (C, 2^G, 4) = {(C, M, A)} that sum "
+                             f"to 1 in every cell and belief; got shape {policy.shape}")
+    start_mask = M - 1 if initial_mask is None else check_int("initial_mask", initial_mask, 1, M - 1)
+    q = np.zeros((n_episodes, horizon, C, M, A))
+    v = np.zeros((n_episodes, horizon + 1, C, M))
+    w = np.zeros(M)  # the value of the next episode's start, by belief
+    for e in range(n_episodes - 1, -1, -1):
+        v[e, 0] = w  # no steps left: the next episode starts with the same belief
+        for h in range(1, horizon + 1):
+            after = np.where(ends, w[mask], v[e, h - 1][cell, mask])
+            q[e, h - 1] = np.sum(prob * (reward + after), axis=-1)
+            v[e, h] = q[e, h - 1].max(-1) if policy is None else np.sum(policy * q[e, h - 1], axis=-1)
+        w = v[e, horizon, world.start]
+    return SignpostSolution(world, n_episodes, horizon, q, v, float(w[start_mask]), policy is None)
+
+
+__all__ = ["BanditSolution", "BayesOptimal", "MAX_HORIZON", "SignpostSolution", "bayes_backup", "bayes_optimal_bandit",
+           "belief_states", "beta_update", "information_value", "solve_signpost"]
