@@ -138,7 +138,7 @@ assert np.allclose(alpha[0], 1 + s) and np.allclose(beta[0], 1 + f)
 # %%
 def bayes_backup(alpha, beta, v_success, v_failure):
     """Q_i = mu_i (1 + V_success_i) + (1 - mu_i) V_failure_i with mu_i = alpha_i / (alpha_i + beta_i); V = max_i Q_i."""
-    ### BEGIN SOLUTION id=bayes_backup points=3 replaces=metarl_edu.classroom.references.bayes_backup_reference hint="mu = alpha / (alpha + beta); q = mu * (1 + v_success) + (1 - mu) * v_failure; v = q.max(axis=-1)"
+    ### BEGIN SOLUTION id=bayes_backup points=3 replaces=metarl_edu.classroom.references.bayes_backup_reference hint="Take the posterior mean of each arm from alpha and beta, weigh 1 + v_success by it and v_failure by one minus it, then take the best arm along the last axis"
     mu = alpha / (alpha + beta)
     q = mu * (1 + v_success) + (1 - mu) * v_failure
     return q, q.max(axis=-1)
@@ -182,6 +182,7 @@ def solve_with(backup, n, prior=(1.0, 1.0)):
     return float(v_next[0, 0, 0, 0])
 
 
+# %%
 for n in (1, 2, 3, 6):
     print(f"n = {n}: your backup gives V = {solve_with(backup, n):.6f}; the library's "
           f"bayes_optimal_bandit: {bayes_optimal_bandit(n).value:.6f}")
