@@ -282,8 +282,13 @@ class SignpostSolution:
     optimal: bool
 
     def action(self, episode: int, steps_left: int, cell: int, mask: int) -> int:
-        """The Bayes-optimal action there (the lowest-numbered of equally good ones)."""
-        return int(np.argmax(np.round(self.q[episode, steps_left - 1, cell, mask], TIE_DECIMALS)))
+        """The Bayes-optimal action there. Among equally good actions, the one that is also best with fewer steps
+        left (so, of equally good paths, a shortest one); then the lowest-numbered."""
+        best = np.arange(self.q.shape[-1])
+        for h in range(steps_left, 0, -1):
+            q = np.round(self.q[episode, h - 1, cell, mask, best], TIE_DECIMALS)
+            best = best[q == q.max()]
+        return int(best[0])
 
 
 def _signpost_outcomes(world) -> tuple[np.ndarray, ...]:
