@@ -555,6 +555,73 @@ def mlr_same_data(policy, params, D, D_prime, alpha, gamma=0.99, adapt=None):
     return inner_loss(policy.log_prob(D.obs, D.actions, params=theta_prime), advantages(D, gamma), D.mask)
 
 
+def bu_swapped(alpha, beta, arm, reward):  # a success counted as a failure
+    alpha, beta = alpha.copy(), beta.copy()
+    rows = np.arange(len(arm))
+    alpha[rows, arm] += 1 - reward
+    beta[rows, arm] += reward
+    return alpha, beta
+
+
+def bu_every_arm(alpha, beta, arm, reward):  # every arm learns from one pull
+    return alpha + reward[:, None], beta + (1 - reward)[:, None]
+
+
+def bu_in_place(alpha, beta, arm, reward):
+    rows = np.arange(len(arm))
+    alpha[rows, arm] += reward
+    beta[rows, arm] += 1 - reward
+    return alpha, beta
+
+
+def bu_column(alpha, beta, arm, reward):  # alpha[:, arm]: each bandit's pull lands in every row
+    alpha, beta = alpha.copy(), beta.copy()
+    for a, r in zip(arm, reward, strict=True):
+        alpha[:, a] += r
+        beta[:, a] += 1 - r
+    return alpha, beta
+
+
+def bb_no_reward(alpha, beta, v_success, v_failure):
+    mu = alpha / (alpha + beta)
+    q = mu * v_success + (1 - mu) * v_failure
+    return q, q.max(axis=-1)
+
+
+def bb_alpha_over_beta(alpha, beta, v_success, v_failure):
+    mu = alpha / beta
+    q = mu * (1 + v_success) + (1 - mu) * v_failure
+    return q, q.max(axis=-1)
+
+
+def bb_swapped_successors(alpha, beta, v_success, v_failure):
+    mu = alpha / (alpha + beta)
+    q = mu * (1 + v_failure) + (1 - mu) * v_success
+    return q, q.max(axis=-1)
+
+
+def bb_mean_value(alpha, beta, v_success, v_failure):
+    mu = alpha / (alpha + beta)
+    q = mu * (1 + v_success) + (1 - mu) * v_failure
+    return q, q.mean(axis=-1)
+
+
+def voi_plain_mean(belief, v_informed, v_uninformed):
+    return float(np.mean(v_informed) - v_uninformed)
+
+
+def voi_best_case(belief, v_informed, v_uninformed):
+    return float(np.max(v_informed) - v_uninformed)
+
+
+def voi_no_subtraction(belief, v_informed, v_uninformed):
+    return float(np.dot(belief, v_informed))
+
+
+def voi_reversed(belief, v_informed, v_uninformed):
+    return float(v_uninformed - np.dot(belief, v_informed))
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -602,7 +669,26 @@ CASES = {
     ("05_learning_hyperparameters", "held_out_scores"): [
         ho_fits_on_everything, ho_no_leak_check, ho_runs_training_tasks,
     ],
+    ("11_inferring_the_task", "beta_update"): [bu_swapped, bu_every_arm, bu_in_place, bu_column],
+    ("11_inferring_the_task", "bayes_backup"): [bb_no_reward, bb_alpha_over_beta, bb_swapped_successors, bb_mean_value],
+    ("11_inferring_the_task", "information_value"): [voi_plain_mean, voi_best_case, voi_no_subtraction, voi_reversed],
 }
+
+
+def test_lesson_11_hints_name_the_mistake():
+    assert "a success (reward 1) adds to alpha" in repr(run_check("beta_update", bu_swapped))
+    assert "only the arm that was pulled" in repr(run_check("beta_update", bu_every_arm))
+    assert "were changed" in repr(run_check("beta_update", bu_in_place))
+    assert "alpha[np.arange(B), arm]" in repr(run_check("beta_update", bu_column))
+    assert "pays 1 with probability mu right now" in repr(run_check("bayes_backup", bb_no_reward))
+    assert "alpha / (alpha + beta), not alpha / beta" in repr(run_check("bayes_backup", bb_alpha_over_beta))
+    assert "after a success the belief is the one worth v_success" in repr(
+        run_check("bayes_backup", bb_swapped_successors))
+    assert "the max over q, not the mean" in repr(run_check("bayes_backup", bb_mean_value))
+    assert "weigh each goal by the belief" in repr(run_check("information_value", voi_plain_mean))
+    assert "do not take the best case" in repr(run_check("information_value", voi_best_case))
+    assert "subtract the value without it" in repr(run_check("information_value", voi_no_subtraction))
+    assert "informed minus uninformed" in repr(run_check("information_value", voi_reversed))
 
 
 def test_every_registered_exercise_is_tested_here():

@@ -26,6 +26,9 @@ function                                 lesson    exercise id
 :func:`rl2_input_reference`              09        ``rl2_input``
 :func:`rl_meta_loss_reference`           08        ``rl_meta_loss``
 :func:`trial_hidden_states_reference`    09        ``trial_hidden_states``
+:func:`beta_update_reference`            11        ``beta_update``
+:func:`bayes_backup_reference`           11        ``bayes_backup``
+:func:`information_value_reference`      11        ``information_value``
 =======================================  ========  ==========================================================
 """
 
@@ -238,3 +241,30 @@ def rl_meta_loss_reference(policy: Any, params: dict, D: Any, D_prime: Any, alph
     from metarl_edu.maml_rl import meta_loss
 
     return meta_loss(policy, params, [D], D_prime, alpha, gamma, first_order)
+
+
+# ============================================================================================ lesson 11
+def beta_update_reference(alpha: np.ndarray, beta: np.ndarray, arm: np.ndarray, reward: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``beta_update`` exercise (lesson 11): :func:`metarl_edu.bayes.beta_update`."""
+    from metarl_edu.bayes import beta_update
+
+    return beta_update(alpha, beta, arm, reward)
+
+
+def bayes_backup_reference(alpha: np.ndarray, beta: np.ndarray, v_success: np.ndarray, v_failure: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``bayes_backup`` exercise (lesson 11): :func:`metarl_edu.bayes.bayes_backup`."""
+    from metarl_edu.bayes import bayes_backup
+
+    return bayes_backup(alpha, beta, v_success, v_failure)
+
+
+def information_value_reference(belief: np.ndarray, v_informed: np.ndarray, v_uninformed: float) -> float:
+    """The ``information_value`` exercise (lesson 11): :func:`metarl_edu.bayes.information_value`."""
+    from metarl_edu.bayes import information_value
+
+    return information_value(belief, v_informed, v_uninformed)
+
+
+__all__ += ["bayes_backup_reference", "beta_update_reference", "information_value_reference"]
