@@ -5,6 +5,7 @@
     metarl-edu check [NOTEBOOK...]      run your notebook(s) like the grader, report each exercise and your progress
     metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
+    metarl-edu copy-lessons DEST        copy the lessons DEST lacks (from the checkout or the installed package)
     metarl-edu bench NAME               speed benchmarks (see metarl-edu bench --help)
 """
 
@@ -87,19 +88,36 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 1 if summary.ungraded else 0
 
 
-def copy_missing_lessons(root: Path, work: Path) -> list[Path]:
-    """Copy each lesson notebook that ``work`` lacks; never overwrite a file that is already there."""
-    lessons = sorted((root / "lessons").glob("*.ipynb"))
-    if not lessons:
-        raise FileNotFoundError(f"no lesson notebooks in {root / 'lessons'}")
+def shipped_lessons() -> Path:
+    """The lesson notebooks that come with this installation of the package: the checkout's (or release's)
+    ``lessons/`` when the package runs from one, else the copy a wheel ships as ``metarl_edu/data/lessons/``."""
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "lessons").is_dir():
+        return checkout / "lessons"
+    return package / "data" / "lessons"
+
+
+def copy_missing_lessons(lessons: Path, work: Path) -> list[Path]:
+    """Copy each lesson notebook in ``lessons`` that ``work`` lacks; never overwrite a file that is already there."""
+    sources = sorted(Path(lessons).glob("*.ipynb"))
+    if not sources:
+        raise FileNotFoundError(f"no lesson notebooks in {lessons}")
     work.mkdir(parents=True, exist_ok=True)
     copied = []
-    for src in lessons:
+    for src in sources:
         dst = work / src.name
         if not dst.exists():
             shutil.copyfile(src, dst)
             copied.append(dst)
     return copied
+
+
+def cmd_copy_lessons(args: argparse.Namespace) -> int:
+    dest = Path(args.dest)
+    copied = copy_missing_lessons(shipped_lessons(), dest)
+    print(f"{len(copied)} lesson(s) copied into {dest}; notebooks already there are kept.")
+    return 0
 
 
 LAB_NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
@@ -127,7 +145,7 @@ def quiet_lab_settings(prefix: str | Path = sys.prefix) -> Path:
 def cmd_lab(args: argparse.Namespace) -> int:
     root = _root(args.root)
     work = root / "work"
-    copied = copy_missing_lessons(root, work)
+    copied = copy_missing_lessons(root / "lessons" if (root / "lessons").is_dir() else shipped_lessons(), work)
     print(f"{len(copied)} lesson(s) copied into {work}; your own edits there are kept.")
     command = [
         sys.executable, "-m", "jupyterlab", f"--notebook-dir={work}", f"--ServerApp.port={args.port}",
@@ -217,6 +235,10 @@ def parser() -> argparse.ArgumentParser:
                    "'' to keep root)")
     g.add_argument("--course", help="the course/ folder with the lesson masters (default: found from --root)")
     g.set_defaults(func=cmd_grade)
+
+    cp = sub.add_parser("copy-lessons", help="copy the lesson notebooks that DEST lacks (works without a checkout)")
+    cp.add_argument("dest", help="the folder to fill, for example ~/lessons (created; existing notebooks are kept)")
+    cp.set_defaults(func=cmd_copy_lessons)
 
     lab = sub.add_parser("lab", help="copy missing lessons into work/ and start JupyterLab there")
     lab.add_argument("--port", type=int, default=8888)
