@@ -13,16 +13,19 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PORT    ?= 8888
 STAMP   := $(VENV)/.installed
+EXTRAS  := exports
+STAMP_ALL := $(VENV)/.installed-all
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=60
 TEST_PATHS  := $(wildcard tests lessons solutions)
 
-.PHONY: lab test full build release lint clean-venv help
+.PHONY: lab test test-all full build release lint clean-venv help
 
 help:
 	@echo "make lab    - set up .venv, copy missing lessons into work/, start JupyterLab (PORT=$(PORT))"
 	@echo "make test   - set up .venv (and chromium), run the unit, grading and browser tests and every notebook"
+	@echo "make test-all - also install the $(EXTRAS) extra(s) and run the slow tests (the real nbgrader and otter)"
 	@echo "make full   - run the solution notebooks in full mode and print the numbers the prose quotes"
 	@echo "make build  - regenerate lessons/, solutions/ and course/syllabus.md from course/"
 	@echo "make lint   - ruff"
@@ -48,9 +51,20 @@ $(CHROMIUM):
 lab: $(STAMP)
 	$(BIN)/metarl-edu lab --port $(PORT)
 
+PYTEST := METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
+	$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
+
 test: $(STAMP) $(CHROMIUM)
-	METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
-		$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
+	$(PYTEST) -m "not slow"
+
+# The optional extras the slow tests need, installed once on top of the test install.
+$(STAMP_ALL): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		-e '.[dev,browser,$(EXTRAS)]'
+	touch $@
+
+test-all: $(STAMP_ALL) $(CHROMIUM)
+	$(PYTEST)
 
 # LESSONS=07,09 runs only those lessons; docs/RESULTS.md keeps the other lessons' sections.
 full: $(STAMP)

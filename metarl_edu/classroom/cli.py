@@ -2,6 +2,7 @@
 
     metarl-edu build [--force]          rebuild lessons/, solutions/ and course/syllabus.md from course/
     metarl-edu release DIR              write what a class receives (no solutions, no hidden tests) into DIR
+    metarl-edu export TOOL DIR          the lessons in nbgrader's or otter's source format (TOOL: nbgrader, otter)
     metarl-edu check [NOTEBOOK...]      run your notebook(s) like the grader, report each exercise and your progress
     metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
@@ -38,6 +39,15 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     out = release(_root(args.root), Path(args.dir))
     print(f"release written to {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.export import export
+
+    course = Path(args.course) if args.course else _root(args.root) / "course"
+    written = export(course, Path(args.dir), args.tool)
+    print(f"{len(written)} file(s) for {args.tool} written to {args.dir}")
     return 0
 
 
@@ -217,6 +227,12 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="write the student release (lessons and package, no solutions) into DIR")
     r.add_argument("dir", help="an empty or new folder")
     r.set_defaults(func=cmd_release)
+
+    e = sub.add_parser("export", help="write the lessons in nbgrader's or Otter-Grader's source format into DIR")
+    e.add_argument("tool", choices=("nbgrader", "otter"))
+    e.add_argument("dir", help="an empty or new folder")
+    e.add_argument("--course", help="the course/ folder with the lesson masters (default: course/ under --root)")
+    e.set_defaults(func=cmd_export)
 
     c = sub.add_parser("check", help="run your notebook like the grader and report each exercise")
     c.add_argument("notebooks", nargs="*", help="your notebook(s), for example work/01_mdp.ipynb (default: work/)")
