@@ -24,7 +24,7 @@ TEST_PATHS  := $(wildcard tests lessons solutions)
 
 help:
 	@echo "make lab    - set up .venv, copy missing lessons into work/, start JupyterLab (PORT=$(PORT))"
-	@echo "make test   - set up .venv (and chromium), run the unit, grading and browser tests and every notebook"
+	@echo "make test   - set up .venv (and chromium), run the unit, grading, hub and browser tests and every notebook"
 	@echo "make test-all - also install the $(EXTRAS) extra(s) and run the slow tests (the real nbgrader and otter)"
 	@echo "make full   - run the solution notebooks in full mode and print the numbers the prose quotes"
 	@echo "make build  - regenerate lessons/, solutions/ and course/syllabus.md from course/"
@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
-		-e '.[dev,browser]'
+		-e '.[dev,browser,hub]'
 	touch $@
 
 # The browser test drives Debian's chromium through Playwright (no browser download). Installed when missing.
@@ -60,7 +60,7 @@ test: $(STAMP) $(CHROMIUM)
 # The optional extras the slow tests need, installed once on top of the test install.
 $(STAMP_ALL): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
-		-e '.[dev,browser,$(EXTRAS)]'
+		-e '.[dev,browser,hub,$(EXTRAS)]'
 	touch $@
 
 test-all: $(STAMP_ALL) $(CHROMIUM)

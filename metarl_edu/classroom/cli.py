@@ -5,6 +5,8 @@
     metarl-edu export TOOL DIR          the lessons in nbgrader's or otter's source format (TOOL: nbgrader, otter)
     metarl-edu check [NOTEBOOK...]      run your notebook(s) like the grader, report each exercise and your progress
     metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
+    metarl-edu hub-config               write a commented jupyterhub_config.py (see --help)
+    metarl-edu collect DEST HOME...     copy learners' lessons/ from their home folders into DEST/<learner>/
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
     metarl-edu copy-lessons DEST        copy the lessons DEST lacks (from the checkout or the installed package)
     metarl-edu bench NAME               speed benchmarks (see metarl-edu bench --help)
@@ -18,7 +20,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from metarl_edu.classroom.build import BuildError
 from metarl_edu.studies.bench import BENCHMARKS
 
 
@@ -49,6 +50,37 @@ def cmd_export(args: argparse.Namespace) -> int:
     written = export(course, Path(args.dir), args.tool)
     print(f"{len(written)} file(s) for {args.tool} written to {args.dir}")
     return 0
+
+
+def cmd_hub_config(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.hub import hub_config
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    learners = [name.strip() for name in args.learners.split(",") if name.strip()] if args.learners else []
+    text, passwords = hub_config(auth=args.auth, instructor=args.instructor, learners=learners,
+                                 homes=str(Path(args.homes).resolve()), mode=args.mode, memory_mb=args.memory_mb,
+                                 ip=args.ip, port=args.port, learner_password=args.learner_password,
+                                 instructor_password=args.instructor_password)
+    out.write_text(text)
+    quiet_lab_settings()
+    print(f"wrote {out}; start the hub with: jupyterhub -f {out}")
+    for who, password in passwords.items():
+        print(f"password for the {who}: {password}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.hub import collect
+
+    lessons = [s.strip() for s in args.lessons.split(",") if s.strip()] if args.lessons else None
+    copied, notes = collect(Path(args.dest), [Path(h) for h in args.homes], lessons)
+    for note in notes:
+        print(note, file=sys.stderr)
+    learners = len({p.parent.name for p in copied})
+    print(f"{len(copied)} notebook(s) from {learners} learner(s) collected into {args.dest}")
+    return 0 if copied else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -256,6 +288,29 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("dest", help="the folder to fill, for example ~/lessons (created; existing notebooks are kept)")
     cp.set_defaults(func=cmd_copy_lessons)
 
+    h = sub.add_parser("hub-config", help="write a commented jupyterhub_config.py for a class on this machine")
+    h.add_argument("--out", default="jupyterhub_config.py", help="the file to write (default jupyterhub_config.py)")
+    h.add_argument("--force", action="store_true", help="replace --out if it exists")
+    h.add_argument("--auth", choices=("shared", "pam"), default="shared",
+                   help="shared: a learners' and an instructor's password, for a trial (default); pam: system users")
+    h.add_argument("--instructor", default="instructor", help="the admin user (default instructor)")
+    h.add_argument("--learners", help="comma-separated user names allowed to log in (default: anyone)")
+    h.add_argument("--homes", default="/srv/metarl-edu/users", help="with --auth shared: the folder of learners' "
+                   "home folders (default /srv/metarl-edu/users)")
+    h.add_argument("--mode", choices=("quick", "full"), default="quick", help="lesson size (default quick)")
+    h.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per process, MiB (default 4096)")
+    h.add_argument("--ip", default="127.0.0.1", help="the address the hub listens on (default 127.0.0.1)")
+    h.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
+    h.add_argument("--learner-password", help="with --auth shared (default: a random one, printed)")
+    h.add_argument("--instructor-password", help="with --auth shared, 32 characters or more (default: random)")
+    h.set_defaults(func=cmd_hub_config)
+
+    co = sub.add_parser("collect", help="copy learners' lessons from their home folders into DEST/<learner>/")
+    co.add_argument("dest", help="the folder to collect into, for `metarl-edu grade`")
+    co.add_argument("homes", nargs="+", help="learners' home folders (each with a lessons/ folder)")
+    co.add_argument("--lessons", help="comma-separated lessons to take, e.g. 00_welcome,01_mdp (default: all)")
+    co.set_defaults(func=cmd_collect)
+
     lab = sub.add_parser("lab", help="copy missing lessons into work/ and start JupyterLab there")
     lab.add_argument("--port", type=int, default=8888)
     lab.add_argument("--ip", default="127.0.0.1")
@@ -300,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (BuildError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:  # BuildError and ReleaseError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -37,16 +37,17 @@ from metarl_edu.classroom.build import (
     header_markdown,
     load_course,
 )
+from metarl_edu.config import QUICK_VAR
 
 TOOLS = ("nbgrader", "otter")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
-NBGRADER_CONFIG = '''\
+NBGRADER_CONFIG = f'''\
 # nbgrader's configuration for the metarl-edu lessons, written by `metarl-edu export nbgrader`.
-# Grade in quick mode, as `metarl-edu grade` does:  METARL_EDU_QUICK=1 nbgrader autograde LESSON
+# Grade in quick mode, as `metarl-edu grade` does:  {QUICK_VAR}=1 nbgrader autograde LESSON
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "metarl-edu"
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 c.ExecutePreprocessor.timeout = 300
 '''
 
