@@ -7,6 +7,7 @@
     metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
     metarl-edu hub-config               write a commented jupyterhub_config.py (see --help)
     metarl-edu collect DEST HOME...     copy learners' lessons/ from their home folders into DEST/<learner>/
+    metarl-edu site [--out site/]       the course website: executed solutions and the syllabus (the site extra)
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
     metarl-edu copy-lessons DEST        copy the lessons DEST lacks (from the checkout or the installed package)
     metarl-edu bench NAME               speed benchmarks (see metarl-edu bench --help)
@@ -81,6 +82,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
     learners = len({p.parent.name for p in copied})
     print(f"{len(copied)} notebook(s) from {learners} learner(s) collected into {args.dest}")
     return 0 if copied else 1
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.site import build_site
+
+    index = build_site(_root(args.root), Path(args.out), args.lessons)
+    print(f"the course website is in {index.parent}/ (open {index})")
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -310,6 +319,11 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("homes", nargs="+", help="learners' home folders (each with a lessons/ folder)")
     co.add_argument("--lessons", help="comma-separated lessons to take, e.g. 00_welcome,01_mdp (default: all)")
     co.set_defaults(func=cmd_collect)
+
+    site = sub.add_parser("site", help="build the course website: executed solutions (quick mode) and the syllabus")
+    site.add_argument("--out", default="site", help="the folder for the HTML (default site/)")
+    site.add_argument("--lessons", help="only these lessons, for example 00,01 (default: all)")
+    site.set_defaults(func=cmd_site)
 
     lab = sub.add_parser("lab", help="copy missing lessons into work/ and start JupyterLab there")
     lab.add_argument("--port", type=int, default=8888)
