@@ -52,51 +52,43 @@ c.ExecutePreprocessor.timeout = 300
 '''
 
 
-def _split(lesson: Lesson, source: str) -> tuple[tuple[list[str], list[str], dict | None, list[str]], dict]:
-    """One master code cell as ((lines before its solution region, the region's body, the marker's attributes or
-    None, lines after it), hidden tests by exercise id). Lines outside any region keep their place."""
+def _split(lesson: Lesson, source: str) -> tuple[list[str], list[str], dict[str, Any] | None, list[str]]:
+    """One master code cell as (lines before its solution region, the region's body, the marker's attributes or
+    None, lines after it), without its hidden tests (the build's parser keeps those in ``lesson.hidden_tests``)."""
     before: list[str] = []
     body: list[str] = []
     after: list[str] = []
     attrs: dict[str, Any] | None = None
-    hidden: dict[str, list[str]] = {}
-    mode, target, hidden_id = None, before, ""
+    target: list[str] | None = before
     for line in source.splitlines():
         begin = BEGIN_SOLUTION.match(line)
         if begin:
             attrs = {**_parse_attrs(begin.group("attrs"), str(lesson.path)), "indent": begin.group("indent")}
-            mode, target = "solution", body
-            continue
-        begin_hidden = BEGIN_HIDDEN.match(line)
-        if begin_hidden:
-            mode, hidden_id = "hidden", _parse_attrs(begin_hidden.group("attrs"), str(lesson.path))["id"]
-            continue
-        if END_SOLUTION.match(line):
-            mode, target = None, after
-            continue
-        if END_HIDDEN.match(line):
-            mode = None
-            continue
-        if mode == "hidden":
-            hidden.setdefault(hidden_id, []).append(line)
-        else:
+            target = body
+        elif END_SOLUTION.match(line):
+            target = after
+        elif BEGIN_HIDDEN.match(line):
+            resume, target = target, None
+        elif END_HIDDEN.match(line):
+            target = resume
+        elif target is not None:
             target.append(line)
-    return (before, body, attrs, after), hidden
+    return before, body, attrs, after
 
 
 def _lesson_cells(lesson: Lesson) -> tuple[list[tuple[str, Any]], dict[str, list[str]]]:
-    """The master's cells as ("markdown" | "setup" | "code" | "exercise" | "check", payload), and every hidden test
-    by exercise id. An exercise's payload is (lines before, body, attributes, lines after)."""
+    """The master's cells as ("markdown" | "setup" | "code" | "exercise" | "check", payload), and the hidden tests'
+    lines by exercise id. An exercise's payload is what :func:`_split` returns."""
     cells: list[tuple[str, Any]] = []
     hidden: dict[str, list[str]] = {}
+    for test in lesson.hidden_tests:
+        hidden.setdefault(test.exercise, []).extend(test.code.splitlines())
     first_code = True
     for cell in lesson.notebook.cells:
         if cell.cell_type == "markdown":
             cells.append(("markdown", cell.source))
             continue
-        parts, found = _split(lesson, cell.source)
-        for exercise, lines in found.items():
-            hidden.setdefault(exercise, []).extend(lines)
+        parts = _split(lesson, cell.source)
         if parts[2] is not None:
             cells.append(("exercise", parts))
             continue
