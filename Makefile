@@ -18,11 +18,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=60
 TEST_PATHS  := $(wildcard tests lessons solutions)
 
-.PHONY: lab test full build release lint clean-venv help
+.PHONY: lab test test-all site full build release lint clean-venv help
 
 help:
 	@echo "make lab    - set up .venv, copy missing lessons into work/, start JupyterLab (PORT=$(PORT))"
-	@echo "make test   - set up .venv (and chromium), run the unit, grading and browser tests and every notebook"
+	@echo "make test   - set up .venv (and chromium), run the unit, grading, hub and browser tests and every notebook"
+	@echo "make test-all - also install the exports and site extras and run the slow tests (nbgrader, otter, the website)"
+	@echo "make site   - build the course website into site/ (executed solutions in quick mode, and the syllabus)"
 	@echo "make full   - run the solution notebooks in full mode and print the numbers the prose quotes"
 	@echo "make build  - regenerate lessons/, solutions/ and course/syllabus.md from course/"
 	@echo "make lint   - ruff"
@@ -36,7 +38,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
-		-e '.[dev,browser]'
+		-e '.[dev,browser,hub]'
 	touch $@
 
 # The browser test drives Debian's chromium through Playwright (no browser download). Installed when missing.
@@ -48,9 +50,25 @@ $(CHROMIUM):
 lab: $(STAMP)
 	$(BIN)/metarl-edu lab --port $(PORT)
 
+PYTEST := METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
+	$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
+
 test: $(STAMP) $(CHROMIUM)
-	METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
-		$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
+	$(PYTEST) -m "not slow"
+
+# An optional extra (exports: nbgrader and otter; site: Sphinx), installed once on top of the test install.
+.PRECIOUS: $(VENV)/.installed-%
+$(VENV)/.installed-%: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		-e '.[dev,browser,hub,$*]'
+	touch $@
+
+test-all: $(VENV)/.installed-exports $(VENV)/.installed-site $(CHROMIUM)
+	$(PYTEST)
+
+# The course website: the solution notebooks executed in quick mode, and the syllabus, as static HTML in site/.
+site: $(VENV)/.installed-site
+	$(BIN)/metarl-edu site --out site
 
 # LESSONS=07,09 runs only those lessons; docs/RESULTS.md keeps the other lessons' sections.
 full: $(STAMP)
