@@ -216,8 +216,10 @@ plt.show()
 
 # %% [markdown]
 # At the lesson's full size (`docs/RESULTS.md`) the pretrained network's output is $-1.62 \cos x$ to two decimals,
-# within about 0.3 of the average task everywhere: it learned the best *single* answer. MAML's initialisation need
-# not be close to any task; it is chosen for where one gradient step from it leads.
+# within about 0.3 of the average task everywhere: it learned the best *single* answer. MAML's initialisation is
+# close to the average task too ($-1.60 \cos x$ there): before adaptation the two guess alike, and their errors
+# after 0 steps below are alike. What MAML chose is where one gradient step from that guess leads, which the
+# next table shows.
 
 # %% [markdown]
 # ## Evaluation on new tasks
