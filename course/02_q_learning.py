@@ -322,7 +322,8 @@ print(f"optimal policy for gamma 0.5, scored at 0.9: {policy_evaluation(mdp, pi_
 # %% [markdown]
 # With a discount of 0.5 the goal seven steps away is worth $0.5^6 \approx 0.016$ now, still more than wandering,
 # and the optimal policy is the same on the way from the start (it differs in one cell off the path, printed above):
-# a learner with gamma 0.5 does about as well as one with 0.9, within the spread between seeds. With a discount of 0
+# a learner with gamma 0.5 learns a policy about as good as one with 0.9 (they differ by about the spread between
+# seeds, one way in quick mode and the other in full mode). With a discount of 0
 # only the next reward counts, every step costs the same 0.04, and nothing pulls the learner towards the goal: its
 # greedy policies score far below the others, not much above the random policy. The learner's gamma matters where
 # it changes which actions look best, as in lesson 05's tasks, where the step budget decides.

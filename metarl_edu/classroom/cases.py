@@ -85,9 +85,14 @@ def call_unchanged(fn: Callable[..., Any], args: Sequence[Any], names: Sequence[
     result = fn(*copies)
     for name, original, passed in zip(names, args, copies, strict=True):
         if _is_data(original) and not _same(original, passed):
-            tip = (advice or {}).get(name, "leave the inputs as they are and build new values")
-            raise Failure(f"your function changed the {name} passed in (the caller's own data); {tip}")
+            raise changed_input(name, (advice or {}).get(name))
     return result
+
+
+def changed_input(name: str, tip: str | None = None) -> Failure:
+    """The failure for a learner's function that changed its input ``name`` in place."""
+    tip = tip or "leave the inputs as they are and build new values"
+    return Failure(f"your function changed the {name} passed in (the caller's own data); {tip}")
 
 
 def _is_data(x: Any) -> bool:

@@ -11,7 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, call_unchanged, expect_close, fmt, register
+from metarl_edu.classroom.cases import (
+    Exercise,
+    Failure,
+    as_numbers,
+    call_unchanged,
+    changed_input,
+    expect_close,
+    fmt,
+    register,
+)
 from metarl_edu.classroom.references import run_q_learning as _run_q_learning_reference
 from metarl_edu.td import epsilon_greedy as _epsilon_greedy_reference
 from metarl_edu.td import q_learning_update as _q_update_reference
@@ -22,11 +31,12 @@ N_DRAWS = 4000
 # --------------------------------------------------------------------------------------------- epsilon-greedy
 def _draw(fn: Callable[..., Any], q_s: np.ndarray, epsilon: float, seed: int, n: int = N_DRAWS) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    actions = []
+    actions, q_in = [], q_s.copy()
     for _ in range(n):
-        a = call_unchanged(fn, (q_s, epsilon, rng), ("q_s", "epsilon", "rng"), advice={
-            "q_s": "q_s is a row of the agent's table: adding noise to it, or sorting it, changes what the agent "
-                   "learned. Read it only"})
+        a = fn(q_in, epsilon, rng)
+        if not np.array_equal(q_in, q_s):
+            raise changed_input("q_s", "q_s is a row of the agent's table: adding noise to it, or sorting it, changes "
+                                       "what the agent learned. Read it only")
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
             raise Failure(f"return an int action; got {type(a).__name__}: {fmt(a)}")
         if not 0 <= int(a) < len(q_s):
