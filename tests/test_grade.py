@@ -7,63 +7,40 @@ its rows. Every hostile notebook is written under pytest's tmp_path, never where
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import resource
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from grading_helpers import GOOD, LIMITS, ROOT, lesson_json, welcome
 
 from metarl_edu.classroom import cli
 from metarl_edu.classroom.grade import (
     LIMITS_SCRIPT,
-    Limits,
     Outcome,
     _exercise_result,
     assemble,
+    code_fingerprint,
     grade_folder,
     kernel_user,
     load_plans,
+    load_state,
     read_gradebook,
     read_submission,
+    save_state,
+    state_key,
     write_gradebook,
 )
 from metarl_edu.classroom.sandbox import TAG, read_tag_line, tag_line
 
-ROOT = Path(__file__).resolve().parents[1]
 PLANS = load_plans(ROOT / "course")
-LIMITS = Limits(cell_timeout=4, notebook_timeout=60, memory_mb=2048, user=None)
-GOOD = (
-    "def discounted_return(rewards, gamma):\n"
-    "    g = 0.0\n"
-    "    for r in reversed(rewards):\n"
-    "        g = r + gamma * g\n"
-    "    return g"
-)
-
-
-def lesson_json(folder: str, stem: str) -> dict:
-    return json.loads((ROOT / folder / f"{stem}.ipynb").read_text(encoding="utf-8"))
-
-
-def welcome(exercise: str | None = None, added: tuple[str, ...] = (), check: str | None = None, **meta) -> dict:
-    """Lesson 00 with its exercise cell (and optionally its check cell) replaced, and cells added after it."""
-    nb = lesson_json("lessons", "00_welcome")
-    cells = nb["cells"]
-    position = next(i for i, c in enumerate(cells) if c["id"] == "exercise-discounted_return")
-    if exercise is not None:
-        cells[position]["source"] = exercise
-    if check is not None:
-        next(c for c in cells if c["id"] == "check-discounted_return")["source"] = check
-    for k, source in enumerate(added):
-        cells.insert(position + 1 + k, {"cell_type": "code", "id": f"mine-{k}", "metadata": {}, "source": source,
-                                        "outputs": [], "execution_count": None})
-    nb["metadata"]["metarl_edu"].update(meta)
-    return nb
 
 
 def hostile_class(folder: Path, fake_gradebook: Path) -> dict[str, str | dict]:
@@ -248,7 +225,8 @@ def test_feedback_has_each_failed_checks_hint(graded):
 def test_a_rerun_resumes_from_the_saved_results(graded):
     summary = grade_folder(graded["folder"], graded["out"], course=ROOT / "course", limits=LIMITS, jobs=2,
                            progress=False)
-    assert (summary.graded, summary.resumed) == (0, len(graded["rows"]))
+    readable = [row for row in graded["rows"].values() if row["status"] != "error"]
+    assert (summary.graded, summary.resumed) == (0, len(readable))  # unreadable files are simply read again
     assert {r["submission"]: r["total"] for r in summary.records} == {
         r["submission"]: r["total"] for r in graded["summary"].records}
 
@@ -266,13 +244,19 @@ def test_an_interrupted_run_keeps_its_results_and_resumes(tmp_path):
         seen.append(record["submission"])
         raise KeyboardInterrupt
 
+    (folder / "d_solution.ipynb").write_bytes((folder / "c_solution.ipynb").read_bytes() + b"\n")
     with pytest.raises(KeyboardInterrupt):
         grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=2, progress=False, on_result=interrupt)
-    assert [row["submission"] for row in read_gradebook(out)] == seen  # kept, in the gradebook already
-    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=3, progress=False)
-    assert summary.resumed == 1 and summary.graded == 2
     rows = {row["submission"]: row for row in read_gradebook(out)}
-    assert rows["c_solution.ipynb"]["total"] == 1 and rows["a_broken.ipynb"]["status"] == "error"
+    assert sorted(rows) == ["a_broken.ipynb", "b_unknown.ipynb", "c_solution.ipynb", "d_solution.ipynb"]  # every file
+    [done] = seen
+    (waiting,) = {"c_solution.ipynb", "d_solution.ipynb"} - {done}
+    assert rows[done]["total"] == 1 and rows[done]["status"] == "ok"  # kept, in the gradebook already
+    assert rows[waiting]["status"] == "incomplete" and "interrupted" in rows[waiting]["reason"]
+    summary = grade_folder(folder, out, course=ROOT / "course", limits=LIMITS, jobs=3, progress=False)
+    assert summary.resumed == 1 and summary.graded == 1
+    rows = {row["submission"]: row for row in read_gradebook(out)}
+    assert rows[waiting]["total"] == 1 and rows["a_broken.ipynb"]["status"] == "error"
 
 
 # --------------------------------------------------------------------------------------------- pieces
@@ -289,7 +273,7 @@ def test_gradebook_round_trip(tmp_path):
     path = write_gradebook(records, PLANS, tmp_path / "book.csv")
     rows = read_gradebook(path)
     assert list(rows[0]) == ["submission", "lesson", "discounted_return", "bellman_expectation_backup",
-                             "value_iteration", "total", "max_total", "status", "reason"]
+                             "value_iteration", "total", "max_total", "status", "reason", "review"]
     for record, row in zip(records, rows, strict=True):
         assert row["submission"] == record["submission"] and row["status"] == record["status"]
         assert row["total"] == record["total"] and row["max_total"] == record["max_total"]
@@ -380,3 +364,29 @@ def test_without_course_the_lessons_give_the_same_plan_minus_hidden_tests():
         assert plan.has_hidden and not from_lessons[stem].has_hidden
         roles = [c.role for c in from_lessons[stem].cells]
         assert roles == [c.role for c in plan.cells if c.source.strip() or c.role != "code"]
+
+
+def test_the_state_key_follows_the_graders_code_and_the_master(tmp_path):
+    package = tmp_path / "metarl_edu"
+    shutil.copytree(ROOT / "metarl_edu", package, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    before = code_fingerprint(package)
+    assert code_fingerprint(package) == before
+    exercises = package / "classroom" / "exercises" / "l00_welcome.py"
+    exercises.write_text(exercises.read_text() + "\n# a changed check\n")
+    assert code_fingerprint(package) != before
+    sub = read_submission(ROOT / "solutions" / "00_welcome.ipynb", "a.ipynb", PLANS)
+    key = state_key(sub, PLANS, LIMITS)
+    other_master = {**PLANS, "00_welcome": dataclasses.replace(PLANS["00_welcome"], fingerprint="changed")}
+    assert state_key(sub, other_master, LIMITS) != key
+    assert state_key(sub, PLANS, dataclasses.replace(LIMITS, cell_timeout=5)) != key
+
+
+def test_state_is_private_and_written_whole(tmp_path):
+    state = tmp_path / "book.csv.state"
+    save_state(state, "k" * 32, {"total": 1.0})
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert [p.name for p in state.iterdir()] == ["k" * 32 + ".json"]  # no temporary file left behind
+    assert load_state(state, "k" * 32) == {"total": 1.0}
+    os.symlink(tmp_path / "elsewhere.json", state / ("j" * 32 + ".json"))  # a planted link is replaced, not followed
+    save_state(state, "j" * 32, {"total": 0.0})
+    assert not (tmp_path / "elsewhere.json").exists() and load_state(state, "j" * 32) == {"total": 0.0}

@@ -2,8 +2,9 @@
 
 Each submission is a learner's copy of a lesson notebook. The grader
 
-1. reads it without changing it (broken JSON, an empty file or a notebook that is no lesson of this course gets a
-   row that says so), and finds its lesson from its metadata;
+1. reads it without changing it, never through a symbolic link and only if it is a regular file of at most
+   :data:`MAX_BYTES`, checks its JSON (nesting depth, the types of the fields it uses) and finds its lesson from its
+   metadata; anything wrong gives a row that says so, and one file never stops the run;
 2. maps its cells back to the lesson's master through the cell metadata and ids the build writes, and assembles
    the notebook to execute from the master's own structure: the setup cell, the lesson's other cells, the check
    cells and the hidden tests come from ``course/`` (hidden tests run after the check cells, exactly where the
@@ -17,16 +18,22 @@ Each submission is a learner's copy of a lesson notebook. The grader
    (see :mod:`metarl_edu.classroom.sandbox`);
 5. scores each exercise: its points when the check passes and the hidden tests pass, else 0 with a reason.
 
-Results are saved one file per submission in a state folder next to the gradebook, keyed by the submission's
-content hash, the lesson's master and the limits, so an interrupted run resumes where it stopped and a rerun only
-grades what changed.
+A kernel's output is capped by the grader, which reads its clock between short slices of message reading: an
+oversized message is refused by zmq unread, and a cell that floods its output is cut (see :meth:`Kernel.run`).
+
+Results are saved one file per submission in a private state folder next to the gradebook, each written
+atomically, keyed by the submission's content hash, a hash of the grader's code, the lesson's master and the
+limits, so an interrupted run resumes where it stopped and a rerun only grades what changed.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
+import errno
 import hashlib
+import io
 import json
 import os
 import pwd
@@ -34,6 +41,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -51,11 +59,22 @@ from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_ta
 
 GRADER_VERSION = "1"
 LIMITS_SCRIPT = Path(__file__).with_name("limits.py")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 MAX_BYTES = 50 * (1 << 20)  # a submission larger than this is refused unread
 MAX_ATTEMPTS = 3  # one run, plus at most two reruns without a cell that stopped the kernel
 KERNEL_START_S = 60.0
 INTERRUPT_GRACE_S = 3.0
 TRUSTED_CELL_S = 60.0
+# What one kernel may send the grader. A message larger than MAX_MESSAGE_BYTES is refused by zmq before it is read
+# (the kernel's connection is dropped, which the grader sees and reports); a cell whose output passes
+# MAX_CELL_OUTPUT characters or MAX_CELL_MESSAGES messages is cut: its kernel is stopped and the cell is skipped.
+MAX_MESSAGE_BYTES = 8 << 20
+MAX_QUEUED_MESSAGES = 64  # per channel, so at most 64 x 8 MiB wait in the grader's memory
+MAX_CELL_OUTPUT = 32 << 20
+MAX_CELL_MESSAGES = 20_000
+SLICE_S = 0.05  # messages are read for at most this long before the grader looks at its clock again
+REPLY_GRACE_S = 5.0  # after the cell's reply, how long to wait for its last output when a message was dropped
+DEATH_GRACE_S = 1.0  # a dropped connection counts as an oversized message unless the kernel dies within this
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV")
 REVIEW_PATTERNS = {
     "the grader's object": GRADER_NAME,
@@ -273,9 +292,18 @@ def find_course(root: Path | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------------------------- submissions
+MAX_DEPTH = 64  # JSON nesting deeper than this is no notebook (a lesson's is about 8 deep)
+MAX_CELLS = 5000
+LESSON_ID = re.compile(r"\d\d_[A-Za-z0-9_]{1,60}")
+
+
 @dataclass
 class Submission:
-    """A submission as read from disk: its bytes' hash, its code cells, its lesson, or why it cannot be graded."""
+    """A submission as read from disk: its bytes' hash, its code cells, its lesson, or why it cannot be graded.
+
+    ``name`` is the path relative to the submissions folder as shown in the gradebook: bytes that are not UTF-8
+    and control characters are escaped (``caf\\xe9.ipynb``), so every name can be written to the CSV.
+    """
 
     path: Path
     name: str
@@ -283,6 +311,13 @@ class Submission:
     cells: list[dict[str, Any]] = field(default_factory=list)
     lesson: str | None = None
     error: str | None = None
+
+
+def display_name(raw: str | bytes) -> str:
+    """A file name as the gradebook shows it: UTF-8 decoded, with other bytes and control characters escaped."""
+    data = os.fsencode(raw) if isinstance(raw, str) else raw
+    text = data.decode("utf-8", errors="backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _source(cell: dict[str, Any]) -> str:
@@ -293,44 +328,139 @@ def _source(cell: dict[str, Any]) -> str:
 LESSON_CALL = re.compile(r"""start_lesson\(\s*["'](?P<lesson>\d\d_\w+)["']""")
 
 
-def read_submission(path: Path, name: str, plans: dict[str, LessonPlan]) -> Submission:
-    """Read a submission (never writing to it) and say which lesson it is, or why it cannot be graded."""
-    sub = Submission(Path(path), name)
-    try:
-        size = sub.path.stat().st_size
-        if size > MAX_BYTES:
-            sub.error = f"the file is too large to be a lesson notebook ({size / (1 << 20):.0f} MiB)"
-            return sub
-        data = sub.path.read_bytes()
-    except OSError as exc:
-        sub.error = f"cannot read the file ({exc.strerror or exc})"
-        return sub
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when lists and objects nest deeper than ``limit`` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _code_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
+    """The code cells as the grader uses them (source, id, the ``metarl_edu`` metadata), each field checked;
+    raises ValueError with the reason for a malformed cell."""
+    cells = []
+    if len(nb["cells"]) > MAX_CELLS:
+        raise ValueError(f"{len(nb['cells'])} cells (at most {MAX_CELLS})")
+    for number, cell in enumerate(nb["cells"], 1):
+        if not isinstance(cell, dict):
+            raise ValueError(f"cell {number} is not a JSON object")
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise ValueError(f"the source of cell {number} is not text")
+        meta = cell.get("metadata", {})
+        meta = meta.get("metarl_edu", {}) if isinstance(meta, dict) else {}
+        meta = {k: v for k, v in meta.items() if isinstance(v, (str, int)) and not isinstance(v, bool)} \
+            if isinstance(meta, dict) else {}
+        cell_id = cell.get("id", "")
+        cells.append({"cell_type": "code", "source": source, "id": cell_id if isinstance(cell_id, str) else "",
+                      "metadata": {"metarl_edu": meta}})
+    return cells
+
+
+def parse_submission(sub: Submission, data: bytes, plans: dict[str, LessonPlan]) -> Submission:
+    """Fill ``sub`` from the file's bytes: its hash, code cells and lesson, or the reason it cannot be graded."""
     sub.sha256 = hashlib.sha256(data).hexdigest()
+    if len(data) > MAX_BYTES:
+        sub.error = f"the file is too large to be a lesson notebook (over {MAX_BYTES >> 20} MiB)"
+        return sub
     if not data.strip():
         sub.error = "invalid notebook: the file is empty"
         return sub
     try:
         nb = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        sub.error = f"invalid notebook: not valid JSON ({exc})"
+    except UnicodeDecodeError:
+        sub.error = "invalid notebook: the file is not UTF-8 text"
+        return sub
+    except RecursionError:
+        sub.error = f"invalid notebook: JSON nested more than {MAX_DEPTH} levels deep"
+        return sub
+    except ValueError as exc:
+        sub.error = f"invalid notebook: not valid JSON ({str(exc)[:200]})"
+        return sub
+    if _too_deep(nb):
+        sub.error = f"invalid notebook: JSON nested more than {MAX_DEPTH} levels deep"
         return sub
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         sub.error = "invalid notebook: a Jupyter notebook is a JSON object with a list of cells"
         return sub
-    sub.cells = [c for c in nb["cells"] if isinstance(c, dict) and c.get("cell_type") == "code"]
+    try:
+        sub.cells = _code_cells(nb)
+    except ValueError as exc:
+        sub.error = f"invalid notebook: {exc}"
+        return sub
     meta = nb.get("metadata")
-    lesson = meta.get("metarl_edu", {}).get("lesson") if isinstance(meta, dict) and isinstance(
-        meta.get("metarl_edu"), dict) else None
+    meta = meta.get("metarl_edu") if isinstance(meta, dict) else None
+    lesson = meta.get("lesson") if isinstance(meta, dict) else None
     if lesson is None:
-        found = [m.group("lesson") for c in sub.cells for m in [LESSON_CALL.search(_source(c))] if m]
+        found = [m.group("lesson") for c in sub.cells for m in [LESSON_CALL.search(c["source"])] if m]
         lesson = found[0] if found else None
     if lesson is None:
         sub.error = "not a lesson of this course: no metarl_edu lesson in its metadata and no start_lesson call"
+    elif not isinstance(lesson, str) or not LESSON_ID.fullmatch(lesson):
+        kinds = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number"}
+        shown = repr(display_name(lesson[:60])) if isinstance(lesson, str) else \
+            f"a JSON {kinds.get(type(lesson), 'value')}"
+        sub.error = f"invalid notebook: its metadata names the lesson as {shown}, not as NN_name"
     elif lesson not in plans:
-        sub.error = f"unknown lesson {str(lesson)[:60]!r}; this course has {', '.join(sorted(plans))}"
+        sub.error = f"unknown lesson {lesson!r}; this course has {', '.join(sorted(plans))}"
     else:
-        sub.lesson = str(lesson)
+        sub.lesson = lesson
     return sub
+
+
+def _read_regular_file(name: str | bytes, dir_fd: int | None = None) -> bytes:
+    """The bytes of a regular file, opened without following a symbolic link (``O_NOFOLLOW``) and read up to one
+    byte past :data:`MAX_BYTES`; raises OSError with a reason for anything else."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, "a symbolic link; the grader reads regular files only") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file; the grader reads regular files only")
+        chunks, size = [], 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_submission(path: Path, name: str, plans: dict[str, LessonPlan], dir_fd: int | None = None) -> Submission:
+    """Read a submission (never writing to it) and say which lesson it is, or why it cannot be graded.
+
+    Never raises: whatever is wrong with the file becomes the submission's ``error``. With ``dir_fd``, ``path``
+    is a bare file name in that open folder (how :func:`grade_folder` reads, so no link on the way is followed).
+    """
+    sub = Submission(Path(os.fsdecode(path)), display_name(name))
+    try:
+        data = _read_regular_file(path, dir_fd)
+    except OSError as exc:
+        sub.error = f"cannot read the file ({exc.strerror or exc})"
+        return sub
+    try:
+        return parse_submission(sub, data, plans)
+    except Exception as exc:  # noqa: BLE001  (one file never stops the run)
+        sub.cells, sub.lesson = [], None
+        sub.error = f"invalid notebook: the grader could not read it ({type(exc).__name__})"
+        return sub
 
 
 # --------------------------------------------------------------------------------------------- assembling
@@ -426,13 +556,15 @@ class Outcome:
     kernel process ended), ``hung`` (it ignored the interrupt and was killed) or ``exit`` (it asked to exit).
     """
 
-    status: str
+    status: str  # also ``flood``: it sent more output than a cell may (the kernel was stopped)
     ename: str = ""
     evalue: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
     printed_chars: int = 0
     seconds: float = 0.0
+    dropped: bool = False  # zmq dropped the kernel's connection (an oversized message)
+    flood: str = ""  # what the flood was, when status is ``flood``
 
 
 def resolve_user(name: str | None) -> tuple[int, int] | None:
@@ -484,6 +616,17 @@ def _kernel_env(work: Path) -> dict[str, str]:
         "MKL_NUM_THREADS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     })
     return env
+
+
+@lru_cache(maxsize=1)
+def _zmq_context() -> Any:
+    """The grader's zmq context: every socket it makes refuses oversized messages and queues only a few."""
+    import zmq
+
+    context = zmq.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
+    return context
 
 
 class Kernel:
@@ -539,12 +682,18 @@ class Kernel:
             self.process = subprocess.Popen(command, cwd=self.work, env=_kernel_env(self.work),
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                             start_new_session=True, **user)
-        self.client = BlockingKernelClient(connection_file=str(connection))
+        self.client = BlockingKernelClient(connection_file=str(connection), context=_zmq_context())
         self.client.load_connection_file()
         self.client.start_channels(hb=False)  # liveness is the process itself, watched in run()
         self.poller = zmq.Poller()
         for channel in (self.client.shell_channel, self.client.iopub_channel):
             self.poller.register(channel.socket, zmq.POLLIN)
+        # zmq drops the connection of a kernel that sends an oversized message: the monitor says so.
+        self.monitors = [channel.socket.get_monitor_socket(
+                             zmq.EVENT_DISCONNECTED, f"inproc://metarl-edu-monitor-{secrets.token_hex(8)}")
+                         for channel in (self.client.shell_channel, self.client.iopub_channel)]
+        for monitor in self.monitors:
+            self.poller.register(monitor, zmq.POLLIN)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -570,12 +719,18 @@ class Kernel:
         raise RuntimeError(f"the kernel did not answer within {KERNEL_START_S:g} s")
 
     def run(self, source: str, timeout: float, *, store_history: bool = True) -> Outcome:
-        """Execute ``source``; interrupt it after ``timeout`` s and kill the kernel if that does not stop it."""
+        """Execute ``source``; interrupt it after ``timeout`` s and kill the kernel if that does not stop it.
+
+        The grader's own clock is read between slices of at most :data:`SLICE_S` of message reading, so a kernel
+        that floods its output channel cannot hold the loop; past :data:`MAX_CELL_OUTPUT` characters or
+        :data:`MAX_CELL_MESSAGES` messages, or after a message too large to read, the kernel is stopped."""
         started = time.monotonic()
         msg_id = self.client.execute(source, store_history=store_history, allow_stdin=False, stop_on_error=False)
         out = Outcome("ok")
-        stdout_tail, kept, kept_chars = "", [], 0
+        stdout_tail, kept, kept_chars, n_messages = "", [], 0, 0
         idle = reply = False
+        replied_at: float | None = None
+        dropped_at: float | None = None
         interrupted_at: float | None = None
         while not (idle and reply):
             if self.process.poll() is not None:
@@ -583,38 +738,62 @@ class Kernel:
                 break
             now = time.monotonic()
             if interrupted_at is None and now - started > timeout:
-                os.kill(self.process.pid, signal.SIGINT)
+                self.interrupt()
                 interrupted_at = now
             elif interrupted_at is not None and now - interrupted_at > INTERRUPT_GRACE_S:
                 out.status = "hung"
                 self.kill()
                 break
-            self.poller.poll(50)  # wakes as soon as either channel has a message
-            while self.client.shell_channel.msg_ready():
+            if out.status == "flood":
+                self.kill()
+                break
+            if replied_at is not None and out.dropped and now - replied_at > REPLY_GRACE_S:
+                break  # its idle message was lost with the dropped connection
+            self.poller.poll(50)  # wakes as soon as a channel has a message
+            if dropped_at is not None and out.status == "ok" and now - dropped_at > DEATH_GRACE_S:
+                out.status = "flood"  # a live kernel whose connection zmq dropped: an oversized message
+                out.flood = f"sent a message larger than {MAX_MESSAGE_BYTES >> 20} MiB"
+                continue
+            if any(monitor.poll(0) for monitor in self.monitors):
+                for monitor in self.monitors:
+                    while monitor.poll(0):
+                        monitor.recv_multipart()
+                out.dropped = True
+                dropped_at = now if dropped_at is None else dropped_at  # a dying kernel disconnects too
+            slice_end = time.monotonic() + SLICE_S
+            while self.client.shell_channel.msg_ready() and time.monotonic() < slice_end:
                 msg = self.client.get_shell_msg(timeout=0)
                 if msg["parent_header"].get("msg_id") == msg_id:
-                    reply = True
+                    reply, replied_at = True, time.monotonic()
                     content = msg["content"]
-                    if any(p.get("source") == "ask_exit" for p in content.get("payload", [])):
+                    if any(isinstance(p, dict) and p.get("source") == "ask_exit"
+                           for p in content.get("payload", []) or []):
                         out.status = "exit"
-            while self.client.iopub_channel.msg_ready():
+            while self.client.iopub_channel.msg_ready() and time.monotonic() < slice_end:
                 msg = self.client.get_iopub_msg(timeout=0)
+                n_messages += 1
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
                 kind, content = msg["msg_type"], msg["content"]
                 if kind == "status" and content.get("execution_state") == "idle":
                     idle = True
                 elif kind == "stream":
-                    text = content.get("text", "")
+                    text = str(content.get("text", ""))
                     out.printed_chars += len(text)
                     if content.get("name") == "stdout":
                         stdout_tail = self._collect_records(stdout_tail + text, out)
                     if kept_chars < self.limits.output_chars:
-                        kept.append(text)
+                        kept.append(text[: self.limits.output_chars])
                         kept_chars += len(text)
+                elif kind in ("display_data", "update_display_data", "execute_result"):
+                    out.printed_chars += sum(len(str(v)) for v in (content.get("data") or {}).values())
                 elif kind == "error":
                     out.ename = str(content.get("ename", ""))[:200]
                     out.evalue = str(content.get("evalue", ""))[:500]
+            if out.status != "flood" and (out.printed_chars > MAX_CELL_OUTPUT or n_messages > MAX_CELL_MESSAGES):
+                out.status = "flood"
+                out.flood = (f"printed more than {MAX_CELL_OUTPUT >> 20} million characters"
+                             if out.printed_chars > MAX_CELL_OUTPUT else f"sent over {MAX_CELL_MESSAGES} messages")
         self._collect_records(stdout_tail + "\n", out)
         out.text = "".join(kept)[: self.limits.output_chars]
         if out.status == "ok" and interrupted_at is not None:
@@ -623,6 +802,10 @@ class Kernel:
             out.status = "error"
         out.seconds = time.monotonic() - started
         return out
+
+    def interrupt(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.process.pid, signal.SIGINT)
 
     def _collect_records(self, text: str, out: Outcome) -> str:
         """Verify the complete lines of ``text`` that carry the grader's tag; return the unfinished last line."""
@@ -644,6 +827,11 @@ class Kernel:
 
     def close(self) -> None:
         if self.client is not None:
+            for channel in (self.client.shell_channel, self.client.iopub_channel):
+                with contextlib.suppress(Exception):
+                    channel.socket.disable_monitor()
+            for monitor in getattr(self, "monitors", []):
+                monitor.close(linger=0)
             self.client.stop_channels()
         self.kill()
         if self.process is not None:
@@ -663,6 +851,8 @@ def _fatal_reason(outcome: Outcome, limits: Limits) -> str:
         return f"ran past the time limit ({limits.cell_timeout:g} s) and ignored the interrupt"
     if outcome.status == "exit":
         return "asked the kernel to exit"
+    if outcome.status == "flood":
+        return f"{outcome.flood} (output is capped: the kernel was stopped)"
     return "stopped the kernel (its process exited or was killed)"
 
 
@@ -698,7 +888,7 @@ def execute(cells: list[RunCell], limits: Limits, key: bytes, config: dict[str, 
                 if cell.kind == "check":
                     passed[cell.exercise or ""] = any(
                         r.get("nonce") == cell.nonce and r.get("status") == "passed" for r in outcome.records)
-                if outcome.status in ("dead", "hung", "exit"):
+                if outcome.status in ("dead", "hung", "exit", "flood"):
                     if cell.kind in ("grader", "setup"):
                         stopped = f"the lesson's {cell.label} cell {_fatal_reason(outcome, limits)}"
                         break
@@ -722,14 +912,20 @@ def execute(cells: list[RunCell], limits: Limits, key: bytes, config: dict[str, 
     return {"outcomes": outcomes, "fatal": fatal, "stopped": stopped}
 
 
+def _what(cell: RunCell) -> str:
+    """How a learner's cell is named in a reason: "your exercise cell", or "your cell 5" for one they added."""
+    return "your exercise cell" if cell.label.startswith("exercise-") else cell.label
+
+
 def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any], limits: Limits) -> dict[str, Any]:
     """Score one exercise from the run: its points and a reason, and the hints of its failed checks."""
     outcomes: dict[int, Outcome] = run["outcomes"]
     fatal: dict[int, str] = run["fatal"]
     result: dict[str, Any] = {"points": 0.0, "max": ex.points, "status": "failed", "reason": "", "hints": []}
     learner = [i for i, c in enumerate(cells) if c.kind == "learner" and c.exercise == ex.id]
-    learner_fatal = [fatal[i] for i in learner if i in fatal]
-    learner_errors = [outcomes[i] for i in learner if i in outcomes and outcomes[i].status in ("error", "timeout")]
+    learner_fatal = [f"{_what(cells[i])} {fatal[i]}" for i in learner if i in fatal]
+    learner_errors = [(_what(cells[i]), outcomes[i]) for i in learner
+                      if i in outcomes and outcomes[i].status in ("error", "timeout")]
     check_index = next((i for i, c in enumerate(cells) if c.kind == "check" and c.exercise == ex.id), None)
     hidden = [i for i, c in enumerate(cells) if c.kind == "hidden" and c.exercise == ex.id]
 
@@ -756,12 +952,12 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
     result["hints"] = list(check.get("hints", []))
     if status == "missing" or learner_fatal:
         if learner_fatal:
-            cause = f"your exercise cell {learner_fatal[0]}; it was skipped"
-        elif learner_errors and learner_errors[0].status == "timeout":
-            cause = f"your exercise cell ran past the time limit ({limits.cell_timeout:g} s)"
+            cause = f"{learner_fatal[0]}; it was skipped"
+        elif learner_errors and learner_errors[0][1].status == "timeout":
+            cause = f"{learner_errors[0][0]} ran past the time limit ({limits.cell_timeout:g} s)"
         elif learner_errors:
-            cause = f"your exercise cell raised {learner_errors[0].ename}: {learner_errors[0].evalue}"
-            if learner_errors[0].ename == "MemoryError":
+            cause = f"{learner_errors[0][0]} raised {learner_errors[0][1].ename}: {learner_errors[0][1].evalue}"
+            if learner_errors[0][1].ename == "MemoryError":
                 cause += f" (the memory limit is {limits.memory_mb} MiB)"
         elif not learner:
             cause = "the exercise cell is missing"
@@ -814,7 +1010,7 @@ def new_record(sub: Submission) -> dict[str, Any]:
     return {
         "submission": sub.name, "sha256": sub.sha256, "lesson": sub.lesson or "", "status": "error",
         "reason": sub.error or "", "exercises": {}, "total": 0.0, "max_total": 0.0, "notes": [],
-        "cacheable": True, "seconds": 0.0,
+        "cacheable": True, "seconds": 0.0, "review": "",
     }
 
 
@@ -851,15 +1047,24 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
     notes = []
     if run["stopped"]:
         notes.append(f"the run stopped early: {run['stopped']}")
-    skipped = [cells[i].label for i in run["fatal"]]
-    if skipped:
-        notes.append(f"skipped after stopping the kernel: {', '.join(skipped)}")
+    said = " ".join(r["reason"] for r in record["exercises"].values())
+    for i, cell in enumerate(cells):  # what stopped a learner's cell, unless an exercise's reason says it already
+        if cell.kind != "learner":
+            continue
+        if i in run["fatal"]:
+            note = f"{_what(cell)} {run['fatal'][i]}; it was skipped"
+        elif run["outcomes"].get(i, Outcome("ok")).status == "timeout":
+            note = f"{_what(cell)} ran past the time limit ({limits.cell_timeout:g} s)"
+        else:
+            continue
+        if note.split(";")[0] not in said:
+            notes.append(note)
     printed = sum(o.printed_chars for o in run["outcomes"].values())
     if printed > 10 * limits.output_chars:
         notes.append(f"printed {printed / 1e6:.1f} million characters (only the start of each cell's output is kept)")
     flags = _review_flags(cells)
     if flags:
-        notes.append(f"review by hand: the code uses {', '.join(flags)}")
+        record["review"] = f"review by hand: the code uses {', '.join(flags)}"
     if not plan.has_hidden:
         notes.append("hidden tests not run (they live in course/, which is not here)")
     record["notes"] = notes
@@ -870,39 +1075,112 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
 
 
 # --------------------------------------------------------------------------------------------- a folder
+def code_fingerprint(package: Path = PACKAGE_DIR) -> str:
+    """A hash of the grader's own code: every ``.py`` file of the package (the grader, the checks, the references
+    and the library they call), so that a changed check or reference re-grades saved results."""
+    digest = hashlib.sha256(GRADER_VERSION.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _own_code_fingerprint() -> str:
+    return code_fingerprint(PACKAGE_DIR)
+
+
 def state_key(sub: Submission, plans: dict[str, LessonPlan], limits: Limits) -> str:
-    """What a saved result depends on: the submission's bytes, its lesson's master and the limits."""
+    """What a saved result depends on: the submission's bytes, the grader's code and checks, its lesson's master
+    and the limits."""
     plan = plans.get(sub.lesson or "")
-    parts = [GRADER_VERSION, sub.sha256 or sub.name, plan.fingerprint if plan else "", json.dumps(asdict(limits))]
+    parts = [_own_code_fingerprint(), sub.sha256 or sub.name, plan.fingerprint if plan else "",
+             json.dumps(asdict(limits), sort_keys=True)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 def load_state(state_dir: Path, key: str) -> dict[str, Any] | None:
     try:
-        saved = json.loads((state_dir / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        saved = json.loads(_read_regular_file(str(Path(state_dir) / f"{key}.json")).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None  # missing, or half-written by an interrupted run: grade again
-    return saved.get("record") if isinstance(saved, dict) and saved.get("key") == key else None
+    record = saved.get("record") if isinstance(saved, dict) and saved.get("key") == key else None
+    return record if isinstance(record, dict) else None
+
+
+def private_folder(path: Path) -> Path:
+    """Create ``path`` (and its parents) if needed, readable and writable by the grader's user only."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_atomically(path: Path, text: str, mode: int = 0o600) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a reader sees the old file or
+    the whole new one, never half of it, and a link planted at ``path`` is replaced, not followed."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def save_state(state_dir: Path, key: str, record: dict[str, Any]) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = state_dir / f".{key}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"key": key, "record": record}, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, state_dir / f"{key}.json")  # atomic: a result file is whole or absent
+    private_folder(state_dir)
+    write_atomically(Path(state_dir) / f"{key}.json", json.dumps({"key": key, "record": record}, sort_keys=True))
+
+
+def collect_submissions(folder: Path, plans: dict[str, LessonPlan], exclude: Iterable[Path] = ()
+                        ) -> list[Submission]:
+    """Read every ``*.ipynb`` under ``folder`` (checkpoints and the ``exclude`` folders left out), in name order.
+
+    The walk never follows a symbolic link, and each file is opened relative to its open folder without following
+    one; a link, a pipe or anything else that is not a regular file still gets a submission, whose ``error`` says
+    what it is. Never raises for a file: each is read inside its own error boundary.
+    """
+    folder = Path(folder)
+    excluded = set()
+    for path in exclude:
+        with contextlib.suppress(OSError):
+            info = os.stat(path)
+            excluded.add((info.st_dev, info.st_ino))
+    found: list[tuple[bytes, Submission]] = []
+    for top, dirs, files, top_fd in os.fwalk(os.fsencode(folder), follow_symlinks=False):
+        kept = []
+        for d in dirs:
+            try:
+                info = os.stat(d, dir_fd=top_fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if d != b".ipynb_checkpoints" and (info.st_dev, info.st_ino) not in excluded:
+                kept.append(d)
+            if stat.S_ISLNK(info.st_mode) and d.endswith(b".ipynb"):
+                files.append(d)  # a link named like a notebook gets a row saying what it is
+        dirs[:] = kept
+        for f in files:
+            if not f.endswith(b".ipynb"):
+                continue
+            relative = os.path.relpath(os.path.join(top, f), os.fsencode(folder))
+            try:
+                sub = read_submission(f, relative, plans, dir_fd=top_fd)
+                sub.path = Path(os.fsdecode(os.path.join(top, f)))
+            except Exception as exc:  # noqa: BLE001  (one file never stops the run)
+                sub = Submission(Path(os.fsdecode(os.path.join(top, f))), display_name(relative),
+                                 error=f"cannot read the file ({type(exc).__name__})")
+            found.append((relative, sub))
+    return [sub for _, sub in sorted(found, key=lambda item: item[0])]
 
 
 def find_submissions(folder: Path, exclude: Iterable[Path] = ()) -> list[tuple[Path, str]]:
-    """``(path, name relative to folder)`` of every ``*.ipynb`` under ``folder``, checkpoints excluded."""
-    folder = Path(folder)
-    excluded = [Path(p).resolve() for p in exclude]
-    found = []
-    for path in sorted(folder.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts or any(path.resolve().is_relative_to(e) for e in excluded):
-            continue
-        if path.is_file():
-            found.append((path, path.relative_to(folder).as_posix()))
-    return found
+    """``(path, name relative to folder)`` of every ``*.ipynb`` under ``folder`` (see :func:`collect_submissions`)."""
+    return [(sub.path, sub.name) for sub in collect_submissions(folder, {}, exclude)]
 
 
 @dataclass
@@ -920,6 +1198,15 @@ class Summary:
         return [r for r in self.records if r["status"] != "ok"]
 
 
+def _guarded(sub: Submission, what: str, action: Callable[[], Any], default: Any = None) -> Any:
+    """``action()``, or ``default`` when it raises: one submission's trouble is noted, never fatal to the run."""
+    try:
+        return action()
+    except Exception as exc:  # noqa: BLE001
+        print(f"warning: {sub.name}: could not {what} ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return default
+
+
 def grade_folder(
     folder: Path,
     out: Path,
@@ -934,9 +1221,10 @@ def grade_folder(
 ) -> Summary:
     """Grade every notebook under ``folder``; write the gradebook ``out`` and a feedback file per submission.
 
-    Each result is saved under ``state_dir`` (default: ``<out>.state/`` beside the gradebook) as soon as it is
-    known, so an interrupted run loses nothing: run it again and only the rest is graded. ``on_result`` is called
-    with each new record (tests use it).
+    Each result is saved under ``state_dir`` (default: ``<out>.state/`` beside the gradebook, readable by the
+    grader's user only) as soon as it is known, so an interrupted run loses nothing: run it again and only the
+    rest is graded. ``on_result`` is called with each new record (tests use it). Every file gets a row, whatever
+    is wrong with it, and the gradebook is written even when the run is interrupted.
     """
     from tqdm.auto import tqdm
 
@@ -948,24 +1236,26 @@ def grade_folder(
     plans = load_plans(course)
     state_dir = Path(state_dir) if state_dir else out.with_name(out.name + ".state")
     feedback = Path(feedback) if feedback else out.with_name(out.stem + "-feedback")
-    found = find_submissions(folder, exclude=[state_dir, feedback])
-    subs = {name: read_submission(path, name, plans) for path, name in found}
-    records: dict[str, dict[str, Any]] = {}
-    todo: list[tuple[Submission, str]] = []
-    for name, sub in subs.items():
-        key = state_key(sub, plans, limits)
-        saved = load_state(state_dir, key)
+    subs = collect_submissions(folder, plans, exclude=[state_dir, feedback])
+    records: list[dict[str, Any] | None] = [None] * len(subs)
+    todo: list[tuple[int, Submission, str]] = []
+    for index, sub in enumerate(subs):
+        if sub.error:
+            records[index] = new_record(sub)
+            continue
+        key = _guarded(sub, "compute its state key", lambda sub=sub: state_key(sub, plans, limits), "")
+        saved = _guarded(sub, "load its saved result", lambda key=key: load_state(state_dir, key)) if key else None
         if saved is not None:
-            records[name] = {**saved, "submission": name}
+            records[index] = {**saved, "submission": sub.name}
         else:
-            todo.append((sub, key))
-    resumed = len(records)
+            todo.append((index, sub, key))
+    resumed = sum(r is not None and not subs[i].error for i, r in enumerate(records))
 
-    def finished(sub: Submission, key: str, record: dict[str, Any]) -> None:
-        records[sub.name] = record
-        if record.get("cacheable", True):
-            save_state(state_dir, key, record)
-        write_feedback(record, plans, feedback)
+    def finished(index: int, sub: Submission, key: str, record: dict[str, Any]) -> None:
+        records[index] = record
+        if key and record.get("cacheable", True):
+            _guarded(sub, "save its result", lambda: save_state(state_dir, key, record))
+        _guarded(sub, "write its feedback", lambda: write_feedback(record, plans, feedback))
         bar.update(1)
         if on_result:
             on_result(record)
@@ -973,39 +1263,51 @@ def grade_folder(
     bar = tqdm(total=len(todo), desc="grading", unit="nb", disable=not progress)
     try:
         if jobs == 1 or len(todo) <= 1:
-            for sub, key in todo:
-                finished(sub, key, grade_submission(sub, plans, limits))
+            for index, sub, key in todo:
+                finished(index, sub, key, grade_one(sub, plans, limits))
         else:
             _grade_parallel(todo, plans, limits, jobs, finished)
     finally:
         bar.close()
-        ordered = [records[name] for name in subs if name in records]
+        for index, sub, _key in todo:
+            if records[index] is None:  # interrupted before this one was graded
+                records[index] = {**new_record(sub), "status": "incomplete", "cacheable": False, "interrupted": True,
+                                  "reason": "not graded: the run was interrupted (run the command again)"}
+        ordered = [r for r in records if r is not None]
         write_gradebook(ordered, plans, out)
-        for record in ordered:  # resumed rows whose feedback file went missing
-            if not (feedback / _feedback_name(record["submission"])).exists():
-                write_feedback(record, plans, feedback)
-    return Summary(ordered, len(ordered) - resumed, resumed, out, feedback)
+        for record in ordered:  # error rows and resumed rows whose feedback file went missing
+            if not record.get("interrupted") and not (feedback / _feedback_name(record["submission"])).exists():
+                _guarded(Submission(Path(), record["submission"]), "write its feedback",
+                         lambda record=record: write_feedback(record, plans, feedback))
+    return Summary(ordered, len(todo), resumed, out, feedback)
 
 
-def _grade_parallel(todo: list[tuple[Submission, str]], plans: dict[str, LessonPlan], limits: Limits, jobs: int,
-                    finished: Callable[[Submission, str, dict[str, Any]], None]) -> None:
+def grade_one(sub: Submission, plans: dict[str, LessonPlan], limits: Limits) -> dict[str, Any]:
+    """:func:`grade_submission` inside an error boundary: an internal failure gives a row that says so."""
+    try:
+        return grade_submission(sub, plans, limits)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        record = new_record(sub)
+        record.update(reason=f"the grader failed: {type(exc).__name__}: {str(exc)[:300]}", cacheable=False)
+        return record
+
+
+def _grade_parallel(todo: list[tuple[int, Submission, str]], plans: dict[str, LessonPlan], limits: Limits,
+                    jobs: int, finished: Callable[[int, Submission, str, dict[str, Any]], None]) -> None:
     """Grade on ``jobs`` threads; each drives its own kernel process, so the work runs in parallel."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="metarl-edu-grade")
-    futures = {pool.submit(grade_submission, sub, plans, limits): (sub, key) for sub, key in todo}
+    futures = {pool.submit(grade_one, sub, plans, limits): (index, sub, key) for index, sub, key in todo}
     try:
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
-                sub, key = futures[future]
-                try:
-                    record = future.result()
-                except Exception as exc:  # the row says so, and the run goes on
-                    record = new_record(sub)
-                    record.update(reason=f"the grader failed: {type(exc).__name__}: {exc}", cacheable=False)
-                finished(sub, key, record)
+                index, sub, key = futures[future]
+                finished(index, sub, key, future.result())
     except BaseException:
         # Interrupted: every finished record is saved already; stop the kernels still running and leave.
         _STOP.set()
@@ -1020,7 +1322,7 @@ def _grade_parallel(todo: list[tuple[Submission, str]], plans: dict[str, LessonP
 
 # --------------------------------------------------------------------------------------------- outputs
 BASE_COLUMNS = ("submission", "lesson")
-TAIL_COLUMNS = ("total", "max_total", "status", "reason")
+TAIL_COLUMNS = ("total", "max_total", "status", "reason", "review")
 
 
 def gradebook_columns(records: list[dict[str, Any]], plans: dict[str, LessonPlan]) -> list[str]:
@@ -1034,7 +1336,7 @@ def gradebook_columns(records: list[dict[str, Any]], plans: dict[str, LessonPlan
 def record_row(record: dict[str, Any]) -> dict[str, Any]:
     row = {"submission": record["submission"], "lesson": record["lesson"], "total": f"{record['total']:g}",
            "max_total": f"{record['max_total']:g}", "status": record["status"],
-           "reason": " ".join(str(record["reason"]).split())}
+           "reason": " ".join(str(record["reason"]).split()), "review": record.get("review", "")}
     for exercise_id, result in record["exercises"].items():
         row[exercise_id] = f"{result['points']:g}"
     return row
@@ -1044,14 +1346,12 @@ def write_gradebook(records: list[dict[str, Any]], plans: dict[str, LessonPlan],
     """Write the CSV gradebook (atomically: a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=gradebook_columns(records, plans), restval="")
-        writer.writeheader()
-        for record in records:
-            writer.writerow(record_row(record))
-    os.replace(tmp, path)
-    return path
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=gradebook_columns(records, plans), restval="")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(record_row(record))
+    return write_atomically(path, buffer.getvalue(), mode=0o644)
 
 
 def read_gradebook(path: Path) -> list[dict[str, Any]]:
@@ -1062,7 +1362,7 @@ def read_gradebook(path: Path) -> list[dict[str, Any]]:
         for raw in reader:
             row: dict[str, Any] = {}
             for column, value in raw.items():
-                if column in ("submission", "lesson", "status", "reason"):
+                if column in ("submission", "lesson", "status", "reason", "review"):
                     row[column] = value
                 else:
                     row[column] = float(value) if value != "" else None
@@ -1102,5 +1402,4 @@ def feedback_text(record: dict[str, Any], plans: dict[str, LessonPlan]) -> str:
 def write_feedback(record: dict[str, Any], plans: dict[str, LessonPlan], folder: Path) -> Path:
     path = Path(folder) / _feedback_name(record["submission"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(feedback_text(record, plans), encoding="utf-8")
-    return path
+    return write_atomically(path, feedback_text(record, plans), mode=0o644)

@@ -123,6 +123,8 @@ def format_report(report: RunReport) -> str:
             lines.append(f"       hint: {spec['hint']}")
     for note in report.record.get("notes", []):
         lines.append(f"  note: {note}")
+    if report.record.get("review"):
+        lines.append(f"  note: an instructor would look at this notebook by hand ({report.record['review']})")
     if report.error:
         lines.append(f"  ⚠️  the notebook could not be checked completely: {report.error}")
     lines.append(f"  total: {report.total:g}/{report.max_total:g} points")
