@@ -77,9 +77,13 @@ check("epsilon_greedy", epsilon_greedy)
 
 # %%
 ### BEGIN HIDDEN TESTS id=epsilon_greedy
+import numpy as np
+### PROBE
 _rng = np.random.default_rng(11)
-_freq = np.bincount([epsilon_greedy(np.array([1.0, 1.0, 1.0, 0.0, 1.0]), 0.0, _rng) for _ in range(3000)], minlength=5)
-assert _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2, 4]] / 3000 - 0.25) < 0.05)
+_actions = [epsilon_greedy(np.array([1.0, 1.0, 1.0, 0.0, 1.0]), 0.0, _rng) for _ in range(3000)]
+### JUDGE
+_freq = np.bincount(_actions, minlength=5)
+assert len(_actions) == 3000 and _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2, 4]] / 3000 - 0.25) < 0.05)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -113,9 +117,13 @@ check("q_learning_update", q_learning_update)
 
 # %%
 ### BEGIN HIDDEN TESTS id=q_learning_update
+import numpy as np
+### PROBE
 _q = np.arange(6.0).reshape(3, 2)
 _new = q_learning_update(_q, 2, 0, -1.0, 2, False, 1.0, 0.5)
-assert np.isclose(_new[2, 0], -1.0 + 0.5 * 5.0) and np.array_equal(_q, np.arange(6.0).reshape(3, 2))
+_q_after = _q
+### JUDGE
+assert np.isclose(_new[2, 0], -1.0 + 0.5 * 5.0) and np.array_equal(_q_after, np.arange(6.0).reshape(3, 2))
 ### END HIDDEN TESTS
 
 # %% [markdown]

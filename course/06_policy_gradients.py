@@ -96,10 +96,15 @@ check("reinforce_loss", reinforce_loss)
 
 # %%
 ### BEGIN HIDDEN TESTS id=reinforce_loss
+import torch
+### PROBE
 _lp = torch.tensor([[-1.0], [-1.0]], requires_grad=True)
 _loss = reinforce_loss(_lp, torch.tensor([[2.0], [1.0]]), torch.tensor([[1.0], [1.0]]))
-assert abs(float(_loss) - 1.0) < 1e-6  # -(-1 * 1 + -1 * 0) / 1
-assert torch.allclose(torch.autograd.grad(_loss, _lp)[0], torch.tensor([[-1.0], [0.0]]))
+_value = float(_loss)
+_grad = torch.autograd.grad(_loss, _lp)[0]
+### JUDGE
+assert abs(_value - 1.0) < 1e-6  # -(-1 * 1 + -1 * 0) / 1
+assert torch.allclose(_grad, torch.tensor([[-1.0], [0.0]]))
 ### END HIDDEN TESTS
 
 # %% [markdown]

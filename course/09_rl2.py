@@ -174,8 +174,13 @@ check("ucb1_index", ucb1_index)
 
 # %%
 ### BEGIN HIDDEN TESTS id=ucb1_index
-# one arm pulled twice with mean 1, one unpulled, t = 2, c = 2: 1 + 2 * sqrt(2 ln 2 / 2) = 1 + 2 * 0.8325546
-_u = np.asarray(ucb1_index(np.array([[1.0, 0.0]]), np.array([[2, 0]]), 2, 2.0), dtype=float)
+import numpy as np
+### PROBE
+# one arm pulled twice with mean 1, one unpulled, t = 2, c = 2
+_u = ucb1_index(np.array([[1.0, 0.0]]), np.array([[2, 0]]), 2, 2.0)
+### JUDGE
+# 1 + 2 * sqrt(2 ln 2 / 2) = 1 + 2 * 0.8325546
+_u = np.asarray(_u, dtype=float)
 assert abs(_u[0, 0] - 2.6651092) < 1e-6 and np.isposinf(_u[0, 1])
 ### END HIDDEN TESTS
 
@@ -235,8 +240,11 @@ check("rl2_input", rl2_input)
 
 # %%
 ### BEGIN HIDDEN TESTS id=rl2_input
+import torch
+### PROBE
 # two bandit trials, A = 2: the first has just started, the second pulled arm 0, which paid 1
 _x = rl2_input(torch.ones(2, 1), torch.tensor([-1, 0]), torch.tensor([0.0, 1.0]), torch.tensor([0.0, 1.0]), 2)
+### JUDGE
 assert torch.equal(_x, torch.tensor([[1.0, 0, 0, 0, 0], [1.0, 1, 0, 1, 1]]))
 ### END HIDDEN TESTS
 

@@ -185,6 +185,7 @@ BELLMAN_EXPECTATION_BACKUP = register(
         reference=_backup_reference,
         reference_name="metarl_edu.mdp.bellman_expectation_backup",
         cases=_backup_cases,
+        equivalents=("metarl_edu.mdp.iterative_policy_evaluation",),
     )
 )
 
@@ -195,5 +196,6 @@ VALUE_ITERATION = register(
         reference=_vi_reference,
         reference_name="metarl_edu.mdp.value_iteration",
         cases=_vi_cases,
+        equivalents=("metarl_edu.mdp.bellman_optimality_backup",),
     )
 )

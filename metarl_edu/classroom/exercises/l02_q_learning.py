@@ -160,6 +160,7 @@ EPSILON_GREEDY = register(
         reference=_epsilon_greedy_reference,
         reference_name="metarl_edu.td.epsilon_greedy",
         cases=_epsilon_greedy_cases,
+        equivalents=("metarl_edu.td.epsilon_greedy_probs", "metarl_edu.td.action_from_uniforms"),
     )
 )
 
@@ -170,5 +171,6 @@ Q_LEARNING_UPDATE = register(
         reference=_q_update_reference,
         reference_name="metarl_edu.td.q_learning_update",
         cases=_q_update_cases,
+        equivalents=("metarl_edu.td.td_target",),
     )
 )

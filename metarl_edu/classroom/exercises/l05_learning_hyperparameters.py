@@ -16,6 +16,7 @@ import numpy as np
 from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.classroom.references import held_out_scores as _held_out_reference
 from metarl_edu.classroom.references import ridge_fit as _ridge_reference
+from metarl_edu.classroom.wire import Spy
 from metarl_edu.envs.tasks import GridTask, task_key
 from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
 from metarl_edu.studies.hyperparams import Setting
@@ -88,8 +89,9 @@ def _ridge_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], Non
 A, B, C, D = (GridTask((1, k), 0.0) for k in range(1, 5))
 
 
-class _Spy:
-    """A fit and a run that record how they are called; the chooser gives task (1, k) the setting alpha = k / 10."""
+class _Spy(Spy):
+    """A fit and a run that record how they are called; the chooser gives task (1, k) the setting alpha = k / 10.
+    (A :class:`~metarl_edu.classroom.wire.Spy`: what it recorded travels with the learner's answer.)"""
 
     def __init__(self) -> None:
         self.fitted_on: list[Any] | None = None
@@ -167,6 +169,7 @@ RIDGE_FIT = register(
         reference=_ridge_reference,
         reference_name="metarl_edu.classroom.references.ridge_fit",
         cases=_ridge_cases,
+        equivalents=("metarl_edu.studies.hyperparams._ridge_lstsq",),
     )
 )
 

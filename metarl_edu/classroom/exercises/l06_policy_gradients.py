@@ -117,5 +117,6 @@ REINFORCE_LOSS = register(
         reference=reinforce_loss_reference,
         reference_name="metarl_edu.classroom.references.reinforce_loss_reference",
         cases=_cases,
+        equivalents=("metarl_edu.pg.reinforce_loss", "metarl_edu.pg.policy_gradient_loss"),
     )
 )
