@@ -1,5 +1,14 @@
 # The README's two commands: `make lab` and `make test`. Both create .venv and install on first use.
-PYTHON  ?= python3.11
+# The newest of Python 3.13, 3.12 and 3.11 that actually runs here (a pyenv shim for a version that is not
+# installed does not count), unless PYTHON=/path/to/python is given.
+CANDIDATES := python3.13 python3.12 python3.11
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,$(CANDIDATES),$(shell $(p) -c \
+	'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && echo $(p))))
+endif
+# pip finds a CPU build of torch on PyPI only on some machines; elsewhere TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# takes PyTorch's CPU wheels (without it pip installs the CUDA build: several GB, and the same results on a CPU).
+TORCH_INDEX ?=
 VENV    := .venv
 BIN     := $(VENV)/bin
 PORT    ?= 8888
@@ -9,21 +18,27 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=60
 TEST_PATHS  := $(wildcard tests lessons solutions)
 
-.PHONY: lab test full build release lint clean-venv help
+.PHONY: lab test test-all site full build release lint clean-venv help
 
 help:
 	@echo "make lab    - set up .venv, copy missing lessons into work/, start JupyterLab (PORT=$(PORT))"
-	@echo "make test   - set up .venv (and chromium), run the unit, grading and browser tests and every notebook"
+	@echo "make test   - set up .venv (and chromium), run the unit, grading, hub and browser tests and every notebook"
+	@echo "make test-all - also install the exports and site extras and run the slow tests (nbgrader, otter, the website)"
+	@echo "make site   - build the course website into site/ (executed solutions in quick mode, and the syllabus)"
 	@echo "make full   - run the solution notebooks in full mode and print the numbers the prose quotes"
 	@echo "make build  - regenerate lessons/, solutions/ and course/syllabus.md from course/"
 	@echo "make lint   - ruff"
 
 # Created and installed once; reinstalled when the package metadata or the pins change.
 $(STAMP): pyproject.toml constraints.txt
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || { echo "error: none of $(CANDIDATES) runs here; install Python \
+	3.11, 3.12 or 3.13, or name one with PYTHON=/path/to/python"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13)' \
+	2>/dev/null || { echo "error: PYTHON=$(PYTHON) does not run, or is not Python 3.11-3.13"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,browser]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		-e '.[dev,browser,hub]'
 	touch $@
 
 # The browser test drives Debian's chromium through Playwright (no browser download). Installed when missing.
@@ -35,9 +50,25 @@ $(CHROMIUM):
 lab: $(STAMP)
 	$(BIN)/metarl-edu lab --port $(PORT)
 
+PYTEST := METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
+	$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
+
 test: $(STAMP) $(CHROMIUM)
-	METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
-		$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
+	$(PYTEST) -m "not slow"
+
+# An optional extra (exports: nbgrader and otter; site: Sphinx), installed once on top of the test install.
+.PRECIOUS: $(VENV)/.installed-%
+$(VENV)/.installed-%: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		-e '.[dev,browser,hub,$*]'
+	touch $@
+
+test-all: $(VENV)/.installed-exports $(VENV)/.installed-site $(CHROMIUM)
+	$(PYTEST)
+
+# The course website: the solution notebooks executed in quick mode, and the syllabus, as static HTML in site/.
+site: $(VENV)/.installed-site
+	$(BIN)/metarl-edu site --out site
 
 # LESSONS=07,09 runs only those lessons; docs/RESULTS.md keeps the other lessons' sections.
 full: $(STAMP)

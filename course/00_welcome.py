@@ -22,6 +22,24 @@
 # it should need only a few tries for the hundred-and-first. This first notebook shows how the course works. It
 # has one small exercise.
 #
+# ## The article this course follows
+# The course grew out of one article on meta-RL, which later lessons call *the article*. Its claim: a
+# reinforcement-learning algorithm has knobs (the step size, the exploration rate, the discount, the initial
+# weights of a network), the best setting depends on the task, and meta-RL *learns* these settings, or the
+# learning algorithm itself, from many tasks, so that a new task is solved fast. It proceeds in three steps:
+# learn a model of the algorithm's hyperparameters across many training tasks, use it to configure the algorithm on
+# a new task, and evaluate the result on tasks that the learning never saw. And it gives two examples in code, which
+# this course makes work exactly as written:
+#
+# | the article's code | what it does | lesson |
+# |---|---|---|
+# | `QLearningAgent(gym.make('CartPole-v1'))` | tabular Q-learning on CartPole | 03 |
+# | `agent = MAMLAgent(env)`, then `agent.train()` | MAML on a distribution of tasks built around `env` | 08 |
+#
+# The course tests the article's claims rather than taking them on trust: lesson 05 runs its three steps and
+# measures, on held-out tasks, where a learned model of the hyperparameters beats the best single setting and where
+# it does not.
+#
 # ## How a notebook works
 # A notebook is a list of cells. Click a cell and press **Shift+Enter** to run it and move to the next one.
 # Run the cells in order from the top; if something looks wrong, use *Kernel → Restart Kernel and Run All Cells*.

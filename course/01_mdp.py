@@ -6,14 +6,15 @@
 #     name: python3
 #   metarl_edu:
 #     title: Markov decision processes
-#     minutes: 60
+#     minutes: 70
 #     prerequisites:
 #     - 00 Welcome
 #     - numpy broadcasting and matrix products
 #     objectives:
 #     - write states, actions, rewards, transitions and policies of a gridworld as numpy arrays
 #     - evaluate a policy with the Bellman expectation backup, and compare with the exact linear solve
-#     - find optimal values and an optimal policy with value iteration
+#     - find optimal values and an optimal policy with value iteration, and say why it converges (a contraction)
+#     - compare value iteration with policy iteration, and name both as generalised policy iteration
 #     - explain how the discount, the slip and the policy change the values
 # ---
 
@@ -31,7 +32,7 @@ import numpy as np
 from metarl_edu import policy_evaluation, size
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.envs import GridWorld
-from metarl_edu.mdp import uniform_policy
+from metarl_edu.mdp import bellman_optimality_backup, policy_iteration, uniform_policy
 from metarl_edu.notebook import plot_value_history, plot_values, value_explorer
 
 start_lesson("01_mdp", kind="master")
@@ -57,8 +58,14 @@ print("actions:", mdp.action_names)
 # |---|---|---|
 # | `P` | (S, A, S) | `P[s, a, s2]` = Pr(next state `s2` given state `s`, action `a`); each row sums to 1 |
 # | `R` | (S, A, S) | reward of the transition `s, a -> s2`; `mdp.r_sa[s, a]` is its expectation $r(s,a)$ |
+# | `r_sa` | (S, A) | $r(s, a) = \sum_{s2} P[s, a, s2]\, R[s, a, s2]$, computed once when the MDP is made |
 # | `gamma` | scalar | discount |
 # | `terminal` | (S,) | `True` where the episode ends; a terminal state's value is 0 |
+#
+# Every MDP in this lesson and in its checks has `R` of shape (S, A, S), so
+# `np.einsum("sat,sat->sa", mdp.P, mdp.R)` and `mdp.r_sa` give the same array. (The library also accepts `R` of
+# shape (S, A), the expected rewards themselves; `mdp.r_sa` has shape (S, A) either way, so code that reads it works
+# for both.)
 #
 # States are all non-wall cells (`S`, `G` and `P` included), numbered row by row; rows and columns count from 0,
 # walls included. Here is where "up" from the start can lead:
@@ -239,7 +246,7 @@ assert np.allclose(table[0], [0, -14, -20, -22]) and np.allclose(table[1], [-14,
 # %%
 def value_iteration(mdp, theta=1e-10):
     """Optimal values v (S,) and a one-hot greedy policy pi (S, A) by value iteration."""
-    ### BEGIN SOLUTION id=value_iteration points=3 replaces=metarl_edu.mdp.value_iteration hint="Loop: q = r_sa + gamma P v (v = 0 on terminal states); v_new = q.max(axis=1); stop when the change < theta; pi one-hot at q.argmax(axis=1)"
+    ### BEGIN SOLUTION id=value_iteration points=3 replaces=metarl_edu.mdp.value_iteration hint="Loop from v = 0: q = r_sa + gamma P v (v = 0 on terminal states); v_new = q.max(axis=1), then 0 on terminal states (they keep value 0); stop when max |v_new - v| < theta; pi one-hot at q.argmax(axis=1)"
     v = np.zeros(mdp.n_states)
     while True:
         q = mdp.r_sa + mdp.gamma * mdp.P @ np.where(mdp.terminal, 0.0, v)
@@ -265,7 +272,8 @@ import numpy as np
 from metarl_edu.mdp import TabularMDP as _MDP
 
 _rng = np.random.default_rng(7)
-_mdps = [_MDP(P=_rng.dirichlet(np.ones(3), size=(3, 2)), R=_rng.normal(size=(3, 2)), gamma=0.7) for _ in range(3)]
+_mdps = [_MDP(P=_rng.dirichlet(np.ones(3), size=(3, 2)), R=_rng.normal(size=(3, 2, 3)), gamma=0.7)
+         for _ in range(3)]
 ### PROBE
 _values = [value_iteration(_m)[0] for _m in _mdps]
 ### JUDGE
@@ -292,12 +300,94 @@ plt.show()
 # %% [markdown]
 # Look at cell (2, 4), left of the pit: at `slip = 0.2` its arrow still points up, past the pit. A 10% risk of
 # sliding in costs less than a two-step detour. From `S` the policy takes the left column and the top row, which
-# is just as short (7 steps) and never passes the pit. In the widget below, raise `slip` to 0.4 and that arrow
-# turns left: then the longer path wins. Every optimal value is at least the random policy's value:
+# is just as short (7 steps) and never passes the pit. How slippery must the floor be before the detour wins? The
+# next cell solves the gridworld for slips 0, 0.01, ..., 0.6 and reads that cell's arrow:
+
+# %%
+cell = grid.state_of(2, 4)
+slips = np.round(np.arange(0.0, 0.601, 0.01), 2)
+arrows = [mdp.action_names[int(solve(GridWorld.from_layout("small", slip=p, step_reward=-0.04, gamma=0.9).mdp)[1]
+                                [cell].argmax())] for p in slips]
+turn = slips[arrows.index("left")]
+print(f"cell (2, 4): {sorted(set(arrows[:arrows.index('left')]))} for slip < {turn:.2f}, "
+      f"{sorted(set(arrows[arrows.index('left'):]))} from slip {turn:.2f} to {slips[-1]:.2f}")
+assert 0.25 <= turn <= 0.35 and set(arrows[arrows.index("left"):]) == {"left"}
+
+# %% [markdown]
+# So the arrow turns away from the pit at a slip just below 0.3 (the exact step is printed above) and stays turned.
+# Every optimal value is at least the random policy's value:
 
 # %%
 print(f"v*(start) = {v_star[start]:.3f}  vs  v_random(start) = {v_exact[start]:.3f}")
 assert np.all(v_star >= v_exact - 1e-9)
+
+# %% [markdown]
+# ## Why value iteration converges
+# Write one sweep of value iteration as an operator: $(Tv)(s) = \max_a \big( r(s,a) + \gamma \sum_{s'} P(s' \mid s,a)\,
+# v(s') \big)$. For any two value arrays $v$ and $u$, and any state $s$,
+#
+# $$|(Tv)(s) - (Tu)(s)| \le \max_a \gamma \Big|\sum_{s'} P(s' \mid s,a)\,\big(v(s') - u(s')\big)\Big| \le \gamma\,
+# \max_{s'} |v(s') - u(s')|,$$
+#
+# because two maxima differ by at most the largest difference of their terms, and an average of differences is at
+# most the largest one. So $\lVert Tv - Tu \rVert_\infty \le \gamma \lVert v - u \rVert_\infty$: each sweep shrinks the
+# distance between any two value arrays by the factor $\gamma$, a **contraction** (Puterman 1994, section 6.2;
+# Sutton & Barto 2018, section 4.4). Apply it to $u = v_*$, which $T$ leaves unchanged: from any start, the error
+# after $k$ sweeps is at most $\gamma^k$ times the first error. The same argument, without the max, covers the
+# expectation backup. The plot runs value iteration from two random starts and draws their distance against the
+# bound:
+
+# %%
+rng = np.random.default_rng(1)
+v_a, v_b = rng.normal(scale=5, size=mdp.n_states), rng.normal(scale=5, size=mdp.n_states)
+v_a[mdp.terminal] = v_b[mdp.terminal] = 0.0
+gaps = [np.abs(v_a - v_b).max()]
+for _ in range(60):
+    v_a, v_b = bellman_optimality_backup(mdp, v_a), bellman_optimality_backup(mdp, v_b)
+    gaps.append(np.abs(v_a - v_b).max())
+bound = gaps[0] * mdp.gamma ** np.arange(len(gaps))
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.semilogy(gaps, label="max |v_k - u_k| (two starts)")
+ax.semilogy(bound, "k--", label="gamma^k max |v_0 - u_0|")
+ax.set(xlabel="sweep k", ylabel="largest difference", title="Value iteration is a gamma-contraction")
+ax.legend()
+plt.show()
+assert np.all(np.array(gaps) <= bound + 1e-12)
+print(f"after 60 sweeps the two runs differ by {gaps[-1]:.1e}; the bound allows {bound[-1]:.1e}")
+
+# %% [markdown]
+# The gap falls faster than the bound here (the dashed line is only the worst case): slips and the goal mix values
+# quickly. The bound also gives the stopping rule its meaning: once a sweep changes no value by more than
+# `theta`, $v_k$ is within $\gamma\,\theta / (1 - \gamma)$ of $v_*$.
+#
+# ## Policy iteration, and generalised policy iteration
+# Value iteration improves the values a little on every sweep. **Policy iteration** (Howard 1960; Sutton & Barto
+# 2018, section 4.3) takes two whole steps in turn: *evaluate* the current policy exactly (the linear solve above),
+# then *improve* it by acting greedily on its values. The greedy policy is at least as good in every state (the
+# policy improvement theorem, section 4.2), and there are finitely many deterministic policies, so the loop stops,
+# at an optimal policy. `metarl_edu.mdp.policy_iteration` starts from the random policy:
+
+# %%
+v_pi_star, pi_pi_star, policies = policy_iteration(mdp)
+print(f"policy iteration evaluated {len(policies)} policies (the random one first); same v* as value iteration: "
+      f"{np.allclose(v_pi_star, v_star, atol=1e-6)}, same policy: {np.array_equal(pi_pi_star, pi_star)}")
+for k, pi_k in enumerate(policies):
+    print(f"  policy {k}: v(start) = {policy_evaluation(mdp, pi_k)[start]:+.3f}")
+v_k, n_sweeps = np.zeros(mdp.n_states), 0
+while True:  # value iteration from v = 0, counting sweeps until no value changes by 1e-10
+    v_next, n_sweeps = bellman_optimality_backup(mdp, v_k), n_sweeps + 1
+    if np.abs(v_next - v_k).max() < 1e-10:
+        break
+    v_k = v_next
+print(f"value iteration: {n_sweeps} sweeps to change no value by more than 1e-10")
+assert np.allclose(v_pi_star, v_star, atol=1e-6) and len(policies) < n_sweeps
+
+# %% [markdown]
+# A few exact evaluations replace value iteration's many sweeps (each solve costs more than a sweep, though). Both are instances of one pattern that Sutton & Barto call **generalised policy iteration**
+# (section 4.6): keep a value estimate and a policy, and let each pull the other, evaluation making the values fit
+# the policy and improvement making the policy greedy on the values. Policy iteration finishes each step; value
+# iteration does one sweep of evaluation between improvements; the Q-learning of lesson 02 does one *sample* of one
+# state between improvements, and still ends up optimal.
 
 # %% [markdown]
 # ## Explore: discount, slip and policy
@@ -306,8 +396,9 @@ assert np.all(v_star >= v_exact - 1e-9)
 # control. Try these, and explain what you see:
 # - set `gamma` to 0: only the next reward counts, so nearly every cell shows the step cost -0.04, and nearly every
 #   arrow points up (all actions tie, and ties go to "up");
-# - raise `slip`: every value drops, because slipping wastes steps; from about 0.4 the arrows next to the pit turn
-#   away from it. At very high slip the arrows look odd: a sideways move is now likelier than the intended one;
+# - raise `slip`: every value drops, because slipping wastes steps; from a slip just below 0.3 (the scan above) the
+#   arrow left of the pit turns away from it. At very high slip the arrows look odd: a sideways move is now likelier
+#   than the intended one;
 # - pick "always right" and set `slip` to 0: cells from which going right only bumps into a wall pay the step cost
 #   forever, $-0.04 / (1 - \gamma) = -0.4$ at $\gamma = 0.9$. Raise `slip` again and slips end those episodes,
 #   often in the pit.
@@ -319,7 +410,10 @@ value_explorer(grid, gamma=0.9, policy="optimal")
 # ## Summary and next
 # - An MDP is data: `P` (S, A, S), `R`, `gamma`, a terminal mask; a policy is an (S, A) array.
 # - The Bellman expectation backup evaluates a policy; repeated, it converges to the exact `policy_evaluation`.
-# - Value iteration finds $v_*$ and a greedy optimal policy; ties go to the lowest action.
+# - Value iteration finds $v_*$ and a greedy optimal policy; ties go to the lowest action. It converges because
+#   each sweep is a $\gamma$-contraction in the max norm.
+# - Policy iteration alternates exact evaluation and greedy improvement and stops after a few policies; both are
+#   generalised policy iteration.
 # - The best behaviour depends on the task's settings (slip, step cost, discount). That is the seed of
 #   meta-learning: an agent facing *many* such tasks can learn what tends to work.
 #

@@ -6,14 +6,18 @@
 #     name: python3
 #   metarl_edu:
 #     title: Tabular Q-learning
-#     minutes: 75
+#     minutes: 100
 #     prerequisites:
 #     - 01 Markov decision processes
 #     objectives:
 #     - implement epsilon-greedy action selection with random tie-breaking
+#     - evaluate a policy from experience with TD(0), and say what the TD error is
 #     - implement the Q-learning update, with termination and truncation handled correctly
+#     - write the whole Q-learning loop, and check that it learns
+#     - state the step-size (Robbins-Monro) and exploration (GLIE) conditions, and what constant settings give up
 #     - train a Q-learning agent on a gridworld and on Gymnasium's FrozenLake and compare it with the exact optimum
 #     - see live how alpha, epsilon and gamma change learning
+#     - explain maximisation bias and how Double Q-learning removes it (Sutton & Barto's Figure 6.5)
 #     - explain the on-policy (Sarsa) versus off-policy (Q-learning) result on cliff walking
 # ---
 
@@ -31,8 +35,10 @@ import numpy as np
 import metarl_edu  # noqa: F401  (registers the metarl_edu/ environments)
 from metarl_edu import QLearningAgent, TabularMDP, policy_evaluation, q_from_v, size, value_iteration
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.mdp import finite_horizon_value, greedy_policy, uniform_policy
-from metarl_edu.notebook.learning import plot_learning_curves, plot_paths_on_grid, q_learning_explorer
+from metarl_edu.mdp import evaluate_policies, finite_horizon_value, greedy_policy, uniform_policy
+from metarl_edu.notebook.learning import plot_learning_curves, plot_paths_on_grid, q_learning_explorer, q_learning_seeds
+from metarl_edu.studies.maximization_bias import left_from_a
+from metarl_edu.td import td0_update
 
 start_lesson("02_q_learning", kind="master")
 
@@ -87,8 +93,47 @@ assert len(_actions) == 3000 and _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2,
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Learning values from experience: TD(0)
+# Before learning to act, learn to *evaluate*: what is the random policy worth, when `P` and `R` are unknown? After
+# each step $s \to s'$ with reward $r$, **TD(0)** (Sutton & Barto 2018, eq. 6.2) moves $v(s)$ a small step $\alpha$
+# towards the one-sample target $r + \gamma v(s')$:
+#
+# $$v(s) \leftarrow v(s) + \alpha\, \delta, \qquad \delta = r + \gamma v(s') - v(s).$$
+#
+# $\delta$ is the **TD error** (eq. 6.5): how much better or worse the step went than $v$ predicted. It is lesson
+# 01's expectation backup with the average over $P$ replaced by the one next state that happened, and the full
+# replacement by a step of size $\alpha$; after a terminal step the target is $r$ alone. Here it evaluates the random
+# policy on the gridworld, and we compare with lesson 01's exact answer, which the agent never sees:
+
+# %%
+v_true = policy_evaluation(mdp, uniform_policy(mdp))
+rng = np.random.default_rng(0)
+v_td, rms = np.zeros(mdp.n_states), []
+env.reset(seed=0)
+for _ in range(size(quick=150, full=1500)):
+    s, _ = env.reset()
+    done = False
+    while not done:
+        s_next, r, terminated, truncated, _ = env.step(int(rng.integers(mdp.n_actions)))  # the random policy
+        v_td = td0_update(v_td, s, r, s_next, terminated, alpha=0.05, gamma=mdp.gamma)
+        s, done = s_next, terminated or truncated
+    rms.append(np.sqrt(np.mean((v_td - v_true)[~mdp.terminal] ** 2)))
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(np.arange(1, len(rms) + 1), rms)
+ax.set(xlabel="episode", ylabel="RMS error of v over the states", title="TD(0), alpha = 0.05: the random policy")
+plt.show()
+print(f"RMS error: {rms[0]:.3f} after 1 episode, {rms[-1]:.3f} after {len(rms)}; "
+      f"v(start) = {v_td[int(np.argmax(mdp.start))]:+.3f}, exact {v_true[int(np.argmax(mdp.start))]:+.3f}")
+assert rms[-1] < 0.5 * rms[0]
+
+# %% [markdown]
+# The error falls fast at first, then the curve flattens: it cannot reach 0 with a constant $\alpha$, since each
+# step moves $v(s)$ by a fraction of one noisy sample. The step-size section below says what removes that floor.
+#
 # ## The Q-learning update
-# After each step the agent moves its estimate a step $\alpha$ towards a **target** (Sutton & Barto 2018, eq. 6.8):
+# To *improve* a policy, not only evaluate it, learn action values. Q-learning is TD(0) for $q$, with the best
+# next action in the target: after each step the agent moves its estimate a step $\alpha$ towards a **target**
+# (Sutton & Barto 2018, eq. 6.8):
 #
 # $$q(s, a) \leftarrow q(s, a) + \alpha \Big( \underbrace{r + \gamma \max_{a'} q(s', a')}_{\text{target}} - q(s, a) \Big).$$
 #
@@ -127,18 +172,32 @@ assert np.isclose(_new[2, 0], -1.0 + 0.5 * 5.0) and np.array_equal(_q_after, np.
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Learning on the gridworld
-# Here is the whole algorithm: a loop over episodes and steps, your two functions at its heart.
+# ## The whole algorithm
+# **Exercise.** Write the loop of Q-learning (Sutton & Barto 2018, the box of section 6.5):
+#
+# ```
+# q = 0, shape (S, A)                      (env.observation_space.n, env.action_space.n)
+# for each of n_episodes episodes:
+#     s = env.reset()                      (no seed: the caller seeds the env once, before the loop)
+#     until terminated or truncated:
+#         a = choose(q[s], epsilon, rng)
+#         s_next, r, terminated, truncated = env.step(a)
+#         q = update(q, s, a, r, s_next, terminated, alpha, gamma)
+#         s = s_next
+# ```
+#
+# `choose` and `update` are passed in: your `epsilon_greedy` and `q_learning_update` (or the library's while yours
+# do not pass), and the check passes its own. Return `(q, returns)`, the final table and the undiscounted return of
+# every episode (an array of length `n_episodes`). Remember that `env.reset()` returns `(s, info)` and `env.step(a)`
+# five values.
+
 
 # %%
-choose, update = pick("epsilon_greedy", epsilon_greedy), pick("q_learning_update", q_learning_update)
-
-
-def run_q_learning(env, n_episodes, alpha, epsilon, gamma, seed):
-    rng = np.random.default_rng(seed)
+def run_q_learning(env, n_episodes, alpha, epsilon, gamma, rng, choose, update):
+    """Q-learning for n_episodes episodes on env; returns (q, returns)."""
+    ### BEGIN SOLUTION id=run_q_learning points=3 replaces=metarl_edu.classroom.references.run_q_learning hint="Start from a zero table (S, A) and zero returns; each episode: reset the env, then until terminated or truncated: choose an action from the row of s, step, update the table (with terminated, not truncated) and keep what update returns, add the reward to the return of this episode, move on to s_next"
     q = np.zeros((env.observation_space.n, env.action_space.n))
     returns = np.zeros(n_episodes)
-    env.reset(seed=seed)
     for episode in range(n_episodes):
         s, _ = env.reset()
         done = False
@@ -149,10 +208,43 @@ def run_q_learning(env, n_episodes, alpha, epsilon, gamma, seed):
             returns[episode] += r
             s, done = s_next, terminated or truncated
     return q, returns
+    ### END SOLUTION
 
 
+# %%
+check("run_q_learning", run_q_learning)
+
+# %%
+### BEGIN HIDDEN TESTS id=run_q_learning
+import gymnasium as gym
+import numpy as np
+from metarl_edu.td import epsilon_greedy as _eg, q_learning_update as _qu
+### PROBE
+_runs = []
+for _seed in (7, 8):
+    _lake = gym.make("FrozenLake-v1")
+    _lake.reset(seed=_seed)
+    _runs.append(run_q_learning(_lake, 40, 0.3, 0.5, 0.95, np.random.default_rng(_seed), _eg, _qu))
+### JUDGE
+from metarl_edu.classroom.references import run_q_learning as _ref_loop
+
+for _seed, _run in zip((7, 8), _runs, strict=True):
+    _lake = gym.make("FrozenLake-v1")
+    _lake.reset(seed=_seed)
+    _want = _ref_loop(_lake, 40, 0.3, 0.5, 0.95, np.random.default_rng(_seed), _eg, _qu)
+    assert np.allclose(_run[0], _want[0]) and np.allclose(_run[1], _want[1])
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Learning on the gridworld
+# Your loop, with your two functions at its heart (each replaced by the library's while it does not pass its check):
+
+# %%
+choose, update = pick("epsilon_greedy", epsilon_greedy), pick("q_learning_update", q_learning_update)
+loop = pick("run_q_learning", run_q_learning)
 n_episodes = size(quick=300, full=3000)
-q, returns = run_q_learning(env, n_episodes, alpha=0.2, epsilon=0.1, gamma=0.9, seed=0)
+env.reset(seed=0)
+q, returns = loop(env, n_episodes, 0.2, 0.1, 0.9, np.random.default_rng(0), choose, update)
 plot_learning_curves({"Q-learning": returns}, window=50, title="Q-learning on the gridworld (slip 0.2)")
 plt.show()
 
@@ -172,21 +264,93 @@ assert v_greedy[start] > v_random[start] + size(quick=0.3, full=0.5)
 assert v_greedy[start] > v_star[start] - size(quick=0.4, full=0.02)
 
 # %% [markdown]
+# ## Step sizes and exploration: what the convergence theorems ask
+# Q-learning converges to $q_*$ with probability 1 if every $(s, a)$ is updated infinitely often and the step sizes
+# of each pair satisfy the **Robbins-Monro conditions** (Watkins & Dayan 1992; Sutton & Barto 2018, eq. 2.7)
+#
+# $$\sum_{n} \alpha_n = \infty, \qquad \sum_{n} \alpha_n^2 < \infty:$$
+#
+# steps large enough to get anywhere, yet shrinking fast enough to average the noise away. $\alpha_n = 1/n$ (the
+# $n$-th visit of the pair) satisfies both: it is the running average of the targets. A constant $\alpha$ fails the
+# second: the estimate keeps moving by a fraction of each noisy sample. The cell estimates the mean (1) of a noisy
+# reward, $\mathcal{N}(1, 1)$, both ways, over 200 runs:
+
+# %%
+rng = np.random.default_rng(0)
+n_steps = size(quick=500, full=5000)
+samples = rng.normal(1.0, 1.0, size=(200, n_steps))
+estimates, errors = {"alpha = 0.1": np.zeros(200), "alpha_n = 1/n": np.zeros(200)}, {}
+for name in estimates:
+    errors[name] = np.empty(n_steps)
+    for n in range(1, n_steps + 1):
+        alpha = 0.1 if name == "alpha = 0.1" else 1.0 / n
+        estimates[name] += alpha * (samples[:, n - 1] - estimates[name])
+        errors[name][n - 1] = np.sqrt(np.mean((estimates[name] - 1.0) ** 2))
+fig, ax = plt.subplots(figsize=(6, 3))
+for name, err in errors.items():
+    ax.loglog(np.arange(1, n_steps + 1), err, label=name)
+ax.set(xlabel="samples n", ylabel="RMS error of the estimate", title="Estimating a mean from noisy samples")
+ax.legend()
+plt.show()
+print(f"after {n_steps} samples: RMS error {errors['alpha = 0.1'][-1]:.3f} with alpha = 0.1 (the floor "
+      f"sqrt(0.1 / 1.9) = {np.sqrt(0.1 / 1.9):.3f}), {errors['alpha_n = 1/n'][-1]:.3f} with 1/n (1/sqrt(n) = "
+      f"{1 / np.sqrt(n_steps):.3f})")
+
+# %% [markdown]
+# The constant step stops improving at its floor, $\sigma \sqrt{\alpha / (2 - \alpha)}$ for the running
+# exponential average; $1/n$ keeps shrinking as $1/\sqrt{n}$. For the *behaviour* to become optimal as well, the
+# exploration must satisfy **GLIE**, greedy in the limit with infinite exploration (Singh, Jaakkola, Littman &
+# Szepesvári 2000): every pair tried infinitely often, yet the policy greedy in the limit, for example
+# $\varepsilon_k = 1/k$ in episode $k$. Q-learning's *values* converge under any behaviour that keeps visiting every
+# pair (it is off-policy); Sarsa needs GLIE for its values too.
+#
+# The settings in this lesson satisfy neither, on purpose: a constant $\alpha$ keeps adapting, which suits tasks
+# that change, and `QLearningAgent`'s $\varepsilon$ falls to 0.01 and stays there, which keeps exploring. They learn
+# well on these small tasks, but carry no guarantee; which constant works best depends on the task, the theme of
+# lessons 04 and 05.
+#
 # ## Explore: alpha, epsilon, gamma
-# Each change retrains a fresh agent (same seed) and redraws the learning curve and the greedy policy, whose exact
-# value from the start is in the title. Try: alpha 1.0 (the slippery floor makes single samples misleading);
-# epsilon 0 (ties broken at random still explore a little, but often not enough); gamma 0.5 (the goal is too far
-# away to matter, so the agent dawdles); few episodes.
+# Each change trains five fresh learners (seeds 0-4) and redraws their mean learning curve with its spread, and the
+# exact values of their greedy policies. The slider's gamma is the *learner's* discount, a knob; the task keeps its
+# own discount, 0.9, and every learned policy is scored with that one, so that turning the knob cannot move the
+# goal. The title gives the mean and standard deviation over the seeds of the exact value from the start, next to
+# the best achievable. Try alpha 1.0 (the slippery floor makes single samples misleading), epsilon 0 (ties broken at
+# random still explore a little), few episodes, and the learner's gamma at 0, 0.5 and 0.99.
 
 # %%
 q_learning_explorer(alpha=0.2, epsilon=0.1, gamma=0.9, n_episodes=size(quick=50, full=500))
+
+# %% [markdown]
+# What does the learner's gamma change? The same five seeds for three values, each greedy policy scored at the task's
+# gamma 0.9; and, for comparison, the exact optimal policy for a discount of 0.5, scored the same way:
+
+# %%
+for gamma_learner in (0.0, 0.5, 0.9):
+    runs = q_learning_seeds(env.unwrapped.grid, 0.2, 0.1, gamma_learner, size(quick=50, full=500))
+    print(f"learner's gamma {gamma_learner}: v(start) = {runs.v_start.mean():+.3f} ± {runs.v_start.std():.3f} "
+          f"(5 seeds; random policy {policy_evaluation(mdp, uniform_policy(mdp))[start]:+.3f})")
+pi_half = value_iteration(mdp.with_gamma(0.5))[1]
+print(f"optimal policy for gamma 0.5, scored at 0.9: {policy_evaluation(mdp, pi_half)[start]:+.3f}; "
+      f"optimum {v_star[start]:+.3f}; it differs from the gamma-0.9 optimum in "
+      f"{int((pi_half != pi_star).any(axis=1)[~mdp.terminal].sum())} cell(s)")
+
+# %% [markdown]
+# With a discount of 0.5 the goal seven steps away is worth $0.5^6 \approx 0.016$ now, still more than wandering,
+# and the optimal policy is the same on the way from the start (it differs in one cell off the path, printed above):
+# a learner with gamma 0.5 learns a policy about as good as one with 0.9 (they differ by about the spread between
+# seeds, one way in quick mode and the other in full mode). With a discount of 0
+# only the next reward counts, every step costs the same 0.04, and nothing pulls the learner towards the goal: its
+# greedy policies score far below the others, not much above the random policy. The learner's gamma matters where
+# it changes which actions look best, as in lesson 05's tasks, where the step budget decides.
 
 # %% [markdown]
 # ## The library's agent on FrozenLake
 # `QLearningAgent` is the same algorithm, written for speed, for any Gymnasium env with discrete actions. On
 # Gymnasium's `FrozenLake-v1` (4x4, slippery: the agent moves in the intended direction only a third of the
 # time) the reward is 1 for reaching the goal. The best achievable success rate within the 100-step limit is the
-# optimal finite-horizon value of the start state, computed exactly from the env's own transition table:
+# optimal finite-horizon value of the start state, computed exactly from the env's own transition table. The
+# learned greedy policy's success rate within 100 steps can be computed exactly too (100 backups of its own values,
+# `evaluate_policies(..., horizon=100)`), and so can the random policy's. Sampling episodes only estimates it:
 
 # %%
 lake = gym.make("FrozenLake-v1")
@@ -194,9 +358,23 @@ lake_mdp = TabularMDP.from_gymnasium(lake, gamma=1.0)
 best = float(lake_mdp.start @ finite_horizon_value(lake_mdp, 100))
 agent = QLearningAgent(lake, gamma=0.99, seed=0, progress=False)
 agent.train(size(quick=2000, full=10000))
-success = agent.evaluate(size(quick=300, full=2000), progress=False).mean()
-print(f"greedy success rate {success:.3f}; best achievable {best:.3f}; random policy about 0.015")
-assert success > size(quick=0.3, full=best - 0.05)
+
+
+def success_within_100(pi):
+    return float(lake_mdp.start @ evaluate_policies(lake_mdp.P, lake_mdp.r_sa, lake_mdp.terminal, 1.0, pi, 100))
+
+
+exact = success_within_100(agent.greedy_policy())
+sampled = agent.evaluate(n_lake := size(quick=300, full=2000), progress=False)
+print(f"learned greedy policy: exact success rate {exact:.3f}; best achievable {best:.3f}; "
+      f"random policy {success_within_100(uniform_policy(lake_mdp)):.3f}")
+print(f"sampled over {n_lake} episodes: {sampled.mean():.3f} ± {1.96 * sampled.std() / np.sqrt(n_lake):.3f} (95%)")
+assert exact <= best + 1e-12 and exact > size(quick=0.3, full=best - 0.05)
+
+# %% [markdown]
+# The exact rate never exceeds the best achievable one (the best may even look at the clock, which a stationary
+# policy cannot). A sampled rate can land above it: it is an estimate with the noise printed next to it. Where the
+# MDP is known, compare with the optimum exactly.
 
 # %% [markdown]
 # How close are the learned values to the exact $q_*$ (with $\gamma = 0.99$)? Each dot is one (state, action):
@@ -214,6 +392,47 @@ plt.show()
 # %% [markdown]
 # The actions the greedy policy takes are learned well; actions it rarely tries keep rougher estimates, which is
 # fine: Q-learning only needs the *best* action to stand out.
+#
+# ## Maximisation bias and Double Q-learning
+# The max in Q-learning's target has a cost. If several actions are worth the same and their estimates are noisy,
+# the largest *estimate* is above the largest *value* on average: $\mathbb{E}[\max_a \hat q(a)] \ge \max_a
+# \mathbb{E}[\hat q(a)]$. Sutton & Barto (2018, Example 6.7) build a task where this bias misleads. Every episode
+# starts in state A: `right` ends it with reward 0; `left` leads to state B, whose actions all end the episode
+# with a reward drawn from $\mathcal{N}(-0.1, 1)$. So `left` is worth $-0.1$, `right` 0, and an $\varepsilon$-greedy
+# agent that knows this takes `left` only while exploring: $\varepsilon / 2 = 5\%$ of the time.
+#
+# **Double Q-learning** (van Hasselt 2010; Sutton & Barto 2018, eq. 6.10, `metarl_edu.td.double_q_learning_update`)
+# keeps two tables: on each step a fair coin picks the one to update; it chooses the best next action and the other
+# table values it, so the noise that made an action look best is not counted again in its value. It acts on the sum
+# of the two. The cell reruns the book's Figure 6.5 with its settings ($\alpha = 0.1$, $\varepsilon = 0.1$,
+# $\gamma = 1$, values starting at 0, ties at random, 300 episodes; 10,000 runs in full mode, 1,000 in quick mode).
+# The book says only that B has "many" actions; we give it 10, as the widely used reproduction of the book's
+# figures does (S. Zhang, `reinforcement-learning-an-introduction`, chapter 6).
+
+# %%
+n_runs = size(quick=1000, full=10000)
+left_pct = {name: 100 * left_from_a(method, n_runs, seed=0).mean(axis=0)
+            for name, method in (("Q-learning", "q_learning"), ("Double Q-learning", "double_q_learning"))}
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for name, pct in left_pct.items():
+    ax.plot(np.arange(1, 301), pct, label=name)
+ax.axhline(5, color="black", linestyle="--", linewidth=1, label="optimal (5%: exploration only)")
+ax.set(xlabel="episode", ylabel="% left actions from A", ylim=(0, 100),
+       title=f"Maximisation bias (Sutton & Barto 2018, Figure 6.5), {n_runs} runs")
+ax.legend()
+plt.show()
+for name, pct in left_pct.items():
+    print(f"{name:>17}: peak {pct.max():.0f}% (episode {pct.argmax() + 1}), episodes 201-300: {pct[200:].mean():.1f}%")
+q_pct, dq_pct = left_pct["Q-learning"], left_pct["Double Q-learning"]
+assert q_pct[:50].max() > 60 and q_pct[200:].mean() > dq_pct[200:].mean() and dq_pct.max() < 60
+
+# %% [markdown]
+# As in the book's figure, Q-learning soon takes `left` far more often than the 5% that exploration forces, and still
+# more often after 300 episodes: at first the max over B's untried and lucky estimates makes `left` look better than
+# the certain 0 of `right`, and only many visits to B pull every estimate down. Double Q-learning never prefers
+# `left` (its peak is the 50% of its first, untrained choices) and settles near the 5% floor (slightly above it in
+# our runs). QLearningAgent and the rest of the course use plain Q-learning; where the targets are noisy maxima,
+# remember this bias.
 #
 # ## On-policy versus off-policy: cliff walking
 # Sutton & Barto (2018), Example 6.6: on a 4x12 grid, every step costs -1 and stepping into the cliff costs -100
@@ -271,8 +490,12 @@ assert paths["Q-learning"][-1] == (3, 11) and len(paths["Q-learning"]) == 14  # 
 # from the edge. Which is "better" depends on whether exploration continues when it matters.
 #
 # ## Summary and next
+# - TD(0) evaluates a policy from samples by the TD error $\delta = r + \gamma v(s') - v(s)$.
 # - Q-learning learns $q_*$ from samples: $q(s,a) \leftarrow q(s,a) + \alpha\,(r + \gamma \max_{a'} q(s',a') - q(s,a))$,
-#   with no bootstrap after termination (but bootstrapping after truncation).
+#   with no bootstrap after termination (but bootstrapping after truncation); you wrote its whole loop.
+# - Convergence asks for Robbins-Monro step sizes and, for optimal behaviour, GLIE exploration; constant settings
+#   give up the guarantee for adaptivity.
+# - The max in the target is biased upwards on noisy estimates; Double Q-learning removes the bias.
 # - Epsilon-greedy with random tie-breaking keeps every action in play.
 # - Its knobs, alpha, epsilon and gamma, change what and how fast it learns; the widget showed how much. A good
 #   setting for one task may be poor for another, which is what lessons 04 and 05 learn across many tasks.

@@ -38,7 +38,7 @@ from metarl_edu.studies.bench import textbook_q_learning
 from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, finite_horizon_value, task_key
 from metarl_edu.studies.evaluation import TaskLeakError, check_disjoint, split_tasks
 from metarl_edu.studies.hyperparams import setting_grid, sweep
-from metarl_edu.notebook.hyperparams import plot_best_settings, plot_feature_histograms, plot_task_gallery, sweep_heatmap
+from metarl_edu.notebook.hyperparams import plot_best_settings, plot_task_gallery, sweep_heatmap
 
 start_lesson("04_many_tasks", kind="master")
 
@@ -76,15 +76,22 @@ plt.show()
 
 # %% [markdown]
 # Random MDPs as in RL$^2$ (Duan et al. 2016, section 3.2): 10 states, 5 actions, every transition row drawn from a
-# flat Dirichlet, reward means from $\mathcal{N}(1, 1)$, episodes of 10 steps. There is no map to draw, so we look
-# at the distribution of their features and of their exact optimal return:
+# flat Dirichlet, reward means from $\mathcal{N}(1, 1)$, episodes of 10 steps. There is no map to draw. What may a
+# model see before training? Only the horizon: the transitions and the reward means are what the agent has to find
+# out by acting, so `features` returns the horizon alone (10 for every task of this family; lesson 05 draws it from
+# 1 to 20). A statistic of the hidden arrays, such as the average reward mean, would hand a model the answer it is
+# meant to learn without. The hidden arrays still make the tasks differ, as their exact optimal return shows:
 
 # %%
 mdps = RandomMDPFamily()
 mdp_tasks = mdps.sample(size(quick=50, full=500), np.random.default_rng(2))
-plot_feature_histograms(mdps, mdp_tasks)
-plt.show()
+print("features:", mdps.feature_names, "of task 0:", mdps.features(mdp_tasks[0]))
 best = [mdps.to_mdp(t).start @ finite_horizon_value(mdps.to_mdp(t), t.horizon) for t in mdp_tasks]
+fig, ax = plt.subplots(figsize=(5.5, 3))
+ax.hist(best, bins=20, color="tab:blue", alpha=0.8)
+ax.set(xlabel="optimal expected 10-step return (exact)", ylabel="tasks",
+       title=f"{len(mdp_tasks)} random MDPs: hidden from the features")
+plt.show()
 print(f"optimal 10-step return: mean {np.mean(best):.2f}, from {np.min(best):.2f} to {np.max(best):.2f}")
 
 # %% [markdown]
@@ -201,9 +208,11 @@ print(f"{result.scores.size} runs ({len(sweep_tasks)} tasks x {len(grid)} settin
       f"{seconds:.1f} s: {result.scores.size / seconds:.0f} task x setting evaluations per second")
 
 # %% [markdown]
-# Pick a task: the heatmap shows its mean score over the grid; the star marks its best setting and the circle the
-# setting that is best on average over all tasks. It starts on the map with the fewest holes; then look at maps with
-# many holes (their hole fraction is in the menu).
+# Pick a task: the heatmap shows its mean score over the grid, each cell with the standard deviation over the
+# seeds below it; the star marks its best setting and the circle the setting that is best on average over all
+# tasks. The colour scale is the same for every task, so a colour means the same score on every map. It starts on
+# the map with the fewest holes; then look at maps with many holes (their hole fraction is in the menu). Where two
+# cells differ by less than their spread, the seeds cannot tell them apart.
 
 # %%
 sweep_heatmap(result, task=int(np.argmin(result.X[:, 1])))

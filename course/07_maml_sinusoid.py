@@ -150,7 +150,7 @@ _model = torch.nn.Linear(1, 1, bias=False).double()
 _w = {"weight": torch.tensor([[2.0]], dtype=torch.float64, requires_grad=True)}
 _x = torch.tensor([[1.0]], dtype=torch.float64)
 _loss = meta_loss(_model, _w, ((_x, _x), (_x, 0 * _x)), 0.1)
-_value = float(_loss)
+_value = float(_loss.detach())
 _meta_grad = float(torch.autograd.grad(_loss, _w["weight"])[0])
 ### JUDGE
 # w' = 2 - 0.1 * 2 * (2 - 1) = 1.8; L = (1.8 - 0)^2 = 3.24; dL/dw = 2 * 1.8 * (1 - 0.2) = 2.88
@@ -171,7 +171,8 @@ mine = torch.stack([task_meta_loss(learner.net, learner.params, ((support[0][i],
                                                                   (query[0][i], query[1][i])), 0.01)
                     for i in range(25)]).mean()
 library = maml_loss(learner.net, learner.params, support, query, alpha=0.01)
-print(f"mean of your per-task meta-losses: {mine.item():.6f}; vmapped maml_loss: {library.item():.6f}")
+whose = "your" if task_meta_loss is meta_loss else "the library's (your meta_loss is not solved yet)"
+print(f"mean of {whose} per-task meta-losses: {mine.item():.6f}; vmapped maml_loss: {library.item():.6f}")
 assert torch.allclose(mine, library, rtol=1e-5)
 
 # %% [markdown]
@@ -183,7 +184,7 @@ assert torch.allclose(mine, library, rtol=1e-5)
 #
 # The **pretrained baseline** of the paper: the same network trained by plain regression on points pooled from
 # many tasks, then fine-tuned on a new task's $K$ points with the same gradient steps. It learns the *average*
-# task, which for sinusoids with a random phase is close to $y = 0$.
+# task, shown after training.
 
 # %%
 config = SinusoidConfig()
@@ -196,6 +197,37 @@ maml_seconds = time.perf_counter() - start
 pretrained = PretrainedRegression(config, tasks, seed=0)
 pretrained.train(n_iterations)
 print(f"{n_iterations} meta-iterations of MAML in {maml_seconds:.1f} s; the pretrained network trained as long")
+
+# %% [markdown]
+# What did the pretrained network learn? A squared error pooled over all tasks is smallest for the average task,
+# $\mathbb E[A \sin(x - \varphi)] = \mathbb E[A]\, \mathbb E[\sin(x - \varphi)]$ ($A$ and $\varphi$ are independent).
+# For $\varphi \sim U[0, \pi]$, $\mathbb E[\sin(x - \varphi)] = \frac{1}{\pi} \int_0^\pi \sin(x - \varphi)\,
+# d\varphi = -\frac{2}{\pi} \cos x$, and $\mathbb E[A] = 2.55$: the average task is $-\frac{5.1}{\pi} \cos x \approx
+# -1.62 \cos x$, not $y = 0$, because the phases cover only half a period (`tasks.mean_function`). The next cell
+# fits $c \cos x$ to the pretrained network's output by least squares, and draws MAML's initialisation next to it.
+
+# %%
+x_grid = torch.linspace(-5, 5, 201).reshape(-1, 1)
+cos_x = np.cos(x_grid[:, 0].numpy())
+average_task = tasks.mean_function(x_grid[:, 0].numpy())
+fig, ax = plt.subplots(figsize=(7, 3.2))
+for name, learner_ in (("pretrained", pretrained), ("MAML", maml)):
+    output = learner_.predict(x_grid)[:, 0].numpy()
+    c = output @ cos_x / (cos_x @ cos_x)
+    ax.plot(x_grid[:, 0], output, label=f"{name} before adaptation")
+    print(f"{name:>10}: output ~ {c:+.2f} cos x (least squares); largest distance to the average task "
+          f"{np.abs(output - average_task).max():.2f}")
+ax.plot(x_grid[:, 0], average_task, "k--", label=f"average task {-5.1 / np.pi:.2f} cos x")
+ax.set(xlabel="x", ylabel="y", title="What each learner predicts before seeing a new task")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# At the lesson's full size (`docs/RESULTS.md`) the pretrained network's output is $-1.62 \cos x$ to two decimals,
+# within about 0.3 of the average task everywhere: it learned the best *single* answer. MAML's initialisation is
+# close to the average task too ($-1.60 \cos x$ there): before adaptation the two guess alike, and their errors
+# after 0 steps below are alike. What MAML chose is where one gradient step from that guess leads, which the
+# next table shows.
 
 # %% [markdown]
 # ## Evaluation on new tasks

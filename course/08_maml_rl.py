@@ -165,7 +165,7 @@ _nav_policy, _nav_params, _D, _D_prime = _meta_batch(5)
 ### PROBE
 _theta = {k: v.clone().requires_grad_(True) for k, v in _nav_params.items()}
 _loss = rl_meta_loss(_nav_policy, _theta, _D, _D_prime, 0.1, 0.99, adapt=_library_step)
-_value = float(_loss)
+_value = float(_loss.detach())
 _grads = [g.detach() for g in torch.autograd.grad(_loss, list(_theta.values()))]
 ### JUDGE
 from metarl_edu.classroom.references import rl_meta_loss_reference as _reference
@@ -173,7 +173,7 @@ from metarl_edu.classroom.references import rl_meta_loss_reference as _reference
 _want_params = {k: v.clone().requires_grad_(True) for k, v in _nav_params.items()}
 _want = _reference(_nav_policy, _want_params, _D, _D_prime, 0.1, 0.99)
 _want_grads = torch.autograd.grad(_want, list(_want_params.values()))
-assert abs(_value - float(_want)) < 1e-5
+assert abs(_value - float(_want.detach())) < 1e-5
 assert all(torch.allclose(g.double(), w.double(), atol=1e-4) for g, w in zip(_grads, _want_grads, strict=True))
 ### END HIDDEN TESTS
 

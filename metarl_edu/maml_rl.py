@@ -360,6 +360,7 @@ class MetaRLAgent:
         self.train_tasks: list[Any] = []  # every training task, so that held-out tasks can be checked
         self.history: list[tuple[float, float]] = []  # (return before, after adaptation) of each iteration
         self.step_info: dict[str, float] = {}  # what the latest update measured (gradient norm; TRPO's KL, ...)
+        self.env_steps = 0  # environment steps sampled so far, training and evaluation (padding not counted)
 
     @property
     def params(self) -> Params:
@@ -371,7 +372,10 @@ class MetaRLAgent:
         return batched_env(self.family, tasks, n_traj, seed=int(self.env_seeds.integers(2**62)))
 
     def _sample(self, env: Any, params: Params | None, per_task: bool, generator: torch.Generator) -> Episodes:
-        return sample_batched_episodes(env, self.policy, generator=generator, params=params, params_per_task=per_task)
+        episodes = sample_batched_episodes(env, self.policy, generator=generator, params=params,
+                                           params_per_task=per_task)
+        self.env_steps += int(episodes.mask.sum())
+        return episodes
 
     def adapt_tasks(self, thetas: Params, episodes: Episodes, alpha: float | None = None,
                     first_order: bool = False) -> Params:

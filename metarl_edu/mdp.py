@@ -457,6 +457,36 @@ def value_iteration(
     )
 
 
+def policy_iteration(
+    mdp: TabularMDP, pi: np.ndarray | None = None, max_iterations: int = 1000
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Optimal values and policy by policy iteration (Howard 1960; Sutton & Barto, 2018, section 4.3):
+
+        repeat: v = v_pi (exact :func:`policy_evaluation`);  pi <- greedy(q_from_v(v))   until pi stops changing.
+
+    Each improvement makes no state worse (the policy improvement theorem, section 4.2), and there are finitely
+    many deterministic policies, so it stops, usually after a handful of iterations.
+
+    Args:
+        pi: the starting policy (S, A); default the uniformly random one. With ``gamma == 1`` it must end every
+            episode, as every policy along the way then does.
+        max_iterations: raise :class:`MDPError` if the policy still changes after this many improvements.
+
+    Returns ``(v, pi_star, policies)``: ``pi_star`` one-hot, ties to the lowest action, and ``policies`` every
+    policy evaluated, the start first and ``pi_star`` last.
+    """
+    pi = uniform_policy(mdp) if pi is None else check_policy(mdp, pi)
+    policies = [pi]
+    for _ in range(_checks.check_int("max_iterations", max_iterations, low=1, error=MDPError)):
+        v = policy_evaluation(mdp, pi)
+        new = greedy_policy(q_from_v(mdp, v))  # ties to the lowest action, so a stable v gives a stable policy
+        if np.array_equal(new, pi):
+            return v, pi, policies
+        pi = new
+        policies.append(pi)
+    raise MDPError(f"policy iteration did not settle in {max_iterations} improvements")
+
+
 def uniform_policy(mdp: TabularMDP) -> np.ndarray:
     """The uniformly random policy, shape (S, A)."""
     return np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions)

@@ -40,6 +40,7 @@ from gymnasium import spaces
 from torch.func import vmap
 from tqdm.auto import trange
 
+from metarl_edu._checks import check_number
 from metarl_edu.nets import MLPPolicy, Params, PolicyError, obs_tensor  # noqa: F401  (PolicyError: re-exported)
 
 
@@ -308,7 +309,8 @@ def gae_advantages(r: torch.Tensor, v: torch.Tensor, gamma: float, lam: float,
 
     ``delta_t = r_t + gamma * V_{t+1} - V_t`` and ``A_t = delta_t + gamma * lam * A_{t+1}``, with ``V_T = 0`` and
     ``A_T = 0``: after the last step of a trial nothing follows. Episode ends inside a trial are not ends here,
-    because the trial's total is the objective. A padding step (``mask = 0``) counts as "after the end":
+    because the trial's total is the objective (RL^2, lesson 09); in a batch of single episodes (lesson 06), each
+    column is one episode and its trial. A padding step (``mask = 0``) counts as "after the end":
     its advantage is 0 and the step before it does not bootstrap from it.
 
     Args:
@@ -398,13 +400,26 @@ def sample_batch(
 
 
 def policy_gradient_loss(
-    policy: MLPPolicy, episodes: Episodes, gamma: float, baseline: bool, loss_fn: LossFn = reinforce_loss
+    policy: MLPPolicy, episodes: Episodes, gamma: float, baseline: bool, loss_fn: LossFn = reinforce_loss,
+    lam: float | None = None, gae_fn: Callable[..., torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The REINFORCE loss of a batch: reward-to-go ``G_t``, the linear baseline ``b`` (or none), then
-    ``loss_fn(log pi(a_t | s_t), G, b, mask)``."""
+    ``loss_fn(log pi(a_t | s_t), G, b, mask)``.
+
+    With ``lam``, the weights are generalised advantage estimates instead (Schulman et al. 2016): the linear
+    baseline, fitted to ``G``, serves as the value estimate ``V(s_t)``, and
+    ``loss_fn(log pi, gae_fn(rewards, V, gamma, lam, mask), None, mask)`` (``gae_fn``: default
+    :func:`gae_advantages`). Each column of a batch is one episode, so after its last step nothing follows: with
+    ``lam = 1`` the weights are ``G - V``, the baseline's REINFORCE again; ``lam = 0`` gives the TD errors.
+    """
     returns = discounted_returns(episodes.rewards, episodes.terminated, episodes.truncated, gamma)
-    b = linear_baseline(episodes.obs, returns, episodes.mask) if baseline else None
     log_probs = policy.log_prob(episodes.obs, episodes.actions)
+    if lam is not None:
+        check_number("lam", lam, 0.0, 1.0)
+        values = linear_baseline(episodes.obs, returns, episodes.mask)
+        weights = (gae_fn or gae_advantages)(episodes.rewards, values, gamma, lam, episodes.mask)
+        return loss_fn(log_probs, weights, None, episodes.mask)
+    b = linear_baseline(episodes.obs, returns, episodes.mask) if baseline else None
     return loss_fn(log_probs, returns, b, episodes.mask)
 
 
@@ -420,6 +435,8 @@ def train_reinforce(
     loss_fn: LossFn = reinforce_loss,
     seed: int = 0,
     progress: bool = True,
+    lam: float | None = None,
+    gae_fn: Callable[..., torch.Tensor] | None = None,
 ) -> np.ndarray:
     """REINFORCE with Adam: each iteration samples a batch of episodes with ``pi_theta``, then takes one Adam step
     of size ``lr`` on :func:`policy_gradient_loss`. Changes ``policy`` in place.
@@ -435,6 +452,8 @@ def train_reinforce(
         baseline: subtract the linear feature baseline (:func:`linear_baseline`).
         loss_fn: ``loss_fn(log_probs, returns, baseline, mask)``, :func:`reinforce_loss` or a learner's own.
         seed: seeds the actions and the env's first reset.
+        lam: weight each step by GAE(lambda) advantages instead of ``G - b`` (see :func:`policy_gradient_loss`),
+            computed by ``gae_fn`` (default :func:`gae_advantages`, or a learner's own).
 
     Returns:
         The mean undiscounted return of each iteration's batch, shape (n_iterations,).
@@ -446,7 +465,7 @@ def train_reinforce(
     mean_returns = []
     for i in trange(n_iterations, disable=not progress, desc="REINFORCE"):
         episodes = sample_batch(env, policy, batch_size, generator, seed=seed if i == 0 else None)
-        loss = policy_gradient_loss(policy, episodes, gamma, baseline, loss_fn)
+        loss = policy_gradient_loss(policy, episodes, gamma, baseline, loss_fn, lam, gae_fn)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

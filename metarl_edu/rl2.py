@@ -49,6 +49,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -289,7 +290,8 @@ def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 @torch.no_grad()
 def collect_trials(policy: RL2Policy, tasks: BernoulliBandits | RandomTabularMDPs, n_episodes: int,
-                   rng: np.random.Generator, *, greedy: bool = False) -> TrialBatch:
+                   rng: np.random.Generator, *, greedy: bool = False, reset_each_episode: bool = False
+                   ) -> TrialBatch:
     """Play one trial of ``n_episodes`` episodes in each of the B tasks, all in lockstep.
 
     The hidden state starts at zero (a new task: the agent knows nothing yet) and is carried from step to step
@@ -299,6 +301,9 @@ def collect_trials(policy: RL2Policy, tasks: BernoulliBandits | RandomTabularMDP
 
     Args:
         greedy: take ``argmax pi`` instead of sampling.
+        reset_each_episode: the ablation of lesson 09: empty the memory at every episode start as if a new trial
+            began (``h = 0``, no previous action or reward), so that nothing learned in one episode reaches the
+            next. The trained agent is meant to run with False.
     """
     B, A, H = tasks.n_tasks, tasks.n_actions, tasks.horizon
     n_obs = tasks.n_states if isinstance(tasks, RandomTabularMDPs) else 1
@@ -327,6 +332,9 @@ def collect_trials(policy: RL2Policy, tasks: BernoulliBandits | RandomTabularMDP
         values.append(v[0])
         hs.append(h)
         prev_a, prev_r, done = a_t, rewards[-1], torch.full((B,), float(episode_over))
+        if episode_over and reset_each_episode:
+            h, prev_a, prev_r, done = torch.zeros_like(h), torch.full((B,), -1, dtype=torch.long), torch.zeros(B), \
+                torch.zeros(B)
     return TrialBatch(x=torch.stack(xs), a=torch.stack(actions), r=torch.stack(rewards), logp=torch.stack(logps),
                       v=torch.stack(values), h=torch.stack(hs), mask=torch.ones(T, B),
                       s=torch.from_numpy(np.stack(states)))
@@ -347,8 +355,9 @@ def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: t
         logits: (T, B, A); v: (T, B); a, logp_old, adv, returns, mask: (T, B). ``adv`` should be normalised
             already; ``logp_old``, ``adv`` and ``returns`` are constants here.
     Returns:
-        ``(loss, stats)``: a scalar to minimise, and floats for logging. Every mean divides by the number of real
-        steps, so padding changes neither the loss nor its gradient.
+        ``(loss, stats)``: a scalar to minimise, and floats for logging (``kl``: how far this pass has moved the
+        policy from the one that played the batch). Every mean divides by the number of real steps, so padding
+        changes neither the loss nor its gradient.
     """
     n = mask.sum()
     log_pi = torch.log_softmax(logits, dim=-1)
@@ -359,7 +368,10 @@ def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: t
     value_loss = ((v - returns) ** 2 * mask).sum() / n
     entropy = ((-(log_pi.exp() * log_pi).sum(-1)) * mask).sum() / n
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
-    return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item()}
+    with torch.no_grad():  # KL(pi_old || pi) estimated from the batch's own actions: E[(rho - 1) - log rho] >= 0
+        kl = (((rho - 1.0) - torch.log(rho)) * mask).sum() / n
+    return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
+                  "kl": kl.item()}
 
 
 # =========================================================================================== the agent
@@ -506,5 +518,28 @@ class RL2Agent:
 CHECKPOINT_FILE = "rl2.pt"
 
 
+def pretrained(task: Literal["bandit", "mdp"], n_episodes: int, k: int | None = None, seed: int = 0) -> RL2Agent:
+    """A trained agent shipped with the package (``metarl_edu/data/rl2/<name>``, each folder with the command
+    that made it, its training log and its evaluation), e.g. ``pretrained("mdp", 10, seed=2)`` or
+    ``pretrained("bandit", 100, k=5)``. :func:`metarl_edu.studies.rl2.shipped_rl2_runs` lists them."""
+    name = pretrained_name(task, n_episodes, k, seed)
+    folder = Path(str(resources.files("metarl_edu") / "data" / "rl2" / name))
+    if not (folder / CHECKPOINT_FILE).is_file():
+        root = folder.parent
+        shipped = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        raise RL2Error(f"no shipped RL^2 agent {name!r}; shipped: {shipped}")
+    return RL2Agent.load(folder)
+
+
+def pretrained_name(task: str, n_episodes: int, k: int | None = None, seed: int = 0) -> str:
+    """The folder name of a shipped agent: ``bandit-n10-k5-seed0``, ``mdp-n25-seed1``."""
+    if task == "bandit":
+        return f"bandit-n{n_episodes}-k{5 if k is None else k}-seed{seed}"
+    if task == "mdp":
+        return f"mdp-n{n_episodes}-seed{seed}"
+    raise RL2Error(f"task must be 'bandit' or 'mdp'; got {task!r}")
+
+
 __all__ = ["CHECKPOINT_FILE", "RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "collect_trials",
-           "encode_obs", "rl2_input", "rl2_loss", "sample_categorical", "torch_threads"]
+           "encode_obs", "pretrained", "pretrained_name", "rl2_input", "rl2_loss", "sample_categorical",
+           "torch_threads"]

@@ -1,12 +1,15 @@
-"""Temporal-difference learning on a table: the Q-learning, Sarsa and Expected Sarsa updates and epsilon-greedy
-acting, each once, as small pure functions. :class:`~metarl_edu.agents.QLearningAgent` runs them on Gymnasium
-environments; :class:`~metarl_edu.fast.qlearning.BatchedQLearning` is their batched twin.
+"""Temporal-difference learning on a table: TD(0) for state values, the Q-learning, Double Q-learning, Sarsa and
+Expected Sarsa updates and epsilon-greedy acting, each once, as small pure functions.
+:class:`~metarl_edu.agents.QLearningAgent` runs them on Gymnasium environments;
+:class:`~metarl_edu.fast.qlearning.BatchedQLearning` is their batched twin, and
+:mod:`metarl_edu.studies.maximization_bias` runs Double Q-learning on many runs at once.
 
 Notation (Sutton & Barto, *Reinforcement Learning: An Introduction*, 2nd ed., 2018, chapter 6):
 
 ==============  ===========  ====================================================================
 symbol          shape        meaning
 ==============  ===========  ====================================================================
+``v``           (S,)         state-value table, ``v[s]`` estimates v_pi(s) of the policy that acts
 ``q``           (S, A)       action-value table, ``q[s, a]`` estimates Q(s, a)
 ``q_s``         (A,)         one row ``q[s]``: the action values of one state
 ``q_next``      (A,)         the row of the next state, ``q[s_next]``
@@ -54,6 +57,26 @@ def td_target(r: float, q_next: np.ndarray, gamma: float, terminated: bool) -> f
         return float(r)  # a terminal state has value 0: the episode is over, there is nothing to bootstrap from
     v_next = max(np.asarray(q_next, dtype=float).tolist())  # max_a' q_next[a'], on Python floats: a short row
     return float(r + gamma * v_next)
+
+
+def td0_update(v: np.ndarray, s: int, r: float, s_next: int, terminated: bool, alpha: float, gamma: float
+               ) -> np.ndarray:
+    """One TD(0) step for the state values of the policy that acts (Sutton & Barto, 2018, eq. 6.2), returning a
+    NEW array (``v`` is left unchanged):
+
+        delta = r + gamma * v[s_next] - v[s]        the TD error (eq. 6.5); r - v[s] if ``terminated``
+        v[s] <- v[s] + alpha * delta
+
+    The target bootstraps from the current estimate of the next state, as dynamic programming does, but from one
+    sampled transition instead of an expectation over ``P``: no model is needed.
+
+    >>> td0_update(np.array([0.0, 2.0]), s=0, r=1.0, s_next=1, terminated=False, alpha=0.5, gamma=0.5)
+    array([1., 2.])
+    """
+    delta = td_target(r, [v[s_next]], gamma, terminated) - v[s]  # the target of the one next state
+    v_new = np.array(v, dtype=float)
+    v_new[s] = v[s] + alpha * delta
+    return v_new
 
 
 def sarsa_target(r: float, q_next: np.ndarray, a_next: int, gamma: float, terminated: bool) -> float:
@@ -113,6 +136,31 @@ def q_learning_update(
     q_new = np.array(q, dtype=float)
     q_new[s, a] = q[s, a] + alpha * (target - q[s, a])
     return q_new
+
+
+def double_q_learning_update(
+    q1: np.ndarray, q2: np.ndarray, s: int, a: int, r: float, s_next: int, terminated: bool, alpha: float,
+    gamma: float, update_first: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One Double Q-learning step (van Hasselt 2010; Sutton & Barto, 2018, section 6.7, eq. 6.10), returning NEW
+    tables ``(q1, q2)``:
+
+        update_first:  q1[s, a] <- q1[s, a] + alpha * (r + gamma * q2[s_next, argmax_a' q1[s_next, a']] - q1[s, a])
+        otherwise:     the same with q1 and q2 swapped
+
+    (the bootstrap term dropped when ``terminated``). One table picks the best next action and the other values
+    it, so the noise that makes an action look best in one table does not also inflate its value: the
+    maximisation bias of :func:`q_learning_update` goes away. The caller flips the fair coin ``update_first``
+    (for example ``rng.random() < 0.5``) and acts on ``q1 + q2``. Ties in the argmax go to the lowest action.
+    """
+    if not update_first:
+        q2_new, q1_new = double_q_learning_update(q2, q1, s, a, r, s_next, terminated, alpha, gamma, True)
+        return q1_new, q2_new
+    a_best = int(np.argmax(q1[s_next]))  # q1 chooses ...
+    target = td_target(r, [q2[s_next][a_best]], gamma, terminated)  # ... q2 values the choice
+    q1_new = np.array(q1, dtype=float)
+    q1_new[s, a] = q1[s, a] + alpha * (target - q1[s, a])
+    return q1_new, np.array(q2, dtype=float)
 
 
 def sarsa_update(

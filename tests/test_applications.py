@@ -92,8 +92,26 @@ def test_maze_case_study_picks_a_better_setting_than_the_defaults():
     study = maze_case_study(family, train[:6], test, n_episodes=20, n_seeds=2, alphas=(0.1, 0.9),
                             epsilons=(0.05,))
     assert study.info["alpha"] == 0.9 and study.info["grid_scores"].shape == (2, 1)
-    learned, default = study.scores.values()
+    learned, one_goal, default = study.scores.values()
     assert learned.shape == (5, 2, 4) and learned.mean() > default.mean()
+    # The tuned baseline searches the same grid on the first training goal alone; here it finds the same setting,
+    # and with the same seeds it then runs exactly the same episodes.
+    assert study.info["one_goal"] == (0.9, 0.05) and np.array_equal(learned, one_goal)
+    assert list(study.scores)[1] == "tuned on 1 goal (alpha=0.9, epsilon=0.05)"
+    with pytest.raises(ValueError, match="at least one training task"):
+        maze_case_study(family, [], test, n_episodes=5, n_seeds=1)
+
+
+def test_the_tuned_baseline_searches_its_one_goal_only():
+    # A goal next to the start and one far away want different settings: tuned on the near goal alone, the
+    # search is the same as meta-learning on that goal alone, whatever the other training goals are.
+    family = maze_family()
+    near, far = GridTask((1, 2), 0.0), GridTask((5, 7), 0.0)
+    test = [GridTask((3, 3), 0.0)]
+    kwargs = dict(n_episodes=10, n_seeds=2, alphas=(0.1, 0.5, 0.9), epsilons=(0.01, 0.3))
+    alone = maze_case_study(family, [near], test, **kwargs)
+    with_far = maze_case_study(family, [near, far], test, **kwargs)
+    assert with_far.info["one_goal"] == alone.info["one_goal"] == (alone.info["alpha"], alone.info["epsilon"])
 
 
 def test_cartpole_case_study_warm_start_helps_quickly():
@@ -159,6 +177,17 @@ def test_maml_cost_row_counts_data_points(monkeypatch):
     cost = measure_cost(maml_sinusoid_cost())
     # quick mode: 5 meta-steps x meta-batch 25 tasks x (10 support + 10 query points)
     assert cost.env_steps == 5 * 25 * 20 and len(cost.result) == 5
+
+
+def test_maml_rl_cost_row_counts_every_sampled_step(monkeypatch):
+    from metarl_edu.studies.costs import course_methods, maml_rl_cost
+
+    monkeypatch.setenv("METARL_EDU_QUICK", "1")
+    cost = measure_cost(maml_rl_cost())
+    # quick mode: 1 meta-iteration; 3 batches (two inner steps, then D') of 20 tasks x 20 trajectories, each
+    # trajectory 1 to 100 steps (it ends early only at the goal)
+    assert len(cost.result) == 1 and 3 * 400 <= cost.env_steps <= 3 * 400 * 100
+    assert "MAML-RL, 2D navigation (08)" in course_methods(torch_methods=True)
 
 
 def test_rl2_cost_row_counts_pulls(monkeypatch):

@@ -50,6 +50,7 @@ WIDGETS = {
               "from metarl_edu.studies.rl2 import preset\n\n"
               "rl2_replay(RL2Agent(preset('bandit', 10)), step=3)",
     "10_evaluation": "from metarl_edu.notebook.evaluation import case_study_explorer\n\ncase_study_explorer()",
+    "11_inferring_the_task": "from metarl_edu.notebook.bayes import bayes_bandit_explorer\n\nbayes_bandit_explorer()",
 }
 
 

@@ -8,6 +8,11 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from test_wrong_answers_00_04 import (
+    loop_discards_what_update_returns,
+    loop_passes_terminated_or_truncated,
+    loop_reseeds_the_env,
+)
 
 from metarl_edu.classroom import cases, checks
 from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
@@ -53,10 +58,17 @@ def lesson_namespace(lesson: str) -> dict:
         import torch
         from torch.func import functional_call, grad
 
-        from metarl_edu.classroom.references import inner_update_reference
+        from metarl_edu.classroom.references import (
+            inner_update_reference,
+            reinforce_loss_reference,
+            reward_to_go_reference,
+        )
+        from metarl_edu.pg import linear_baseline, sample_episodes
 
         return {"torch": torch, "functional_call": functional_call, "grad": grad,
-                "inner_update": inner_update_reference}
+                "inner_update": inner_update_reference, "returns_fn": reward_to_go_reference,
+                "loss_fn": reinforce_loss_reference, "linear_baseline": linear_baseline,
+                "sample_episodes": sample_episodes}
     return {}
 
 
@@ -451,6 +463,34 @@ def _torch():
     return torch
 
 
+def ths_resets_each_episode(policy, trials):
+    torch = _torch()
+    return [torch.cat([policy(ep.unsqueeze(1))[2][:, 0] for ep in trial]) for trial in trials]
+
+
+def ths_never_resets(policy, trials):
+    torch = _torch()
+    out, h = [], torch.zeros(1, policy.gru.hidden_size)
+    for trial in trials:
+        hs = policy(torch.cat(trial).unsqueeze(1), h)[2][:, 0]
+        out.append(hs)
+        h = hs[-1:]
+    return out
+
+
+def ths_last_state_only(policy, trials):
+    torch = _torch()
+    return [policy(torch.cat(trial).unsqueeze(1))[2][-1, 0] for trial in trials]
+
+
+def ths_scales_inputs_in_place(policy, trials):
+    torch = _torch()
+    for trial in trials:
+        for ep in trial:
+            ep.mul_(0.5)  # "normalises" the inputs the caller still holds
+    return [policy(torch.cat(trial).unsqueeze(1))[2][:, 0] for trial in trials]
+
+
 def ri_clamp_only(obs, prev_action, prev_reward, done, n_actions):
     torch = _torch()
     a = torch.nn.functional.one_hot(prev_action.clamp(min=0), n_actions).float()
@@ -515,6 +555,73 @@ def mlr_same_data(policy, params, D, D_prime, alpha, gamma=0.99, adapt=None):
     return inner_loss(policy.log_prob(D.obs, D.actions, params=theta_prime), advantages(D, gamma), D.mask)
 
 
+def bu_swapped(alpha, beta, arm, reward):  # a success counted as a failure
+    alpha, beta = alpha.copy(), beta.copy()
+    rows = np.arange(len(arm))
+    alpha[rows, arm] += 1 - reward
+    beta[rows, arm] += reward
+    return alpha, beta
+
+
+def bu_every_arm(alpha, beta, arm, reward):  # every arm learns from one pull
+    return alpha + reward[:, None], beta + (1 - reward)[:, None]
+
+
+def bu_in_place(alpha, beta, arm, reward):
+    rows = np.arange(len(arm))
+    alpha[rows, arm] += reward
+    beta[rows, arm] += 1 - reward
+    return alpha, beta
+
+
+def bu_column(alpha, beta, arm, reward):  # alpha[:, arm]: each bandit's pull lands in every row
+    alpha, beta = alpha.copy(), beta.copy()
+    for a, r in zip(arm, reward, strict=True):
+        alpha[:, a] += r
+        beta[:, a] += 1 - r
+    return alpha, beta
+
+
+def bb_no_reward(alpha, beta, v_success, v_failure):
+    mu = alpha / (alpha + beta)
+    q = mu * v_success + (1 - mu) * v_failure
+    return q, q.max(axis=-1)
+
+
+def bb_alpha_over_beta(alpha, beta, v_success, v_failure):
+    mu = alpha / beta
+    q = mu * (1 + v_success) + (1 - mu) * v_failure
+    return q, q.max(axis=-1)
+
+
+def bb_swapped_successors(alpha, beta, v_success, v_failure):
+    mu = alpha / (alpha + beta)
+    q = mu * (1 + v_failure) + (1 - mu) * v_success
+    return q, q.max(axis=-1)
+
+
+def bb_mean_value(alpha, beta, v_success, v_failure):
+    mu = alpha / (alpha + beta)
+    q = mu * (1 + v_success) + (1 - mu) * v_failure
+    return q, q.mean(axis=-1)
+
+
+def voi_plain_mean(belief, v_informed, v_uninformed):
+    return float(np.mean(v_informed) - v_uninformed)
+
+
+def voi_best_case(belief, v_informed, v_uninformed):
+    return float(np.max(v_informed) - v_uninformed)
+
+
+def voi_no_subtraction(belief, v_informed, v_uninformed):
+    return float(np.dot(belief, v_informed))
+
+
+def voi_reversed(belief, v_informed, v_uninformed):
+    return float(v_uninformed - np.dot(belief, v_informed))
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -529,6 +636,9 @@ CASES = {
     ("02_q_learning", "q_learning_update"): [
         qu_sarsa_like, qu_bootstraps_through_terminal, qu_in_place, qu_no_alpha,
     ],
+    ("02_q_learning", "run_q_learning"): [  # named wrong answers with their hints: tests/test_wrong_answers_00_04.py
+        loop_passes_terminated_or_truncated, loop_discards_what_update_returns, loop_reseeds_the_env,
+    ],
     ("03_cartpole", "discretize"): [disc_no_clip, disc_column_major, disc_rounds, disc_returns_tuple],
     ("08_maml_rl", "adapt_step"): [
         step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised,
@@ -536,10 +646,16 @@ CASES = {
     ("08_maml_rl", "rl_meta_loss"): [mlr_detached_inner_step, mlr_no_grad_inner_step, mlr_pre_update, mlr_same_data],
     ("06_policy_gradients", "reinforce_loss"): [rl_weight_not_detached, rl_sign_error, rl_mean_over_steps,
                                                 rl_ignores_mask],
+    # named wrong answers for these three: tests/test_wrong_answers_05_10.py
+    ("06_policy_gradients", "reward_to_go"): [],
+    ("06_policy_gradients", "reinforce"): [],
+    ("06_policy_gradients", "gae"): [],
     ("07_maml_sinusoid", "inner_update"): [iu_sign_error, iu_in_place, iu_detached, iu_no_alpha],
     ("07_maml_sinusoid", "meta_loss"): [ml_always_first_order, ml_sign_error, ml_query_for_inner_step,
                                         ml_sums_squares],
     ("09_rl2", "ucb1_index"): [ucb_sutton_barto, ucb_no_where, ucb_unpulled_zero, ucb_log_of_n, ucb_c_under_root],
+    ("09_rl2", "trial_hidden_states"): [ths_resets_each_episode, ths_never_resets, ths_last_state_only,
+                                        ths_scales_inputs_in_place],
     ("09_rl2", "rl2_input"): [ri_clamp_only, ri_one_hot_of_minus_one, ri_reward_first, ri_action_as_number,
                               ri_forgets_done],
     ("10_evaluation", "bootstrap_ci"): [
@@ -553,7 +669,26 @@ CASES = {
     ("05_learning_hyperparameters", "held_out_scores"): [
         ho_fits_on_everything, ho_no_leak_check, ho_runs_training_tasks,
     ],
+    ("11_inferring_the_task", "beta_update"): [bu_swapped, bu_every_arm, bu_in_place, bu_column],
+    ("11_inferring_the_task", "bayes_backup"): [bb_no_reward, bb_alpha_over_beta, bb_swapped_successors, bb_mean_value],
+    ("11_inferring_the_task", "information_value"): [voi_plain_mean, voi_best_case, voi_no_subtraction, voi_reversed],
 }
+
+
+def test_lesson_11_hints_name_the_mistake():
+    assert "a success (reward 1) adds to alpha" in repr(run_check("beta_update", bu_swapped))
+    assert "only the arm that was pulled" in repr(run_check("beta_update", bu_every_arm))
+    assert "were changed" in repr(run_check("beta_update", bu_in_place))
+    assert "alpha[np.arange(B), arm]" in repr(run_check("beta_update", bu_column))
+    assert "pays 1 with probability mu right now" in repr(run_check("bayes_backup", bb_no_reward))
+    assert "alpha / (alpha + beta), not alpha / beta" in repr(run_check("bayes_backup", bb_alpha_over_beta))
+    assert "after a success the belief is the one worth v_success" in repr(
+        run_check("bayes_backup", bb_swapped_successors))
+    assert "the max over q, not the mean" in repr(run_check("bayes_backup", bb_mean_value))
+    assert "weigh each goal by the belief" in repr(run_check("information_value", voi_plain_mean))
+    assert "do not take the best case" in repr(run_check("information_value", voi_best_case))
+    assert "subtract the value without it" in repr(run_check("information_value", voi_no_subtraction))
+    assert "informed minus uninformed" in repr(run_check("information_value", voi_reversed))
 
 
 def test_every_registered_exercise_is_tested_here():
@@ -610,7 +745,7 @@ def test_hints_name_the_mistake():
     assert "ALL actions" in repr(run_check("epsilon_greedy", eg_explores_only_others))
     assert "not from q[s', a]" in repr(run_check("q_learning_update", qu_sarsa_like))
     assert "no next state to bootstrap" in repr(run_check("q_learning_update", qu_bootstraps_through_terminal))
-    assert "was modified" in repr(run_check("q_learning_update", qu_in_place))
+    assert "changed the q passed in" in repr(run_check("q_learning_update", qu_in_place))
     assert "row-major" in repr(run_check("discretize", disc_column_major))
     assert "clip each bin number" in repr(run_check("discretize", disc_no_clip))
     assert "(floor)" in repr(run_check("discretize", disc_rounds))
@@ -653,6 +788,10 @@ def test_hints_name_the_mistake():
     assert "concatenate in the order" in repr(run_check("rl2_input", ri_reward_first))
     assert "one-hot vector of length n_actions" in repr(run_check("rl2_input", ri_action_as_number))
     assert "done flag" in repr(run_check("rl2_input", ri_forgets_done))
+    assert "emptied at an episode boundary" in repr(run_check("trial_hidden_states", ths_resets_each_episode))
+    assert "start each trial from h = zeros" in repr(run_check("trial_hidden_states", ths_never_resets))
+    assert "one row per step" in repr(run_check("trial_hidden_states", ths_last_state_only))
+    assert "were changed" in repr(run_check("trial_hidden_states", ths_scales_inputs_in_place))
 
 
 def test_a_check_never_raises_outside_strict_mode(monkeypatch):

@@ -110,6 +110,32 @@ def test_bootstrap_is_deterministic_given_its_rng():
     assert bootstrap_ci(x, rng=1) != bootstrap_ci(x, rng=2)
 
 
+def test_bootstrap_resamples_in_chunks_with_the_numbers_of_one_draw(monkeypatch):
+    import metarl_edu.studies.evaluation as evaluation
+    from metarl_edu.classroom.references import percentile_interval
+
+    x = np.random.default_rng(0).exponential(size=37)
+    whole = bootstrap_ci(x, rng=3, n_boot=1000)
+    # The plain form draws rng.integers(0, n, size=(n_boot, n)) at once; the library must agree with it.
+    low, high = percentile_interval(x, 1000, np.random.default_rng(3), 0.95)
+    assert (whole.low, whole.high) == pytest.approx((low, high), abs=1e-12)
+    monkeypatch.setattr(evaluation, "BOOTSTRAP_CHUNK", 100)  # 2 replicates of 37 tasks per chunk
+    chunked = bootstrap_ci(x, rng=3, n_boot=1000)
+    assert (chunked.low, chunked.high) == pytest.approx((whole.low, whole.high), abs=1e-12)
+
+
+
+def test_bootstrap_memory_stays_bounded_for_many_replicates():
+    import tracemalloc
+
+    x = np.random.default_rng(0).normal(size=2000)
+    tracemalloc.start()
+    bootstrap_ci(x, rng=0, n_boot=20_000)  # 40 million resampled indices: 320 MB if drawn at once
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 60e6
+
+
 def test_bootstrap_ci_covers_the_true_mean_about_95_percent_of_the_time():
     data = np.random.default_rng(0).normal(loc=3.0, scale=2.0, size=(400, 40))  # 400 samples of n = 40
     gen = np.random.default_rng(1)

@@ -24,6 +24,7 @@ from grading_helpers import GOOD, LIMITS, ROOT, lesson_json, welcome
 from metarl_edu.classroom import cli
 from metarl_edu.classroom.grade import (
     LIMITS_SCRIPT,
+    Kernel,
     Outcome,
     _exercise_result,
     assemble,
@@ -413,3 +414,18 @@ def test_state_is_private_and_written_whole(tmp_path):
     os.symlink(tmp_path / "elsewhere.json", state / ("j" * 32 + ".json"))  # a planted link is replaced, not followed
     save_state(state, "j" * 32, {"total": 0.0})
     assert not (tmp_path / "elsewhere.json").exists() and load_state(state, "j" * 32) == {"total": 0.0}
+
+
+@pytest.mark.parametrize(("source", "status"), [
+    ("import sys\nwhile True:\n    sys.stdout.write('y' * 100000 + '\\n')", "flood"),  # large messages
+    ("from IPython.display import display\nwhile True:\n    display({'a': 1}, raw=True)", ("flood", "timeout")),
+])
+def test_a_flooding_cell_is_cut_by_the_graders_clock_and_caps(source, status):
+    kernel = Kernel(dataclasses.replace(LIMITS, cell_timeout=3))
+    try:
+        kernel.start()
+        outcome = kernel.run(source, 3)
+        assert outcome.status in (status if isinstance(status, tuple) else (status,)), outcome
+        assert outcome.seconds < 3 + 3 + 5  # the limit, the interrupt's grace, and a little slack
+    finally:
+        kernel.close()

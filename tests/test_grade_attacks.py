@@ -161,10 +161,20 @@ def blank_with(exercise: str, added: tuple[str, ...] = ()) -> dict:
     return welcome(exercise, added=added)
 
 
-LOOKUP = (
-    "_ANSWERS = {((1.0, 1.0, 1.0), 0.5): 1.75, ((0.0, 0.0, 1.0), 0.9): 0.81, ((1.0, 2.0, 3.0), 1.0): 6.0,\n"
-    "            ((1.0, 2.0, 3.0), 0.0): 1.0, ((), 0.9): 0.0, ((-1.0, 10.0), 0.5): 4.0}\n"
-)
+def visible_answers() -> str:
+    """A dict literal of every visible check's input and answer for ``discounted_return``: the checks are public,
+    so a learner can write this table without computing anything."""
+    from metarl_edu.classroom.checks import get_exercise
+
+    table = {}
+
+    def note(rewards, gamma):
+        table[(tuple(rewards), gamma)] = sum(gamma**t * r for t, r in enumerate(rewards))
+        return table[(tuple(rewards), gamma)]
+
+    for _description, run in get_exercise("discounted_return").cases(note):
+        run()
+    return f"_ANSWERS = {table!r}\n"
 
 
 @attack()
@@ -172,7 +182,7 @@ def forged_report(folder: Path) -> list[str]:
     """Prints, from an IPython hook that runs after each grader cell, a report made with the checks' own
     recorder for a function that looks up the visible checks' answers: the old signed results could be forged
     with the key; now a report only carries answers, which the grader replays through its own cases."""
-    source = LOOKUP + (
+    source = visible_answers() + (
         "from IPython import get_ipython\n"
         "from metarl_edu.classroom import checks, sandbox\n\n"
         "def _lookup(rewards, gamma):\n"
@@ -191,7 +201,8 @@ def forged_report(folder: Path) -> list[str]:
 @attack()
 def lookup_table(folder: Path) -> list[str]:
     """Answers the visible checks from a table of their answers (public in the library), without computing."""
-    source = LOOKUP + "\ndef discounted_return(rewards, gamma):\n    return _ANSWERS[(tuple(rewards), gamma)]\n"
+    source = visible_answers() + "\ndef discounted_return(rewards, gamma):\n" \
+                                 "    return _ANSWERS[(tuple(rewards), gamma)]\n"
     return [write(folder, "lookup_table.ipynb", blank_with(source))]
 
 
@@ -206,7 +217,7 @@ def expected_from_the_callers_frame(folder: Path) -> list[str]:
         "        if 'expected' in frame.f_locals:\n"
         "            return frame.f_locals['expected']\n"
         "        frame = frame.f_back\n"
-        "    raise NotImplementedError\n"
+        "    return 0.0\n"
     )
     return [write(folder, "frame_reading.ipynb", blank_with(source))]
 
@@ -407,12 +418,17 @@ def check_contained(graded: dict, name: str) -> None:
         assert row["total"] <= blank_total or row["review"], (name, row)
 
 
-# What each honest submission gets when graded alone (the full form grades them alone to compare).
-HONEST_ROWS = {
-    "honest_solution.ipynb": (1.0, "ok", "", ""),
-    "honest_blank.ipynb": (0.0, "ok", "discounted_return: not attempted", ""),
-    "honest_wrong.ipynb": (0.0, "ok", "discounted_return: 2 of 6 checks passed", ""),
-}
+def honest_rows() -> dict[str, tuple]:
+    """What each honest submission gets when graded alone (the full form also grades them alone to compare): the
+    wrong answer's count of passed checks is the self-study check's, which gives the grader's verdict."""
+    from metarl_edu.classroom.checks import run_check
+
+    wrong = run_check("discounted_return", lambda rewards, gamma: sum(rewards))
+    return {
+        "honest_solution.ipynb": (1.0, "ok", "", ""),
+        "honest_blank.ipynb": (0.0, "ok", "discounted_return: not attempted", ""),
+        "honest_wrong.ipynb": (0.0, "ok", f"discounted_return: {wrong.n_passed} of {wrong.n_cases} checks passed", ""),
+    }
 
 
 def check_run(graded: dict) -> None:
@@ -424,8 +440,9 @@ def check_run(graded: dict) -> None:
         if graded["alone"] is not None:
             alone = graded["alone"][name]
             assert got == (alone["total"], alone["status"], alone["reason"], alone["review"]), name
-        if name in HONEST_ROWS:
-            assert got == HONEST_ROWS[name], name
+        expected_row = honest_rows().get(name)
+        if expected_row:
+            assert got == expected_row, name
 
 
 REDUCED = [name for name, (_, slow) in ATTACKS.items() if not slow]
@@ -482,12 +499,6 @@ def test_a_list_metadata_cell_is_treated_as_an_added_cell(reduced):
     assert reduced["rows"]["list_metadata.ipynb"]["status"] == "ok"
 
 
-def test_a_flood_is_cut_and_reported(reduced):
-    """A flood is cut by the grader's caps on output, and the row says so."""
-    row = reduced["rows"]["stdout_flood.ipynb"]
-    assert row["status"] == "ok" and "your cell 5 sent a message larger than 8 MiB" in row["reason"], row
-
-
 @pytest.mark.slow
 def test_a_flood_of_small_messages_is_cut_by_the_graders_clock(full):
     row = full["rows"]["display_flood.ipynb"]
@@ -535,7 +546,7 @@ def test_answers_from_the_visible_checks_fail_the_hidden_tests(reduced, file):
 
 def test_an_object_equal_to_everything_is_compared_as_a_number(reduced):
     row = reduced["rows"]["equal_to_everything.ipynb"]
-    assert row["total"] == 0 and row["reason"].startswith("discounted_return: 1 of 6 checks passed")  # [] -> 0
+    assert row["total"] == 0 and " of " in row["reason"] and "checks passed" in row["reason"]  # a plain 0.0
 
 
 @pytest.mark.parametrize(("file", "flag"), [("runs_the_solution.ipynb", "`exec`"),

@@ -96,6 +96,11 @@ def test_setting_validation_names_the_problem():
 def test_grid_and_random_settings():
     grid = setting_grid([0.1, 1.0], [0.1], [0.5, 0.9], ["constant"])
     assert grid == (Setting(0.1, 0.1, 0.5), Setting(0.1, 0.1, 0.9), Setting(1.0, 0.1, 0.5), Setting(1.0, 0.1, 0.9))
+    # A linear schedule ending at epsilon 1 is the constant epsilon 1: with both schedules it is swept once.
+    both = setting_grid([0.5], [0.3, 1.0], [0.9], ["constant", "linear"])
+    assert both == (Setting(0.5, 0.3, 0.9), Setting(0.5, 0.3, 0.9, "linear"), Setting(0.5, 1.0, 0.9))
+    assert np.array_equal(Setting(0.5, 1.0, 0.9, "linear").epsilons(10), Setting(0.5, 1.0, 0.9).epsilons(10))
+    assert setting_grid([0.5], [1.0], [0.9], ["linear"]) == (Setting(0.5, 1.0, 0.9, "linear"),)
     settings = random_settings(200, np.random.default_rng(0), alpha=(0.01, 0.5), gamma=(0.5, 0.99))
     assert settings == random_settings(200, np.random.default_rng(0), alpha=(0.01, 0.5), gamma=(0.5, 0.99))
     alphas = np.array([s.alpha for s in settings])
@@ -449,6 +454,6 @@ def test_bench_runs_small_and_formats_its_table():
     from metarl_edu.studies.bench import bench_hyperparams, format_hyperparams
 
     figures = bench_hyperparams(n_tasks=2, n_episodes=5, n_naive=2, repeats=1)
-    assert figures["naive_per_s"] > 0 and figures["sweep_per_s"] > 0 and figures["n_runs"] == 2 * 36
+    assert figures["naive_per_s"] > 0 and figures["sweep_per_s"] > 0 and figures["n_runs"] == 2 * 30
     text = format_hyperparams(figures)
     assert "task x setting evaluations per second" in text and "(b)/(a)" in text

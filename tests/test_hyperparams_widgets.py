@@ -52,6 +52,15 @@ def test_sweep_heatmap_follows_its_menu():
     w.task.value = -1
     np.testing.assert_allclose(w.values, result.mean_scores.mean(axis=0).reshape(2, 2))
     assert w.best == w.best_constant and w.output.outputs[0]["data"]["image/png"] != before
+    np.testing.assert_allclose(w.spread, result.mean_scores.std(axis=0).reshape(2, 2))  # spread over tasks
+    scales = []
+    for t in (0, 1, 2, -1):  # one colour scale for every task
+        w.task.value = t
+        image = w._figure().axes[0].images[0]
+        scales.append(image.get_clim())
+    assert len(set(scales)) == 1 and scales[0][1] == 1.0 and scales[0][0] <= min(0.0, result.mean_scores.min())
+    w.task.value = 2
+    np.testing.assert_allclose(w.spread, result.scores[2].std(axis=1).reshape(2, 2))  # spread over seeds
     with pytest.raises(ValueError, match="alpha x epsilon grid"):
         sweep_heatmap(sweep(family, tasks, setting_grid([0.1], [0.1], [0.5, 0.9]), n_episodes=5, progress=False))
     ax = plot_best_settings(result, "hole_fraction", "epsilon")

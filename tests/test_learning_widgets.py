@@ -40,15 +40,40 @@ def test_paths_plot():
 
 
 def test_q_learning_explorer_learns_and_follows_its_sliders():
-    w = q_learning_explorer(alpha=0.2, epsilon=0.1, gamma=0.9, n_episodes=300)
+    w = q_learning_explorer(alpha=0.2, epsilon=0.1, gamma=0.9, n_episodes=300, n_seeds=3)
     assert len(w.output.outputs) == 1 and "image/png" in w.output.outputs[0]["data"]
-    assert w.returns.shape == (300,)
-    assert w.v_greedy_start > 0.0 > np.mean(w.returns[:10])  # learned: random early episodes lose on average
+    assert w.returns.shape == (3, 300) and w.v_greedy_start.shape == (3,)
+    assert np.all(w.v_greedy_start > 0.0) and np.mean(w.returns[:, :10]) < 0.0  # learned: early episodes lose
     before = w.output.outputs[0]["data"]["image/png"]
     w.episodes.value = 20
-    assert w.returns.shape == (20,) and w.output.outputs[0]["data"]["image/png"] != before
+    assert w.returns.shape == (3, 20) and w.output.outputs[0]["data"]["image/png"] != before
     w.alpha.value = 1.0
-    assert w.alpha.value == 1.0 and w.returns.shape == (20,)
+    assert w.alpha.value == 1.0 and w.returns.shape == (3, 20)
+
+
+def test_the_explorer_scores_with_the_tasks_gamma_not_the_learners():
+    from metarl_edu.envs import GridWorld
+    from metarl_edu.mdp import policy_evaluation, value_iteration
+
+    w = q_learning_explorer(alpha=0.2, epsilon=0.1, gamma=0.5, n_episodes=100, n_seeds=2)
+    grid = GridWorld.from_layout("small", slip=0.2, step_reward=-0.04)  # the task: gamma 0.9
+    for pi, v in zip(w.runs.policies, w.runs.values, strict=True):
+        np.testing.assert_allclose(v, policy_evaluation(grid.mdp, pi))
+    assert w.v_star_start == pytest.approx(value_iteration(grid.mdp)[0][w.runs.start])
+    vmax = w.vmax
+    w.gamma.value = 0.0
+    assert w.vmax == vmax  # one colour scale for every setting
+    assert w.v_greedy_start.mean() < 0.0  # a learner that ignores the future does not find the goal
+
+
+def test_q_learning_seeds_are_reproducible_and_differ_between_seeds():
+    from metarl_edu.envs import GridWorld
+    from metarl_edu.notebook.learning import q_learning_seeds
+
+    grid = GridWorld.from_layout("small", slip=0.2, step_reward=-0.04)
+    a, b = (q_learning_seeds(grid, 0.2, 0.1, 0.9, 30, n_seeds=3, seed=4) for _ in range(2))
+    np.testing.assert_array_equal(a.returns, b.returns)
+    assert not np.array_equal(a.returns[0], a.returns[1])
 
 
 def test_cartpole_rollout_frames_and_bins_explorer():
@@ -66,10 +91,12 @@ def test_cartpole_rollout_frames_and_bins_explorer():
     with pytest.raises(ValueError, match="render_mode"):
         rollout_frames(gym.make("CartPole-v1"), lambda obs: 0)
 
-    w = cartpole_bins_explorer(lambda: gym.make("CartPole-v1"), n_episodes=50, n_eval=2)
-    assert w.n_states == 1 * 4 * 6 * 12 and w.returns.shape == (50,)
+    w = cartpole_bins_explorer(lambda: gym.make("CartPole-v1"), n_episodes=50, n_eval=2, n_seeds=2)
+    assert w.n_states == 1 * 4 * 6 * 12 and w.returns.shape == (2, 50) and w.greedy.shape == (2,)
+    assert not np.array_equal(w.returns[0], w.returns[1])  # two seeds, two runs
+    assert w.greedy_mean == pytest.approx(w.greedy.mean())
     w.angle_bins.value = 1
-    assert w.n_states == 1 * 4 * 1 * 12
+    assert w.n_states == 1 * 4 * 1 * 12 and w.returns.shape == (2, 50)
 
 
 def test_discount_explorer_draws_and_follows_gamma():

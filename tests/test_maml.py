@@ -147,6 +147,19 @@ def test_sinusoid_tasks_follow_the_paper_and_are_seeded():
         SinusoidConfig(meta_batch=0)
 
 
+def test_the_average_sinusoid_is_minus_1_62_cos_x_not_zero():
+    tasks = SinusoidTasks()
+    x = np.linspace(-5, 5, 11)
+    # Exact for the paper's ranges: E[A] = 2.55, E[sin(x - phi)] = -(2 / pi) cos x for phi ~ U[0, pi].
+    np.testing.assert_allclose(tasks.mean_function(x), -2 * 2.55 / np.pi * np.cos(x), atol=1e-12)
+    # Against the average of many sampled tasks (standard error about 0.02 at 40,000 tasks).
+    amplitude, phase = tasks.sample(40_000, np.random.default_rng(0))
+    sampled = (amplitude[:, None] * np.sin(x[None, :] - phase[:, None])).mean(axis=0)
+    np.testing.assert_allclose(sampled, tasks.mean_function(x), atol=0.08)
+    # Phases over a full period average out to zero.
+    np.testing.assert_allclose(SinusoidTasks(phase=(0.0, 2 * np.pi)).mean_function(x), 0.0, atol=1e-12)
+
+
 def test_maml_regression_meta_training_makes_adaptation_better():
     # quick sizes: 400 meta-updates (the paper runs 70,000) with the paper's network, K, alpha and meta-batch
     maml = MAMLRegression(seed=0)

@@ -225,7 +225,9 @@ def test_adapt_returns_new_params_and_leaves_the_policy_alone():
     agent = MAMLAgent(Navigation2DEnv(), SMALL, seed=0)
     before = {k: v.detach().clone() for k, v in agent.params.items()}
     task = agent.family.sample(1, np.random.default_rng(5))[0]
-    theta_prime = agent.adapt(task, steps=1)
+    assert agent.env_steps == 0
+    theta_prime = agent.adapt(task, steps=1, n_traj=3)
+    assert 2 * 3 <= agent.env_steps <= 2 * 3 * 100  # two batches of 3 trajectories of at most 100 steps: counted
     assert theta_prime.keys() == before.keys()
     assert any(not torch.equal(theta_prime[k], before[k]) for k in before)  # it moved
     assert all(torch.equal(v.detach(), before[k]) for k, v in agent.params.items())  # the module did not

@@ -87,8 +87,13 @@ def test_a_shipped_run_reproduces_its_recorded_evaluation(path):
     agent = load_run(path)
     got = agent.evaluate(n_tasks=record["eval_tasks"], steps=record["eval_steps"], seed=record["eval_seed"]).returns
     want = np.array(record["final"]["returns"])
-    # the same tasks, seeds and weights: the same numbers here; elsewhere float rounding may flip a sampled action
-    np.testing.assert_allclose(got.mean(0), want.mean(0), rtol=0.05, atol=0.5)
+    # The same tasks, seeds and weights: before adaptation the same numbers.
+    np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-3, atol=1e-2)
+    # After inner steps, another CPU's float rounding can flip a sampled action, and a collapsed policy (the unclipped
+    # Adam run) amplifies that into another sample of its returns: the means agree within 5%, or within three
+    # standard errors of the recorded per-task returns where those are wider.
+    noise = 3 * want.std(0) / np.sqrt(len(want))
+    assert np.all(np.abs(got.mean(0) - want.mean(0)) <= np.maximum(0.05 * np.abs(want.mean(0)) + 0.5, noise))
     assert record["curve"][str(max(int(k) for k in record["curve"]))] == pytest.approx(list(want.mean(0)), abs=1e-2)
 
 

@@ -32,6 +32,7 @@ from metarl_edu.mdp import (
     greedy_policy,
     iterative_policy_evaluation,
     policy_evaluation,
+    policy_iteration,
     q_from_v,
     uniform_policy,
     value_iteration,
@@ -339,6 +340,39 @@ def test_value_iteration_equals_brute_force_over_deterministic_policies(seed, re
     assert np.any(np.all(values >= v_best - 1e-12, axis=1))
     v_star, _ = value_iteration(mdp)
     np.testing.assert_allclose(v_star, v_best, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.95, 1.0])
+def test_policy_iteration_equals_value_iteration(seed, gamma):
+    mdp = random_mdp(seed, gamma=gamma, n_terminal=2)
+    v, pi, policies = policy_iteration(mdp)
+    v_star, _ = value_iteration(mdp)
+    np.testing.assert_allclose(v, v_star, atol=1e-8)
+    np.testing.assert_allclose(policy_evaluation(mdp, pi), v_star, atol=1e-8)
+    assert policies[0] is not pi and np.array_equal(policies[-1], pi) and set(np.unique(pi)) <= {0.0, 1.0}
+    # each improvement makes no state worse (the policy improvement theorem)
+    values = [policy_evaluation(mdp, p) for p in policies]
+    assert all(np.all(later >= earlier - 1e-9) for earlier, later in itertools.pairwise(values))
+
+
+def test_policy_iteration_on_sutton_barto_figure_4_1():
+    # The 4x4 grid of Example 4.1 (reward -1 per step, gamma 1): the optimal value is minus the number of steps to
+    # the nearest corner, and the random policy is improved to the optimum in a few steps (Figure 4.1).
+    from metarl_edu.envs.gridworld import GridWorld
+
+    sb = GridWorld.from_layout("G...\n.S..\n....\n...G", step_reward=-1.0, goal_reward=0.0, gamma=1.0)
+    v, _, policies = policy_iteration(sb.mdp)
+    steps = [min(r + c, 6 - r - c) for r, c in sb.cells]
+    np.testing.assert_allclose(v, -np.array(steps, dtype=float))
+    assert 2 <= len(policies) <= 4
+
+
+def test_policy_iteration_bad_start_is_a_clear_error():
+    with pytest.raises(MDPError, match="never reaches a terminal state"):
+        policy_iteration(corridor(gamma=1.0), pi=one_hot_policy([LEFT, LEFT, LEFT], 2))
+    with pytest.raises(MDPError, match="pi must have shape"):
+        policy_iteration(corridor(), pi=np.ones((2, 2)) / 2)
 
 
 def test_with_gamma_changes_only_gamma():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,10 +56,59 @@ def test_lab_copies_only_missing_lessons(tmp_path):
     work.mkdir()
     mine = work / "01_mdp.ipynb"
     mine.write_text("my own work")
-    copied = cli.copy_missing_lessons(ROOT, work)
+    copied = cli.copy_missing_lessons(ROOT / "lessons", work)
     assert mine.read_text() == "my own work"
     assert mine not in copied and (work / "00_welcome.ipynb") in copied
-    assert cli.copy_missing_lessons(ROOT, work) == []
+    assert cli.copy_missing_lessons(ROOT / "lessons", work) == []
+    assert cli.shipped_lessons() == ROOT / "lessons"  # run from the checkout: its own lessons/
+
+
+def test_copy_lessons_works_from_an_installed_wheel_without_a_checkout(tmp_path):
+    """The sdist carries lessons/, the wheel built from it ships them as package data, and `copy-lessons` run from
+    that install, far from any checkout, copies exactly the committed lessons (which a test in test_build.py keeps
+    in sync with course/)."""
+    import tarfile
+    import zipfile
+
+    src = tmp_path / "src"
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes((ROOT / name).read_bytes())
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    shutil.copytree(ROOT / "metarl_edu", src / "metarl_edu", ignore=ignore)
+    shutil.copytree(ROOT / "lessons", src / "lessons", ignore=ignore)
+    dist = tmp_path / "dist"
+    build = "import sys; from setuptools import build_meta as b; print(getattr(b, sys.argv[1])(sys.argv[2]))"
+    sdist = subprocess.run([sys.executable, "-c", build, "build_sdist", str(dist)], cwd=src, capture_output=True,
+                           text=True, check=True).stdout.split()[-1]
+    with tarfile.open(dist / sdist) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = tmp_path / "unpacked" / sdist.removesuffix(".tar.gz")
+    wheel = subprocess.run([sys.executable, "-c", build, "build_wheel", str(dist)], cwd=unpacked,
+                           capture_output=True, text=True, check=True).stdout.split()[-1]
+    lessons = sorted((ROOT / "lessons").glob("*.ipynb"))
+    site = tmp_path / "site"
+    with zipfile.ZipFile(dist / wheel) as zf:
+        shipped = sorted(n for n in zf.namelist() if n.startswith("metarl_edu/data/lessons/"))
+        assert shipped == [f"metarl_edu/data/lessons/{p.name}" for p in lessons]
+        zf.extractall(site)
+
+    dest = tmp_path / "home" / "lessons"
+    dest.mkdir(parents=True)
+    (dest / "01_mdp.ipynb").write_text("my own work")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    command = [sys.executable, "-m", "metarl_edu.classroom.cli", "copy-lessons", str(dest)]
+    out = subprocess.run(command, cwd=tmp_path / "home", env=env, capture_output=True, text=True, check=True).stdout
+    assert f"{len(lessons) - 1} lesson(s) copied" in out
+    assert (dest / "01_mdp.ipynb").read_text() == "my own work"
+    for path in lessons:
+        if path.name != "01_mdp.ipynb":
+            assert (dest / path.name).read_bytes() == path.read_bytes()
+    where = subprocess.run([sys.executable, "-c", "import metarl_edu; print(metarl_edu.__file__)"], env=env,
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(site))  # the installed copy ran, not the checkout
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+    assert again.startswith("0 lesson(s) copied")
 
 
 def test_self_check_reports_points_and_never_modifies(tmp_path, capsys):
@@ -257,3 +308,16 @@ def test_no_import_cycles_and_nothing_reaches_upward():
     graph = import_graph()
     problems = [" <-> ".join(cycle) for cycle in import_cycles(graph)] + upward_imports(graph)
     assert problems == [], "import cycles or upward imports:\n" + "\n".join(problems)
+
+
+def test_lab_opens_without_news_prompt_or_update_check(tmp_path):
+    settings = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}')
+    assert cli.quiet_lab_settings(tmp_path) == settings
+    overrides = json.loads(settings.read_text())
+    assert overrides[cli.LAB_NOTIFICATIONS] == {"fetchNews": "false", "checkForUpdates": False}
+    assert overrides["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}  # kept
+    settings.write_text("not json")
+    cli.quiet_lab_settings(tmp_path)
+    assert json.loads(settings.read_text())[cli.LAB_NOTIFICATIONS]["fetchNews"] == "false"

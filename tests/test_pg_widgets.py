@@ -16,7 +16,7 @@ from metarl_edu.fast.envs import BatchedNavigation2D
 from metarl_edu.nets import CategoricalMLPPolicy, GaussianMLPPolicy
 from metarl_edu.notebook.pg import plot_reinforce_curves, reinforce_explorer  # noqa: E402
 from metarl_edu.pg import sample_batched_episodes, train_reinforce
-from metarl_edu.studies.policy_gradients import policy_gradient_samples
+from metarl_edu.studies.policy_gradients import mean_shift, policy_gradient_samples
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -41,11 +41,58 @@ def test_train_reinforce_walks_towards_one_goal():
         train_reinforce(env, policy, 1, batch_size=None, lr=0.0, progress=False)
 
 
+def test_gae_with_lambda_one_is_reinforce_with_the_baseline_and_smaller_lambdas_learn():
+    def run(**kwargs):
+        env = BatchedNavigation2D(goals=[[0.3, -0.4]], n_traj=10)
+        policy = GaussianMLPPolicy(2, 2, hidden_sizes=(16,), init_std=0.1, seed=0)
+        return train_reinforce(env, policy, 12, batch_size=None, lr=0.02, progress=False, **kwargs), policy
+
+    baseline_curve, baseline_policy = run()
+    gae_curve, gae_policy = run(lam=1.0)
+    np.testing.assert_allclose(gae_curve, baseline_curve, atol=1e-4)  # the deltas telescope to G - V
+    for lam in (0.95, 0.0):
+        curve, _ = run(lam=lam)
+        assert curve[-3:].mean() > curve[:2].mean() + 5.0  # a learning test: the returns go up
+        assert not np.allclose(curve, baseline_curve)
+    with pytest.raises(ValueError, match="lam must be in"):
+        run(lam=1.5)
+
+
+def test_the_reference_answers_of_lesson_06_learn_on_a_fixed_seed():
+    from metarl_edu.classroom.references import gae_reference, reinforce_reference
+
+    policy = CategoricalMLPPolicy(4, 2, hidden_sizes=(32,), seed=0)
+    curve = reinforce_reference(gym.make("CartPole-v1"), policy, 6, batch_size=10, lr=0.02, seed=0)
+    assert curve.shape == (6,) and curve[-3:].mean() > 1.3 * curve[:2].mean()
+    env = BatchedNavigation2D(goals=[[0.3, -0.4]], n_traj=10)
+    nav_policy = GaussianMLPPolicy(2, 2, hidden_sizes=(16,), init_std=0.1, seed=0)
+    nav = train_reinforce(env, nav_policy, 12, batch_size=None, lr=0.02, lam=0.95, gae_fn=gae_reference,
+                          progress=False)
+    assert nav[-3:].mean() > nav[:2].mean() + 5.0
+
+
 def test_the_baseline_reduces_gradient_variance_on_cartpole():
     policy = CategoricalMLPPolicy(4, 2, hidden_sizes=(8,), seed=0)
     samples = policy_gradient_samples(gym.make("CartPole-v1"), policy, 6, batch_size=5, seed=0)
-    assert samples["baseline"].shape == samples["no baseline"].shape == (6, sum(p.numel() for p in policy.parameters()))
+    n_params = sum(p.numel() for p in policy.parameters())
+    assert list(samples) == ["no baseline", "baseline", "baseline from another batch"]
+    assert all(g.shape == (6, n_params) for g in samples.values())
     assert samples["baseline"].var(0).sum() < samples["no baseline"].var(0).sum()
+    assert samples["baseline from another batch"].var(0).sum() < samples["no baseline"].var(0).sum()
+    assert not torch.allclose(samples["baseline from another batch"], samples["baseline"])  # another fit
+
+
+def test_mean_shift_measures_a_shrunk_gradient_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    direction = torch.tensor([3.0, 4.0, 0.0])
+    reference = direction + torch.randn(400, 3, generator=g)
+    noisy = reference + torch.randn(400, 3, generator=g)  # unbiased: the same mean
+    shift = mean_shift({"no baseline": reference, "shrunk": 0.8 * reference, "noisy": noisy})
+    assert set(shift) == {"shrunk", "noisy"}
+    assert shift["shrunk"][0] == pytest.approx(-0.2, abs=1e-6) and shift["shrunk"][1] < 0.01
+    assert abs(shift["noisy"][0]) < 3 * shift["noisy"][1] < 0.05
+    with pytest.raises(ValueError, match="at least 2 batches"):
+        mean_shift({"no baseline": reference[:1], "x": reference[:1]})
 
 
 def test_reinforce_explorer_draws_and_follows_its_sliders():

@@ -361,7 +361,7 @@ def test_mdp_baselines_rank_as_expected_and_random_earns_one_per_step():
     assert lo < 12.0 < hi
     assert random.mean_total < greedy.mean_total < oracle.mean_total
     with pytest.raises(ValueError, match="strategy"):
-        evaluate_mdp_baseline("psrl", n_episodes=1)
+        evaluate_mdp_baseline("optimism", n_episodes=1)
 
 
 def test_bench_reports_steps_per_second():

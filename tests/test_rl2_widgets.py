@@ -41,6 +41,10 @@ def test_results_table_sorts_best_first_with_intervals_and_regret():
     assert lines[3].split()[:2] == ["a", "1.00"] and "[-0.96, 2.96]" in lines[3]
     mdp = format_results({"x": TrialResult("x", 3, np.array([1.0, 3.0]), 0.0)})
     assert "regret" not in mdp and "2.00" in mdp
+    quoted = format_results({"x": TrialResult("x", 3, np.array([1.0, 3.0]), 0.0),
+                             "y": TrialResult("y", 3, np.array([0.0, 0.0]), 0.0)}, paper={"x": 2.5}, paper_name="T2")
+    lines = quoted.splitlines()
+    assert lines[0].split()[-1] == "T2" and lines[1].endswith("2.5") and lines[2].split()[-1] == "-"
 
 
 def test_results_plot_is_labelled_and_draws_the_intervals():

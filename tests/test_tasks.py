@@ -332,6 +332,17 @@ def test_random_mdp_sampling_statistics():
     assert horizons == {5, 6, 7}
 
 
+def test_random_mdp_features_reveal_nothing_hidden():
+    # A model may see only what is known before acting: two tasks with the same horizon but different
+    # transitions and reward means have the same features.
+    family = RandomMDPFamily(horizon_range=(3, 8))
+    a, b = family.sample(2, rng())
+    b = RandomMDPTask(P=b.P, reward_mean=b.reward_mean, horizon=a.horizon)
+    assert not np.array_equal(a.reward_mean, b.reward_mean)
+    np.testing.assert_array_equal(family.features(a), family.features(b))
+    np.testing.assert_array_equal(family.features(a), [a.horizon])
+
+
 def test_random_mdp_env_truncates_at_the_horizon():
     family = RandomMDPFamily(horizon_range=(3, 3))
     env = family.make_env(family.sample(1, rng())[0])

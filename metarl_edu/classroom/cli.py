@@ -2,9 +2,14 @@
 
     metarl-edu build [--force]          rebuild lessons/, solutions/ and course/syllabus.md from course/
     metarl-edu release DIR              write what a class receives (no solutions, no hidden tests) into DIR
+    metarl-edu export TOOL DIR          the lessons in nbgrader's or otter's source format (TOOL: nbgrader, otter)
     metarl-edu check [NOTEBOOK...]      run your notebook(s) like the grader, report each exercise and your progress
     metarl-edu grade DIR --out CSV      grade a folder of submissions into a gradebook and feedback files
+    metarl-edu hub-config               write a commented jupyterhub_config.py (see --help)
+    metarl-edu collect DEST HOME...     copy learners' lessons/ from their home folders into DEST/<learner>/
+    metarl-edu site [--out site/]       the course website: executed solutions and the syllabus (the site extra)
     metarl-edu lab [--port N]           copy missing lessons into work/ and start JupyterLab there
+    metarl-edu copy-lessons DEST        copy the lessons DEST lacks (from the checkout or the installed package)
     metarl-edu bench NAME               speed benchmarks (see metarl-edu bench --help)
 """
 
@@ -16,7 +21,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from metarl_edu.classroom.build import BuildError
 from metarl_edu.studies.bench import BENCHMARKS
 
 
@@ -37,6 +41,54 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     out = release(_root(args.root), Path(args.dir))
     print(f"release written to {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.export import export
+
+    course = Path(args.course) if args.course else _root(args.root) / "course"
+    written = export(course, Path(args.dir), args.tool)
+    print(f"{len(written)} file(s) for {args.tool} written to {args.dir}")
+    return 0
+
+
+def cmd_hub_config(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.hub import hub_config
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    learners = [name.strip() for name in args.learners.split(",") if name.strip()] if args.learners else []
+    text, passwords = hub_config(auth=args.auth, instructor=args.instructor, learners=learners,
+                                 homes=str(Path(args.homes).resolve()), mode=args.mode, memory_mb=args.memory_mb,
+                                 ip=args.ip, port=args.port, learner_password=args.learner_password,
+                                 instructor_password=args.instructor_password)
+    out.write_text(text)
+    quiet_lab_settings()
+    print(f"wrote {out}; start the hub with: jupyterhub -f {out}")
+    for who, password in passwords.items():
+        print(f"password for the {who}: {password}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.hub import collect
+
+    lessons = [s.strip() for s in args.lessons.split(",") if s.strip()] if args.lessons else None
+    copied, notes = collect(Path(args.dest), [Path(h) for h in args.homes], lessons)
+    for note in notes:
+        print(note, file=sys.stderr)
+    learners = len({p.parent.name for p in copied})
+    print(f"{len(copied)} notebook(s) from {learners} learner(s) collected into {args.dest}")
+    return 0 if copied else 1
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.site import build_site
+
+    index = build_site(_root(args.root), Path(args.out), args.lessons)
+    print(f"the course website is in {index.parent}/ (open {index})")
     return 0
 
 
@@ -87,14 +139,24 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 1 if summary.ungraded else 0
 
 
-def copy_missing_lessons(root: Path, work: Path) -> list[Path]:
-    """Copy each lesson notebook that ``work`` lacks; never overwrite a file that is already there."""
-    lessons = sorted((root / "lessons").glob("*.ipynb"))
-    if not lessons:
-        raise FileNotFoundError(f"no lesson notebooks in {root / 'lessons'}")
+def shipped_lessons() -> Path:
+    """The lesson notebooks that come with this installation of the package: the checkout's (or release's)
+    ``lessons/`` when the package runs from one, else the copy a wheel ships as ``metarl_edu/data/lessons/``."""
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "lessons").is_dir():
+        return checkout / "lessons"
+    return package / "data" / "lessons"
+
+
+def copy_missing_lessons(lessons: Path, work: Path) -> list[Path]:
+    """Copy each lesson notebook in ``lessons`` that ``work`` lacks; never overwrite a file that is already there."""
+    sources = sorted(Path(lessons).glob("*.ipynb"))
+    if not sources:
+        raise FileNotFoundError(f"no lesson notebooks in {lessons}")
     work.mkdir(parents=True, exist_ok=True)
     copied = []
-    for src in lessons:
+    for src in sources:
         dst = work / src.name
         if not dst.exists():
             shutil.copyfile(src, dst)
@@ -102,15 +164,46 @@ def copy_missing_lessons(root: Path, work: Path) -> list[Path]:
     return copied
 
 
+def cmd_copy_lessons(args: argparse.Namespace) -> int:
+    dest = Path(args.dest)
+    copied = copy_missing_lessons(shipped_lessons(), dest)
+    print(f"{len(copied)} lesson(s) copied into {dest}; notebooks already there are kept.")
+    return 0
+
+
+LAB_NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
+
+
+def quiet_lab_settings(prefix: str | Path = sys.prefix) -> Path:
+    """Make JupyterLab open without asking to fetch Jupyter news and without checking for updates (nothing to
+    download while learning, and no pop-up over the first lesson): the two settings go into the environment's
+    ``share/jupyter/lab/settings/overrides.json``, keeping any other overrides there. Returns that file."""
+    import json
+
+    path = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        overrides = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        overrides = {}
+    if not isinstance(overrides, dict):
+        overrides = {}
+    overrides.setdefault(LAB_NOTIFICATIONS, {}).update({"fetchNews": "false", "checkForUpdates": False})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(overrides, indent=2) + "\n")
+    return path
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     root = _root(args.root)
     work = root / "work"
-    copied = copy_missing_lessons(root, work)
+    copied = copy_missing_lessons(root / "lessons" if (root / "lessons").is_dir() else shipped_lessons(), work)
     print(f"{len(copied)} lesson(s) copied into {work}; your own edits there are kept.")
     command = [
         sys.executable, "-m", "jupyterlab", f"--notebook-dir={work}", f"--ServerApp.port={args.port}",
         "--ServerApp.port_retries=0", f"--ServerApp.ip={args.ip}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    quiet_lab_settings()
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     if args.no_browser:
@@ -128,12 +221,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_train_maml_rl(args: argparse.Namespace) -> int:
-    import json
-
     from metarl_edu.studies.maml_rl import train_run
 
+    result = train_run(args.family, args.seed, args.out, args.iterations, args.eval_every, agent=args.agent,
+                       **_overrides(args.set))
+    for iteration, returns in result.curve.items():
+        print(f"iteration {iteration:4d}: return after 0-3 inner steps {returns}")
+    print(f"wrote {result.out} (training {result.final['train_seconds']} s)")
+    return 0
+
+
+def _overrides(items: list[str]) -> dict:
+    import json
+
     overrides = {}
-    for item in args.set:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--set needs FIELD=VALUE (VALUE in JSON, e.g. max_grad_norm=null); got {item!r}")
@@ -141,11 +243,16 @@ def cmd_train_maml_rl(args: argparse.Namespace) -> int:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value  # a bare word such as trpo
-    result = train_run(args.family, args.seed, args.out, args.iterations, args.eval_every, agent=args.agent,
-                       **overrides)
-    for iteration, returns in result.curve.items():
-        print(f"iteration {iteration:4d}: return after 0-3 inner steps {returns}")
-    print(f"wrote {result.out} (training {result.final['train_seconds']} s)")
+    return overrides
+
+
+def cmd_train_rl2(args: argparse.Namespace) -> int:
+    from metarl_edu.studies.rl2 import train_run
+
+    record = train_run(args.task, args.episodes, args.seed, args.out, k=args.k, n_iterations=args.iterations,
+                       **_overrides(args.set))
+    print(f"mean total on {record['eval_tasks']} held-out tasks: {record['mean_total']:.3f}")
+    print(f"wrote {args.out} (training {record['train_seconds']} s)")
     return 0
 
 
@@ -161,6 +268,12 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="write the student release (lessons and package, no solutions) into DIR")
     r.add_argument("dir", help="an empty or new folder")
     r.set_defaults(func=cmd_release)
+
+    e = sub.add_parser("export", help="write the lessons in nbgrader's or Otter-Grader's source format into DIR")
+    e.add_argument("tool", choices=("nbgrader", "otter"))
+    e.add_argument("dir", help="an empty or new folder")
+    e.add_argument("--course", help="the course/ folder with the lesson masters (default: course/ under --root)")
+    e.set_defaults(func=cmd_export)
 
     c = sub.add_parser("check", help="run your notebook like the grader and report each exercise")
     c.add_argument("notebooks", nargs="*", help="your notebook(s), for example work/01_mdp.ipynb (default: work/)")
@@ -179,6 +292,38 @@ def parser() -> argparse.ArgumentParser:
                    "'' to keep root)")
     g.add_argument("--course", help="the course/ folder with the lesson masters (default: found from --root)")
     g.set_defaults(func=cmd_grade)
+
+    cp = sub.add_parser("copy-lessons", help="copy the lesson notebooks that DEST lacks (works without a checkout)")
+    cp.add_argument("dest", help="the folder to fill, for example ~/lessons (created; existing notebooks are kept)")
+    cp.set_defaults(func=cmd_copy_lessons)
+
+    h = sub.add_parser("hub-config", help="write a commented jupyterhub_config.py for a class on this machine")
+    h.add_argument("--out", default="jupyterhub_config.py", help="the file to write (default jupyterhub_config.py)")
+    h.add_argument("--force", action="store_true", help="replace --out if it exists")
+    h.add_argument("--auth", choices=("shared", "pam"), default="shared",
+                   help="shared: a learners' and an instructor's password, for a trial (default); pam: system users")
+    h.add_argument("--instructor", default="instructor", help="the admin user (default instructor)")
+    h.add_argument("--learners", help="comma-separated user names allowed to log in (default: anyone)")
+    h.add_argument("--homes", default="/srv/metarl-edu/users", help="with --auth shared: the folder of learners' "
+                   "home folders (default /srv/metarl-edu/users)")
+    h.add_argument("--mode", choices=("quick", "full"), default="quick", help="lesson size (default quick)")
+    h.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per process, MiB (default 4096)")
+    h.add_argument("--ip", default="127.0.0.1", help="the address the hub listens on (default 127.0.0.1)")
+    h.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
+    h.add_argument("--learner-password", help="with --auth shared (default: a random one, printed)")
+    h.add_argument("--instructor-password", help="with --auth shared, 32 characters or more (default: random)")
+    h.set_defaults(func=cmd_hub_config)
+
+    co = sub.add_parser("collect", help="copy learners' lessons from their home folders into DEST/<learner>/")
+    co.add_argument("dest", help="the folder to collect into, for `metarl-edu grade`")
+    co.add_argument("homes", nargs="+", help="learners' home folders (each with a lessons/ folder)")
+    co.add_argument("--lessons", help="comma-separated lessons to take, e.g. 00_welcome,01_mdp (default: all)")
+    co.set_defaults(func=cmd_collect)
+
+    site = sub.add_parser("site", help="build the course website: executed solutions (quick mode) and the syllabus")
+    site.add_argument("--out", default="site", help="the folder for the HTML (default site/)")
+    site.add_argument("--lessons", help="only these lessons, for example 00,01 (default: all)")
+    site.set_defaults(func=cmd_site)
 
     lab = sub.add_parser("lab", help="copy missing lessons into work/ and start JupyterLab there")
     lab.add_argument("--port", type=int, default=8888)
@@ -200,6 +345,17 @@ def parser() -> argparse.ArgumentParser:
                       help="a MAMLRLConfig field, VALUE in JSON (e.g. --set meta_optimizer=trpo); repeatable")
     maml.set_defaults(func=cmd_train_maml_rl)
 
+    rl2 = algorithms.add_parser("rl2", help="train the course's RL^2 preset on bandits or random MDPs")
+    rl2.add_argument("--task", choices=("bandit", "mdp"), default="mdp")
+    rl2.add_argument("--episodes", type=int, default=10, help="episodes per trial (pulls, for a bandit)")
+    rl2.add_argument("--k", type=int, default=5, help="arms of a bandit")
+    rl2.add_argument("--seed", type=int, default=0)
+    rl2.add_argument("--out", required=True, help="the run folder (created)")
+    rl2.add_argument("--iterations", type=int, help="training batches (default: the preset's)")
+    rl2.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                     help="an RL2Config field, VALUE in JSON (e.g. --set hidden_size=128); repeatable")
+    rl2.set_defaults(func=cmd_train_rl2)
+
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios against a reference run")
     bench.add_argument("name", choices=list(BENCHMARKS),
                        help="; ".join(f"{k}: {what}" for k, (what, _) in BENCHMARKS.items()))
@@ -213,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (BuildError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:  # BuildError and ReleaseError are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

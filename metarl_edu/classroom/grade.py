@@ -811,6 +811,8 @@ class Kernel:
                 if msg["parent_header"].get("msg_id") == msg_id:
                     reply, replied_at = True, time.monotonic()
                     content = msg["content"]
+                    if content.get("status") == "error" and not out.ename:  # its error message may be lost
+                        out.ename = str(content.get("ename", "error"))[:200]
                     if any(isinstance(p, dict) and p.get("source") == "ask_exit"
                            for p in content.get("payload", []) or []):
                         out.status = "exit"

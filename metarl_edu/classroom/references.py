@@ -7,21 +7,29 @@ family, ridge regression by least squares), written as the lessons teach them. T
 :mod:`metarl_edu.classroom.exercises` check a learner's answer against them, ``pick`` falls back on them, and the
 grader refuses an answer that calls them (each is named in its exercise's ``replaces=`` marker).
 
-================================  ========  ==========================================================
-function                          lesson    exercise id
-================================  ========  ==========================================================
-:func:`held_out_split`            04        ``held_out_split``
-:func:`ridge_fit`                 05        ``ridge_fit``
-:func:`held_out_scores`           05        ``held_out_scores``
-:func:`shuffle_split`             10        ``meta_test_split``
-:func:`percentile_interval`       10        ``bootstrap_ci``
-:func:`reinforce_loss_reference`  06        ``reinforce_loss``
-:func:`inner_update_reference`    07        ``inner_update``
-:func:`meta_loss_reference`       07        ``meta_loss``
-:func:`ucb1_index_reference`      09        ``ucb1_index``
-:func:`rl2_input_reference`       09        ``rl2_input``
-:func:`rl_meta_loss_reference`    08        ``rl_meta_loss``
-================================  ========  ==========================================================
+=======================================  ========  ==========================================================
+function                                 lesson    exercise id
+=======================================  ========  ==========================================================
+:func:`run_q_learning`                   02        ``run_q_learning``
+:func:`held_out_split`                   04        ``held_out_split``
+:func:`ridge_fit`                        05        ``ridge_fit``
+:func:`held_out_scores`                  05        ``held_out_scores``
+:func:`shuffle_split`                    10        ``meta_test_split``
+:func:`percentile_interval`              10        ``bootstrap_ci``
+:func:`reward_to_go_reference`           06        ``reward_to_go``
+:func:`reinforce_loss_reference`         06        ``reinforce_loss``
+:func:`reinforce_reference`              06        ``reinforce``
+:func:`gae_reference`                    06        ``gae``
+:func:`inner_update_reference`           07        ``inner_update``
+:func:`meta_loss_reference`              07        ``meta_loss``
+:func:`ucb1_index_reference`             09        ``ucb1_index``
+:func:`rl2_input_reference`              09        ``rl2_input``
+:func:`rl_meta_loss_reference`           08        ``rl_meta_loss``
+:func:`trial_hidden_states_reference`    09        ``trial_hidden_states``
+:func:`beta_update_reference`            11        ``beta_update``
+:func:`bayes_backup_reference`           11        ``bayes_backup``
+:func:`information_value_reference`      11        ``information_value``
+=======================================  ========  ==========================================================
 """
 
 from __future__ import annotations
@@ -35,9 +43,42 @@ from metarl_edu.envs.tasks import task_key
 from metarl_edu.studies.evaluation import check_disjoint
 from metarl_edu.studies.hyperparams import Setting
 
-__all__ = ["held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference", "percentile_interval",
-           "reinforce_loss_reference", "ridge_fit", "rl2_input_reference", "rl_meta_loss_reference", "shuffle_split",
-           "ucb1_index_reference"]
+__all__ = ["gae_reference", "held_out_scores", "held_out_split", "inner_update_reference", "meta_loss_reference",
+           "percentile_interval", "reinforce_loss_reference", "reinforce_reference", "reward_to_go_reference",
+           "ridge_fit", "rl2_input_reference", "rl_meta_loss_reference", "run_q_learning", "shuffle_split",
+           "trial_hidden_states_reference", "ucb1_index_reference"]
+
+
+# ============================================================================================ lesson 02
+def run_q_learning(env: Any, n_episodes: int, alpha: float, epsilon: float, gamma: float, rng: np.random.Generator,
+                   choose: Callable[..., int], update: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Tabular Q-learning as Sutton & Barto's box (2018, section 6.5), one call of ``choose`` and one of ``update``
+    per step:
+
+        q = 0, shape (S, A)
+        for each of n_episodes episodes:
+            s = env.reset()                                           (no seed: the caller seeds the env once)
+            repeat until terminated or truncated:
+                a = choose(q[s], epsilon, rng)                        (epsilon-greedy)
+                s_next, r, terminated, truncated = env.step(a)
+                q = update(q, s, a, r, s_next, terminated, alpha, gamma)   (truncation still bootstraps)
+                s = s_next
+
+    Returns ``(q, returns)``: the final table and each episode's undiscounted return, shape (n_episodes,).
+    :class:`~metarl_edu.agents.QLearningAgent` runs the same loop, with its own faster action choice.
+    """
+    q = np.zeros((env.observation_space.n, env.action_space.n))
+    returns = np.zeros(n_episodes)
+    for episode in range(n_episodes):
+        s, _ = env.reset()
+        done = False
+        while not done:
+            a = choose(q[s], epsilon, rng)
+            s_next, r, terminated, truncated, _ = env.step(a)
+            q = update(q, s, a, r, s_next, terminated, alpha, gamma)
+            returns[episode] += r
+            s, done = s_next, terminated or truncated
+    return q, returns
 
 
 # ============================================================================================ lesson 04
@@ -123,11 +164,35 @@ def shuffle_split(tasks: Sequence[Any], n_test: int, rng: np.random.Generator) -
 # ============================================================================================ lessons 06, 07, 09
 # The library's own function under a name of its own: grading forbids learner code to call an exercise's reference,
 # and the library function stays free for the code built on it (train_reinforce, adapt, UCB1, collect_trials).
+def reward_to_go_reference(rewards: Any, terminated: Any, truncated: Any, gamma: float) -> Any:
+    """The ``reward_to_go`` exercise (lesson 06): :func:`metarl_edu.pg.discounted_returns` without value estimates."""
+    from metarl_edu.pg import discounted_returns
+
+    return discounted_returns(rewards, terminated, truncated, gamma)
+
+
 def reinforce_loss_reference(log_probs: Any, returns: Any, baseline: Any = None, mask: Any = None) -> Any:
     """The ``reinforce_loss`` exercise (lesson 06): :func:`metarl_edu.pg.reinforce_loss`."""
     from metarl_edu.pg import reinforce_loss
 
     return reinforce_loss(log_probs, returns, baseline, mask)
+
+
+def reinforce_reference(env: Any, policy: Any, n_iterations: int, batch_size: int = 10, lr: float = 0.01,
+                        gamma: float = 0.99, seed: int = 0) -> np.ndarray:
+    """The ``reinforce`` exercise (lesson 06): :func:`metarl_edu.pg.train_reinforce` with the linear baseline and
+    no progress bar; the mean return of each iteration's batch."""
+    from metarl_edu.pg import train_reinforce
+
+    return train_reinforce(env, policy, n_iterations, batch_size=batch_size, lr=lr, gamma=gamma, seed=seed,
+                           progress=False)
+
+
+def gae_reference(rewards: Any, values: Any, gamma: float, lam: float, mask: Any = None) -> Any:
+    """The ``gae`` exercise (lesson 06): :func:`metarl_edu.pg.gae_advantages`."""
+    from metarl_edu.pg import gae_advantages
+
+    return gae_advantages(rewards, values, gamma, lam, mask)
 
 
 def inner_update_reference(params: dict, grads: dict, alpha: float) -> dict:
@@ -158,6 +223,17 @@ def rl2_input_reference(obs: Any, prev_action: Any, prev_reward: Any, done: Any,
     return rl2_input(obs, prev_action, prev_reward, done, n_actions)
 
 
+def trial_hidden_states_reference(policy: Any, trials: Sequence[Sequence[Any]]) -> list[Any]:
+    """The ``trial_hidden_states`` exercise (lesson 09): the GRU's hidden state after every step of each trial,
+    (T, n_h) per trial. A trial's episodes joined end to end are one sequence for the GRU, read from ``h = 0``:
+    the memory runs across the episode boundaries and starts empty with each trial (as in
+    :func:`metarl_edu.rl2.collect_trials`)."""
+    import torch
+
+    with torch.no_grad():
+        return [policy(torch.cat(list(trial)).unsqueeze(1))[2][:, 0] for trial in trials]
+
+
 def rl_meta_loss_reference(policy: Any, params: dict, D: Any, D_prime: Any, alpha: float, gamma: float = 0.99,
                            adapt: Any = None, first_order: bool = False) -> Any:
     """The ``rl_meta_loss`` exercise (lesson 08): :func:`metarl_edu.maml_rl.meta_loss` with one inner step on ``D``.
@@ -165,3 +241,30 @@ def rl_meta_loss_reference(policy: Any, params: dict, D: Any, D_prime: Any, alph
     from metarl_edu.maml_rl import meta_loss
 
     return meta_loss(policy, params, [D], D_prime, alpha, gamma, first_order)
+
+
+# ============================================================================================ lesson 11
+def beta_update_reference(alpha: np.ndarray, beta: np.ndarray, arm: np.ndarray, reward: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``beta_update`` exercise (lesson 11): :func:`metarl_edu.bayes.beta_update`."""
+    from metarl_edu.bayes import beta_update
+
+    return beta_update(alpha, beta, arm, reward)
+
+
+def bayes_backup_reference(alpha: np.ndarray, beta: np.ndarray, v_success: np.ndarray, v_failure: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``bayes_backup`` exercise (lesson 11): :func:`metarl_edu.bayes.bayes_backup`."""
+    from metarl_edu.bayes import bayes_backup
+
+    return bayes_backup(alpha, beta, v_success, v_failure)
+
+
+def information_value_reference(belief: np.ndarray, v_informed: np.ndarray, v_uninformed: float) -> float:
+    """The ``information_value`` exercise (lesson 11): :func:`metarl_edu.bayes.information_value`."""
+    from metarl_edu.bayes import information_value
+
+    return information_value(belief, v_informed, v_uninformed)
+
+
+__all__ += ["bayes_backup_reference", "beta_update_reference", "information_value_reference"]

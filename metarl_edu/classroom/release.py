@@ -15,7 +15,7 @@ import nbformat
 
 from metarl_edu.classroom.build import BEGIN_HIDDEN, BEGIN_SOLUTION, load_course
 
-FILES = ("README.md", "Makefile", "pyproject.toml", "constraints.txt", "LICENSE")
+FILES = ("README.md", "Makefile", "pyproject.toml", "setup.py", "MANIFEST.in", "constraints.txt", "LICENSE")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 

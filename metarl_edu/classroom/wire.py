@@ -30,6 +30,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -90,6 +91,16 @@ def _type_name(x: Any) -> str:
 
 def _is_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "requires_grad")
+
+
+def _is_module(x: Any) -> bool:
+    """A torch module (a policy, a model): the learner's code may train it, so its parameters count as state."""
+    nn = sys.modules.get("torch.nn")
+    return nn is not None and isinstance(x, nn.Module)
+
+
+def _module_state(x: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in x.state_dict().items()}
 
 
 class _Budget:
@@ -284,16 +295,17 @@ def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[tuple[
 
 
 def _mutable(x: Any) -> bool:
-    return isinstance(x, np.ndarray | list | dict | types.SimpleNamespace) or _is_tensor(x)
+    return isinstance(x, np.ndarray | list | dict | types.SimpleNamespace) or _is_tensor(x) or _is_module(x)
 
 
 _PLAIN = {type(None), bool, int, str}
 
 
-def _fingerprint(x: Any, h: Any, depth: int = 0) -> None:
+def _fingerprint(x: Any, h: Any, depth: int = 0, modules: bool = False) -> None:
     """Feed a summary of ``x`` to the hash ``h``: numbers and arrays by value (floats rounded to float32, so that
     the last bits of a computation do not count), containers item by item, whitelisted dataclasses by their
-    ``repr``, anything else by its type's name."""
+    ``repr``, a torch module by its parameters when ``modules`` (else by type: its initial weights may be random
+    and unused), anything else by its type's name."""
     kind = type(x)
     if kind in _PLAIN:
         h.update(f"{kind.__name__}:{x!r};".encode()[:2000])
@@ -305,7 +317,7 @@ def _fingerprint(x: Any, h: Any, depth: int = 0) -> None:
             return
         h.update(f"{kind.__name__}{len(x)}[".encode())
         for item in x[:1000]:
-            _fingerprint(item, h, depth + 1)
+            _fingerprint(item, h, depth + 1, modules)
         h.update(b"]")
     elif kind is dict:
         if depth >= 4:
@@ -314,7 +326,7 @@ def _fingerprint(x: Any, h: Any, depth: int = 0) -> None:
         h.update(f"dict{len(x)}{{".encode())
         for key, item in list(x.items())[:1000]:
             _fingerprint(key, h, depth + 1)
-            _fingerprint(item, h, depth + 1)
+            _fingerprint(item, h, depth + 1, modules)
         h.update(b"}")
     elif isinstance(x, np.ndarray) and x.dtype.kind in NUMERIC_KINDS:
         h.update(f"nd{x.dtype.str}{x.shape}".encode())
@@ -329,22 +341,53 @@ def _fingerprint(x: Any, h: Any, depth: int = 0) -> None:
             h.update(b"tensor?")
     elif _type_name(x) in OBJECTS:
         h.update(repr(x).encode()[:2000])
+    elif modules and _is_module(x) and depth < 4:
+        h.update(f"<{_type_name(x)}>".encode())
+        _fingerprint(_module_state(x), h, depth + 1)
     else:
         h.update(f"<{_type_name(x)}>".encode())
 
 
-def _digest(x: Any) -> str:
+def _digest(x: Any, modules: bool = False) -> str:
     h = hashlib.sha256()
     try:
-        _fingerprint(x, h)
+        _fingerprint(x, h, 0, modules)
     except Exception:  # noqa: BLE001  (a learner's object that misbehaves)
         h.update(b"unreadable")
     return h.hexdigest()[:16]
 
 
 class Spy:
-    """Base class of a check's helper object whose methods the learner's function calls (a fit, a run): its
-    attributes are recorded after each call of the learner's function and set on replay."""
+    """Base class of a check's helper that the learner's function is given and calls (an environment, a fit, a
+    run): each call of a method marked :func:`spied` is logged where the learner's code runs, with its arguments,
+    and made again, in order, on the grader's own spy when the answer is replayed. So the grader's spy sees what the
+    kernel's saw, computed by the grader's own code."""
+
+    _log: list[dict[str, Any]] | None = None
+    _refs: dict[int, list[Any]] | None = None
+    _keep: list[Any] | None = None
+    _key: str = ""
+
+
+def spied(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a :class:`Spy` method whose calls are logged and replayed (see :class:`Spy`)."""
+    import functools
+
+    @functools.wraps(method)
+    def logged(self: Spy, *args: Any, **kwargs: Any) -> Any:
+        log, refs, keep = self._log, self._refs, self._keep
+        if log is None or refs is None or keep is None:
+            return method(self, *args, **kwargs)
+        entry = {"spy": self._key, "name": method.__name__, "args": observe(list(args), refs),
+                 "kwargs": observe(kwargs, refs)}
+        log.append(entry)
+        result = method(self, *args, **kwargs)
+        if type(result) not in _SCALARS:  # a later argument that is this result travels as a reference to it
+            refs[id(result)] = ["spy", len(log) - 1]
+            keep.append(result)
+        return result
+
+    return logged
 
 
 def _spies(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Spy]:
@@ -352,9 +395,23 @@ def _spies(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Spy]:
     found: dict[str, Spy] = {}
     for key, value in _top(args, kwargs):
         owner = getattr(value, "__self__", value) if type(value) not in _SCALARS else None
-        if isinstance(owner, Spy):
+        if isinstance(owner, Spy) and owner not in found.values():
             found.setdefault(key, owner)
     return found
+
+
+class _Refs:
+    """References a record may make on replay: the grader's arguments by path, and the results of the spies' calls
+    made again so far, by ``["spy", k]``."""
+
+    def __init__(self, paths: _Paths) -> None:
+        self.paths, self.results = paths, {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.results or key in self.paths
+
+    def __getitem__(self, key: str) -> Any:
+        return self.results[key] if key in self.results else self.paths[key]
 
 
 def _top(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -367,7 +424,7 @@ def _digests(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[s
     argument that a call could change in place, by key."""
     each = [(key, value, _digest(value)) for key, value in _top(args, kwargs)]
     whole = hashlib.sha256(" ".join(f"{k}={d}" for k, _, d in each).encode()).hexdigest()[:16]
-    return whole, {k: d for k, v, d in each if _mutable(v)}
+    return whole, {k: _digest(v, modules=True) if _is_module(v) else d for k, v, d in each if _mutable(v)}
 
 
 class _Paths:
@@ -407,28 +464,41 @@ class Recorder:
         signature, before = _digests(args, kwargs)
         entry: dict[str, Any] = {"args": signature}
         self.calls.append(entry)
+        spies = _spies(args, kwargs)
+        refs: dict[int, list[Any]] | None = None
+        if spies:
+            refs = {id(value): path for path, value in _arguments(args, kwargs)}
+            log: list[dict[str, Any]] = []
+            keep: list[Any] = []
+            for key, spy in spies.items():
+                spy._log, spy._refs, spy._keep, spy._key = log, refs, keep, key
+            entry["spies"] = log
         try:
             result = self.fn(*args, **kwargs)
         except BaseException as exc:
             entry["raised"] = type(exc).__name__ if TYPE_NAME.fullmatch(type(exc).__name__) else "Exception"
             entry["message"] = str(exc)[:300] if type(exc).__module__ == "builtins" else ""
-            self._after(entry, before, args, kwargs)
+            if isinstance(exc, NotImplementedError):  # a stub: the learner's function, or one it calls?
+                from metarl_edu.classroom.cases import unfinished_dependency
+
+                exc.dependency = entry["dependency"] = unfinished_dependency(self.fn, exc)
+            self._after(entry, before, args, kwargs, spies)
             raise
-        refs = None if type(result) in _SCALARS else {id(value): path for path, value in _arguments(args, kwargs)}
+        if type(result) not in _SCALARS and refs is None:
+            refs = {id(value): path for path, value in _arguments(args, kwargs)}
         entry["value"] = observe(result, refs)
         entry["grads"] = self._jacobians(result, args, kwargs)
-        self._after(entry, before, args, kwargs)
+        self._after(entry, before, args, kwargs, spies)
         return result
 
     def _after(self, entry: dict[str, Any], before: dict[str, str], args: tuple[Any, ...],
-               kwargs: dict[str, Any]) -> None:
-        changed = {key: observe(value) for key, value in _top(args, kwargs)
-                   if key in before and _digest(value) != before[key]}
+               kwargs: dict[str, Any], spies: dict[str, Spy]) -> None:
+        changed = {key: observe(_module_state(value) if _is_module(value) else value)
+                   for key, value in _top(args, kwargs) if key in before and _digest(value, True) != before[key]}
         if changed:
             entry["changed"] = changed
-        spies = _spies(args, kwargs)
-        if spies:
-            entry["spies"] = {path: {k: observe(v) for k, v in vars(spy).items()} for path, spy in spies.items()}
+        for spy in spies.values():
+            spy._log = spy._refs = spy._keep = None
 
     def _jacobians(self, result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         """For each float tensor in the result that requires grad: its derivatives with respect to each float
@@ -494,16 +564,41 @@ class Replayer:
         for key, state in (entry.get("changed") or {}).items() if isinstance(entry.get("changed"), dict) else ():
             if key in top:
                 _set_state(top[key], restore(state))
-        spies = _spies(args, kwargs)
-        for path, state in (entry.get("spies") or {}).items() if isinstance(entry.get("spies"), dict) else ():
-            if path in spies and isinstance(state, dict):
-                for name, value in state.items():
-                    setattr(spies[path], str(name), restore(value))
+        refs = _Refs(paths)
+        if isinstance(entry.get("spies"), list):
+            _call_spies(entry["spies"], _spies(args, kwargs), refs)
         if "raised" in entry:
-            raise _exception(str(entry["raised"]), str(entry.get("message", ""))[:300])
-        value = restore(entry.get("value"), paths)
+            exc = _exception(str(entry["raised"]), str(entry.get("message", ""))[:300])
+            if isinstance(exc, NotImplementedError) and isinstance(entry.get("dependency"), str):
+                exc.dependency = entry["dependency"]  # type: ignore[attr-defined]
+            raise exc
+        value = restore(entry.get("value"), refs)
         grads = entry.get("grads")
         return _with_gradients(value, grads, paths) if isinstance(grads, list) and grads else value
+
+
+def _call_spies(log: list[Any], spies: dict[str, Spy], refs: _Refs) -> None:
+    """Make again, on the grader's spies, the calls the learner's code made of the kernel's: in order, with the
+    logged arguments. A spy's own Failure (a misuse it diagnoses) is raised; the learner's code saw the same one."""
+    from metarl_edu.classroom.cases import Failure
+
+    for k, call in enumerate(log):
+        if not isinstance(call, dict) or call.get("spy") not in spies or not isinstance(call.get("name"), str):
+            continue
+        method = getattr(type(spies[call["spy"]]), call["name"], None)
+        if method is None or not hasattr(method, "__wrapped__"):  # only the methods marked spied
+            continue
+        args = restore(call.get("args"), refs)
+        kwargs = restore(call.get("kwargs"), refs)
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            continue
+        try:
+            result = method(spies[call["spy"]], *args, **{str(key): v for key, v in kwargs.items()})
+        except Failure:
+            raise
+        except Exception:  # noqa: BLE001  (it raised where the learner's code ran too, which may have caught it)
+            result = None
+        refs.results[json.dumps(["spy", k])] = result
 
 
 def _exception(name: str, message: str) -> BaseException:
@@ -533,6 +628,14 @@ def _set_state(target: Any, new: Any) -> None:
         elif isinstance(target, types.SimpleNamespace) and isinstance(new, types.SimpleNamespace):
             vars(target).clear()
             vars(target).update(vars(new))
+        elif _is_module(target) and isinstance(new, dict):
+            import torch
+
+            state = target.state_dict()
+            with torch.no_grad():
+                for name, value in new.items():
+                    if name in state and _is_tensor(value) and tuple(value.shape) == tuple(state[name].shape):
+                        state[name].copy_(value)
         elif _is_tensor(target) and _is_tensor(new) and tuple(new.shape) == tuple(target.shape):
             import torch
 

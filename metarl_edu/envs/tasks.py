@@ -576,9 +576,9 @@ class RandomMDPFamily(TaskFamily):
         reward_mean_loc, reward_mean_scale: mean and standard deviation (>= 0) of the reward means. Default 1, 1.
         reward_std: standard deviation (>= 0) of a reward around its mean. Default 1.
 
-    Features: ``horizon``, ``reward_mean_avg`` and ``reward_mean_std`` (average and spread of the reward means over
-    (s, a)) and ``transition_entropy`` (average entropy of the rows ``P[s, a]`` in nats: low = nearly
-    deterministic).
+    Features: ``horizon`` only. A feature is what a model may see *before* training, and the transitions and
+    reward means are exactly what the agent must find out by acting; statistics of them (their average, their
+    spread) would hand a hyperparameter model the hidden task.
     """
 
     n_states: int = 10
@@ -590,9 +590,7 @@ class RandomMDPFamily(TaskFamily):
     reward_std: float = 1.0
 
     task_type: ClassVar[type] = RandomMDPTask
-    feature_names: ClassVar[tuple[str, ...]] = (
-        "horizon", "reward_mean_avg", "reward_mean_std", "transition_entropy"
-    )
+    feature_names: ClassVar[tuple[str, ...]] = ("horizon",)
     tabular: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -624,9 +622,7 @@ class RandomMDPFamily(TaskFamily):
 
     def features(self, task: RandomMDPTask) -> np.ndarray:
         self._check_task(task)
-        p_log_p = np.where(task.P > 0, task.P * np.log(np.where(task.P > 0, task.P, 1.0)), 0.0)
-        entropy = -p_log_p.sum(axis=-1).mean()
-        return np.array([task.horizon, task.reward_mean.mean(), task.reward_mean.std(), entropy], dtype=float)
+        return np.array([task.horizon], dtype=float)  # P and the reward means stay hidden: the agent must act
 
     def to_mdp(self, task: RandomMDPTask) -> TabularMDP:
         """The MDP with R = the reward means, gamma = 1, no terminal state, start in state 0.

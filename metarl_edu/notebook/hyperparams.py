@@ -98,9 +98,14 @@ def _grid_axes(result: SweepResult) -> tuple[list[float], list[float]]:
 class SweepHeatmap(widgets.VBox):
     """Pick a task (or the mean over all tasks) and see its score over the (alpha, epsilon) grid.
 
+    Every cell shows the mean score and, below it, its spread: the standard deviation over the seeds for one task,
+    over the tasks for the mean. The colour scale is the same for every choice (from the lowest mean score of any
+    task, or 0, up to 1 = optimal), so that colours compare across tasks.
+
     Attributes:
         task: the Dropdown (value -1: the mean over all tasks; i: task i). output: the plot.
-        alphas, epsilons: the grid's axes. values: (n_alpha, n_epsilon) the scores shown now.
+        alphas, epsilons: the grid's axes. values, spread: (n_alpha, n_epsilon) the means and spreads shown now.
+        vmin, vmax: the fixed colour scale.
         best: (alpha, epsilon) of the best cell shown now; best_constant: that of the mean over all tasks.
     """
 
@@ -110,6 +115,8 @@ class SweepHeatmap(widgets.VBox):
         index = {(s.alpha, s.epsilon): k for k, s in enumerate(result.settings)}
         order = [[index[(a, e)] for e in self.epsilons] for a in self.alphas]
         self.tables = result.mean_scores[:, np.array(order)]  # (n_tasks, n_alpha, n_epsilon)
+        self.seed_spread = result.scores.std(axis=2)[:, np.array(order)]  # (n_tasks, n_alpha, n_epsilon)
+        self.vmin, self.vmax = min(0.0, float(self.tables.min())), 1.0
         mean = self.tables.mean(axis=0)
         i, j = np.unravel_index(np.argmax(mean), mean.shape)
         self.best_constant = (self.alphas[i], self.epsilons[j])
@@ -126,6 +133,7 @@ class SweepHeatmap(widgets.VBox):
     def redraw(self) -> None:
         t = self.task.value
         self.values = self.tables.mean(axis=0) if t < 0 else self.tables[t]
+        self.spread = self.tables.std(axis=0) if t < 0 else self.seed_spread[t]
         i, j = np.unravel_index(np.argmax(self.values), self.values.shape)
         self.best = (self.alphas[i], self.epsilons[j])
         self.output.outputs = (_png_output(self._figure()),)
@@ -133,11 +141,12 @@ class SweepHeatmap(widgets.VBox):
     def _figure(self) -> Figure:
         fig = Figure(figsize=(6.4, 4.4))
         ax = fig.add_subplot()
-        im = ax.imshow(self.values, cmap="viridis", origin="lower", aspect="auto")
-        fig.colorbar(im, ax=ax, label="score (0 random, 1 optimal)")
+        im = ax.imshow(self.values, cmap="viridis", origin="lower", aspect="auto", vmin=self.vmin, vmax=self.vmax)
+        fig.colorbar(im, ax=ax, label="score (0 random, 1 optimal); same scale for every task")
         for i in range(len(self.alphas)):
             for j in range(len(self.epsilons)):
-                ax.text(j, i, f"{self.values[i, j]:.2f}", ha="center", va="center", fontsize=8, color="white")
+                ax.text(j, i, f"{self.values[i, j]:.2f}\n±{self.spread[i, j]:.2f}", ha="center", va="center",
+                        fontsize=7, color="white")
         best = (self.alphas.index(self.best[0]), self.epsilons.index(self.best[1]))
         const = (self.alphas.index(self.best_constant[0]), self.epsilons.index(self.best_constant[1]))
         ax.scatter([best[1]], [best[0]], marker="*", s=500, facecolor="none", edgecolor="red", linewidth=2,
@@ -147,7 +156,8 @@ class SweepHeatmap(widgets.VBox):
         ax.set_xticks(range(len(self.epsilons)), [f"{e:g}" for e in self.epsilons])
         ax.set_yticks(range(len(self.alphas)), [f"{a:g}" for a in self.alphas])
         ax.set(xlabel="epsilon (exploration rate)", ylabel="alpha (step size)")
-        name = "mean over all tasks" if self.task.value < 0 else f"task {self.task.value}"
+        name = ("mean over all tasks (± sd over tasks)" if self.task.value < 0
+                else f"task {self.task.value} (± sd over {self.result.scores.shape[2]} seeds)")
         ax.set_title(f"Score after {self.result.n_episodes} episodes: {name}", fontsize=10)
         ax.legend(loc="upper left", bbox_to_anchor=(1.3, 1.0), fontsize=8, facecolor="silver")
         fig.tight_layout()

@@ -11,9 +11,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from metarl_edu.agents import QLearningAgent
-from metarl_edu.envs.gridworld import GridWorld, GridWorldEnv
-from metarl_edu.mdp import policy_evaluation, value_iteration
+from metarl_edu.envs.gridworld import GridWorld
+from metarl_edu.mdp import policy_evaluation, uniform_policy, value_iteration
 from metarl_edu.notebook.plots import plot_values
 from metarl_edu.notebook.widgets import _png_output
 
@@ -107,56 +106,97 @@ def plot_paths_on_grid(
     return ax
 
 
+@dataclasses.dataclass(frozen=True)
+class SeedRuns:
+    """Q-learning runs of one setting on one gridworld, one row per seed, scored exactly on the task.
+
+    Attributes:
+        returns: (n_seeds, n_episodes) undiscounted training returns.
+        policies: (n_seeds, S, A) the greedy policy of each learned table (ties to the lowest action).
+        values: (n_seeds, S) the exact value of each greedy policy under the TASK's discount ``grid.gamma``.
+        v_star: (S,) the task's optimal values. start: the start state.
+    """
+
+    returns: np.ndarray
+    policies: np.ndarray
+    values: np.ndarray
+    v_star: np.ndarray
+    start: int
+
+    @property
+    def v_start(self) -> np.ndarray:
+        """(n_seeds,) each learned policy's exact value at the start."""
+        return self.values[:, self.start]
+
+
+def q_learning_seeds(grid: GridWorld, alpha: float, epsilon: float, gamma: float, n_episodes: int,
+                     n_seeds: int = 5, seed: int = 0) -> SeedRuns:
+    """Train Q-learning with a constant ``alpha`` and ``epsilon`` and the LEARNER's discount ``gamma`` on
+    ``grid`` for ``n_episodes`` episodes (100 steps at most), ``n_seeds`` independent times, and score each
+    greedy policy exactly with the task's own discount ``grid.gamma``: the learner's gamma is a knob, the task's
+    is the goal, and the knob must not move the goal."""
+    from metarl_edu.fast.qlearning import BatchedQLearning
+    from metarl_edu.mdp import greedy_policy
+
+    batch = BatchedQLearning([grid.mdp] * n_seeds, alpha=alpha, gamma=gamma, epsilon=epsilon, seed=seed,
+                             progress=False, max_steps=100)
+    returns = batch.train(n_episodes)
+    policies = np.stack([greedy_policy(q, tol=0.0) for q in batch.q])
+    values = np.stack([policy_evaluation(grid.mdp, pi) for pi in policies])
+    return SeedRuns(returns, policies, values, value_iteration(grid.mdp)[0], int(np.argmax(grid.mdp.start)))
+
+
 class QLearningExplorer(widgets.VBox):
-    """Sliders for alpha, epsilon, gamma and the number of episodes above a learning curve and the learned
-    greedy policy on a gridworld; it trains a fresh :class:`QLearningAgent` (fixed seed) on every change.
+    """Sliders for alpha, epsilon, the learner's gamma and the number of episodes above the learning curve and the
+    learned greedy policies on a gridworld. Every change trains ``n_seeds`` fresh learners (fixed seeds) and scores
+    each greedy policy exactly under the task's own discount (:func:`q_learning_seeds`).
 
     Attributes:
         alpha, epsilon, gamma, episodes: the sliders; output: the plot.
-        returns: (episodes,) returns of the latest run; q: its (S, A) table;
-        v_greedy_start, v_star_start: exact value of the learned greedy policy and of the optimum at the start.
+        runs: the latest :class:`SeedRuns`. returns: (n_seeds, episodes) its training returns.
+        v_greedy_start: (n_seeds,) exact value of each learned greedy policy at the start, under the task's gamma;
+        v_star_start: the optimum there.
     """
 
     def __init__(self, grid: GridWorld, alpha: float, epsilon: float, gamma: float, n_episodes: int,
-                 seed: int) -> None:
-        self.base_grid, self.seed = grid, seed
-        slider = dict(continuous_update=False, style={"description_width": "70px"})
+                 seed: int, n_seeds: int) -> None:
+        self.grid, self.seed, self.n_seeds = grid, seed, n_seeds
+        slider = dict(continuous_update=False, style={"description_width": "110px"})
         self.alpha = widgets.FloatSlider(value=alpha, min=0.01, max=1.0, step=0.01, description="alpha", **slider)
         self.epsilon = widgets.FloatSlider(value=epsilon, min=0.0, max=1.0, step=0.01, description="epsilon",
                                            **slider)
-        self.gamma = widgets.FloatSlider(value=gamma, min=0.0, max=0.99, step=0.01, description="gamma", **slider)
+        self.gamma = widgets.FloatSlider(value=gamma, min=0.0, max=0.99, step=0.01, description="learner's gamma",
+                                         **slider)
         self.episodes = widgets.IntSlider(value=n_episodes, min=10, max=2000, step=10, description="episodes",
                                           **slider)
         self.output = widgets.Output()
         super().__init__([widgets.HBox([self.alpha, self.epsilon]), widgets.HBox([self.gamma, self.episodes]),
                           self.output])
+        # one colour scale for every setting: from the random policy's values to the optimum's
+        self.vmax = float(np.abs(np.concatenate([value_iteration(grid.mdp)[0],
+                                                 policy_evaluation(grid.mdp, uniform_policy(grid.mdp))])).max())
         for control in (self.alpha, self.epsilon, self.gamma, self.episodes):
             control.observe(lambda change: self.redraw(), names="value")
         self.redraw()
 
     def redraw(self) -> None:
-        grid = dataclasses.replace(self.base_grid, gamma=float(self.gamma.value))
-        env = GridWorldEnv(layout="\n".join(grid.layout), slip=grid.slip, step_reward=grid.step_reward,
-                           goal_reward=grid.goal_reward, pit_reward=grid.pit_reward)
-        agent = QLearningAgent(env, alpha=self.alpha.value, gamma=grid.gamma, epsilon=self.epsilon.value,
-                               seed=self.seed, progress=False, max_steps=100)
-        self.returns = agent.train(int(self.episodes.value))
-        self.q = agent.q.copy()
-        pi = agent.greedy_policy()
-        v_star, _ = value_iteration(grid.mdp)
-        start = int(np.argmax(grid.mdp.start))
-        self.v_star_start = float(v_star[start])
-        self.v_greedy_start = float(policy_evaluation(grid.mdp, pi)[start])
-        self.output.outputs = (_png_output(self._figure(grid, pi)),)
+        self.runs = q_learning_seeds(self.grid, self.alpha.value, self.epsilon.value, self.gamma.value,
+                                     int(self.episodes.value), self.n_seeds, self.seed)
+        self.returns = self.runs.returns
+        self.v_greedy_start = self.runs.v_start
+        self.v_star_start = float(self.runs.v_star[self.runs.start])
+        self.output.outputs = (_png_output(self._figure()),)
 
-    def _figure(self, grid: GridWorld, pi: np.ndarray) -> Figure:
-        fig = Figure(figsize=(12, 3.6))
+    def _figure(self) -> Figure:
+        fig = Figure(figsize=(12, 3.8))
         ax_curve, ax_grid = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
-        plot_learning_curves({"Q-learning": self.returns}, ax=ax_curve, window=20,
-                             title="Return per training episode (exploring)")
-        plot_values(grid, self.q.max(axis=1), pi, ax=ax_grid,
-                    title=f"max_a q(s, a) and greedy policy: v(start) = {self.v_greedy_start:.2f} "
-                          f"(best {self.v_star_start:.2f})")
+        plot_learning_curves({"Q-learning": self.returns}, ax=ax_curve, window=20, ylim=(-3.0, 1.0),
+                             title="Return per training episode (exploring); mean and standard error")
+        v = self.v_greedy_start
+        plot_values(self.grid, self.runs.values.mean(axis=0), self.runs.policies.mean(axis=0), ax=ax_grid,
+                    vmax=self.vmax, title=f"greedy policies, exact value at the task's gamma {self.grid.gamma:g}\n"
+                                          f"v(start) = {v.mean():.3f} ± {v.std():.3f} over {v.size} seeds "
+                                          f"(best {self.v_star_start:.3f})")
         fig.tight_layout()
         return fig
 
@@ -168,20 +208,26 @@ def q_learning_explorer(
     gamma: float = 0.9,
     n_episodes: int = 300,
     seed: int = 0,
+    n_seeds: int = 5,
 ) -> QLearningExplorer:
-    """Train Q-learning on a gridworld live: move a slider and the learning curve and greedy policy redraw.
+    """Train Q-learning on a gridworld live: move a slider and the learning curve and greedy policies redraw.
+
+    The heatmap shows the exact values of the learned greedy policies under the task's own discount (the grid's
+    ``gamma``), averaged over the seeds, and arrows as long as the fraction of seeds that chose each action; the
+    colour scale stays fixed as the sliders move.
 
     Args:
-        grid: a GridWorld or layout; default lesson 01's world with slip 0.2 and step cost 0.04.
-        alpha, epsilon, gamma, n_episodes: starting values of the sliders.
-        seed: the agent's seed (fixed, so that only the sliders change the result).
+        grid: a GridWorld or layout; default lesson 01's world with slip 0.2, step cost 0.04 and gamma 0.9.
+        alpha, epsilon, gamma, n_episodes: starting values of the sliders (``gamma`` is the learner's discount).
+        seed: the seed of the first run (fixed, so that only the sliders change the result). n_seeds: runs per
+            setting.
     """
     if grid is None:
         grid = GridWorld.from_layout("small", slip=0.2, step_reward=-0.04)
     elif isinstance(grid, str):
         grid = GridWorld.from_layout(grid)
-    return QLearningExplorer(grid, alpha, epsilon, gamma, n_episodes, seed)
+    return QLearningExplorer(grid, alpha, epsilon, gamma, n_episodes, seed, n_seeds)
 
 
-__all__ = ["QLearningExplorer", "greedy_path", "moving_average", "plot_learning_curves",
-           "plot_paths_on_grid", "q_learning_explorer"]
+__all__ = ["QLearningExplorer", "SeedRuns", "greedy_path", "moving_average", "plot_learning_curves",
+           "plot_paths_on_grid", "q_learning_explorer", "q_learning_seeds"]

@@ -22,18 +22,28 @@ N_TASK_SEEDS = 100  # the replay widget offers tasks 0..99
 
 
 # ============================================================================================== tables and plots
-def format_results(results: Mapping[str, Result], title: str = "") -> str:
+def format_results(results: Mapping[str, Result], title: str = "", paper: Mapping[str, float] | None = None,
+                   paper_name: str = "paper") -> str:
     """A plain-text table: mean total reward per trial with its 95% confidence interval, best first; for bandits
-    also the mean regret against always pulling the best arm."""
+    also the mean regret against always pulling the best arm.
+
+    ``paper`` adds a column headed ``paper_name``: the published total of each player it names (keyed as in
+    ``results``), and "-" for a player it does not report.
+    """
     bandits = all(isinstance(r, BanditResult) for r in results.values())
     width = max(len(name) for name in results) + 2
-    header = f"{'':<{width}}{'mean total':>11}{'95% CI':>17}" + (f"{'regret':>9}" if bandits else "")
+    paper_width = max(len(paper_name), 6) + 2
+    header = (f"{'':<{width}}{'mean total':>11}{'95% CI':>17}" + (f"{'regret':>9}" if bandits else "")
+              + (f"{paper_name:>{paper_width}}" if paper is not None else ""))
     lines = [title] if title else []
     lines.append(header)
     for name, r in sorted(results.items(), key=lambda item: -item[1].mean_total):
         lo, hi = r.total_ci
         line = f"{name:<{width}}{r.mean_total:>11.2f}{f'[{lo:.2f}, {hi:.2f}]':>17}"
-        lines.append(line + (f"{r.mean_regret:>9.2f}" if bandits else ""))
+        line += f"{r.mean_regret:>9.2f}" if bandits else ""
+        if paper is not None:
+            line += f"{paper[name]:>{paper_width}.1f}" if name in paper else f"{'-':>{paper_width}}"
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -123,7 +123,8 @@ def bench_hyperparams(n_tasks: int = 50, n_episodes: int = 100, n_naive: int = 2
 
     (a) one at a time: ``QLearningAgent`` on the task's env, then its greedy policy scored exactly (``n_naive``
         evaluations);
-    (b) :func:`~metarl_edu.studies.hyperparams.sweep`: ``n_tasks`` tasks x 36 settings, batched.
+    (b) :func:`~metarl_edu.studies.hyperparams.sweep`: ``n_tasks`` tasks x 30 settings (a 3 x 3 x 2 x 2 grid, less the
+        duplicates of epsilon 1), batched.
 
     Medians over ``repeats`` interleaved runs, and the ratio (b)/(a).
     """

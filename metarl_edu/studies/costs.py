@@ -141,6 +141,32 @@ def maml_sinusoid_cost() -> CostRow:
     return run
 
 
+def maml_rl_cost() -> CostRow:
+    """MAML for RL on 2D navigation (lesson 08), with the paper's meta-batch of 20 tasks x 20 trajectories and the
+    library's two inner steps: meta-iterations of :class:`~metarl_edu.maml_rl.MAMLAgent`. Every step the agent
+    samples counts, inner batches and D' alike (the agent's own ``env_steps``).
+
+    Importing torch and building the agent happen here, before the clock starts; the run uses one torch thread.
+    """
+    import torch
+
+    from metarl_edu.envs.navigation import Navigation2DFamily
+    from metarl_edu.maml_rl import MAMLAgent
+
+    agent = MAMLAgent(Navigation2DFamily(), seed=0, verbose=False)
+
+    def run() -> tuple[Any, int]:
+        n, threads, before = size(quick=1, full=10), torch.get_num_threads(), agent.env_steps
+        torch.set_num_threads(1)
+        try:
+            history = agent.train(n, progress=False)
+        finally:
+            torch.set_num_threads(threads)
+        return history, agent.env_steps - before
+
+    return run
+
+
 def rl2_bandit_cost() -> CostRow:
     """RL^2 training iterations on bandits with n = 10 pulls and k = 5 arms (lesson 09's preset); one pull of one
     trial is one environment step, rollouts and gradient steps included.
@@ -177,5 +203,6 @@ def course_methods(torch_methods: bool = True) -> dict[str, CostRow]:
     }
     if torch_methods:
         methods["MAML sinusoid meta-steps (07, data points)"] = maml_sinusoid_cost()
+        methods["MAML-RL, 2D navigation (08)"] = maml_rl_cost()
         methods["RL^2 training, bandits n=10 (09)"] = rl2_bandit_cost()
     return methods

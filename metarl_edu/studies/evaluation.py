@@ -197,6 +197,9 @@ def _task_means(values: Any, name: str, max_ndim: int) -> np.ndarray:
     return values
 
 
+BOOTSTRAP_CHUNK = 1 << 20  # resampled indices drawn at once (8 MB of int64), whatever n_boot and n_tasks
+
+
 def _percentile_bootstrap(
     per_task: np.ndarray, n_boot: int, ci: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,12 +207,21 @@ def _percentile_bootstrap(
 
     Each bootstrap replicate ``b`` draws n_tasks task indices with replacement; ``counts[b, i]`` is how often task
     ``i`` was drawn, so the replicate's mean is ``counts[b] @ per_task / n_tasks`` (no (n_boot, n_tasks, *rest)
-    copy of the data is made). Returns ``(estimate, low, high)``, each of shape ``rest``.
+    copy of the data is made). The replicates are drawn in chunks of rows, about :data:`BOOTSTRAP_CHUNK` indices
+    at a time, so memory stays bounded for any ``n_boot * n_tasks``; numpy's generator gives the same indices
+    drawn in chunks as in one ``rng.integers(0, n, size=(n_boot, n))``, so the intervals are those of one draw.
+    Returns ``(estimate, low, high)``, each of shape ``rest``.
     """
     n = per_task.shape[0]
-    idx = rng.integers(0, n, size=(n_boot, n))  # idx[b] = the tasks of replicate b
-    counts = np.bincount((np.arange(n_boot)[:, None] * n + idx).ravel(), minlength=n_boot * n).reshape(n_boot, n)
-    replicates = counts @ per_task.reshape(n, -1) / n  # (n_boot, prod(rest))
+    flat = per_task.reshape(n, -1)
+    replicates = np.empty((n_boot, flat.shape[1]))
+    rows = max(1, BOOTSTRAP_CHUNK // n)
+    for start in range(0, n_boot, rows):
+        stop = min(n_boot, start + rows)
+        idx = rng.integers(0, n, size=(stop - start, n))  # idx[b] = the tasks of replicate start + b
+        counts = np.bincount((np.arange(stop - start)[:, None] * n + idx).ravel(),
+                             minlength=(stop - start) * n).reshape(stop - start, n)
+        replicates[start:stop] = counts @ flat / n
     low, high = np.quantile(replicates, [(1.0 - ci) / 2.0, (1.0 + ci) / 2.0], axis=0)
     rest = per_task.shape[1:]
     return per_task.mean(axis=0), low.reshape(rest), high.reshape(rest)

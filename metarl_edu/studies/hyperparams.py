@@ -9,7 +9,9 @@ protocol):
 2. **use**: for a new task, read its features and let the model pick alpha, epsilon, gamma and the epsilon schedule;
 3. **evaluate**: on held-out tasks that step 1 never saw (:func:`compare_on_held_out`), next to
    ``QLearningAgent``'s defaults, the single best setting over the training tasks, and a per-task oracle that
-   searches on the very task it is scored on (an upper bound, never used to choose anything).
+   searches the grid on the very task it is scored on, with a few runs of its own (a search no method can afford
+   on a new task, used for nothing else; not an upper bound: a choice made from a few noisy runs per setting can
+   be worse than one made from many tasks' runs).
 
 What one run is worth (its *score*). Q-learning with one :class:`Setting` learns on one task for ``n_episodes``
 episodes (:class:`~metarl_edu.fast.qlearning.BatchedQLearning`, many runs at once). Then the greedy policy ``pi`` of its
@@ -145,9 +147,15 @@ def default_setting() -> Setting:
 
 def setting_grid(alphas: Sequence[float], epsilons: Sequence[float], gammas: Sequence[float],
                  schedules: Sequence[str] = SCHEDULES) -> tuple[Setting, ...]:
-    """Every combination of the given values: ``len(alphas) * len(epsilons) * len(gammas) * len(schedules)``
-    settings, alpha varying slowest."""
-    return tuple(Setting(a, e, g, s) for a, e, g, s in itertools.product(alphas, epsilons, gammas, schedules))
+    """Every distinct combination of the given values, alpha varying slowest: ``len(alphas) * len(epsilons) *
+    len(gammas) * len(schedules)`` settings, less the duplicates.
+
+    A linear schedule that ends at epsilon 1 starts at 1 too: it is the constant epsilon 1. When both schedules
+    are asked for, that setting is kept once, as ``"constant"``, so that no setting is swept (and counted) twice.
+    """
+    both = "constant" in schedules and "linear" in schedules
+    return tuple(Setting(a, e, g, s) for a, e, g, s in itertools.product(alphas, epsilons, gammas, schedules)
+                 if not (both and s == "linear" and e == 1.0))
 
 
 def random_settings(n: int, rng: np.random.Generator, alpha: tuple[float, float] = (0.01, 1.0),
@@ -637,7 +645,7 @@ class MLPScores(HyperparameterModel):
 class MethodSummary:
     """One row of a results table: a method's mean score on held-out tasks with its bootstrap interval, and the
     fraction of the gap between the defaults and the oracle that it closes, (mean - defaults) / (oracle -
-    defaults)."""
+    defaults): above 1 when the method beats the oracle, which is a noisy search and no upper bound."""
 
     name: str
     ci: ConfidenceInterval
@@ -690,8 +698,9 @@ def compare_on_held_out(family: TaskFamily, split: TaskSplit, result: SweepResul
 
     ``"defaults"`` (:func:`default_setting`) comes first; ``"oracle"`` last: for each held-out task, the best
     setting of the sweep's grid found by a sweep on that task alone with ``oracle_seeds`` repetitions of its own
-    (a search that no method can afford on a new task; an upper bound, used for nothing else). All methods are
-    then scored in one batch with fresh repetitions, so the oracle's search noise does not flatter it.
+    (a search that no method can afford on a new task, used for nothing else). All methods are then scored in one
+    batch with fresh repetitions, so the oracle's search noise does not flatter it; the same noise makes its
+    choice imperfect, so it is a reference, not an upper bound, and a method may score above it.
 
     ``rng`` is passed on to :func:`score_runs` (tests). Raises :class:`~metarl_edu.studies.evaluation.TaskLeakError` if
     the sweep or the split's training tasks include a held-out task.

@@ -11,17 +11,31 @@ and :mod:`metarl_edu.studies.mdp_baselines`.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import json
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from metarl_edu.config import size
+from metarl_edu.config import quick, size
 from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
-from metarl_edu.rl2 import CHECKPOINT_FILE, RL2Agent, RL2Config, RL2Error, collect_trials, torch_threads
+from metarl_edu.rl2 import (
+    CHECKPOINT_FILE,
+    RL2Agent,
+    RL2Config,
+    RL2Error,
+    collect_trials,
+    pretrained,
+    pretrained_name,
+    torch_threads,
+)
 from metarl_edu.studies.bandit_baselines import BanditResult
 from metarl_edu.studies.mdp_baselines import TrialResult
 
@@ -45,9 +59,68 @@ def train_rl2(config: RL2Config, *, progress: bool = True, checkpoint_dir: str |
     return agent.train(progress=progress, checkpoint_dir=checkpoint_dir, threads=threads)
 
 
+# ============================================================================= reproducible training runs
+RUN_EVAL_TASKS, RUN_EVAL_SEED = 1000, 12345  # held-out tasks of a run's eval.json (never drawn in training)
+LOG_FILE, EVAL_FILE = "log.csv", "eval.json"
+LOG_COLUMNS = ("iteration", "mean_total", "entropy", "kl", "policy_loss", "value_loss", "grad_norm", "seconds")
+
+
+def train_run(task: Literal["bandit", "mdp"], n_episodes: int, seed: int, out: str | Path, *, k: int = 5,
+              n_iterations: int | None = None, progress: bool = True, **overrides) -> dict:
+    """Train the course's RL^2 preset (:func:`preset`; full mode's sizes unless in quick mode) with ``seed`` and
+    write the run to ``out``: ``rl2.pt`` (the agent), ``log.csv`` (one row per iteration: the batch's mean trial
+    total, entropy, KL between the policy before and after the last update, losses, gradient norm, wall time) and
+    ``eval.json`` (the command, the config, and the totals on ``RUN_EVAL_TASKS`` held-out tasks drawn with
+    ``RUN_EVAL_SEED``). ``overrides``: :class:`~metarl_edu.rl2.RL2Config` fields. Returns the evaluation record."""
+    settings = {"n_iterations": n_iterations} if n_iterations is not None else {}
+    config = preset(task, n_episodes, k=k, seed=seed, **settings, **overrides)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    agent, rows, start = RL2Agent(config), [], time.perf_counter()
+    for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=config.name):
+        with torch_threads(1):
+            stats = agent.train_step()
+        rows.append({"iteration": iteration, **{c: round(stats[c], 6) for c in LOG_COLUMNS[1:-1]},
+                     "seconds": round(time.perf_counter() - start, 2)})
+    train_seconds = time.perf_counter() - start
+    agent.save(out)
+    with open(out / LOG_FILE, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    result = evaluate_rl2(agent, n_tasks=RUN_EVAL_TASKS, rng=RUN_EVAL_SEED)
+    words = ["metarl-edu", "train", "rl2", "--task", task, "--episodes", str(n_episodes), "--seed", str(seed)]
+    words += (["--k", str(k)] if task == "bandit" else []) + (["--iterations", str(n_iterations)] if settings else [])
+    for key, value in overrides.items():
+        words += ["--set", f"{key}={json.dumps(value)}"]
+    record = {"command": " ".join(words + ["--out", str(out)]), "config": dataclasses.asdict(config),
+              "eval_tasks": RUN_EVAL_TASKS, "eval_seed": RUN_EVAL_SEED, "train_seconds": round(train_seconds, 1),
+              "mean_total": round(result.mean_total, 4), "totals": np.round(result.totals, 4).tolist()}
+    (out / EVAL_FILE).write_text(json.dumps(record, indent=1))
+    return record
+
+
+def shipped_rl2_runs() -> list[Path]:
+    """The run folders shipped with the package (``metarl_edu/data/rl2``), each loadable with
+    :func:`metarl_edu.rl2.pretrained`."""
+    root = Path(str(resources.files("metarl_edu") / "data" / "rl2"))
+    return sorted(p for p in root.iterdir() if (p / EVAL_FILE).is_file()) if root.is_dir() else []
+
+
+def read_rl2_run(path: str | Path) -> dict:
+    """A run's ``eval.json`` and its ``log.csv`` (``record["log"]``: a dict of columns of floats)."""
+    path = Path(path)
+    record = json.loads((path / EVAL_FILE).read_text())
+    with open(path / LOG_FILE) as f:
+        rows = list(csv.DictReader(f))
+    record["log"] = {c: np.array([float(r[c]) for r in rows]) for c in LOG_COLUMNS}
+    return record
+
+
 # ========================================================================================= evaluation
 def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generator | int = 0,
-                 greedy: bool = False, threads: int | None = 1) -> BanditResult | TrialResult:
+                 greedy: bool = False, threads: int | None = 1, reset_each_episode: bool = False
+                 ) -> BanditResult | TrialResult:
     """Play one trial on each of ``n_tasks`` fresh tasks; the mean total reward per trial with a 95% CI.
 
     For bandits the tasks are drawn exactly as :func:`~metarl_edu.studies.bandit_baselines.evaluate_strategy`
@@ -55,7 +128,8 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
     same bandits, and the result is a :class:`~metarl_edu.studies.bandit_baselines.BanditResult`. For MDPs it is a
     :class:`~metarl_edu.studies.mdp_baselines.TrialResult`, comparable with
     :func:`~metarl_edu.studies.mdp_baselines.evaluate_mdp_baseline` on the same seed. Held out: the training
-    generator is never used here. ``threads`` as in :meth:`RL2Agent.train`.
+    generator is never used here. ``threads`` as in :meth:`RL2Agent.train`. ``reset_each_episode``: the ablation of
+    :func:`~metarl_edu.rl2.collect_trials` (the memory emptied at every episode, not only at the trial's start).
     """
     if n_tasks < 2:
         raise RL2Error(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
@@ -64,12 +138,41 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
     tasks = c.sample_tasks(n_tasks, rng)
     start = time.perf_counter()
     with torch_threads(threads):
-        batch = collect_trials(agent.policy, tasks, c.n_episodes, rng, greedy=greedy)
+        batch = collect_trials(agent.policy, tasks, c.n_episodes, rng, greedy=greedy,
+                               reset_each_episode=reset_each_episode)
     seconds = time.perf_counter() - start
     totals = batch.r.double().sum(0).numpy()
     if c.task == "bandit":
         return BanditResult(c.name, c.n_episodes, c.k, totals=totals, best_means=tasks.best_means, seconds=seconds)
     return TrialResult(c.name, c.n_episodes, totals, seconds)
+
+
+def course_agents(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, seeds: range = range(5), *,
+                  progress: bool = True) -> list[RL2Agent]:
+    """The agents lesson 09 scores. Full mode: the shipped agents of ``seeds`` (:func:`metarl_edu.rl2.pretrained`,
+    each made by ``metarl-edu train rl2`` with the command in its ``eval.json``). Quick mode: one small agent
+    trained live with the quick preset, so that the lesson shows training as it happens."""
+    if quick():
+        return [train_rl2(preset(task, n_episodes, k=k), progress=progress)]
+    shipped = {p.name for p in shipped_rl2_runs()}
+    found = [s for s in seeds if pretrained_name(task, n_episodes, k, s) in shipped]
+    if not found:
+        raise RL2Error(f"no shipped agents for {task}, n = {n_episodes}; train some with 'metarl-edu train rl2'")
+    return [pretrained(task, n_episodes, k if task == "bandit" else None, s) for s in found]
+
+
+def evaluate_seeds(agents: list[RL2Agent], n_tasks: int = 1000, *, rng: int = 0, reset_each_episode: bool = False
+                   ) -> tuple[BanditResult | TrialResult, np.ndarray]:
+    """Every agent (one per training seed) on the same ``n_tasks`` held-out tasks (the integer seed ``rng``).
+
+    Returns ``(result, per_seed)``: ``result`` is an :func:`evaluate_rl2` result whose ``totals`` are each task's
+    total averaged over the seeds, so that it pairs with the baselines task by task; ``per_seed`` holds each
+    seed's mean total, shape (n_seeds,), whose spread is the variation between training runs."""
+    results = [evaluate_rl2(a, n_tasks=n_tasks, rng=rng, reset_each_episode=reset_each_episode) for a in agents]
+    totals = np.mean([r.totals for r in results], axis=0)
+    seconds = sum(r.seconds for r in results)
+    return (dataclasses.replace(results[0], totals=totals, seconds=seconds),
+            np.array([r.mean_total for r in results]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,4 +251,5 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
     return RL2Config(**{**settings, **overrides})
 
 
-__all__ = ["TrialRecord", "evaluate_rl2", "preset", "record_trial", "train_rl2"]
+__all__ = ["TrialRecord", "course_agents", "evaluate_rl2", "evaluate_seeds", "preset", "read_rl2_run", "record_trial",
+           "shipped_rl2_runs", "train_rl2", "train_run"]

@@ -83,6 +83,17 @@ class SinusoidTasks:
         y = amplitude[:, None, None] * np.sin(x - phase[:, None, None])
         return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
 
+    def mean_function(self, x: np.ndarray) -> np.ndarray:
+        """The average task ``E[A sin(x - phi)]`` at ``x``, what a network fitted to all tasks at once converges to.
+
+        ``A`` and ``phi`` are independent, so it is ``E[A] E[sin(x - phi)]``, and for ``phi ~ U[a, b]``
+        ``E[sin(x - phi)] = (cos(x - b) - cos(x - a)) / (b - a)``. With the paper's ranges, ``E[A] = 2.55`` and
+        ``phi ~ U[0, pi]``: ``-(2 * 2.55 / pi) cos x = -1.62 cos x``, not 0 (the phases cover half a period only).
+        """
+        (a_lo, a_hi), (lo, hi) = self.amplitude, self.phase
+        x = np.asarray(x, dtype=float)
+        return (a_lo + a_hi) / 2 * (np.cos(x - hi) - np.cos(x - lo)) / (hi - lo)
+
     def meta_batch(self, n_tasks: int, k: int, rng: np.random.Generator) -> tuple[tuple, tuple]:
         """Fresh tasks with a support set and a query set of ``k`` points each: ``((x_s, y_s), (x_q, y_q))``."""
         amplitude, phase = self.sample(n_tasks, rng)

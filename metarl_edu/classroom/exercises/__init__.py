@@ -18,4 +18,5 @@ from metarl_edu.classroom.exercises import (  # noqa: F401
     l08_maml_rl,
     l09_rl2,
     l10_evaluation,
+    l11_inferring_the_task,
 )

@@ -9,13 +9,19 @@ import numpy as np
 
 from metarl_edu.agents import Discretizer
 from metarl_edu.agents import discretize as _reference
-from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, call_unchanged, fmt, register
 
 
 def _expect_index(fn: Callable[..., Any], obs: Any, low: Any, high: Any, bins: Any, expected: int,
                   mistakes: tuple[tuple[int, str], ...] = ()) -> None:
-    got = fn(np.array(obs, dtype=float), np.array(low, dtype=float), np.array(high, dtype=float),
-             np.array(bins, dtype=int))
+    args = (np.array(obs, dtype=float), np.array(low, dtype=float), np.array(high, dtype=float),
+            np.array(bins, dtype=int))
+    got = call_unchanged(fn, args, ("obs", "low", "high", "bins"), advice={
+        "obs": "compute with new arrays, such as `(obs - low) / (high - low)`, instead of `obs -= low`: the "
+               "observation belongs to the caller"})
+    if isinstance(got, (tuple, list)) or (isinstance(got, np.ndarray) and got.ndim == 1):
+        raise Failure(f"return ONE int, the flattened index, not the bin of each dimension {fmt(got)}: combine "
+                      "them row-major (np.ravel_multi_index)")
     if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer)):
         raise Failure(f"return an int state index; got {type(got).__name__}: {fmt(got)}")
     if got == expected:
@@ -29,6 +35,19 @@ def _expect_index(fn: Callable[..., Any], obs: Any, low: Any, high: Any, bins: A
         if len(hints) == 1:
             message += f". Hint: {hints[0]}"
     raise Failure(message)
+
+
+def _mistakes(obs: np.ndarray, d: Discretizer) -> tuple[tuple[int, str], ...]:
+    """The index that typical mistakes give for ``obs`` under ``d`` (each paired with its hint)."""
+    low, high, bins = np.array(d.low), np.array(d.high), np.array(d.bins)
+    b = np.clip(np.floor((obs - low) / (high - low) * bins).astype(int), 0, bins - 1)
+    no_low = np.clip(np.floor(obs / (high - low) * bins).astype(int), 0, bins - 1)
+    return (
+        (int(np.ravel_multi_index(tuple(b), tuple(bins), order="F")),
+         "flatten row-major: the last dimension varies fastest (np.ravel_multi_index)"),
+        (int(np.ravel_multi_index(tuple(no_low), tuple(bins))),
+         "measure each value from the bottom of its range: (x - low) / (high - low) * bins"),
+    )
 
 
 def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
@@ -59,12 +78,24 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         d = Discretizer.for_cartpole(bins=(3, 4, 6, 12))
         rng = np.random.default_rng(0)
         for obs in rng.normal(scale=[1.5, 1.5, 0.15, 1.5], size=(200, 4)):
-            _expect_index(fn, obs, d.low, d.high, d.bins, d(obs))
+            _expect_index(fn, obs, d.low, d.high, d.bins, d(obs), mistakes=_mistakes(obs, d))
+
+    def random_boxes() -> None:
+        # Random ranges (not starting at 0) and bin counts in 1-3 dimensions, seeds 1-3, against the library.
+        for seed in (1, 2, 3):
+            rng = np.random.default_rng(seed)
+            d_dim = int(rng.integers(1, 4))
+            low = rng.uniform(-3, 1, size=d_dim)
+            d = Discretizer(tuple(int(b) for b in rng.integers(1, 7, size=d_dim)), tuple(low),
+                            tuple(low + rng.uniform(0.5, 4, size=d_dim)))
+            for obs in rng.uniform(low - 1, np.array(d.high) + 1, size=(50, d_dim)):
+                _expect_index(fn, obs, d.low, d.high, d.bins, d(obs), mistakes=_mistakes(obs, d))
 
     yield "one dimension, inside the range", one_dimension
     yield "one dimension, outside the range", clipping
     yield "two dimensions", two_dimensions
     yield "CartPole observations, 3 x 4 x 6 x 12 bins", cartpole
+    yield "random ranges and bins in 1-3 dimensions (seeds 1-3)", random_boxes
 
 
 DISCRETIZE = register(

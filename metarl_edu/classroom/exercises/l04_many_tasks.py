@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.cases import Exercise, Failure, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, call_unchanged, fmt, register
 from metarl_edu.classroom.references import held_out_split as _reference
 from metarl_edu.envs.tasks import GridTask, task_key
 from metarl_edu.studies.evaluation import TaskLeakError, check_disjoint
@@ -20,13 +20,16 @@ A, B, C, D, E, F = (GridTask((1, k), 0.0) for k in range(1, 7))
 
 
 def _split(fn: Callable[..., Any], tasks: list[Any], n_test: int, seed: int) -> tuple[list[Any], list[Any]]:
-    original = list(tasks)
-    out = fn(tasks, n_test, np.random.default_rng(seed))
-    if tasks != original:
-        raise Failure("the list of tasks passed in was changed; build new train and test lists instead")
+    out = call_unchanged(fn, (tasks, n_test, np.random.default_rng(seed)), ("tasks", "n_test", "rng"), advice={
+        "tasks": "build new train and test lists instead of shuffling or removing from the caller's list"})
     if not isinstance(out, tuple) or len(out) != 2:
         raise Failure(f"return a pair (train, test) of lists; got {type(out).__name__}: {fmt(out)}")
-    train, test = (list(part) for part in out)
+    try:
+        train, test = (list(part) for part in out)
+        for t in train + test:
+            task_key(t)
+    except TypeError:
+        raise Failure(f"train and test must be lists of tasks (the entries of `tasks`); got {fmt(out)}") from None
     return train, test
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_close, fmt, register
 from metarl_edu.classroom.references import held_out_scores as _held_out_reference
 from metarl_edu.classroom.references import ridge_fit as _ridge_reference
-from metarl_edu.classroom.wire import Spy
+from metarl_edu.classroom.wire import Spy, spied
 from metarl_edu.envs.tasks import GridTask, task_key
 from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
 from metarl_edu.studies.hyperparams import Setting
@@ -71,18 +71,31 @@ def _ridge_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], Non
             (np.array([13.0 / 12.0, 5.0 / 8.0]), "do not penalise the intercept: centre X and Y and penalise W only"),
         ))
 
-    def several_outputs() -> None:
-        rng = np.random.default_rng(0)
-        X, Y = rng.normal(size=(20, 3)) + 2.0, rng.normal(size=(20, 2))
-        W_expected, b_expected = _augmented_lstsq(X, Y, 0.5)
-        W, b = _fit(fn, X, Y, 0.5)
-        expect_close(W, W_expected, what="W (3 features, 2 outputs)")
-        expect_close(b, b_expected, what="b (2 outputs)")
+    def several_outputs(seed: int) -> Callable[[], None]:
+        def run() -> None:
+            rng = np.random.default_rng(seed)
+            X, Y = rng.normal(size=(20, 3)) + rng.normal(size=3) * 2.0, rng.normal(size=(20, 2))
+            W_expected, b_expected = _augmented_lstsq(X, Y, 0.5)
+            W, b = _fit(fn, X, Y, 0.5)
+            # Typical slips that a one-feature case cannot tell apart: one mean over all of X (X.mean()) instead of
+            # a mean per column, and lam added to every entry of Xc^T Xc instead of its diagonal.
+            Yc = Y - Y.mean(axis=0)
+            one_mean = X - X.mean()
+            Xc = X - X.mean(axis=0)
+            expect_close(W, W_expected, what="W (3 features, 2 outputs)", mistakes=(
+                (np.linalg.solve(one_mean.T @ one_mean + 0.5 * np.eye(3), one_mean.T @ (Y - Y.mean())),
+                 "centre each column with its own mean, X.mean(axis=0), not one mean over all of X"),
+                (np.linalg.solve(Xc.T @ Xc + 0.5, Xc.T @ Yc),
+                 "add lam to the DIAGONAL only: lam * np.eye(F), not lam added to every entry"),
+            ))
+            expect_close(b, b_expected, what="b (2 outputs)")
+        return run
 
     yield "a line through three points, lam = 0", line
     yield "two centred points, lam = 2", penalty
     yield "the intercept is not penalised, lam = 1", intercept_free
-    yield "3 features, 2 outputs, against least squares", several_outputs
+    yield "3 features, 2 outputs, against least squares", several_outputs(0)
+    yield "3 features, 2 outputs, other random data", several_outputs(7)
 
 
 # --------------------------------------------------------------------------------------------- the evaluation loop
@@ -91,33 +104,43 @@ A, B, C, D = (GridTask((1, k), 0.0) for k in range(1, 5))
 
 class _Spy(Spy):
     """A fit and a run that record how they are called; the chooser gives task (1, k) the setting alpha = k / 10.
-    (A :class:`~metarl_edu.classroom.wire.Spy`: what it recorded travels with the learner's answer.)"""
+    (A :class:`~metarl_edu.classroom.wire.Spy`: the learner's calls of it are made again where the grader judges.)
+
+    ``run_on`` collects the tasks of every call of ``run`` in order, so that one call with all the held-out tasks
+    and one call per task are both correct.
+    """
 
     def __init__(self) -> None:
         self.fitted_on: list[Any] | None = None
         self.chosen_for: list[Any] = []
         self.run_on: list[Any] | None = None
 
+    @spied
     def fit(self, train: Any) -> Callable[[Any], Setting]:
         self.fitted_on = list(train)
+        return self.choose
 
-        def choose(task: Any) -> Setting:
-            self.chosen_for.append(task)
-            return Setting(task.goal[1] / 10, 0.1, 0.9)
+    @spied
+    def choose(self, task: Any) -> Setting:
+        self.chosen_for.append(task)
+        return Setting(task.goal[1] / 10, 0.1, 0.9)
 
-        return choose
-
+    @spied
     def run(self, tasks: Any, settings: Any) -> np.ndarray:
-        self.run_on = list(tasks)
-        return np.array([[s.alpha, s.alpha + 1.0, s.alpha + 2.0] for s in settings])
+        tasks, settings = list(tasks), list(settings)
+        if len(tasks) != len(settings):
+            raise Failure(f"run(tasks, settings) needs one setting per task; got {len(tasks)} tasks and "
+                          f"{len(settings)} settings")
+        self.run_on = (self.run_on or []) + tasks
+        return np.array([[s.alpha, s.alpha + 1.0, s.alpha + 2.0] for s in settings]).reshape(len(tasks), 3)
 
 
-def _call(fn: Callable[..., Any], split: Any) -> tuple[_Spy, np.ndarray]:
-    spy = _Spy()
+def _call(fn: Callable[..., Any], split: Any, spy: _Spy | None = None) -> tuple[_Spy, np.ndarray]:
+    spy = _Spy() if spy is None else spy
     out = fn(spy.fit, split, spy.run)
     if out is None:
         raise Failure("the function returned None; return what run(...) returns")
-    return spy, np.asarray(out, dtype=float)
+    return spy, as_numbers(out, "the scores")
 
 
 def _loop_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
@@ -129,7 +152,11 @@ def _loop_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None
             raise Failure("the model was fitted on held-out task(s): give fit only split.train")
         if spy.run_on != [C, D]:
             raise Failure(f"run the held-out tasks split.test, in order; run got {fmt(spy.run_on)}")
-        expect_close(out, np.array([[0.3, 1.3, 2.3], [0.4, 1.4, 2.4]]), what="scores")
+        expected = np.array([[0.3, 1.3, 2.3], [0.4, 1.4, 2.4]])
+        if out.shape == expected.mean(axis=1).shape and np.allclose(out, expected.mean(axis=1)):
+            raise Failure("scores has shape (2,): return the (n_test, n_seeds) array of scores that run gives, one "
+                          "row per held-out task, not its mean over seeds")
+        expect_close(out, expected, what="scores")
 
     def fits_on_train() -> None:
         spy, _ = _call(fn, TaskSplit((A, B, C), (D,)))
@@ -145,9 +172,13 @@ def _loop_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None
     def leak() -> None:
         # B is in both lists: the split must be refused before anything is fitted.
         leaky = SimpleNamespace(train=[A, B], test=[B, C])
+        spy = _Spy()
         try:
-            spy, _ = _call(fn, leaky)
+            _call(fn, leaky, spy)
         except TaskLeakError:
+            if spy.fitted_on is not None or spy.run_on is not None:
+                raise Failure("the leaking split was refused only after the model was fitted (or run): call "
+                              "check_disjoint(split.train, split.test) first, before anything else") from None
             return
         except Failure:
             raise

@@ -1,4 +1,4 @@
-"""Lesson 09: UCB1's index, and the input vector of the RL^2 agent.
+"""Lesson 09: UCB1's index, the input vector of the RL^2 agent, and its memory over a trial.
 
 UCB1: ``U_a = Q_a + c * sqrt(2 ln t / n_a)``, ``+inf`` for an arm never pulled (Auer et al. 2002, Figure 1, with the
 exploration constant c). RL^2: ``x_t = [o_t, onehot(a_{t-1}), r_{t-1}, d_{t-1}]``, with an all-zero one-hot where
@@ -14,7 +14,11 @@ import numpy as np
 import torch
 
 from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_close, fmt, register
-from metarl_edu.classroom.references import rl2_input_reference, ucb1_index_reference
+from metarl_edu.classroom.references import (
+    rl2_input_reference,
+    trial_hidden_states_reference,
+    ucb1_index_reference,
+)
 
 
 # --------------------------------------------------------------------------------------------- UCB1's index
@@ -178,6 +182,119 @@ def _rl2_input_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[],
     yield "16 random MDP steps (S = 10, A = 5)", against_reference
 
 
+# ---------------------------------------------------------------------------------- the memory over a trial
+def _policy(n_inputs: int, seed: int) -> Any:
+    from metarl_edu.rl2 import RL2Policy
+
+    return RL2Policy(n_inputs, 3, 5, torch.Generator().manual_seed(seed))
+
+
+def _trials(n_trials: int, n_episodes: int, H: int, d_x: int, seed: int) -> list[list[torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(H, d_x, generator=g) for _ in range(n_episodes)] for _ in range(n_trials)]
+
+
+def _states(fn: Callable[..., Any], policy: Any, trials: list[list[torch.Tensor]]) -> list[np.ndarray]:
+    """The learner's hidden states, one (T, n_h) array per trial, with the container and shapes checked first."""
+    copies = [[x.clone() for x in trial] for trial in trials]
+    with torch.no_grad():
+        got = fn(policy, copies)
+    if got is None:
+        raise Failure("trial_hidden_states returned None; did you forget to `return` the list of tensors?")
+    if isinstance(got, torch.Tensor) and got.ndim == 3:
+        got = list(got)  # a stacked (n_trials, T, n_h) tensor is fine too
+    if not isinstance(got, (list, tuple)) or len(got) != len(trials):
+        raise Failure(f"return a list with one tensor per trial ({len(trials)} trials); got "
+                      f"{type(got).__name__}{'' if not hasattr(got, '__len__') else f' of length {len(got)}'}")
+    n_h = policy.gru.hidden_size
+    out = []
+    for i, (states, trial) in enumerate(zip(got, trials, strict=True)):
+        T = sum(len(x) for x in trial)
+        arr = as_numbers(states, f"trial {i}'s hidden states")
+        if arr.shape == (T, 1, n_h):
+            arr = arr[:, 0]
+        if arr.shape != (T, n_h):
+            raise Failure(f"trial {i} has {len(trial)} episodes, {T} steps in all: its hidden states must have shape "
+                          f"(T, n_h) = {(T, n_h)}, one row per step; got {arr.shape}")
+        out.append(arr)
+    if not all(torch.equal(a, b) for ta, tb in zip(copies, trials, strict=True) for a, b in zip(ta, tb, strict=True)):
+        raise Failure("the input tensors passed in were changed: read them, do not write into them")
+    return out
+
+
+def _variant(policy: Any, trials: list[list[torch.Tensor]], per_episode: bool, carry_over: bool) -> list[np.ndarray]:
+    """Hidden states with the memory emptied at every episode (``per_episode``) or never emptied between trials
+    (``carry_over``): the two mistakes the check names."""
+    out, h = [], torch.zeros(1, policy.gru.hidden_size)
+    with torch.no_grad():
+        for trial in trials:
+            if not carry_over:
+                h = torch.zeros(1, policy.gru.hidden_size)
+            steps = []
+            for episode in trial:
+                if per_episode:
+                    h = torch.zeros(1, policy.gru.hidden_size)
+                _, _, hs = policy(episode.unsqueeze(1), h)
+                steps.append(hs[:, 0])
+                h = hs[-1]
+            out.append(torch.cat(steps).double().numpy())
+    return out
+
+
+_PER_EPISODE_HINT = ("the memory was emptied at an episode boundary: keep h from the last step of one episode into "
+                     "the first step of the next episode of the SAME trial (the task has not changed); only a new "
+                     "trial starts from zeros")
+_CARRY_OVER_HINT = ("the second trial started from the first trial's last hidden state: a trial is a new task, so "
+                    "start each trial from h = zeros(1, n_h)")
+
+
+def _compare(got: list[np.ndarray], policy: Any, trials: list[list[torch.Tensor]], what: str) -> None:
+    want = [s.double().numpy() for s in trial_hidden_states_reference(policy, trials)]
+    mistakes = ((_variant(policy, trials, True, False), _PER_EPISODE_HINT),
+                (_variant(policy, trials, False, True), _CARRY_OVER_HINT),
+                (_variant(policy, trials, True, True), _PER_EPISODE_HINT))
+    for wrong, hint in mistakes:
+        if all(np.allclose(g, w, atol=1e-5) for g, w in zip(got, wrong, strict=True)) and not all(
+                np.allclose(g, w, atol=1e-5) for g, w in zip(got, want, strict=True)):
+            raise Failure(f"{what}: {hint}")
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        expect_close(g, w, atol=1e-5, what=f"{what}, trial {i}'s hidden states")
+
+
+def _trial_states_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
+    def first_step() -> None:
+        # one trial of one episode of one step: h_1 = GRU(x_1, h_0 = 0), the same as one call of the policy
+        policy, trials = _policy(4, 0), _trials(1, 1, 1, 4, 1)
+        _compare(_states(fn, policy, trials), policy, trials, "one step from an empty memory")
+
+    def two_episodes() -> None:
+        policy, trials = _policy(4, 2), _trials(1, 2, 3, 4, 3)
+        _compare(_states(fn, policy, trials), policy, trials, "one trial of 2 episodes of 3 steps")
+
+    def two_trials() -> None:
+        policy, trials = _policy(4, 4), _trials(2, 1, 4, 4, 5)
+        _compare(_states(fn, policy, trials), policy, trials, "two trials of one episode each")
+
+    def bandit_pulls() -> None:
+        # a bandit: every pull is an episode of one step (H = 1), and the memory runs across all of them
+        policy, trials = _policy(6, 6), _trials(3, 5, 1, 6, 7)
+        _compare(_states(fn, policy, trials), policy, trials, "three bandit trials of 5 pulls")
+
+    def ragged() -> None:
+        policy = _policy(4, 8)
+        g = torch.Generator().manual_seed(9)
+        trials = [[torch.randn(2, 4, generator=g), torch.randn(5, 4, generator=g)],
+                  [torch.randn(3, 4, generator=g)],
+                  [torch.randn(1, 4, generator=g), torch.randn(1, 4, generator=g), torch.randn(4, 4, generator=g)]]
+        _compare(_states(fn, policy, trials), policy, trials, "three trials with episodes of different lengths")
+
+    yield "one step from an empty memory", first_step
+    yield "one trial of 2 episodes", two_episodes
+    yield "two trials", two_trials
+    yield "bandit trials: one pull per episode", bandit_pulls
+    yield "episodes of different lengths", ragged
+
+
 UCB1_INDEX = register(
     Exercise(
         id="ucb1_index",
@@ -197,5 +314,15 @@ RL2_INPUT = register(
         reference_name="metarl_edu.classroom.references.rl2_input_reference",
         cases=_rl2_input_cases,
         equivalents=("metarl_edu.rl2.rl2_input",),
+    )
+)
+
+TRIAL_HIDDEN_STATES = register(
+    Exercise(
+        id="trial_hidden_states",
+        title="The memory over a trial",
+        reference=trial_hidden_states_reference,
+        reference_name="metarl_edu.classroom.references.trial_hidden_states_reference",
+        cases=_trial_states_cases,
     )
 )

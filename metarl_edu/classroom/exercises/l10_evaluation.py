@@ -22,13 +22,23 @@ from metarl_edu.studies.evaluation import TaskLeakError, check_disjoint
 
 # --------------------------------------------------------------------------------------------- bootstrap
 def _interval(fn: Callable[..., Any], values: np.ndarray, n_boot: int, seed: int, level: float) -> tuple[float, float]:
-    got = fn(values.copy(), n_boot, np.random.default_rng(seed), level)
+    given = values.copy()  # the learner gets a copy; a change to it is noticed, and the case's data stay intact
+    got = fn(given, n_boot, np.random.default_rng(seed), level)
+    if not np.array_equal(given, values):
+        raise Failure("the values passed in were changed (sorted or shuffled in place?): resample indices into "
+                      "them and leave the data as they are")
+    if hasattr(got, "__len__") and len(got) == n_boot and n_boot > 2:
+        raise Failure(f"you returned {n_boot} numbers, one per resample: return only the interval (low, high), "
+                      "the two quantiles of those resampled means")
     try:
         low, high = (float(x) for x in got)
     except (TypeError, ValueError):
         raise Failure(f"return a pair (low, high) of numbers; got {type(got).__name__}: {fmt(got)}") from None
-    if not (np.isfinite(low) and np.isfinite(high)) or low > high:
-        raise Failure(f"expected low <= high, both finite; got ({low:.4g}, {high:.4g})")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise Failure(f"expected two finite numbers; got ({low:.4g}, {high:.4g})")
+    if low > high:
+        raise Failure(f"expected low <= high; got ({low:.4g}, {high:.4g}): return the LOWER quantile "
+                      "(1 - level) / 2 first, then (1 + level) / 2")
     return low, high
 
 
@@ -122,14 +132,22 @@ def _tasks(n: int) -> list[GridTask]:
 
 def _split(fn: Callable[..., Any], tasks: list[Any], n_test: int, seed: int) -> tuple[list[Any], list[Any]]:
     original = list(tasks)
-    got = fn(tasks, n_test, np.random.default_rng(seed))
-    if tasks != original:
+    given = list(tasks)  # a copy: the case's own list stays intact, and a change to the copy is noticed
+    got = fn(given, n_test, np.random.default_rng(seed))
+    if given != original:
         raise Failure("the list of tasks passed in was changed (reordered?); shuffle indices or a copy instead")
     try:
         train, test = got
         train, test = list(train), list(test)
     except (TypeError, ValueError):
         raise Failure(f"return a pair (train, test) of lists; got {type(got).__name__}") from None
+    strangers = [x for x in train + test if not isinstance(x, GridTask)]
+    if strangers:
+        raise Failure(f"train and test must hold the tasks themselves; found {fmt(strangers[0])} "
+                      f"({type(strangers[0]).__name__}): use tasks[i], not the index i")
+    if len(test) == len(tasks) - n_test != n_test and len(train) == n_test:
+        raise Failure(f"test has {len(test)} tasks and train {len(train)}: return (train, test) in that order, "
+                      f"test holding the n_test = {n_test} held-out tasks")
     return train, test
 
 
@@ -151,7 +169,8 @@ def _split_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], Non
         tasks = _tasks(10)
         train, test = _split(fn, tasks, 3, 1)
         if len(test) != len(set(test)):
-            raise Failure("the same task appears twice in test: draw test tasks WITHOUT replacement")
+            raise Failure("the same task appears twice in test: draw test tasks WITHOUT replacement (rng.choice "
+                          "draws with replacement unless replace=False)")
         missing = [t for t in tasks if t not in train and t not in test]
         if missing:
             raise Failure(f"{len(missing)} task(s) are in neither train nor test, e.g. {missing[0]}: a split keeps "
@@ -173,11 +192,18 @@ def _split_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], Non
 
     def uniform() -> None:
         # Over 1000 seeds each of 10 tasks should be held out 3/10 of the time; the standard deviation of the
-        # frequency is sqrt(0.3 * 0.7 / 1000) = 0.015, so allow +-0.06 (4 sd).
+        # frequency is sqrt(0.3 * 0.7 / 1000) = 0.015, so allow +-0.06 (4 sd). Every one of these splits must also
+        # be a partition: drawing with replacement repeats a test task in 28 % of the splits, so it cannot pass
+        # by the luck of one seed.
         tasks = _tasks(10)
         counts = np.zeros(10)
         for s in range(1000):
-            for t in _split(fn, tasks, 3, 100 + s)[1]:
+            train, test = _split(fn, tasks, 3, 100 + s)
+            if len(set(test)) < len(test) or len(train) + len(test) != len(tasks) or set(train) & set(test):
+                raise Failure(f"with seed {100 + s} the split is not a partition of the tasks (test {fmt(test)}): "
+                              "draw the test tasks WITHOUT replacement: rng.permutation, or rng.choice(n, n_test, "
+                              "replace=False) (rng.choice draws with replacement by default)")
+            for t in test:
                 counts[tasks.index(t)] += 1
         freq = counts / 1000
         if np.all(np.abs(freq - 0.3) < 0.06):
