@@ -118,8 +118,12 @@ check("discounted_return", discounted_return)
 
 # %%
 ### BEGIN HIDDEN TESTS id=discounted_return
-assert abs(discounted_return([2.0] * 50, 0.9) - 2.0 * (1 - 0.9**50) / (1 - 0.9)) < 1e-9
-assert discounted_return([3.0], 0.0) == 3.0
+### PROBE
+_fifty = discounted_return([2.0] * 50, 0.9)
+_one = discounted_return([3.0], 0.0)
+### JUDGE
+assert abs(_fifty - 2.0 * (1 - 0.9**50) / (1 - 0.9)) < 1e-9
+assert _one == 3.0
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -147,14 +147,22 @@ check("bellman_expectation_backup", bellman_expectation_backup)
 
 # %%
 ### BEGIN HIDDEN TESTS id=bellman_expectation_backup
-from metarl_edu.mdp import TabularMDP as _MDP, bellman_expectation_backup as _ref_backup
+import numpy as np
+from metarl_edu.mdp import TabularMDP as _MDP
 
 _rng = np.random.default_rng(2024)
+_cases = []
 for _ in range(5):
     _m = _MDP(P=_rng.dirichlet(np.ones(4), size=(4, 3)), R=_rng.normal(size=(4, 3, 4)), gamma=0.8,
               terminal=_rng.random(4) < 0.3)
-    _v, _pi = _rng.normal(size=4), _rng.dirichlet(np.ones(3), size=4)
-    assert np.allclose(bellman_expectation_backup(_m, _v, _pi), _ref_backup(_m, _v, _pi))
+    _cases.append((_m, _rng.normal(size=4), _rng.dirichlet(np.ones(3), size=4)))
+### PROBE
+_backups = [bellman_expectation_backup(_m, _v.copy(), _pi.copy()) for _m, _v, _pi in _cases]
+### JUDGE
+from metarl_edu.mdp import bellman_expectation_backup as _ref_backup
+
+for (_m, _v, _pi), _got in zip(_cases, _backups, strict=True):
+    assert np.allclose(_got, _ref_backup(_m, _v, _pi))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -260,11 +268,20 @@ check("value_iteration", value_iteration)
 ### BEGIN HIDDEN TESTS id=value_iteration
 import itertools as _it
 
+import numpy as np
+from metarl_edu.mdp import TabularMDP as _MDP
+
 _rng = np.random.default_rng(7)
-for _ in range(3):
-    _m = _MDP(P=_rng.dirichlet(np.ones(3), size=(3, 2)), R=_rng.normal(size=(3, 2, 3)), gamma=0.7)
-    _best = np.max([policy_evaluation(_m, np.eye(2)[list(_acts)]) for _acts in _it.product(range(2), repeat=3)], 0)
-    assert np.allclose(value_iteration(_m)[0], _best, atol=1e-6)
+_mdps = [_MDP(P=_rng.dirichlet(np.ones(3), size=(3, 2)), R=_rng.normal(size=(3, 2, 3)), gamma=0.7)
+         for _ in range(3)]
+### PROBE
+_values = [value_iteration(_m)[0] for _m in _mdps]
+### JUDGE
+from metarl_edu.mdp import policy_evaluation as _evaluate
+
+for _m, _v in zip(_mdps, _values, strict=True):
+    _best = np.max([_evaluate(_m, np.eye(2)[list(_acts)]) for _acts in _it.product(range(2), repeat=3)], 0)
+    assert np.allclose(_v, _best, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]

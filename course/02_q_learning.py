@@ -83,9 +83,13 @@ check("epsilon_greedy", epsilon_greedy)
 
 # %%
 ### BEGIN HIDDEN TESTS id=epsilon_greedy
+import numpy as np
+### PROBE
 _rng = np.random.default_rng(11)
-_freq = np.bincount([epsilon_greedy(np.array([1.0, 1.0, 1.0, 0.0, 1.0]), 0.0, _rng) for _ in range(3000)], minlength=5)
-assert _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2, 4]] / 3000 - 0.25) < 0.05)
+_actions = [epsilon_greedy(np.array([1.0, 1.0, 1.0, 0.0, 1.0]), 0.0, _rng) for _ in range(3000)]
+### JUDGE
+_freq = np.bincount(_actions, minlength=5)
+assert len(_actions) == 3000 and _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2, 4]] / 3000 - 0.25) < 0.05)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -158,9 +162,13 @@ check("q_learning_update", q_learning_update)
 
 # %%
 ### BEGIN HIDDEN TESTS id=q_learning_update
+import numpy as np
+### PROBE
 _q = np.arange(6.0).reshape(3, 2)
 _new = q_learning_update(_q, 2, 0, -1.0, 2, False, 1.0, 0.5)
-assert np.isclose(_new[2, 0], -1.0 + 0.5 * 5.0) and np.array_equal(_q, np.arange(6.0).reshape(3, 2))
+_q_after = _q
+### JUDGE
+assert np.isclose(_new[2, 0], -1.0 + 0.5 * 5.0) and np.array_equal(_q_after, np.arange(6.0).reshape(3, 2))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -208,16 +216,23 @@ check("run_q_learning", run_q_learning)
 
 # %%
 ### BEGIN HIDDEN TESTS id=run_q_learning
-from metarl_edu.classroom.references import run_q_learning as _ref_loop
+import gymnasium as gym
+import numpy as np
 from metarl_edu.td import epsilon_greedy as _eg, q_learning_update as _qu
-
+### PROBE
+_runs = []
 for _seed in (7, 8):
-    _runs = []
-    for _fn in (run_q_learning, _ref_loop):
-        _lake = gym.make("FrozenLake-v1")
-        _lake.reset(seed=_seed)
-        _runs.append(_fn(_lake, 40, 0.3, 0.5, 0.95, np.random.default_rng(_seed), _eg, _qu))
-    assert np.allclose(_runs[0][0], _runs[1][0]) and np.allclose(_runs[0][1], _runs[1][1])
+    _lake = gym.make("FrozenLake-v1")
+    _lake.reset(seed=_seed)
+    _runs.append(run_q_learning(_lake, 40, 0.3, 0.5, 0.95, np.random.default_rng(_seed), _eg, _qu))
+### JUDGE
+from metarl_edu.classroom.references import run_q_learning as _ref_loop
+
+for _seed, _run in zip((7, 8), _runs, strict=True):
+    _lake = gym.make("FrozenLake-v1")
+    _lake.reset(seed=_seed)
+    _want = _ref_loop(_lake, 40, 0.3, 0.5, 0.95, np.random.default_rng(_seed), _eg, _qu)
+    assert np.allclose(_run[0], _want[0]) and np.allclose(_run[1], _want[1])
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -93,8 +93,13 @@ check("discretize", discretize)
 
 # %%
 ### BEGIN HIDDEN TESTS id=discretize
-assert discretize(np.array([0.5, 0.5, 0.5]), np.zeros(3), np.ones(3), np.array([2, 2, 2])) == 7
-assert discretize(np.array([-1.0, 9.0]), np.zeros(2), np.ones(2), np.array([5, 5])) == 4
+import numpy as np
+### PROBE
+_cube = discretize(np.array([0.5, 0.5, 0.5]), np.zeros(3), np.ones(3), np.array([2, 2, 2]))
+_outside = discretize(np.array([-1.0, 9.0]), np.zeros(2), np.ones(2), np.array([5, 5]))
+### JUDGE
+assert _cube == 7
+assert _outside == 4
 ### END HIDDEN TESTS
 
 # %% [markdown]

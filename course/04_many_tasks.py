@@ -126,8 +126,15 @@ check("held_out_split", held_out_split)
 
 # %%
 ### BEGIN HIDDEN TESTS id=held_out_split
-_tasks = grid_tasks[:3] * 3
-_train, _test = held_out_split(_tasks, 2, np.random.default_rng(5))
+import numpy as np
+from metarl_edu.envs.tasks import GridTask
+
+_tasks = [GridTask((1, 3), 0.1), GridTask((2, 2), 0.0), GridTask((3, 1), 0.2)] * 3
+### PROBE
+_train, _test = held_out_split(list(_tasks), 2, np.random.default_rng(5))
+### JUDGE
+from metarl_edu.studies.evaluation import check_disjoint
+
 check_disjoint(_train, _test)
 assert len(_test) == 2 and len(_train) == 3
 ### END HIDDEN TESTS

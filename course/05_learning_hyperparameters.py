@@ -139,8 +139,14 @@ check("ridge_fit", ridge_fit)
 
 # %%
 ### BEGIN HIDDEN TESTS id=ridge_fit
-_W, _b = ridge_fit(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]]), np.array([[1.0], [2.0], [4.0], [4.0]]), 0.0)
-assert np.allclose(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]]) @ _W + _b, [[1.0], [2.0], [4.0], [4.0]], atol=0.5)
+import numpy as np
+
+_X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+_Y = np.array([[1.0], [2.0], [4.0], [4.0]])
+### PROBE
+_W, _b = ridge_fit(_X.copy(), _Y.copy(), 0.0)
+### JUDGE
+assert np.allclose(_X @ _W + _b, _Y, atol=0.5)
 assert _W.shape == (2, 1) and _b.shape == (1,)
 ### END HIDDEN TESTS
 
@@ -216,12 +222,19 @@ check("held_out_scores", held_out_scores)
 # %%
 ### BEGIN HIDDEN TESTS id=held_out_scores
 from types import SimpleNamespace as _NS
-from metarl_edu.studies.evaluation import TaskLeakError as _Leak
+
+import numpy as np
+from metarl_edu.envs.tasks import GridTask
+
+_task = GridTask((2, 3), 0.1)
+### PROBE
 try:
-    held_out_scores(lambda train: (lambda task: None), _NS(train=[split.test[0]], test=[split.test[0]]), lambda t, s: np.zeros((1, 1)))
-    raise AssertionError("a leaking split was accepted")
-except _Leak:
-    pass
+    held_out_scores(lambda train: (lambda task: None), _NS(train=[_task], test=[_task]), lambda t, s: np.zeros((1, 1)))
+    _refused = None
+except Exception as _error:  # the split leaks: it must be refused with TaskLeakError
+    _refused = type(_error).__name__
+### JUDGE
+assert _refused == "TaskLeakError", "a leaking split was accepted"
 ### END HIDDEN TESTS
 
 # %% [markdown]

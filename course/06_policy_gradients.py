@@ -107,7 +107,10 @@ check("reward_to_go", reward_to_go)
 
 # %%
 ### BEGIN HIDDEN TESTS id=reward_to_go
+import torch
+### PROBE
 _G = reward_to_go(torch.tensor([[1.0], [2.0]]), torch.tensor([[False], [True]]), torch.tensor([[False], [False]]), 0.5)
+### JUDGE
 assert torch.allclose(torch.as_tensor(_G, dtype=torch.float32), torch.tensor([[2.0], [2.0]]))
 ### END HIDDEN TESTS
 
@@ -144,10 +147,15 @@ check("reinforce_loss", reinforce_loss)
 
 # %%
 ### BEGIN HIDDEN TESTS id=reinforce_loss
+import torch
+### PROBE
 _lp = torch.tensor([[-1.0], [-1.0]], requires_grad=True)
 _loss = reinforce_loss(_lp, torch.tensor([[2.0], [1.0]]), torch.tensor([[1.0], [1.0]]))
-assert abs(float(_loss) - 1.0) < 1e-6  # -(-1 * 1 + -1 * 0) / 1
-assert torch.allclose(torch.autograd.grad(_loss, _lp)[0], torch.tensor([[-1.0], [0.0]]))
+_value = float(_loss.detach())
+_grad = torch.autograd.grad(_loss, _lp)[0]
+### JUDGE
+assert abs(_value - 1.0) < 1e-6  # -(-1 * 1 + -1 * 0) / 1
+assert torch.allclose(_grad, torch.tensor([[-1.0], [0.0]]))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -252,8 +260,15 @@ check("reinforce", reinforce)
 
 # %%
 ### BEGIN HIDDEN TESTS id=reinforce
+import gymnasium as gym
+import numpy as np
+from metarl_edu.nets import CategoricalMLPPolicy
+### PROBE
 _policy = CategoricalMLPPolicy(obs_dim=4, n_actions=2, hidden_sizes=(4,), seed=5)
 _curve = reinforce(gym.make("CartPole-v1"), _policy, 2, batch_size=2, lr=0.05, seed=5)
+### JUDGE
+from metarl_edu.pg import train_reinforce
+
 _reference = CategoricalMLPPolicy(obs_dim=4, n_actions=2, hidden_sizes=(4,), seed=5)
 assert np.allclose(_curve, train_reinforce(gym.make("CartPole-v1"), _reference, 2, batch_size=2, lr=0.05, seed=5,
                                            progress=False), atol=1e-3)
@@ -346,7 +361,10 @@ check("gae", gae)
 
 # %%
 ### BEGIN HIDDEN TESTS id=gae
+import torch
+### PROBE
 _A = gae(torch.tensor([[1.0], [1.0]]), torch.tensor([[0.0], [0.0]]), 0.5, 1.0)
+### JUDGE
 assert torch.allclose(torch.as_tensor(_A, dtype=torch.float32), torch.tensor([[1.5], [1.0]]))
 ### END HIDDEN TESTS
 

@@ -103,8 +103,11 @@ check("inner_update", inner_update)
 
 # %%
 ### BEGIN HIDDEN TESTS id=inner_update
-_new = inner_update({"a": torch.tensor(3.0)}, {"a": torch.tensor(-1.0)}, 0.5)
-assert abs(float(_new["a"]) - 3.5) < 1e-12
+import torch
+### PROBE
+_new_a = float(inner_update({"a": torch.tensor(3.0)}, {"a": torch.tensor(-1.0)}, 0.5)["a"])
+### JUDGE
+assert abs(_new_a - 3.5) < 1e-12
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -141,13 +144,18 @@ check("meta_loss", meta_loss)
 
 # %%
 ### BEGIN HIDDEN TESTS id=meta_loss
+import torch
+### PROBE
 _model = torch.nn.Linear(1, 1, bias=False).double()
 _w = {"weight": torch.tensor([[2.0]], dtype=torch.float64, requires_grad=True)}
 _x = torch.tensor([[1.0]], dtype=torch.float64)
-# w' = 2 - 0.1 * 2 * (2 - 1) = 1.8; L = (1.8 - 0)^2 = 3.24; dL/dw = 2 * 1.8 * (1 - 0.2) = 2.88
 _loss = meta_loss(_model, _w, ((_x, _x), (_x, 0 * _x)), 0.1)
-assert abs(float(_loss) - 3.24) < 1e-9
-assert abs(float(torch.autograd.grad(_loss, _w["weight"])[0]) - 2.88) < 1e-9
+_value = float(_loss.detach())
+_meta_grad = float(torch.autograd.grad(_loss, _w["weight"])[0])
+### JUDGE
+# w' = 2 - 0.1 * 2 * (2 - 1) = 1.8; L = (1.8 - 0)^2 = 3.24; dL/dw = 2 * 1.8 * (1 - 0.2) = 2.88
+assert abs(_value - 3.24) < 1e-9
+assert abs(_meta_grad - 2.88) < 1e-9
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -93,18 +93,21 @@ check("adapt_step", adapt_step)
 
 # %%
 ### BEGIN HIDDEN TESTS id=adapt_step
+import torch
 from metarl_edu.nets import CategoricalMLPPolicy
 from metarl_edu.pg import Episodes
-
+### PROBE
 _policy = CategoricalMLPPolicy(1, 2, hidden_sizes=())
 _params = {k: torch.zeros_like(v) for k, v in _policy.params().items()}
 _ones = torch.ones((1, 2))
 _e = Episodes(torch.ones((1, 2, 1)), torch.tensor([[0, 1]]), torch.tensor([[1.0, 0.0]]), _ones.bool(),
               ~_ones.bool(), _ones, torch.ones((1, 2, 1)))
+_new_bias = adapt_step(_policy, _params, _e, 1.0)["logits.0.bias"]
+_untouched = float(_params["logits.0.bias"].abs().sum())
+### JUDGE
 # G = (1, 0), b = 1/2, A normalised = (1, -1); grad L = -(1/2)((1/2, -1/2) + (1/2, -1/2)) = -(1/2, -1/2)
-_new = adapt_step(_policy, _params, _e, 1.0)
-assert torch.allclose(_new["logits.0.bias"], torch.tensor([0.5, -0.5]), atol=1e-4)
-assert float(_params["logits.0.bias"].abs().sum()) == 0.0
+assert torch.allclose(_new_bias, torch.tensor([0.5, -0.5]), atol=1e-4)
+assert _untouched == 0.0
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -154,11 +157,24 @@ check("rl_meta_loss", rl_meta_loss)
 
 # %%
 ### BEGIN HIDDEN TESTS id=rl_meta_loss
-_theta = {k: v.detach().clone().requires_grad_(True) for k, v in policy.params().items()}
-_loss = rl_meta_loss(policy, _theta, before, after, 0.1, 0.99, adapt=step)
-_grads = torch.autograd.grad(_loss, list(_theta.values()))
-assert torch.isfinite(_loss) and all(torch.isfinite(g).all() for g in _grads)
-assert sum(float(g.abs().sum()) for g in _grads) > 0
+import torch
+from metarl_edu.classroom.exercises.l08_maml_rl import _meta_batch
+from metarl_edu.maml_rl import adapt_step as _library_step
+
+_nav_policy, _nav_params, _D, _D_prime = _meta_batch(5)
+### PROBE
+_theta = {k: v.clone().requires_grad_(True) for k, v in _nav_params.items()}
+_loss = rl_meta_loss(_nav_policy, _theta, _D, _D_prime, 0.1, 0.99, adapt=_library_step)
+_value = float(_loss.detach())
+_grads = [g.detach() for g in torch.autograd.grad(_loss, list(_theta.values()))]
+### JUDGE
+from metarl_edu.classroom.references import rl_meta_loss_reference as _reference
+
+_want_params = {k: v.clone().requires_grad_(True) for k, v in _nav_params.items()}
+_want = _reference(_nav_policy, _want_params, _D, _D_prime, 0.1, 0.99)
+_want_grads = torch.autograd.grad(_want, list(_want_params.values()))
+assert abs(_value - float(_want.detach())) < 1e-5
+assert all(torch.allclose(g.double(), w.double(), atol=1e-4) for g, w in zip(_grads, _want_grads, strict=True))
 ### END HIDDEN TESTS
 
 # %% [markdown]

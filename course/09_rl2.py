@@ -171,8 +171,13 @@ check("ucb1_index", ucb1_index)
 
 # %%
 ### BEGIN HIDDEN TESTS id=ucb1_index
-# one arm pulled twice with mean 1, one unpulled, t = 2, c = 2: 1 + 2 * sqrt(2 ln 2 / 2) = 1 + 2 * 0.8325546
-_u = np.asarray(ucb1_index(np.array([[1.0, 0.0]]), np.array([[2, 0]]), 2, 2.0), dtype=float)
+import numpy as np
+### PROBE
+# one arm pulled twice with mean 1, one unpulled, t = 2, c = 2
+_u = ucb1_index(np.array([[1.0, 0.0]]), np.array([[2, 0]]), 2, 2.0)
+### JUDGE
+# 1 + 2 * sqrt(2 ln 2 / 2) = 1 + 2 * 0.8325546
+_u = np.asarray(_u, dtype=float)
 assert abs(_u[0, 0] - 2.6651092) < 1e-6 and np.isposinf(_u[0, 1])
 ### END HIDDEN TESTS
 
@@ -232,8 +237,11 @@ check("rl2_input", rl2_input)
 
 # %%
 ### BEGIN HIDDEN TESTS id=rl2_input
+import torch
+### PROBE
 # two bandit trials, A = 2: the first has just started, the second pulled arm 0, which paid 1
 _x = rl2_input(torch.ones(2, 1), torch.tensor([-1, 0]), torch.tensor([0.0, 1.0]), torch.tensor([0.0, 1.0]), 2)
+### JUDGE
 assert torch.equal(_x, torch.tensor([[1.0, 0, 0, 0, 0], [1.0, 1, 0, 1, 1]]))
 ### END HIDDEN TESTS
 
@@ -306,10 +314,16 @@ check("trial_hidden_states", trial_hidden_states)
 
 # %%
 ### BEGIN HIDDEN TESTS id=trial_hidden_states
+import torch
+from metarl_edu.rl2 import RL2Agent
+from metarl_edu.studies.rl2 import preset
+
 # a trial of two one-step episodes: the second state is GRU(x_2, h_1), not GRU(x_2, 0)
 _policy = RL2Agent(preset("bandit", 2, k=2)).policy
 _x = [torch.ones(1, 5), torch.full((1, 5), 0.5)]  # d_x = 1 + k + 2
+### PROBE
 _h = trial_hidden_states(_policy, [_x])[0].detach()
+### JUDGE
 assert torch.allclose(_h, _policy(torch.cat(_x).unsqueeze(1))[2][:, 0].detach(), atol=1e-6)
 assert not torch.allclose(_h[1], _policy(_x[1].unsqueeze(1))[2][0, 0].detach(), atol=1e-6)
 ### END HIDDEN TESTS

@@ -71,9 +71,16 @@ check("meta_test_split", meta_test_split)
 
 # %%
 ### BEGIN HIDDEN TESTS id=meta_test_split
+import numpy as np
+from metarl_edu.envs.tasks import GridTask
+
 _tasks = [GridTask((1, c), 0.0) for c in range(1, 8)]
-_train, _test = meta_test_split(_tasks, 2, np.random.default_rng(0))
-assert len(_test) == 2 and sorted(_train + _test, key=str) == sorted(_tasks, key=str)
+### PROBE
+_train, _test = meta_test_split(list(_tasks), 2, np.random.default_rng(0))
+### JUDGE
+from metarl_edu.studies.evaluation import check_disjoint
+
+assert len(_test) == 2 and sorted(list(_train) + list(_test), key=str) == sorted(_tasks, key=str)
 check_disjoint(_train, _test)
 ### END HIDDEN TESTS
 
@@ -124,8 +131,13 @@ check("bootstrap_ci", bootstrap_ci)
 
 # %%
 ### BEGIN HIDDEN TESTS id=bootstrap_ci
-assert bootstrap_ci(np.array([2.0, 2.0, 2.0]), 100, np.random.default_rng(0), 0.95) == (2.0, 2.0)
-_low, _high = bootstrap_ci(np.arange(20.0), 2000, np.random.default_rng(1), 0.9)
+import numpy as np
+### PROBE
+_constant = bootstrap_ci(np.array([2.0, 2.0, 2.0]), 100, np.random.default_rng(0), 0.95)
+_interval = bootstrap_ci(np.arange(20.0), 2000, np.random.default_rng(1), 0.9)
+### JUDGE
+assert _constant == (2.0, 2.0)
+_low, _high = _interval
 assert _low < 9.5 < _high and _high - _low < 8
 ### END HIDDEN TESTS
 

@@ -90,7 +90,10 @@ check("beta_update", beta_update)
 
 # %%
 ### BEGIN HIDDEN TESTS id=beta_update
+import numpy as np
+### PROBE
 _a, _b = beta_update(np.array([[1.0, 4.0]]), np.array([[2.0, 1.0]]), np.array([0]), np.array([0.0]))
+### JUDGE
 assert np.allclose(_a, [[1, 4]]) and np.allclose(_b, [[3, 1]])
 ### END HIDDEN TESTS
 
@@ -150,7 +153,10 @@ check("bayes_backup", bayes_backup)
 
 # %%
 ### BEGIN HIDDEN TESTS id=bayes_backup
+import numpy as np
+### PROBE
 _q, _v = bayes_backup(np.array([[1.0, 1.0]]), np.array([[3.0, 1.0]]), np.array([[4.0, 0.0]]), np.array([[0.0, 2.0]]))
+### JUDGE
 assert np.allclose(_q, [[0.25 * 5, 0.5 * 1 + 0.5 * 2]]) and np.allclose(_v, [1.5])
 ### END HIDDEN TESTS
 
@@ -397,7 +403,11 @@ check("information_value", information_value)
 
 # %%
 ### BEGIN HIDDEN TESTS id=information_value
-assert abs(information_value(np.array([0.25, 0.75]), np.array([2.0, 4.0]), 3.0) - 0.5) < 1e-12
+import numpy as np
+### PROBE
+_value = information_value(np.array([0.25, 0.75]), np.array([2.0, 4.0]), 3.0)
+### JUDGE
+assert abs(_value - 0.5) < 1e-12
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -122,7 +122,10 @@ def add(a, b):
 
 # %%
 ### BEGIN HIDDEN TESTS id={hidden_id}
-assert add(2, 2) == 4
+### PROBE
+_four = add(2, 2)
+### JUDGE
+assert _four == 4
 ### END HIDDEN TESTS
 '''
 
@@ -145,7 +148,7 @@ def write_master(folder: Path, **changes) -> Path:
 def test_a_good_master_parses(tmp_path):
     lesson = load_lesson(write_master(tmp_path))
     assert [(e.id, e.points, e.hint) for e in lesson.exercises] == [("add", 1.0, "Use +")]
-    assert lesson.hidden_tests[0].code.strip() == "assert add(2, 2) == 4"
+    assert lesson.hidden_tests[0].parts == ("", "_four = add(2, 2)", "assert _four == 4")
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,13 @@ from grading_helpers import GOOD, LIMITS, ROOT, lesson_json, welcome
 from metarl_edu.classroom import cli
 from metarl_edu.classroom.grade import (
     LIMITS_SCRIPT,
+    Kernel,
     Outcome,
     _exercise_result,
     assemble,
     code_fingerprint,
     grade_folder,
+    judge_check_cell,
     kernel_user,
     load_plans,
     load_state,
@@ -38,7 +40,7 @@ from metarl_edu.classroom.grade import (
     state_key,
     write_gradebook,
 )
-from metarl_edu.classroom.sandbox import TAG, read_tag_line, tag_line
+from metarl_edu.classroom.sandbox import TAG, read_report_line, report_line
 
 PLANS = load_plans(ROOT / "course")
 
@@ -153,8 +155,9 @@ def test_answers_that_use_the_reference_score_zero(graded, name):
 
 
 def test_redefined_or_edited_checks_change_nothing(graded):
-    assert graded["rows"]["redefines_check"]["total"] == 0
-    assert reason(graded, "redefines_check").startswith("discounted_return: not attempted")
+    row = graded["rows"]["redefines_check"]
+    assert row["total"] == 0 and row["reason"].startswith("discounted_return: 0 of 6 checks passed")  # no answers
+    assert "the lesson's `check`" in row["review"] and "metarl_edu.classroom" in row["review"]
 
 
 def test_patching_the_library_changes_nothing(graded):
@@ -190,7 +193,8 @@ def test_asking_for_more_memory_than_the_machine_has(graded):
 
 def test_sys_exit_and_exit_do_not_stop_grading(graded):
     assert graded["rows"]["sys_exit"]["status"] == "ok"
-    assert "your exercise cell raised SystemExit: bye" in reason(graded, "sys_exit")
+    assert "your exercise cell raised SystemExit" in reason(graded, "sys_exit")
+    assert "bye" not in reason(graded, "sys_exit")  # the grader's words only, never the learner's text
 
 
 def test_a_killed_kernel_is_rerun_without_the_cell(graded):
@@ -283,26 +287,30 @@ def test_gradebook_round_trip(tmp_path):
             assert row[exercise_id] == expected
 
 
-def test_signed_lines_cannot_be_forged():
-    key, other = b"k" * 32, b"o" * 32
-    line = tag_line(key, {"kind": "check", "status": "failed"})
-    assert read_tag_line(key, line) == {"kind": "check", "status": "failed"}
-    assert read_tag_line(other, line) is None
-    assert read_tag_line(key, line.replace("failed", "passed")) is None
-    assert read_tag_line(key, f"{TAG} 00 {{}}") is None
+def test_reports_are_plain_data_and_capped():
+    line = report_line("n0", {"kind": "check", "cases": [{"outcome": "passed", "calls": []}]})
+    assert read_report_line(line) == ("n0", {"kind": "check", "cases": [{"outcome": "passed", "calls": []}]})
+    assert read_report_line(line.replace(TAG, "@@other@@")) is None
+    assert read_report_line(f"{TAG} n0 {{not json") is None
+    assert read_report_line(f"{TAG} n0 " + "[" * 500 + "]" * 500) is None  # nested too deeply to be a report
+    assert read_report_line(f"{TAG} n0 [1, 2]") is None  # not a record
 
 
 def test_cells_come_from_the_master_and_learner_cells_keep_their_place():
     nb = welcome(GOOD, added=("helper = 1",), check="print('all good')")
-    cells = assemble(PLANS["00_welcome"], [c for c in nb["cells"] if c["cell_type"] == "code"], "@@config@@")
+    cells = assemble(PLANS["00_welcome"], [c for c in nb["cells"] if c["cell_type"] == "code"])
     kinds = [c.kind for c in cells]
-    assert kinds[:3] == ["grader", "setup", "grader"]  # the grader's setup, the lesson's, the snapshot
+    assert kinds[:2] == ["grader", "setup"]  # the grader's first cell, then the lesson's setup
     learner = [c for c in cells if c.kind == "learner"]
     assert [c.exercise for c in learner] == ["discounted_return", "discounted_return"]
     assert learner[0].source.startswith(GOOD) and learner[1].source.startswith("helper = 1")
     check = next(c for c in cells if c.kind == "check")
-    assert "check(\"discounted_return\", discounted_return)" in check.source  # the master's, not "all good"
+    assert check.source == f"__metarl_edu_grader__.check('discounted_return', 'discounted_return', {check.nonce!r})"
     assert kinds.index("check") > kinds.index("learner") and kinds.index("hidden") == kinds.index("check") + 1
+    hidden = next(c for c in cells if c.kind == "hidden")
+    expected = "2.0 * (1 - 0.9**50) / (1 - 0.9)"  # the hidden tests' expected answer stays in the grader
+    assert expected in hidden.judge and expected not in hidden.source and "discounted_return([2.0]" in hidden.source
+    assert hidden.names == ("_fifty", "_one")
 
 
 def test_reading_never_raises(tmp_path):
@@ -340,20 +348,36 @@ def test_kernel_user_is_chosen_safely():
 
 def test_a_check_that_cannot_report_scores_zero_and_says_why():
     plan = PLANS["00_welcome"]
-    cells = assemble(plan, [c for c in welcome(GOOD)["cells"] if c["cell_type"] == "code"], "@@config@@")
+    cells = assemble(plan, [c for c in welcome(GOOD)["cells"] if c["cell_type"] == "code"])
     check = next(i for i, c in enumerate(cells) if c.kind == "check")
     ran = {i: Outcome("ok") for i in range(check)}
     ran[check] = Outcome("error", "NameError", "name '__metarl_edu_grader__' is not defined")  # deleted by learner
-    result = _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}}, LIMITS)
+    run = {"outcomes": ran, "fatal": {}, "verdicts": {check: judge_check_cell(cells[check], ran[check], ())}}
+    result = _exercise_result(plan.exercises[0], cells, run, LIMITS)
     assert (result["points"], result["status"]) == (0.0, "error")
-    assert result["reason"] == "the grader's check could not report (NameError: name '__metarl_edu_grader__' is " \
-                               "not defined)"
-    forged = dict(ran)
-    forged[check] = Outcome("ok", records=[{"kind": "check", "exercise": "discounted_return", "status": "passed",
-                                            "nonce": "not-this-cells-nonce"}])
-    assert _exercise_result(plan.exercises[0], cells, {"outcomes": forged, "fatal": {}}, LIMITS)["points"] == 0
+    assert result["reason"] == "the grader's check could not report (NameError)"
     del ran[check]
-    assert _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}}, LIMITS)["status"] == "not_run"
+    assert _exercise_result(plan.exercises[0], cells, {"outcomes": ran, "fatal": {}, "verdicts": {}},
+                            LIMITS)["status"] == "not_run"
+
+
+def test_a_forged_report_is_judged_by_the_grader():
+    plan = PLANS["00_welcome"]
+    cells = assemble(plan, [c for c in welcome(GOOD)["cells"] if c["cell_type"] == "code"])
+    check = next(c for c in cells if c.kind == "check")
+
+    def judged(record: dict, nonce: str = check.nonce) -> dict | None:
+        report = {"kind": "check", "exercise": "discounted_return", "nonce": nonce, **record}
+        return judge_check_cell(check, Outcome("ok", records=[report]), ("metarl_edu.mdp.discounted_return",))
+
+    assert judged({"status": "passed"}, nonce="another cell's") is None  # not this cell's report
+    claimed = judged({"status": "passed", "callable": True, "cases": [{"outcome": "passed"}] * 6})
+    assert (claimed["status"], claimed["n_passed"]) == ("failed", 0)  # a claim without answers earns nothing
+    wrong_inputs = {"args": "0" * 16, "value": 1.75}  # the right answer, but recorded for other inputs
+    forged = judged({"callable": True, "cases": [{"outcome": "passed", "calls": [wrong_inputs]}]})
+    assert forged["status"] == "failed" and forged["mismatch"]
+    confessed = judged({"callable": True, "cases": [], "hits": ["metarl_edu.mdp.discounted_return"]})
+    assert confessed["status"] == "reference"
 
 
 def test_without_course_the_lessons_give_the_same_plan_minus_hidden_tests():
@@ -390,3 +414,18 @@ def test_state_is_private_and_written_whole(tmp_path):
     os.symlink(tmp_path / "elsewhere.json", state / ("j" * 32 + ".json"))  # a planted link is replaced, not followed
     save_state(state, "j" * 32, {"total": 0.0})
     assert not (tmp_path / "elsewhere.json").exists() and load_state(state, "j" * 32) == {"total": 0.0}
+
+
+@pytest.mark.parametrize(("source", "status"), [
+    ("import sys\nwhile True:\n    sys.stdout.write('y' * 100000 + '\\n')", "flood"),  # large messages
+    ("from IPython.display import display\nwhile True:\n    display({'a': 1}, raw=True)", ("flood", "timeout")),
+])
+def test_a_flooding_cell_is_cut_by_the_graders_clock_and_caps(source, status):
+    kernel = Kernel(dataclasses.replace(LIMITS, cell_timeout=3))
+    try:
+        kernel.start()
+        outcome = kernel.run(source, 3)
+        assert outcome.status in (status if isinstance(status, tuple) else (status,)), outcome
+        assert outcome.seconds < 3 + 3 + 5  # the limit, the interrupt's grace, and a little slack
+    finally:
+        kernel.close()

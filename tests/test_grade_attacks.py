@@ -142,7 +142,7 @@ def stdout_flood(folder: Path) -> list[str]:
                   blank(("import sys\nwhile True:\n    sys.stdout.write('y' * 10000 + '\\n')",)))]
 
 
-@attack()
+@attack(slow=True)
 def display_flood(folder: Path) -> list[str]:
     """Publishes display messages without end: many small messages instead of a few big ones."""
     return [write(folder, "display_flood.ipynb",
@@ -153,6 +153,207 @@ def display_flood(folder: Path) -> list[str]:
 def huge_print(folder: Path) -> list[str]:
     """Prints 400 MB in one call: one message the grader used to read whole (2-2.8 GB of grader memory)."""
     return [write(folder, "huge_print.ipynb", blank(("print('x' * 400_000_000)",)))]
+
+
+# ============================================================================================ marks without the work
+def blank_with(exercise: str, added: tuple[str, ...] = ()) -> dict:
+    """Lesson 00 with the exercise cell replaced (and cells added after it)."""
+    return welcome(exercise, added=added)
+
+
+def visible_answers() -> str:
+    """A dict literal of every visible check's input and answer for ``discounted_return``: the checks are public,
+    so a learner can write this table without computing anything."""
+    from metarl_edu.classroom.checks import get_exercise
+
+    table = {}
+
+    def note(rewards, gamma):
+        table[(tuple(rewards), gamma)] = sum(gamma**t * r for t, r in enumerate(rewards))
+        return table[(tuple(rewards), gamma)]
+
+    for _description, run in get_exercise("discounted_return").cases(note):
+        run()
+    return f"_ANSWERS = {table!r}\n"
+
+
+@attack()
+def forged_report(folder: Path) -> list[str]:
+    """Prints, from an IPython hook that runs after each grader cell, a report made with the checks' own
+    recorder for a function that looks up the visible checks' answers: the old signed results could be forged
+    with the key; now a report only carries answers, which the grader replays through its own cases."""
+    source = visible_answers() + (
+        "from IPython import get_ipython\n"
+        "from metarl_edu.classroom import checks, sandbox\n\n"
+        "def _lookup(rewards, gamma):\n"
+        "    return _ANSWERS[(tuple(rewards), gamma)]\n\n"
+        "def _forge(result):\n"
+        "    cell = result.info.raw_cell or ''\n"
+        "    if cell.startswith('__metarl_edu_grader__.check('):\n"
+        "        nonce = cell.rsplit(\"'\", 2)[-2]\n"
+        "        record = checks.record_check('discounted_return', _lookup)\n"
+        "        print(sandbox.report_line(nonce, {'kind': 'check', 'exercise': 'discounted_return', **record}))\n\n"
+        "get_ipython().events.register('post_run_cell', _forge)\n"
+    )
+    return [write(folder, "forged_report.ipynb", blank(added=(source,)))]
+
+
+@attack()
+def lookup_table(folder: Path) -> list[str]:
+    """Answers the visible checks from a table of their answers (public in the library), without computing."""
+    source = visible_answers() + "\ndef discounted_return(rewards, gamma):\n" \
+                                 "    return _ANSWERS[(tuple(rewards), gamma)]\n"
+    return [write(folder, "lookup_table.ipynb", blank_with(source))]
+
+
+@attack()
+def expected_from_the_callers_frame(folder: Path) -> list[str]:
+    """Reads ``expected`` from the check's frame up the stack and returns it."""
+    source = (
+        "import sys\n\n"
+        "def discounted_return(rewards, gamma):\n"
+        "    frame = sys._getframe(1)\n"
+        "    while frame is not None:\n"
+        "        if 'expected' in frame.f_locals:\n"
+        "            return frame.f_locals['expected']\n"
+        "        frame = frame.f_back\n"
+        "    return 0.0\n"
+    )
+    return [write(folder, "frame_reading.ipynb", blank_with(source))]
+
+
+@attack()
+def equal_to_everything(folder: Path) -> list[str]:
+    """Returns a float whose comparisons always succeed (``==``, ``<``, ``isclose`` by way of ``__eq__``)."""
+    source = (
+        "class _Always(float):\n"
+        "    def __eq__(self, other):\n        return True\n\n"
+        "    def __ne__(self, other):\n        return False\n\n"
+        "    def __lt__(self, other):\n        return True\n\n"
+        "    def __hash__(self):\n        return 0\n\n"
+        "def discounted_return(rewards, gamma):\n    return _Always(0.0)\n"
+    )
+    return [write(folder, "equal_to_everything.ipynb", blank_with(source))]
+
+
+@attack()
+def runs_the_solution_notebook(folder: Path) -> list[str]:
+    """Finds ``solutions/`` beside the installed package (an editable install) and runs the solution's cell."""
+    source = (
+        "import json, pathlib\nimport metarl_edu\n\n"
+        "_root = pathlib.Path(metarl_edu.__file__).resolve().parents[1]\n"
+        "_nb = json.loads((_root / 'solutions' / '00_welcome.ipynb').read_text())\n"
+        "for _cell in _nb['cells']:\n"
+        "    if _cell.get('id') == 'exercise-discounted_return':\n"
+        "        exec(''.join(_cell['source']))\n"
+    )
+    return [write(folder, "runs_the_solution.ipynb", blank_with(source))]
+
+
+@attack()
+def execs_the_library_source(folder: Path) -> list[str]:
+    """Runs the library module's source through ``exec`` and takes its function: a copy the guards cannot see."""
+    source = (
+        "import inspect\nimport metarl_edu.mdp as _m\n\n_ns = {}\n"
+        "exec(inspect.getsource(_m), _ns)\ndiscounted_return = _ns['discounted_return']\n"
+    )
+    return [write(folder, "execs_library_source.ipynb", blank_with(source))]
+
+
+@attack()
+def copies_the_reference_code(folder: Path) -> list[str]:
+    """Builds a new function from the reference's code object, so no guard stands in the way."""
+    source = (
+        "import types\nimport metarl_edu.mdp\n\n"
+        "discounted_return = types.FunctionType(metarl_edu.mdp.discounted_return.__code__,\n"
+        "                                       metarl_edu.mdp.discounted_return.__globals__)\n"
+    )
+    return [write(folder, "copies_reference_code.ipynb", blank_with(source))]
+
+
+@attack()
+def hunts_for_hidden_answers(folder: Path) -> list[str]:
+    """A correct function that, each time it is called (the hidden tests too), searches the kernel's memory (every
+    object, its callers' frames and their code's constants) for the hidden tests' expected answers, and writes what
+    it finds to a file outside the kernel's folder."""
+    exfil = folder.parent / "exfil.jsonl"
+    source = (
+        f"import gc, json, sys\n_EXFIL = {str(exfil)!r}\n\n"
+        "_VISIBLE = {(1.0, 1.0, 1.0), (0.0, 0.0, 1.0), (1.0, 2.0, 3.0), (), (-1.0, 10.0)}\n\n"
+        "def discounted_return(rewards, gamma):\n"
+        "    found = []\n"
+        "    if tuple(rewards) not in _VISIBLE:  # not a visible check's input: the hidden tests are running\n"
+        "        for obj in gc.get_objects():\n"
+        "            if isinstance(obj, dict):\n"
+        "                found += [v[:3000] for v in list(obj.values())[:100] if isinstance(v, str) and '0.9' in v]\n"
+        "    frame = sys._getframe(1)\n"
+        "    while frame is not None:\n"
+        "        found += [repr(c) for c in frame.f_code.co_consts]\n"
+        "        found += [repr(v)[:3000] for v in frame.f_locals.values()]\n"
+        "        frame = frame.f_back\n"
+        "    with open(_EXFIL, 'a') as handle:\n"
+        "        handle.write(json.dumps(found) + '\\n')\n"
+        "    g = 0.0\n"
+        "    for r in reversed(rewards):\n"
+        "        g = r + gamma * g\n"
+        "    return g\n"
+    )
+    return [write(folder, "hunts_hidden_answers.ipynb", blank_with(source))]
+
+
+@attack(slow=True)
+def asks_a_subprocess(folder: Path) -> list[str]:
+    """Calls the library's function in a subprocess, out of reach of the kernel's guards."""
+    source = (
+        "import json, subprocess, sys\n\n"
+        "def discounted_return(rewards, gamma):\n"
+        "    code = ('import sys, json; from metarl_edu.mdp import discounted_return as d; '\n"
+        "            'print(d(json.loads(sys.argv[1]), float(sys.argv[2])))')\n"
+        "    out = subprocess.run([sys.executable, '-c', code, json.dumps(list(rewards)), repr(gamma)],\n"
+        "                         capture_output=True, text=True)\n"
+        "    return float(out.stdout)\n"
+    )
+    return [write(folder, "asks_a_subprocess.ipynb", blank_with(source))]
+
+
+@attack(slow=True)
+def patches_numpy_and_json(folder: Path) -> list[str]:
+    """Makes numpy's comparisons always succeed and JSON encode every result as a pass."""
+    source = (
+        "import json\nimport numpy\n\n"
+        "numpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n"
+        "json.JSONEncoder.encode = lambda self, o: '{\"status\": \"passed\"}'\n\n"
+        "def discounted_return(rewards, gamma):\n    return 0.0\n"
+    )
+    return [write(folder, "patches_numpy_and_json.ipynb", blank_with(source))]
+
+
+@attack(slow=True)
+def reads_cases_from_closures(folder: Path) -> list[str]:
+    """Takes the check cases' inputs and expected answers out of the registry's closures and answers from them."""
+    source = (
+        "from metarl_edu.classroom.checks import get_exercise\n\n"
+        "_table = {}\n"
+        "for _description, _run in get_exercise('discounted_return').cases(lambda r, g: 0.0):\n"
+        "    _d = _run.__defaults__\n"
+        "    _table[(tuple(_d[0]), _d[1])] = _d[2]\n\n"
+        "def discounted_return(rewards, gamma):\n    return _table[(tuple(rewards), gamma)]\n"
+    )
+    return [write(folder, "reads_cases_from_closures.ipynb", blank_with(source))]
+
+
+@attack(slow=True)
+def plants_a_startup_file(folder: Path) -> list[str]:
+    """Plants an IPython startup file, then kills its kernel, so that the rerun's kernel runs the file before the
+    grader's first cell."""
+    source = (
+        "import os, pathlib\n"
+        "_startup = pathlib.Path(os.environ.get('IPYTHONDIR', '.ipython')) / 'profile_default' / 'startup'\n"
+        "_startup.mkdir(parents=True, exist_ok=True)\n"
+        "(_startup / '00-forge.py').write_text('def discounted_return(rewards, gamma):\\n    return 1.75\\n')\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    return [write(folder, "plants_startup_file.ipynb", blank(added=(source,)))]
 
 
 # ============================================================================================ the class
@@ -172,10 +373,15 @@ def write_honest(folder: Path, honest: dict) -> None:
 
 
 def grade_class(base: Path, slow: bool) -> dict:
+    """Grade the class: the honest submissions and every attack (the slow ones too when ``slow``); in the full form
+    the honest submissions are also graded alone, for comparison."""
     honest = HONEST_FULL if slow else HONEST
-    alone = base / "alone"
-    write_honest(alone, honest)
-    grade_folder(alone, base / "alone.csv", course=ROOT / "course", limits=LIMITS, jobs=2, progress=False)
+    alone = None
+    if slow:
+        write_honest(base / "alone", honest)
+        grade_folder(base / "alone", base / "alone.csv", course=ROOT / "course", limits=LIMITS, jobs=2,
+                     progress=False)
+        alone = {r["submission"]: r for r in read_gradebook(base / "alone.csv")}
     folder = base / "class"
     write_honest(folder, honest)
     files: dict[str, list[str]] = {}
@@ -184,8 +390,7 @@ def grade_class(base: Path, slow: bool) -> dict:
             files[name] = fn(folder)
     summary = grade_folder(folder, base / "class.csv", course=ROOT / "course", limits=LIMITS, jobs=2,
                            progress=False)
-    return {"folder": folder, "files": files, "summary": summary, "honest": honest,
-            "alone": {r["submission"]: r for r in read_gradebook(base / "alone.csv")},
+    return {"folder": folder, "files": files, "summary": summary, "honest": honest, "alone": alone,
             "rows": {r["submission"]: r for r in read_gradebook(base / "class.csv")}}
 
 
@@ -213,13 +418,31 @@ def check_contained(graded: dict, name: str) -> None:
         assert row["total"] <= blank_total or row["review"], (name, row)
 
 
+def honest_rows() -> dict[str, tuple]:
+    """What each honest submission gets when graded alone (the full form also grades them alone to compare): the
+    wrong answer's count of passed checks is the self-study check's, which gives the grader's verdict."""
+    from metarl_edu.classroom.checks import run_check
+
+    wrong = run_check("discounted_return", lambda rewards, gamma: sum(rewards))
+    return {
+        "honest_solution.ipynb": (1.0, "ok", "", ""),
+        "honest_blank.ipynb": (0.0, "ok", "discounted_return: not attempted", ""),
+        "honest_wrong.ipynb": (0.0, "ok", f"discounted_return: {wrong.n_passed} of {wrong.n_cases} checks passed", ""),
+    }
+
+
 def check_run(graded: dict) -> None:
     expected = sorted([*graded["honest"], *(shown(f) for files in graded["files"].values() for f in files)])
     assert sorted(graded["rows"]) == expected  # one row per file, whatever the file did
     for name in graded["honest"]:
-        row, alone = graded["rows"][name], graded["alone"][name]
-        assert (row["total"], row["status"], row["reason"]) == (alone["total"], alone["status"], alone["reason"])
-    assert graded["alone"]["honest_solution.ipynb"]["total"] == 1 and graded["alone"][BLANK]["total"] == 0
+        row = graded["rows"][name]
+        got = (row["total"], row["status"], row["reason"], row["review"])
+        if graded["alone"] is not None:
+            alone = graded["alone"][name]
+            assert got == (alone["total"], alone["status"], alone["reason"], alone["review"]), name
+        expected_row = honest_rows().get(name)
+        if expected_row:
+            assert got == expected_row, name
 
 
 REDUCED = [name for name, (_, slow) in ATTACKS.items() if not slow]
@@ -276,12 +499,10 @@ def test_a_list_metadata_cell_is_treated_as_an_added_cell(reduced):
     assert reduced["rows"]["list_metadata.ipynb"]["status"] == "ok"
 
 
-@pytest.mark.parametrize(("file", "what"), [("stdout_flood.ipynb", "sent a message larger than 8 MiB"),
-                                            ("display_flood.ipynb", "ran past the time limit (4 s)")])
-def test_floods_are_cut_and_reported(reduced, file, what):
-    """A flood is cut by the grader's own clock or by its caps on output, and the row says so."""
-    row = reduced["rows"][file]
-    assert row["status"] == "ok" and f"your cell 5 {what}" in row["reason"], row
+@pytest.mark.slow
+def test_a_flood_of_small_messages_is_cut_by_the_graders_clock(full):
+    row = full["rows"]["display_flood.ipynb"]
+    assert row["status"] == "ok" and "your cell 5 ran past the time limit (4 s)" in row["reason"], row
 
 
 @pytest.mark.slow
@@ -308,3 +529,83 @@ def test_a_huge_print_leaves_the_graders_memory_bounded(tmp_path):
                           capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert int(done.stdout.split()[-1]) < 400, done.stdout  # MiB; the print alone is 400 MB
     assert "your cell 5 sent a message larger than 8 MiB" in done.stdout  # cut, and the row says so
+
+
+# ============================================================================================ what they got
+def test_a_forged_report_earns_nothing_and_is_flagged(reduced):
+    row = reduced["rows"]["forged_report.ipynb"]
+    assert row["total"] == 0 and "failed the hidden tests" in row["reason"]  # its stub cannot answer them
+    assert "several reports" in row["review"] and "metarl_edu.classroom" in row["review"]
+
+
+@pytest.mark.parametrize("file", ["lookup_table.ipynb", "frame_reading.ipynb"])
+def test_answers_from_the_visible_checks_fail_the_hidden_tests(reduced, file):
+    row = reduced["rows"][file]
+    assert row["total"] == 0 and "passed the checks but failed the hidden tests" in row["reason"], row
+
+
+def test_an_object_equal_to_everything_is_compared_as_a_number(reduced):
+    row = reduced["rows"]["equal_to_everything.ipynb"]
+    assert row["total"] == 0 and " of " in row["reason"] and "checks passed" in row["reason"]  # a plain 0.0
+
+
+@pytest.mark.parametrize(("file", "flag"), [("runs_the_solution.ipynb", "`exec`"),
+                                            ("execs_library_source.ipynb", "the module `inspect`")])
+def test_running_other_code_is_flagged_for_review(reduced, file, flag):
+    assert flag in reduced["rows"][file]["review"]
+
+
+def test_a_copy_of_the_reference_scores_zero(reduced):
+    row = reduced["rows"]["copies_reference_code.ipynb"]
+    assert row["total"] == 0 and "uses the reference implementation (metarl_edu.mdp.discounted_return)" in row["reason"]
+    assert "`__code__`" in row["review"]
+
+
+def test_hidden_answers_never_enter_the_kernel(reduced):
+    exfil = reduced["folder"].parent / "exfil.jsonl"
+    found = "\n".join(exfil.read_text().splitlines())
+    assert "discounted_return([2.0] * 50, 0.9)" in found  # the hunt ran during the hidden tests
+    for judged in ("0.9**50", "### JUDGE", "abs(_fifty", "_one == 3.0"):  # the judge's text, kept by the grader
+        assert judged not in found, judged
+    assert reduced["rows"]["hunts_hidden_answers.ipynb"]["review"]  # gc, sys, open: flagged
+
+
+# ============================================================================================ read, not run
+LESSON_06 = {"function": "reinforce_loss", "exercise": "reinforce_loss"}
+
+
+@pytest.mark.parametrize(("source", "used"), [
+    ("from metarl_edu.pg import reinforce_loss as rl\ndef reinforce_loss(*a):\n    return rl(*a)", True),
+    ("import metarl_edu.pg as p\ndef reinforce_loss(*a):\n    return p.reinforce_loss(*a)", True),
+    ("import metarl_edu\ndef reinforce_loss(*a):\n    return metarl_edu.reinforce_loss(*a)", True),  # lazy name
+    ("from metarl_edu import pg\ndef reinforce_loss(*a):\n    return pg.policy_gradient_loss(*a)", True),
+    ("from metarl_edu.classroom import references as r\nreinforce_loss = r.reinforce_loss_reference", True),
+    ("import torch\ndef reinforce_loss(lp, g, b=None, m=None):\n    return -(lp * g).sum()", False),
+])
+def test_the_library_version_is_seen_under_any_name(source, used):
+    """Read by the grader from the source: no kernel involved, so nothing the kernel does changes it."""
+    from metarl_edu.classroom.grade import load_plans, references
+    from metarl_edu.classroom.review import review_cells
+
+    plan = load_plans(ROOT / "course")["06_policy_gradients"]
+    review = review_cells([source], functions={e.id: e.function for e in plan.exercises},
+                          references={e.id: references(e) for e in plan.exercises},
+                          lesson_sources=[c.source for c in plan.cells if c.role in ("setup", "code")])
+    assert ("reinforce_loss" in review.uses) == used, review
+
+
+@pytest.mark.parametrize(("source", "flag"), [
+    ("f = getattr(__import__('metarl_edu.pg'), 'pg')", "`getattr`"),
+    ("import importlib\nm = importlib.import_module('metarl_edu.pg')", "the module `importlib`"),
+    ("x = ().__class__.__base__.__subclasses__()", "the attribute `__class__`"),
+    ("!cat /etc/passwd", "`get_ipython`"),
+    ("%run other.py", "`get_ipython`"),
+    ("import numpy as np\nq = np.load('answers.npy')", "`numpy.load`"),
+    ("print(In[-1])", "`In`"),
+    ("import torch\nx = torch._C", "the private name `torch._C`"),
+    ("import numpy as np\nnp.allclose = lambda *a, **k: True", "changes to the library (`numpy.allclose`)"),
+])
+def test_what_static_reading_cannot_follow_is_flagged(source, flag):
+    from metarl_edu.classroom.review import review_cells
+
+    assert flag in review_cells([source], functions={}, references={}).flags

@@ -37,6 +37,7 @@ BEGIN_SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\b(?P<attrs>.
 END_SOLUTION = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 BEGIN_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\b(?P<attrs>.*)$")
 END_HIDDEN = re.compile(r"^[ \t]*### END HIDDEN TESTS\s*$")
+HIDDEN_PARTS = re.compile(r"^### (PROBE|JUDGE)\s*$", re.MULTILINE)
 CHECK_CALL = re.compile(r"""^check\(\s*["'](?P<id>\w+)["']""", re.MULTILINE)
 START_CALL = re.compile(r"""start_lesson\(\s*["'](?P<lesson>\w+)["']\s*,\s*kind\s*=\s*["']master["']\s*\)""")
 STEM = re.compile(r"^\d\d_[a-z0-9_]+$")
@@ -66,8 +67,28 @@ class ExerciseSpec:
 
 @dataclass(frozen=True)
 class HiddenTest:
+    """A block of hidden tests, in three parts split by ``### PROBE`` and ``### JUDGE`` lines (in a notebook they
+    run one after the other): ``inputs`` builds the inputs and runs both where the learner's code runs and in the
+    grader; ``probe`` calls the learner's functions and runs only where they live; ``judge`` holds the expected
+    answers and the comparisons and runs only in the grader, on the values of the names the probe bound."""
+
     exercise: str
     code: str
+
+    @property
+    def parts(self) -> tuple[str, str, str]:
+        return split_hidden(self.code)
+
+
+def split_hidden(code: str, where: str = "hidden tests") -> tuple[str, str, str]:
+    """``(inputs, probe, judge)`` of a hidden-tests region; raises BuildError unless it holds one ``### PROBE`` line
+    followed by one ``### JUDGE`` line."""
+    pieces = HIDDEN_PARTS.split(code)
+    if [p for p in pieces[1::2]] != ["PROBE", "JUDGE"]:
+        raise BuildError(f"{where}: split the hidden tests into inputs, `### PROBE` (the calls of the learner's "
+                         "functions) and `### JUDGE` (the expected answers and asserts), in that order")
+    inputs, probe, judge = (piece.strip("\n") for piece in pieces[0::2])
+    return inputs, probe, judge
 
 
 @dataclass
@@ -178,6 +199,7 @@ def _scan_regions(lesson: Lesson, source: str, path: Path, first_line: int) -> N
             else:
                 if "id" not in attrs:
                     raise BuildError(f"{path}:{open_at}: hidden tests need id=<exercise id>")
+                split_hidden("\n".join(body), f"{path}:{open_at}")
                 lesson.hidden_tests.append(HiddenTest(attrs["id"], "\n".join(body)))
             open_kind = None
             continue

@@ -24,7 +24,11 @@ class Exercise:
     """A gradable exercise: its id, the library function it re-implements, and its cases.
 
     ``cases`` is a function that receives the learner's function and yields ``(description, run)`` pairs;
-    calling ``run()`` executes one case and raises :class:`Failure` with a hint when the answer is wrong.
+    calling ``run()`` executes one case and raises :class:`Failure` with a hint when the answer is wrong. A case
+    must be deterministic apart from the learner's answers: the grader runs it once where the learner's code runs
+    and once more, replaying the recorded answers, where it judges (:mod:`metarl_edu.classroom.wire`).
+    ``equivalents`` names the library's other functions that compute the same thing (dotted names): like the
+    reference, a learner's answer may not call them.
     """
 
     id: str
@@ -32,6 +36,7 @@ class Exercise:
     reference: Callable[..., Any]
     reference_name: str
     cases: Callable[[Callable[..., Any]], Iterator[tuple[str, Callable[[], None]]]]
+    equivalents: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, Exercise] = {}
@@ -158,6 +163,9 @@ def unfinished_dependency(fn: Any, exc: NotImplementedError) -> str | None:
     the honest report is what ``fn`` depends on. Only a function defined in ``fn``'s own namespace counts, so a
     ``NotImplementedError`` from a library (torch raises some) is not mistaken for an unwritten exercise.
     """
+    recorded = getattr(exc, "dependency", None)  # worked out where the learner's code ran (see wire.Recorder)
+    if isinstance(recorded, str) and recorded.isidentifier():
+        return recorded
     frame, tb = None, exc.__traceback__
     while tb is not None:
         frame, tb = tb.tb_frame, tb.tb_next

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from metarl_edu import config
+from metarl_edu.classroom import wire
 from metarl_edu.classroom.cases import Exercise, Failure, registered
 
 Status = Literal["passed", "failed", "not_attempted"]
@@ -49,6 +50,7 @@ class CheckResult:
     hints: list[str] = field(default_factory=list)
     n_cases: int = 0
     n_passed: int = 0
+    mismatch: bool = False  # a replayed record was made for other inputs (see judge_check)
 
     @property
     def passed(self) -> bool:
@@ -112,29 +114,93 @@ def start_lesson(lesson: str, kind: str = "master") -> None:
 
 # --------------------------------------------------------------------------------------------- running
 def run_check(exercise_id: str, fn: Callable[..., Any]) -> CheckResult:
-    """Run an exercise's cases against ``fn`` and collect the result; never raises for a wrong answer."""
+    """Run an exercise's cases against ``fn`` and collect the result; never raises for a wrong answer.
+
+    The cases run the way the grader runs them (:mod:`metarl_edu.classroom.wire`): once with ``fn`` recorded,
+    then again with the recorded answers replayed, and it is the replay whose comparisons decide."""
+    record = record_check(exercise_id, fn)
+    return judge_check(exercise_id, wire.loads(wire.dumps(record)))
+
+
+def record_check(exercise_id: str, fn: Callable[..., Any]) -> dict[str, Any]:
+    """Where the learner's code runs: run the exercise's cases against ``fn`` (each within a time limit) and record
+    every call of it. Returns plain data: ``{"callable": ..., "cases": [{"outcome": ..., "calls": [...]}, ...]}``
+    (the outcomes are what the cases said here; only :func:`judge_check` decides)."""
     exercise = get_exercise(exercise_id)
     if not callable(fn):
-        return CheckResult(exercise_id, "failed", [f"expected a function, got {type(fn).__name__}"], 1, 0)
-    hints: list[str] = []
-    n_cases = n_passed = 0
-    for description, run in exercise.cases(fn):
-        n_cases += 1
+        return {"callable": False, "type": type(fn).__name__[:60]}
+    recorder = wire.Recorder(fn)
+    cases: list[dict[str, Any]] = []
+    for _description, run in exercise.cases(recorder):
+        recorder.calls = []
         try:
             _with_time_limit(run, CASE_SECONDS)
+            outcome = "passed"
         except CaseTimeout:
-            hints.append(f"{description}: did not finish within {CASE_SECONDS:g} s. Does your loop stop? "
-                         "Check that it updates its variables and that its stopping test can become true.")
+            outcome = "timeout"
+        except NotImplementedError:
+            outcome = "not_attempted"
+        except Failure:
+            outcome = "failed"
+        except Exception:  # noqa: BLE001  (a learner's bug: the replay says which)
+            outcome = "raised"
+        cases.append({"outcome": outcome, "calls": recorder.calls})
+        if outcome == "not_attempted":
+            break
+    return {"callable": True, "cases": cases}
+
+
+class _Stand:
+    """The function a case generator is given on replay: it calls whichever replayer is current."""
+
+    def __init__(self) -> None:
+        self.target: Callable[..., Any] = wire.Replayer([])
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.target(*args, **kwargs)
+
+
+def judge_check(exercise_id: str, record: Any, *, messages: bool = True) -> CheckResult:
+    """In the judging process: replay a :func:`record_check` record through the exercise's cases, whose
+    comparisons run here. ``messages``: quote the messages of the exceptions the learner's code raised (the
+    grader does not: its hints are its own words)."""
+    exercise = get_exercise(exercise_id)
+    if not isinstance(record, dict) or record.get("callable") is not True:
+        shown = str(record.get("type", "something else")) if isinstance(record, dict) else "something else"
+        shown = shown if wire.TYPE_NAME.fullmatch(shown) else "something else"
+        return CheckResult(exercise_id, "failed", [f"expected a function, got {shown}"], 1, 0)
+    recorded = record.get("cases") if isinstance(record.get("cases"), list) else []
+    stand = _Stand()
+    mismatch = False
+    hints: list[str] = []
+    n_cases = n_passed = 0
+    for k, (description, run) in enumerate(exercise.cases(stand)):
+        n_cases += 1
+        case = recorded[k] if k < len(recorded) and isinstance(recorded[k], dict) else {}
+        stand.target = replayer = wire.Replayer(case.get("calls"))
+        try:
+            run()
+        except (wire.NoAnswer, CaseTimeout):
+            if replayer.mismatch:
+                mismatch = True
+                hints.append(f"{description}: the recorded answers were given for other inputs than this case's")
+            elif case.get("outcome") == "timeout":
+                hints.append(f"{description}: did not finish within {CASE_SECONDS:g} s. Does your loop stop? "
+                             "Check that it updates its variables and that its stopping test can become true.")
+            else:
+                hints.append(f"{description}: no answer of your function came back (its run was cut short)")
         except NotImplementedError:
             return CheckResult(exercise_id, "not_attempted", [], n_cases, 0)
         except Failure as failure:
             hints.append(f"{description}: {failure}")
+        except wire.LearnerError as exc:
+            hints.append(f"{description}: your function raised {exc.type_name}")
         except Exception as exc:  # a learner's bug must read as a hint, never as a traceback
-            hints.append(f"{description}: your function raised {type(exc).__name__}: {exc}")
+            hints.append(f"{description}: your function raised {type(exc).__name__}" + (f": {exc}" if messages else ""))
         else:
             n_passed += 1
-    status: Status = "passed" if n_passed == n_cases else "failed"
-    return CheckResult(exercise_id, status, hints, n_cases, n_passed)
+    status: Status = "passed" if n_cases and n_passed == n_cases else "failed"
+    return CheckResult(exercise_id, status, hints, n_cases, n_passed, mismatch)
 
 
 def _with_time_limit(run: Callable[[], None], seconds: float) -> None:

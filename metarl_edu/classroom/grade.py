@@ -6,17 +6,23 @@ Each submission is a learner's copy of a lesson notebook. The grader
    :data:`MAX_BYTES`, checks its JSON (nesting depth, the types of the fields it uses) and finds its lesson from its
    metadata; anything wrong gives a row that says so, and one file never stops the run;
 2. maps its cells back to the lesson's master through the cell metadata and ids the build writes, and assembles
-   the notebook to execute from the master's own structure: the setup cell, the lesson's other cells, the check
-   cells and the hidden tests come from ``course/`` (hidden tests run after the check cells, exactly where the
-   master has them); only the exercise cells, and cells the learner added, come from the submission;
+   the notebook to execute from the master's own structure: the setup cell and the lesson's other cells come from
+   ``course/``; only the exercise cells, and cells the learner added, come from the submission. Each check cell
+   and each block of hidden tests becomes a call of the kernel's recorder, placed where the master has it;
 3. executes it in quick mode, strict mode off, in a fresh kernel: its own process (started through
    ``limits.py`` with an address-space limit, and as an unprivileged user when the grader runs as root and one is
    usable), its own empty temporary working directory and a minimal environment, with a time limit per cell and
    per notebook. A cell that runs past its limit is interrupted; a kernel that dies or ignores the interrupt is
    killed, and the notebook runs again in a fresh kernel without that cell (at most twice);
-4. reads the results the grader's own cells print, signed with a key only the grader and its first cell know
-   (see :mod:`metarl_edu.classroom.sandbox`);
-5. scores each exercise: its points when the check passes and the hidden tests pass, else 0 with a reason.
+4. judges, in this process, what the kernel reports. **The trust split:** learner code runs only in the kernel,
+   which calls the learner's functions and reports their answers as plain data (:mod:`metarl_edu.classroom.wire`,
+   :mod:`metarl_edu.classroom.sandbox`); the grader replays them through its own copy of the check cases, builds
+   the hidden tests' inputs itself and runs their judges here, so expected answers, hidden judges and every
+   comparison stay out of the kernel, and hints are the grader's own words. Nothing the kernel says is signed or
+   needs to be: a forged report can only claim answers, which are judged like any others;
+5. reads the learner's source (:mod:`metarl_edu.classroom.review`): a use of the exercise's reference or of the
+   library's other versions of it scores 0, and what static reading cannot follow is flagged for review;
+6. scores each exercise: its points when the check passes and the hidden tests pass, else 0 with a reason.
 
 A kernel's output is capped by the grader, which reads its clock between short slices of message reading: an
 oversized message is refused by zmq unread, and a cell that floods its output is cut (see :meth:`Kernel.run`).
@@ -48,14 +54,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from metarl_edu import config
 from metarl_edu.classroom import build
-from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_tag_line
+from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_report_line
 
 GRADER_VERSION = "1"
 LIMITS_SCRIPT = Path(__file__).with_name("limits.py")
@@ -76,19 +82,6 @@ SLICE_S = 0.05  # messages are read for at most this long before the grader look
 REPLY_GRACE_S = 5.0  # after the cell's reply, how long to wait for its last output when a message was dropped
 DEATH_GRACE_S = 1.0  # a dropped connection counts as an oversized message unless the kernel dies within this
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV")
-REVIEW_PATTERNS = {
-    "the grader's object": GRADER_NAME,
-    "sys._getframe": "sys._getframe",
-    "closures": "__closure__",
-    "code objects": "__code__",
-    "sys.modules": "sys.modules",
-    "gc": "gc.get_",
-    "ctypes": "ctypes",
-    "sys.setprofile/settrace": "sys.set",
-    "importlib.reload": "reload(",
-    "the checks' internals": "classroom.exercises",
-    "the check registry": "get_exercise",
-}
 
 
 _STOP = threading.Event()  # set when a run is interrupted: kernels still running are killed, nothing reruns
@@ -468,8 +461,9 @@ def read_submission(path: Path, name: str, plans: dict[str, LessonPlan], dir_fd:
 class RunCell:
     """One cell of the notebook the grader executes.
 
-    ``kind``: ``grader`` (the grader's own cells), ``setup``, ``code`` (the lesson's cells), ``learner``,
-    ``check`` or ``hidden``. ``exercise`` names the exercise a learner, check or hidden cell belongs to.
+    ``kind``: ``grader`` (the grader's own first cell), ``setup``, ``code`` (the lesson's cells), ``learner``,
+    ``check`` or ``hidden``. ``exercise`` names the exercise a learner, check or hidden cell belongs to. A hidden
+    cell runs only its inputs and probe in the kernel; ``inputs`` and ``judge`` are kept here, for the grader.
     """
 
     kind: str
@@ -477,6 +471,46 @@ class RunCell:
     exercise: str | None = None
     label: str = ""
     nonce: str = ""
+    inputs: str = ""
+    judge: str = ""
+    names: tuple[str, ...] = ()
+
+
+def _bound_names(source: str) -> set[str]:
+    """The names ``source`` binds in its own scope (inside loops, ``if``, ``try`` and ``with`` too; not the
+    variables of comprehensions, lambdas and functions)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    scopes = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda, ast.FunctionDef,
+              ast.AsyncFunctionDef, ast.ClassDef)
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                found.add(child.id)
+            elif isinstance(child, ast.ExceptHandler) and child.name:
+                found.add(child.name)
+            if not isinstance(child, scopes):
+                stack.append(child)
+    return found
+
+
+def _read_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def probe_names(inputs: str, probe: str, judge: str) -> list[str]:
+    """The names whose values a hidden test's probe sends back: bound by the probe and read by the judge, never one
+    the inputs bind (the grader builds those itself)."""
+    return sorted((_bound_names(probe) & _read_names(judge)) - _bound_names(inputs))
 
 
 def _classify(cell: dict[str, Any], plan: LessonPlan) -> tuple[str, int | str | None]:
@@ -504,9 +538,27 @@ def _classify(cell: dict[str, Any], plan: LessonPlan) -> tuple[str, int | str | 
     return "added", None
 
 
-def assemble(plan: LessonPlan, cells: list[dict[str, Any]], config_path: str) -> list[RunCell]:
+def grader_spec(plan: LessonPlan) -> str:
+    """What the kernel's first cell is told (JSON): each exercise's id, function name and the library functions it
+    may not call. No secret: the kernel holds nothing the grader trusts."""
+    return json.dumps({"exercises": [{"id": e.id, "function": e.function, "replaces": list(references(e))}
+                                     for e in plan.exercises]})
+
+
+def references(ex: ExerciseInfo) -> tuple[str, ...]:
+    """The dotted names of the library functions exercise ``ex`` re-implements: its ``replaces=`` marker and the
+    library's other versions of it (the exercise's ``equivalents``)."""
+    from metarl_edu.classroom.checks import exercises
+
+    registered = exercises().get(ex.id)
+    return tuple(dict.fromkeys([*([ex.replaces] if ex.replaces else []),
+                                *(registered.equivalents if registered else ())]))
+
+
+def assemble(plan: LessonPlan, cells: list[dict[str, Any]]) -> list[RunCell]:
     """The notebook to execute: the master's cells in the master's order, with the submission's exercise cells in
-    their slots and the cells the learner added after the cell they follow (never before the setup cell)."""
+    their slots and the cells the learner added after the cell they follow (never before the setup cell). Check
+    cells and hidden tests are replaced by calls of the kernel's recorder (:mod:`metarl_edu.classroom.sandbox`)."""
     slot = {c.exercise: c.index for c in plan.cells if c.role == "exercise"}
     setup_index = plan.cells[0].index
     placed: list[tuple[tuple[int, int, int], RunCell]] = []
@@ -527,21 +579,23 @@ def assemble(plan: LessonPlan, cells: list[dict[str, Any]], config_path: str) ->
     for cell in plan.cells:
         if cell.role == "setup":
             placed.append(((cell.index, 0, 0), RunCell("setup", cell.source, label="setup")))
+        elif cell.role == "check" and cell.exercise:
             nonce = secrets.token_hex(8)
-            placed.append(((cell.index, 0, 1), RunCell(
-                "grader", f"{GRADER_NAME}.after_setup({nonce!r})", label="after setup", nonce=nonce)))
-        elif cell.role == "check":
-            nonce = secrets.token_hex(8)
-            source = f"{GRADER_NAME}.check_cell({cell.exercise!r}, {cell.source!r}, {nonce!r})"
+            function = plan.exercise(cell.exercise).function
+            source = f"{GRADER_NAME}.check({cell.exercise!r}, {function!r}, {nonce!r})"
             placed.append(((cell.index, 0, 0), RunCell("check", source, cell.exercise, f"check-{cell.exercise}",
                                                        nonce)))
         elif cell.role == "code" and cell.source.strip():
             placed.append(((cell.index, 0, 0), RunCell("code", cell.source, label=f"cell-{cell.index:02d}")))
         for k, (exercise_id, code) in enumerate(cell.hidden):
+            inputs, probe, judge = build.split_hidden(code)
             nonce = secrets.token_hex(8)
-            source = f"{GRADER_NAME}.hidden_tests({exercise_id!r}, {code!r}, {nonce!r})"
-            placed.append(((cell.index, 0, 2 + k), RunCell("hidden", source, exercise_id, "hidden tests", nonce)))
-    preamble = (f"import metarl_edu.classroom.sandbox as _sandbox\n_sandbox.install({config_path!r})\ndel _sandbox")
+            names = probe_names(inputs, probe, judge)
+            source = f"{GRADER_NAME}.hidden({exercise_id!r}, {inputs + chr(10) + probe!r}, {names!r}, {nonce!r})"
+            placed.append(((cell.index, 0, 2 + k), RunCell("hidden", source, exercise_id, "hidden tests", nonce,
+                                                           inputs, judge, tuple(names))))
+    preamble = (f"import metarl_edu.classroom.sandbox as _sandbox\n_sandbox.install({grader_spec(plan)!r})\n"
+                "del _sandbox")
     ordered = [RunCell("grader", preamble, label="grader setup")]
     ordered += [cell for _, cell in sorted(placed, key=lambda item: item[0])]
     return ordered
@@ -643,22 +697,13 @@ class Kernel:
         for kernel in live:
             kernel.kill()
 
-    def __init__(self, limits: Limits, key: bytes) -> None:
-        self.limits, self.key = limits, key
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
         self.work = Path(tempfile.mkdtemp(prefix="metarl-edu-grade-"))
         self.private = Path(tempfile.mkdtemp(prefix="metarl-edu-grader-"))
         self.ids = resolve_user(limits.user)
         self.process: subprocess.Popen[bytes] | None = None
         self.client: Any = None
-
-    def write_config(self, payload: dict[str, Any]) -> str:
-        """Hand the run's configuration to the grader's first cell through a file it deletes after reading."""
-        path = self.work / f".grader-{secrets.token_hex(8)}.json"
-        path.write_text(json.dumps(payload), encoding="utf-8")
-        os.chmod(path, 0o600)
-        if self.ids:
-            os.chown(path, *self.ids)
-        return str(path)
 
     def start(self) -> None:
         import zmq
@@ -766,6 +811,8 @@ class Kernel:
                 if msg["parent_header"].get("msg_id") == msg_id:
                     reply, replied_at = True, time.monotonic()
                     content = msg["content"]
+                    if content.get("status") == "error" and not out.ename:  # its error message may be lost
+                        out.ename = str(content.get("ename", "error"))[:200]
                     if any(isinstance(p, dict) and p.get("source") == "ask_exit"
                            for p in content.get("payload", []) or []):
                         out.status = "exit"
@@ -808,14 +855,15 @@ class Kernel:
             os.kill(self.process.pid, signal.SIGINT)
 
     def _collect_records(self, text: str, out: Outcome) -> str:
-        """Verify the complete lines of ``text`` that carry the grader's tag; return the unfinished last line."""
+        """Read the reports on the complete lines of ``text``; return the unfinished last line (dropped past
+        :data:`MAX_MESSAGE_BYTES`: no report is that long)."""
         *lines, tail = text.split("\n")
         for line in lines:
-            if line.startswith(TAG):
-                record = read_tag_line(self.key, line)
-                if record is not None and len(out.records) < 100:
-                    out.records.append(record)
-        return tail if len(tail) < 1 << 20 else ""
+            if line.startswith(TAG) and len(out.records) < 100:
+                report = read_report_line(line)
+                if report is not None:
+                    out.records.append({**report[1], "nonce": report[0]})
+        return tail if len(tail) <= MAX_MESSAGE_BYTES else ""
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -856,24 +904,111 @@ def _fatal_reason(outcome: Outcome, limits: Limits) -> str:
     return "stopped the kernel (its process exited or was killed)"
 
 
-def execute(cells: list[RunCell], limits: Limits, key: bytes, config: dict[str, Any]) -> dict[str, Any]:
-    """Run the assembled cells; on a fatal cell, run again without it. Returns outcomes by cell index, the fatal
-    cells and their reasons, and why the run stopped early (``None`` when every cell ran)."""
+def _reports(cell: RunCell, outcome: Outcome | None, kind: str) -> list[dict[str, Any]]:
+    """The kernel's reports answering this cell (its nonce, its exercise)."""
+    if outcome is None:
+        return []
+    return [r for r in outcome.records
+            if r.get("kind") == kind and r.get("nonce") == cell.nonce and r.get("exercise") == cell.exercise]
+
+
+def _confession(report: dict[str, Any], known: tuple[str, ...]) -> str | None:
+    """What the kernel said about a reference: its guards caught a call, or the checked function is the reference
+    or other library code. Untrusted, so it can only cost the learner marks; only names the grader knows are
+    quoted."""
+    hits = report.get("hits")
+    caught = [h for h in hits if h in known] if isinstance(hits, list) else []
+    provenance = report.get("provenance")
+    if isinstance(provenance, str) and provenance.startswith("reference: ") and provenance[11:] in known:
+        caught.append(provenance[11:])
+    if caught:
+        return f"uses the reference implementation ({', '.join(sorted(set(caught)))})"
+    if isinstance(provenance, str) and provenance.startswith("library: "):
+        return "the checked function is the library's own code, not yours"
+    return None
+
+
+def judge_check_cell(cell: RunCell, outcome: Outcome | None, known: tuple[str, ...]) -> dict[str, Any] | None:
+    """The grader's verdict on a check cell: the kernel's record replayed through the grader's own copy of the
+    exercise's cases (:func:`metarl_edu.classroom.checks.judge_check`). None when the kernel did not report."""
+    from metarl_edu.classroom.checks import judge_check
+
+    reports = _reports(cell, outcome, "check")
+    if not reports:
+        return None
+    report = reports[-1]
+    verdict: dict[str, Any] = {"status": "failed", "hints": [], "n_cases": 0, "n_passed": 0, "reason": "",
+                               "several": len(reports) > 1, "mismatch": False}
+    confession = _confession(report, known)
+    if "missing" in report:
+        verdict.update(status="missing", reason="not defined")
+    elif report.get("interrupted"):
+        verdict.update(status="timeout")
+    elif confession and confession.startswith("uses"):
+        verdict.update(status="reference", reason=confession)
+    elif confession:
+        verdict.update(status="failed", reason=confession)
+    else:
+        result = judge_check(cell.exercise or "", report, messages=False)
+        verdict.update(status=result.status, hints=list(result.hints)[:20], n_cases=result.n_cases,
+                       n_passed=result.n_passed, mismatch=result.mismatch)
+    return verdict
+
+
+def judge_hidden_cell(cell: RunCell, outcome: Outcome | None, known: tuple[str, ...]) -> dict[str, Any] | None:
+    """The grader's verdict on a block of hidden tests: its inputs built here, the probe's values from the
+    kernel's report (plain data), and its judge run here. None when the kernel did not report."""
+    import builtins
+
+    from metarl_edu.classroom import wire
+
+    reports = _reports(cell, outcome, "hidden")
+    if not reports:
+        return None
+    report = reports[-1]
+    confession = _confession(report, known)
+    if confession and confession.startswith("uses"):
+        return {"status": "reference", "reason": confession}
+    if report.get("interrupted"):
+        return {"status": "timeout"}
+    if "raised" in report:
+        return {"status": "failed", "error": f"your code raised {_safe_name(str(report['raised']))}"}
+    values = report.get("values") if isinstance(report.get("values"), dict) else {}
+    env: dict[str, Any] = {"__builtins__": builtins}
+    try:
+        exec(compile(cell.inputs, "<hidden-test inputs>", "exec"), env)  # noqa: S102  (the course's own code)
+    except Exception as exc:  # noqa: BLE001
+        return {"status": "failed", "error": f"the hidden tests' inputs could not be built ({type(exc).__name__})"}
+    for name in cell.names:
+        env[name] = wire.restore(values.get(name, {"opaque": "missing"}))
+    try:
+        exec(compile(cell.judge, "<hidden-test judge>", "exec"), env)  # noqa: S102
+    except AssertionError:
+        return {"status": "failed", "error": "a wrong answer"}
+    except Exception as exc:  # noqa: BLE001  (an answer of the wrong kind)
+        return {"status": "failed", "error": f"{type(exc).__name__} on your answer"}
+    return {"status": "passed"}
+
+
+def execute(cells: list[RunCell], limits: Limits, plan: LessonPlan | None = None) -> dict[str, Any]:
+    """Run the assembled cells; on a fatal cell, run again without it. Each check and hidden-test cell is judged
+    here as soon as it has run (hidden tests run only after their check passed). Returns outcomes and verdicts by
+    cell index, the fatal cells and their reasons, and why the run stopped early (``None`` when every cell ran)."""
     deadline = time.monotonic() + limits.notebook_timeout
     fatal: dict[int, str] = {}
     outcomes: dict[int, Outcome] = {}
+    verdicts: dict[int, dict[str, Any] | None] = {}
     stopped: str | None = None
+    known = {e.id: references(e) for e in plan.exercises} if plan else {}
     for _attempt in range(MAX_ATTEMPTS):
         if _STOP.is_set():
             raise KeyboardInterrupt("grading was interrupted")
-        outcomes, stopped, rerun = {}, None, False
-        kernel = Kernel(limits, key)
+        outcomes, verdicts, stopped, rerun = {}, {}, None, False
+        kernel = Kernel(limits)
         try:
-            path = kernel.write_config(config)
-            run_cells = [replace(cells[0], source=cells[0].source.replace(config["path"], path))] + cells[1:]
             kernel.start()
             passed: dict[str, bool] = {}
-            for index, cell in enumerate(run_cells):
+            for index, cell in enumerate(cells):
                 if index in fatal or (cell.kind == "hidden" and not passed.get(cell.exercise or "")):
                     continue  # hidden tests only matter once the check passed
                 remaining = deadline - time.monotonic()
@@ -883,11 +1018,15 @@ def execute(cells: list[RunCell], limits: Limits, key: bytes, config: dict[str, 
                 # The grader's and the lesson's setup cells are trusted: they get time enough on a busy machine.
                 budget = max(limits.cell_timeout, TRUSTED_CELL_S) if cell.kind in ("grader", "setup") \
                     else limits.cell_timeout
-                outcome = kernel.run(cell.source, min(budget, remaining), store_history=cell.kind != "grader")
+                outcome = kernel.run(cell.source, min(budget, remaining),
+                                     store_history=cell.kind in ("setup", "code", "learner"))
                 outcomes[index] = outcome
+                exercise_known = known.get(cell.exercise or "", ())
                 if cell.kind == "check":
-                    passed[cell.exercise or ""] = any(
-                        r.get("nonce") == cell.nonce and r.get("status") == "passed" for r in outcome.records)
+                    verdicts[index] = judge_check_cell(cell, outcome, exercise_known)
+                    passed[cell.exercise or ""] = (verdicts[index] or {}).get("status") == "passed"
+                elif cell.kind == "hidden":
+                    verdicts[index] = judge_hidden_cell(cell, outcome, exercise_known)
                 if outcome.status in ("dead", "hung", "exit", "flood"):
                     if cell.kind in ("grader", "setup"):
                         stopped = f"the lesson's {cell.label} cell {_fatal_reason(outcome, limits)}"
@@ -899,7 +1038,7 @@ def execute(cells: list[RunCell], limits: Limits, key: bytes, config: dict[str, 
                     stopped = f"the notebook time limit ({limits.notebook_timeout:g} s) was reached"
                     break
                 if cell.kind in ("grader", "setup") and outcome.status != "ok":
-                    stopped = f"the lesson's {cell.label} cell failed ({outcome.ename}: {outcome.evalue})"
+                    stopped = f"the lesson's {cell.label} cell failed ({outcome.ename})"
                     break
         except RuntimeError as exc:
             stopped = str(exc)
@@ -909,7 +1048,7 @@ def execute(cells: list[RunCell], limits: Limits, key: bytes, config: dict[str, 
             break
     else:
         stopped = stopped or f"the kernel was stopped {MAX_ATTEMPTS} times"
-    return {"outcomes": outcomes, "fatal": fatal, "stopped": stopped}
+    return {"outcomes": outcomes, "verdicts": verdicts, "fatal": fatal, "stopped": stopped}
 
 
 def _what(cell: RunCell) -> str:
@@ -918,8 +1057,9 @@ def _what(cell: RunCell) -> str:
 
 
 def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any], limits: Limits) -> dict[str, Any]:
-    """Score one exercise from the run: its points and a reason, and the hints of its failed checks."""
+    """Score one exercise from the run's verdicts: its points and a reason, and the hints of its failed checks."""
     outcomes: dict[int, Outcome] = run["outcomes"]
+    verdicts: dict[int, dict[str, Any] | None] = run.get("verdicts", {})
     fatal: dict[int, str] = run["fatal"]
     result: dict[str, Any] = {"points": 0.0, "max": ex.points, "status": "failed", "reason": "", "hints": []}
     learner = [i for i, c in enumerate(cells) if c.kind == "learner" and c.exercise == ex.id]
@@ -929,20 +1069,13 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
     check_index = next((i for i, c in enumerate(cells) if c.kind == "check" and c.exercise == ex.id), None)
     hidden = [i for i, c in enumerate(cells) if c.kind == "hidden" and c.exercise == ex.id]
 
-    def record(index: int | None, kind: str) -> dict[str, Any] | None:
-        if index is None or index not in outcomes:
-            return None
-        found = [r for r in outcomes[index].records
-                 if r.get("kind") == kind and r.get("exercise") == ex.id and r.get("nonce") == cells[index].nonce]
-        return found[-1] if found else None
-
-    check = record(check_index, "check")
+    check = verdicts.get(check_index) if check_index is not None else None
     if check_index in fatal:
         result.update(status="error", reason=f"while being checked, your code {fatal[check_index]}")
         return result
-    if check is None and check_index in outcomes:  # it ran, yet no signed result: learner code interfered
+    if check is None and check_index in outcomes:  # it ran, yet no report: learner code interfered
         outcome = outcomes[check_index]
-        error = f" ({outcome.ename}: {outcome.evalue})" if outcome.ename else ""
+        error = f" ({_safe_name(outcome.ename)})" if outcome.ename else ""
         result.update(status="error", reason=f"the grader's check could not report{error}")
         return result
     if check is None:
@@ -956,13 +1089,13 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
         elif learner_errors and learner_errors[0][1].status == "timeout":
             cause = f"{learner_errors[0][0]} ran past the time limit ({limits.cell_timeout:g} s)"
         elif learner_errors:
-            cause = f"{learner_errors[0][0]} raised {learner_errors[0][1].ename}: {learner_errors[0][1].evalue}"
+            cause = f"{learner_errors[0][0]} raised {_safe_name(learner_errors[0][1].ename)}"
             if learner_errors[0][1].ename == "MemoryError":
                 cause += f" (the memory limit is {limits.memory_mb} MiB)"
         elif not learner:
             cause = "the exercise cell is missing"
         else:
-            cause = check.get("reason", "")
+            cause = f"`{ex.function}` is not defined"
         if status != "passed":
             result.update(status="missing" if status == "missing" else status,
                           reason=f"no working `{ex.function}`: {cause}" if status == "missing" else cause)
@@ -970,7 +1103,7 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
     if status == "not_attempted":
         result.update(status="not_attempted", reason="not attempted")
     elif status == "reference":
-        result.update(status="reference", reason=check.get("reason", "uses the reference implementation"))
+        result.update(status="reference", reason=check.get("reason") or "uses the reference implementation")
     elif status == "timeout":
         result.update(status="timeout", reason=f"timed out: your function ran past the time limit "
                                                f"({limits.cell_timeout:g} s)")
@@ -978,11 +1111,11 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
         n, k = check.get("n_cases", 0), check.get("n_passed", 0)
         result.update(reason=check.get("reason") or f"{k} of {n} checks passed")
     elif status == "passed":
-        hidden_records = [record(i, "hidden") for i in hidden]
-        bad = next((r for r in hidden_records if r is None or r.get("status") != "passed"), None)
+        hidden_verdicts = [verdicts.get(i) for i in hidden]
+        bad = next((v for v in hidden_verdicts if v is None or v.get("status") != "passed"), None)
         if any(i in fatal for i in hidden):
             result.update(status="error", reason="stopped the kernel during the hidden tests")
-        elif bad is not None or len(hidden_records) != len(hidden):
+        elif bad is not None or len(hidden_verdicts) != len(hidden):
             kind = (bad or {}).get("status")
             if kind == "reference":
                 result.update(status="reference", reason=bad.get("reason", "uses the reference implementation"))
@@ -996,13 +1129,13 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
         else:
             result.update(status="passed", points=float(ex.points), reason="passed")
     else:
-        result.update(status="error", reason=check.get("reason") or f"the check reported {status!r}")
+        result.update(status="error", reason=f"the check reported {_safe_name(str(status))!r}")
     return result
 
 
-def _review_flags(cells: list[RunCell]) -> list[str]:
-    text = "\n".join(c.source for c in cells if c.kind == "learner")
-    return [what for what, needle in REVIEW_PATTERNS.items() if needle in text]
+def _safe_name(name: str) -> str:
+    """An exception's type name as the kernel gave it, if it looks like one (the kernel's text is not quoted)."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,79}", name) else "an error"
 
 
 def new_record(sub: Submission) -> dict[str, Any]:
@@ -1016,31 +1149,35 @@ def new_record(sub: Submission) -> dict[str, Any]:
 
 def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limits) -> dict[str, Any]:
     """Grade one read submission; the record is JSON-serialisable (see :func:`record_row`)."""
+    from metarl_edu.classroom.review import review_cells
+
     started = time.monotonic()
     record = new_record(sub)
     if sub.error:
         return record
     plan = plans[sub.lesson]  # type: ignore[index]
     record["max_total"] = plan.max_points
-    key = secrets.token_bytes(32)
-    config = {"key": key.hex(), "nonce": secrets.token_hex(8), "path": "@@config@@",
-              "exercises": [{"id": e.id, "replaces": e.replaces} for e in plan.exercises],
-              "functions": [e.function for e in plan.exercises]}
-    cells = assemble(plan, sub.cells, config["path"])
+    cells = assemble(plan, sub.cells)
+    review = review_cells([c.source for c in cells if c.kind == "learner"],
+                          functions={e.id: e.function for e in plan.exercises},
+                          references={e.id: references(e) for e in plan.exercises},
+                          lesson_sources=[c.source for c in plan.cells if c.role in ("setup", "code")])
     try:
-        run = execute(cells, limits, key, config)
+        run = execute(cells, limits, plan)
     except Exception as exc:  # an internal failure must not stop a whole class's grading
         record.update(reason=f"the grader failed: {type(exc).__name__}: {exc}", cacheable=False)
         return record
-    setup_index = next(i for i, c in enumerate(cells) if c.kind == "grader" and c.label == "after setup")
-    setup_ok = any(r.get("kind") == "setup" and r.get("nonce") == cells[setup_index].nonce
-                   for r in run["outcomes"].get(setup_index, Outcome("ok")).records)
-    if not setup_ok:
-        record.update(reason=f"could not run the lesson: {run['stopped'] or 'its setup did not report'}",
+    setup_index = next(i for i, c in enumerate(cells) if c.kind == "setup")
+    if run["outcomes"].get(setup_index, Outcome("dead")).status != "ok":
+        record.update(reason=f"could not run the lesson: {run['stopped'] or 'its setup cell did not run'}",
                       cacheable=False)
         return record
     for ex in plan.exercises:
-        record["exercises"][ex.id] = _exercise_result(ex, cells, run, limits)
+        result = _exercise_result(ex, cells, run, limits)
+        if ex.id in review.uses:  # read from the learner's source by the grader: it does not depend on the kernel
+            result.update(status="reference", points=0.0,
+                          reason=f"uses the reference implementation ({', '.join(sorted(review.uses[ex.id]))})")
+        record["exercises"][ex.id] = result
     record["total"] = sum(r["points"] for r in record["exercises"].values())
     not_run = [k for k, r in record["exercises"].items() if r["status"] == "not_run"]
     record["status"] = "incomplete" if not_run else "ok"
@@ -1062,9 +1199,14 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
     printed = sum(o.printed_chars for o in run["outcomes"].values())
     if printed > 10 * limits.output_chars:
         notes.append(f"printed {printed / 1e6:.1f} million characters (only the start of each cell's output is kept)")
-    flags = _review_flags(cells)
+    flags = list(review.flags)
+    verdicts = [v for v in run["verdicts"].values() if v]
+    if any(v.get("mismatch") for v in verdicts):
+        flags.append("answers recorded for other inputs than the checks' (tampering in the kernel)")
+    if any(v.get("several") for v in verdicts):
+        flags.append("several reports for one check (printed by learner code)")
     if flags:
-        record["review"] = f"review by hand: the code uses {', '.join(flags)}"
+        record["review"] = f"review by hand: {'; '.join(flags)}"
     if not plan.has_hidden:
         notes.append("hidden tests not run (they live in course/, which is not here)")
     record["notes"] = notes

@@ -78,5 +78,6 @@ DISCOUNTED_RETURN = register(
         reference=_reference,
         reference_name="metarl_edu.mdp.discounted_return",
         cases=_cases,
+        equivalents=("metarl_edu.pg.discounted_returns",),
     )
 )

@@ -235,6 +235,7 @@ BELLMAN_EXPECTATION_BACKUP = register(
         reference=_backup_reference,
         reference_name="metarl_edu.mdp.bellman_expectation_backup",
         cases=_backup_cases,
+        equivalents=("metarl_edu.mdp.iterative_policy_evaluation",),
     )
 )
 
@@ -245,5 +246,6 @@ VALUE_ITERATION = register(
         reference=_vi_reference,
         reference_name="metarl_edu.mdp.value_iteration",
         cases=_vi_cases,
+        equivalents=("metarl_edu.mdp.bellman_optimality_backup",),
     )
 )

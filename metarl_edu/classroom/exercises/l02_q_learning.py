@@ -22,6 +22,7 @@ from metarl_edu.classroom.cases import (
     register,
 )
 from metarl_edu.classroom.references import run_q_learning as _run_q_learning_reference
+from metarl_edu.classroom.wire import Spy, spied
 from metarl_edu.td import epsilon_greedy as _epsilon_greedy_reference
 from metarl_edu.td import q_learning_update as _q_update_reference
 
@@ -200,6 +201,7 @@ EPSILON_GREEDY = register(
         reference=_epsilon_greedy_reference,
         reference_name="metarl_edu.td.epsilon_greedy",
         cases=_epsilon_greedy_cases,
+        equivalents=("metarl_edu.td.epsilon_greedy_probs", "metarl_edu.td.action_from_uniforms"),
     )
 )
 
@@ -210,6 +212,7 @@ Q_LEARNING_UPDATE = register(
         reference=_q_update_reference,
         reference_name="metarl_edu.td.q_learning_update",
         cases=_q_update_cases,
+        equivalents=("metarl_edu.td.td_target",),
     )
 )
 
@@ -225,21 +228,24 @@ def _gridworld(max_episode_steps: int | None = None) -> Any:
     return gym.make("metarl_edu/GridWorld-v0", layout="small", slip=0.2, step_reward=-0.04, **extra)
 
 
-class _Recorder:
+class _Recorder(Spy):
     """What a loop did: the env's resets and steps, and the calls of ``choose`` and ``update``, which run the
-    library's functions and remember their arguments and results."""
+    library's functions and remember their arguments and results. (A :class:`~metarl_edu.classroom.wire.Spy`: the
+    learner's calls of it are made again, on the grader's own env, where the grader judges.)"""
 
     def __init__(self, env: Any) -> None:
         self.env, self.resets, self.steps, self.chosen, self.updates = env, [], [], [], []
         self.observation_space, self.action_space = env.observation_space, env.action_space
         self.ended = True  # no episode has begun
 
+    @spied
     def reset(self, *, seed: Any = None, options: Any = None) -> Any:
         self.resets.append(seed)
         self.ended = False
         self.state, info = self.env.reset(seed=seed, options=options)
         return self.state, info
 
+    @spied
     def step(self, action: Any) -> Any:
         if self.ended:
             raise Failure("the loop stepped the env after its episode had ended (or before the first reset): after "
@@ -249,10 +255,12 @@ class _Recorder:
         self.state, self.ended = out[0], bool(out[2] or out[3])
         return out
 
+    @spied
     def choose(self, q_s: Any, epsilon: float, rng: np.random.Generator) -> int:
         self.chosen.append(np.array(q_s, dtype=float))
         return _epsilon_greedy_reference(q_s, epsilon, rng)
 
+    @spied
     def update(self, q: Any, s: int, a: int, r: float, s_next: int, terminated: bool, alpha: float,
                gamma: float) -> np.ndarray:
         new = _q_update_reference(np.asarray(q, dtype=float), s, a, r, s_next, terminated, alpha, gamma)

@@ -105,5 +105,6 @@ DISCRETIZE = register(
         reference=_reference,
         reference_name="metarl_edu.agents.discretize",
         cases=_cases,
+        equivalents=("metarl_edu.agents.Discretizer",),
     )
 )

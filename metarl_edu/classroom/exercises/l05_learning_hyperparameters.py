@@ -16,6 +16,7 @@ import numpy as np
 from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_close, fmt, register
 from metarl_edu.classroom.references import held_out_scores as _held_out_reference
 from metarl_edu.classroom.references import ridge_fit as _ridge_reference
+from metarl_edu.classroom.wire import Spy, spied
 from metarl_edu.envs.tasks import GridTask, task_key
 from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
 from metarl_edu.studies.hyperparams import Setting
@@ -101,8 +102,9 @@ def _ridge_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], Non
 A, B, C, D = (GridTask((1, k), 0.0) for k in range(1, 5))
 
 
-class _Spy:
+class _Spy(Spy):
     """A fit and a run that record how they are called; the chooser gives task (1, k) the setting alpha = k / 10.
+    (A :class:`~metarl_edu.classroom.wire.Spy`: the learner's calls of it are made again where the grader judges.)
 
     ``run_on`` collects the tasks of every call of ``run`` in order, so that one call with all the held-out tasks
     and one call per task are both correct.
@@ -113,15 +115,17 @@ class _Spy:
         self.chosen_for: list[Any] = []
         self.run_on: list[Any] | None = None
 
+    @spied
     def fit(self, train: Any) -> Callable[[Any], Setting]:
         self.fitted_on = list(train)
+        return self.choose
 
-        def choose(task: Any) -> Setting:
-            self.chosen_for.append(task)
-            return Setting(task.goal[1] / 10, 0.1, 0.9)
+    @spied
+    def choose(self, task: Any) -> Setting:
+        self.chosen_for.append(task)
+        return Setting(task.goal[1] / 10, 0.1, 0.9)
 
-        return choose
-
+    @spied
     def run(self, tasks: Any, settings: Any) -> np.ndarray:
         tasks, settings = list(tasks), list(settings)
         if len(tasks) != len(settings):
@@ -196,6 +200,7 @@ RIDGE_FIT = register(
         reference=_ridge_reference,
         reference_name="metarl_edu.classroom.references.ridge_fit",
         cases=_ridge_cases,
+        equivalents=("metarl_edu.studies.hyperparams._ridge_lstsq",),
     )
 )
 

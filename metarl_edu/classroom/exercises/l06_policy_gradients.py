@@ -153,6 +153,7 @@ REINFORCE_LOSS = register(
         reference=reinforce_loss_reference,
         reference_name="metarl_edu.classroom.references.reinforce_loss_reference",
         cases=_cases,
+        equivalents=("metarl_edu.pg.reinforce_loss", "metarl_edu.pg.policy_gradient_loss"),
     )
 )
 
@@ -248,6 +249,7 @@ REWARD_TO_GO = register(
         reference=reward_to_go_reference,
         reference_name="metarl_edu.classroom.references.reward_to_go_reference",
         cases=_reward_to_go_cases,
+        equivalents=("metarl_edu.pg.discounted_returns",),
     )
 )
 
@@ -354,6 +356,7 @@ REINFORCE = register(
         reference=reinforce_reference,
         reference_name="metarl_edu.classroom.references.reinforce_reference",
         cases=_reinforce_cases,
+        equivalents=("metarl_edu.pg.train_reinforce",),
     )
 )
 
@@ -483,5 +486,6 @@ GAE = register(
         reference=gae_reference,
         reference_name="metarl_edu.classroom.references.gae_reference",
         cases=_gae_cases,
+        equivalents=("metarl_edu.pg.gae_advantages",),
     )
 )

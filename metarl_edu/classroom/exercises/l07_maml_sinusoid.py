@@ -200,6 +200,7 @@ INNER_UPDATE = register(
         reference=inner_update_reference,
         reference_name="metarl_edu.classroom.references.inner_update_reference",
         cases=_inner_update_cases,
+        equivalents=("metarl_edu.maml.inner_update",),
     )
 )
 
@@ -210,5 +211,6 @@ META_LOSS = register(
         reference=meta_loss_reference,
         reference_name="metarl_edu.classroom.references.meta_loss_reference",
         cases=_meta_loss_cases,
+        equivalents=("metarl_edu.maml.task_meta_loss", "metarl_edu.maml.maml_loss"),
     )
 )

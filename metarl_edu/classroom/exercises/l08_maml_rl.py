@@ -212,5 +212,6 @@ RL_META_LOSS = register(
         reference=rl_meta_loss_reference,
         reference_name="metarl_edu.classroom.references.rl_meta_loss_reference",
         cases=_meta_loss_cases,
+        equivalents=("metarl_edu.maml_rl.meta_loss",),
     )
 )

@@ -302,6 +302,7 @@ UCB1_INDEX = register(
         reference=ucb1_index_reference,
         reference_name="metarl_edu.classroom.references.ucb1_index_reference",
         cases=_ucb1_cases,
+        equivalents=("metarl_edu.bandits.ucb1_index",),
     )
 )
 
@@ -312,6 +313,7 @@ RL2_INPUT = register(
         reference=rl2_input_reference,
         reference_name="metarl_edu.classroom.references.rl2_input_reference",
         cases=_rl2_input_cases,
+        equivalents=("metarl_edu.rl2.rl2_input",),
     )
 )
 

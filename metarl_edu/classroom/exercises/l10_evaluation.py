@@ -225,6 +225,8 @@ BOOTSTRAP_CI = register(
         reference=_bootstrap_reference,
         reference_name="metarl_edu.classroom.references.percentile_interval",
         cases=_bootstrap_cases,
+        equivalents=("metarl_edu.studies.evaluation.bootstrap_ci",
+                     "metarl_edu.studies.evaluation._percentile_bootstrap"),
     )
 )
 

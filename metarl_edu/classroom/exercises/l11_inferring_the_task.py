@@ -179,12 +179,15 @@ def _information_value_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Call
 
 BETA_UPDATE = register(Exercise(
     id="beta_update", title="The Beta posterior update", reference=beta_update_reference,
-    reference_name="metarl_edu.classroom.references.beta_update_reference", cases=_beta_update_cases))
+    reference_name="metarl_edu.classroom.references.beta_update_reference", cases=_beta_update_cases,
+    equivalents=("metarl_edu.bayes.beta_update",)))
 
 BAYES_BACKUP = register(Exercise(
     id="bayes_backup", title="The one-step Bayes backup", reference=bayes_backup_reference,
-    reference_name="metarl_edu.classroom.references.bayes_backup_reference", cases=_bayes_backup_cases))
+    reference_name="metarl_edu.classroom.references.bayes_backup_reference", cases=_bayes_backup_cases,
+    equivalents=("metarl_edu.bayes.bayes_backup",)))
 
 INFORMATION_VALUE = register(Exercise(
     id="information_value", title="The value of information", reference=information_value_reference,
-    reference_name="metarl_edu.classroom.references.information_value_reference", cases=_information_value_cases))
+    reference_name="metarl_edu.classroom.references.information_value_reference", cases=_information_value_cases,
+    equivalents=("metarl_edu.bayes.information_value",)))
