@@ -9,9 +9,26 @@ import nbformat
 import numpy as np
 import pytest
 from test_wrong_answers_00_04 import (
+    backup_bootstraps_from_terminal,
+    backup_forgets_gamma,
+    disc_column_major,
+    disc_no_clip,
+    disc_rounds,
+    eg_epsilon_is_greedy_probability,
+    eg_explores_only_others,
+    eg_global_random,
+    eg_ties_to_first,
+    hs_shuffle_and_cut,
     loop_discards_what_update_returns,
     loop_passes_terminated_or_truncated,
     loop_reseeds_the_env,
+    qu_bootstraps_through_terminal,
+    qu_in_place,
+    qu_no_alpha,
+    qu_sarsa_like,
+    return_discounts_first_reward,
+    return_plain_sum,
+    vi_one_sweep_only,
 )
 
 from metarl_edu.classroom import cases, checks
@@ -73,25 +90,8 @@ def lesson_namespace(lesson: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- wrong answers
-def return_plain_sum(rewards, gamma):
-    return float(sum(rewards))
-
-
-def return_discounts_first_reward(rewards, gamma):
-    return sum(gamma ** (t + 1) * r for t, r in enumerate(rewards))
-
-
 def return_crashes_on_empty(rewards, gamma):
     return float(np.polyval(rewards[::-1], gamma)) if rewards[0] is not None else 0.0
-
-
-def backup_forgets_gamma(mdp, v, pi):
-    v_next = np.where(mdp.terminal, 0.0, v)
-    return np.where(mdp.terminal, 0.0, np.sum(pi * (mdp.r_sa + mdp.P @ v_next), axis=1))
-
-
-def backup_bootstraps_from_terminal(mdp, v, pi):
-    return np.sum(pi * (mdp.r_sa + mdp.gamma * mdp.P @ v), axis=1)
 
 
 def backup_uses_one_reward_entry(mdp, v, pi):
@@ -123,77 +123,10 @@ def vi_ignores_terminal(mdp, theta=1e-10):
     return v, pi
 
 
-def vi_one_sweep_only(mdp, theta=1e-10):
-    q = mdp.r_sa.copy()
-    q[mdp.terminal] = 0.0
-    return q.max(axis=1), np.eye(mdp.n_actions)[q.argmax(axis=1)]
-
-
 def vi_returns_values_only(mdp, theta=1e-10):
     from metarl_edu.mdp import value_iteration
 
     return value_iteration(mdp)[0]
-
-
-def eg_ties_to_first(q_s, epsilon, rng):
-    return int(rng.integers(len(q_s))) if rng.random() < epsilon else int(np.argmax(q_s))
-
-
-def eg_explores_only_others(q_s, epsilon, rng):
-    best = int(np.argmax(q_s))
-    if rng.random() < epsilon:
-        return int(rng.choice([a for a in range(len(q_s)) if a != best]))
-    return int(rng.choice(np.flatnonzero(q_s == q_s.max())))
-
-
-def eg_global_random(q_s, epsilon, rng):
-    if np.random.random() < epsilon:
-        return int(np.random.randint(len(q_s)))
-    return int(np.random.choice(np.flatnonzero(q_s == q_s.max())))
-
-
-def eg_epsilon_is_greedy_probability(q_s, epsilon, rng):
-    if rng.random() < 1 - epsilon:
-        return int(rng.integers(len(q_s)))
-    return int(rng.choice(np.flatnonzero(q_s == q_s.max())))
-
-
-def qu_sarsa_like(q, s, a, r, s_next, terminated, alpha, gamma):
-    q = q.copy()
-    q[s, a] += alpha * ((r if terminated else r + gamma * q[s_next, a]) - q[s, a])
-    return q
-
-
-def qu_bootstraps_through_terminal(q, s, a, r, s_next, terminated, alpha, gamma):
-    q = q.copy()
-    q[s, a] += alpha * (r + gamma * q[s_next].max() - q[s, a])
-    return q
-
-
-def qu_in_place(q, s, a, r, s_next, terminated, alpha, gamma):
-    q[s, a] += alpha * ((r if terminated else r + gamma * q[s_next].max()) - q[s, a])
-    return q
-
-
-def qu_no_alpha(q, s, a, r, s_next, terminated, alpha, gamma):
-    q = q.copy()
-    q[s, a] = r if terminated else r + gamma * q[s_next].max()
-    return q
-
-
-def disc_no_clip(obs, low, high, bins):
-    b = np.floor((obs - low) / (high - low) * bins).astype(int)
-    return int(np.sum(b * np.append(np.cumprod(bins[::-1])[::-1][1:], 1)))
-
-
-def disc_column_major(obs, low, high, bins):
-    b = np.clip(np.floor((obs - low) / (high - low) * bins).astype(int), 0, bins - 1)
-    return int(np.ravel_multi_index(tuple(b), tuple(bins), order="F"))
-
-
-def disc_rounds(obs, low, high, bins):
-    b = np.clip(np.round((obs - low) / (high - low) * bins).astype(int), 0, bins - 1)
-    return int(np.ravel_multi_index(tuple(b), tuple(bins)))
 
 
 def disc_returns_tuple(obs, low, high, bins):
@@ -383,11 +316,6 @@ def split_global_random(tasks, n_test, rng):
 def split_shuffles_input(tasks, n_test, rng):
     rng.shuffle(tasks)
     return tasks[n_test:], tasks[:n_test]
-def hs_shuffle_and_cut(tasks, n_test, rng):
-    order = rng.permutation(len(tasks))
-    return [tasks[i] for i in order[n_test:]], [tasks[i] for i in order[:n_test]]
-
-
 def hs_global_random(tasks, n_test, rng):
     distinct = list({task_key(t): t for t in tasks}.values())
     test = [distinct[i] for i in np.random.choice(len(distinct), size=n_test, replace=False)]
