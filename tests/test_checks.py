@@ -238,6 +238,21 @@ def step_mutates_params(policy, params, episodes, alpha, gamma=0.99):
     return params
 
 
+def step_under_no_grad(policy, params, episodes, alpha, gamma=0.99):
+    import torch
+
+    with torch.no_grad():
+        new = _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma))
+    return {k: v.detach() for k, v in new.items()}
+
+
+def step_unbiased_std(policy, params, episodes, alpha, gamma=0.99):
+    A = _normalised_advantages(episodes, gamma, normalise=False)
+    real = A[episodes.mask.bool()]
+    A = (A - real.mean()) / real.std() * episodes.mask  # torch's std divides by n - 1
+    return _step(policy, params, episodes, alpha, A)
+
+
 def step_not_normalised(policy, params, episodes, alpha, gamma=0.99):
     return _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma, normalise=False))
 def rl_weight_not_detached(log_probs, returns, baseline=None, mask=None):
@@ -641,7 +656,8 @@ CASES = {
     ],
     ("03_cartpole", "discretize"): [disc_no_clip, disc_column_major, disc_rounds, disc_returns_tuple],
     ("08_maml_rl", "adapt_step"): [
-        step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised,
+        step_forgets_baseline, step_gradient_ascent, step_mutates_params, step_not_normalised, step_under_no_grad,
+        step_unbiased_std,
     ],
     ("08_maml_rl", "rl_meta_loss"): [mlr_detached_inner_step, mlr_no_grad_inner_step, mlr_pre_update, mlr_same_data],
     ("06_policy_gradients", "reinforce_loss"): [rl_weight_not_detached, rl_sign_error, rl_mean_over_steps,
@@ -723,6 +739,8 @@ def test_wrong_answers_fail_with_a_hint(exercise_id, wrong):
 
 
 def test_hints_name_the_mistake():
+    assert "lost its link to params" in repr(run_check("adapt_step", step_under_no_grad))
+    assert "divides by n - 1" in repr(run_check("adapt_step", step_unbiased_std))
     text = repr(run_check("bellman_expectation_backup", backup_forgets_gamma))
     assert "gamma" in text and "expected" in text and "got" in text
     text = repr(run_check("bellman_expectation_backup", backup_bootstraps_from_terminal))

@@ -1,9 +1,10 @@
-"""A class on one machine: the hub that `metarl-edu hub-config` writes, driven over its REST API.
+"""A class on one machine: the hub that `metarl-edu hub-config` writes, driven over its REST API and a browser.
 
 A hub on free loopback ports in a temporary folder; two learners log in and their servers are spawned at the same
-time; each gets their own lesson copies and cannot reach the other's; a check cell runs through the kernel API;
-the instructor (an admin) collects the learners' lessons and grades them with `metarl-edu grade`, one gradebook
-row per learner; and no process of the hub is left afterwards. Skipped when the hub extra is not installed.
+time (one through the hub's login page in chromium, which opens JupyterLab on the lessons); each gets their own
+lesson copies and cannot reach the other's; a check cell runs through the kernel API; the instructor (an admin)
+collects the learners' lessons and grades them with `metarl-edu grade`, one gradebook row per learner; and no
+process of the hub is left afterwards. The hub test is skipped when the hub extra is not installed.
 """
 
 from __future__ import annotations
@@ -110,6 +111,31 @@ class Hub:
         for process in alive:
             process.kill()
         return started, alive
+
+
+def browser_login(url: str, name: str, password: str, screenshot: Path) -> str:
+    """Log ``name`` in through the hub's login page in chromium, as a learner does; the hub starts their server and
+    JupyterLab opens on their lessons. Returns the URL JupyterLab opened at; saves a screenshot on failure."""
+    from playwright.sync_api import sync_playwright
+    from test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/hub/login")
+            page.fill("input[name=username]", name)
+            page.fill("input[name=password]", password)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{name}/lab/tree/lessons**", timeout=90_000)
+            page.get_by_text(f"{LESSON}.ipynb").first.wait_for(timeout=60_000)
+            return page.url
+        except Exception:
+            page.screenshot(path=str(screenshot))
+            print(f"screenshot of {name}'s browser: {screenshot}")
+            raise
+        finally:
+            browser.close()
 
 
 def execute(token: str, url: str, user: str, code: str) -> tuple[str, str]:
@@ -220,10 +246,13 @@ def test_a_class_on_one_hub(tmp_path):
         teacher, _ = hub.login("teacher", INSTRUCTOR_PASSWORD)
         with pytest.raises(AssertionError, match="could not log in"):
             hub.login("mallory", LEARNER_PASSWORD)  # not on the class list
-        # Two spawns at once; each pre-spawn hook copies that learner's lessons.
+        # Two spawns at once, each with its pre-spawn hook copying that learner's lessons: alice's through the
+        # REST API, bob's by logging in through the hub's page in a browser, which opens JupyterLab on his lessons.
         with ThreadPoolExecutor(2) as pool:
-            codes = list(pool.map(lambda n: learners[n][0].post(f"/hub/api/users/{n}/server").status_code, learners))
-        assert all(code in (201, 202) for code in codes), codes
+            alice_spawn = pool.submit(learners["alice"][0].post, "/hub/api/users/alice/server")
+            bob_lab = pool.submit(browser_login, hub.url, "bob", LEARNER_PASSWORD, tmp_path / "bob.png")
+            assert alice_spawn.result().status_code in (201, 202)
+            assert "/user/bob/lab/tree/lessons" in bob_lab.result()
         for name, (client, _) in learners.items():
             hub.wait_for(lambda c=client, n=name: c.get(f"/hub/api/users/{n}").json()["servers"][""]["ready"],
                          60, f"{name}'s server")

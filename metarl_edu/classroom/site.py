@@ -65,7 +65,8 @@ def execute(path: Path, cell_timeout: int = 300) -> Any:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    env = {**os.environ, config.QUICK_VAR: "1", config.STRICT_VAR: "1", "MPLBACKEND": "Agg"}
+    # The kernel's own inline backend draws the figures into the notebook (MPLBACKEND=Agg, as tests set it, would not).
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"} | {config.QUICK_VAR: "1", config.STRICT_VAR: "1"}
     NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
     return nb

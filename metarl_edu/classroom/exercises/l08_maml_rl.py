@@ -20,6 +20,11 @@ from metarl_edu.pg import Episodes
 SIGN = "the inner step goes DOWN the loss: theta' = theta - alpha * grad L, with L = -mean(log pi * A)"
 BASELINE = "subtract the linear baseline from the returns before normalising: A = G - linear_baseline(obs, G, mask)"
 NORMALISE = "normalise the advantages to mean 0 and standard deviation 1 over the real steps"
+UNBIASED = ("A.std() divides by n - 1: normalise with the population standard deviation over the real steps, "
+            "sqrt(mean((A - mean A)^2)), as normalise_advantages does (with few steps the two differ)")
+NO_GRAPH = ("theta' lost its link to params (.detach(), .data, torch.no_grad() or a new leaf tensor): keep theta' = "
+            "theta - alpha * g a function of params, with create_graph=True (or torch.func.grad), so that MAML's "
+            "meta-gradient can flow through the inner step")
 
 
 def _one_step_episodes(obs: list[float], actions: list[int], rewards: list[float]) -> Episodes:
@@ -63,6 +68,7 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         right = alpha * math.sqrt(2) / 3 * np.array([1.0, -1.0])
         expect_close(got["logits.0.bias"], right, atol=1e-4, what="c' (the new bias)", mistakes=(
             (-right, SIGN), (alpha * 2 / 9 * np.array([1.0, -1.0]), NORMALISE),
+            (right * math.sqrt(2 / 3), UNBIASED),  # n = 3 steps: the n - 1 std is sqrt(3/2) times larger
         ))
         expect_close(got["logits.0.weight"].ravel(), right, atol=1e-4, what="W' (the new weight)")
 
@@ -79,6 +85,7 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         right = alpha * np.array([0.5, -0.5])
         expect_close(got["logits.0.bias"], right, atol=1e-4, what="c' (the new bias)", mistakes=(
             (-right, SIGN), (alpha / (2 * math.sqrt(5)) * np.array([1.0, -1.0]), BASELINE),
+            (right * math.sqrt(3 / 4), UNBIASED),  # n = 4 steps
         ))
         expect_close(got["logits.0.weight"].ravel(), [0.0, 0.0], atol=1e-4, what="W' (the new weight)")
 
@@ -98,8 +105,23 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         for k in params:
             expect_close(got[k], expected[k].detach().numpy(), atol=1e-4, what=f"the new {k}")
 
+    def differentiable() -> None:
+        # theta' must be a differentiable function of theta: MAML's meta-gradient flows through it.
+        policy, params = _zero_linear_policy()
+        leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+        got = fn(policy, leaves, _one_step_episodes([1, 1, -1, -1], [0, 1, 0, 1], [1, 0, 3, 2]), 0.2, 0.99)
+        if not isinstance(got, dict) or got.keys() != leaves.keys():
+            raise Failure(f"return a dict with the names of params {sorted(leaves)}")
+        if any(not isinstance(v, torch.Tensor) or not v.requires_grad for v in got.values()):
+            raise Failure(NO_GRAPH)
+        total = sum(v.sum() for v in got.values())
+        grads = torch.autograd.grad(total, list(leaves.values()), allow_unused=True)
+        if any(g is None for g in grads):
+            raise Failure(NO_GRAPH)
+
     yield "one state: three one-step episodes", constant_state
     yield "two states: the baseline matters", two_states
+    yield "theta' is differentiable in theta", differentiable
     yield "2D navigation, a Gaussian policy", navigation
 
 
