@@ -22,7 +22,7 @@ TEST_PATHS  := $(wildcard tests lessons solutions)
 
 help:
 	@echo "make lab    - set up .venv, copy missing lessons into work/, start JupyterLab (PORT=$(PORT))"
-	@echo "make test   - set up .venv (and chromium), run the unit, grading, hub and browser tests and every notebook"
+	@echo "make test   - set up .venv (and chromium, bubblewrap), run the unit, grading, hub and browser tests and every notebook"
 	@echo "make test-all - also install the exports and site extras and run the slow tests (nbgrader, otter, the website)"
 	@echo "make site   - build the course website into site/ (executed solutions in quick mode, and the syllabus)"
 	@echo "make full   - run the solution notebooks in full mode and print the numbers the prose quotes"
@@ -47,13 +47,22 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	else echo "error: the browser test needs Debian's chromium: sudo apt-get install -y chromium"; exit 1; fi
 
+# The grader jails each kernel with bubblewrap (tests/test_grade_jail.py, the attack suite). Installed when missing
+# and the machine is Debian-like and we are root; elsewhere those tests say why they are skipped.
+BWRAP := /usr/bin/bwrap
+$(BWRAP):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; \
+	else echo "note: bubblewrap is missing, so the grader cannot jail kernels here (sudo apt-get install -y \
+	bubblewrap); the jail tests are skipped"; fi
+
 lab: $(STAMP)
 	$(BIN)/metarl-edu lab --port $(PORT)
 
 PYTEST := METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
 	$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(BWRAP)
 	$(PYTEST) -m "not slow"
 
 # An optional extra (exports: nbgrader and otter; site: Sphinx), installed once on top of the test install.
@@ -63,7 +72,7 @@ $(VENV)/.installed-%: $(STAMP)
 		-e '.[dev,browser,hub,$*]'
 	touch $@
 
-test-all: $(VENV)/.installed-exports $(VENV)/.installed-site $(CHROMIUM)
+test-all: $(VENV)/.installed-exports $(VENV)/.installed-site $(CHROMIUM) $(BWRAP)
 	$(PYTEST)
 
 # The course website: the solution notebooks executed in quick mode, and the syllabus, as static HTML in site/.

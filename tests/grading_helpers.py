@@ -9,7 +9,7 @@ from pathlib import Path
 from metarl_edu.classroom.grade import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
-LIMITS = Limits(cell_timeout=4, notebook_timeout=60, memory_mb=2048, user=None)
+LIMITS = Limits(cell_timeout=4, notebook_timeout=60, memory_mb=2048, user=None, isolation="auto")
 GOOD = (
     "def discounted_return(rewards, gamma):\n"
     "    g = 0.0\n"

@@ -277,7 +277,7 @@ def test_gradebook_round_trip(tmp_path):
     path = write_gradebook(records, PLANS, tmp_path / "book.csv")
     rows = read_gradebook(path)
     assert list(rows[0]) == ["submission", "lesson", "discounted_return", "bellman_expectation_backup",
-                             "value_iteration", "total", "max_total", "status", "reason", "review"]
+                             "value_iteration", "total", "max_total", "status", "reason", "review", "isolation"]
     for record, row in zip(records, rows, strict=True):
         assert row["submission"] == record["submission"] and row["status"] == record["status"]
         assert row["total"] == record["total"] and row["max_total"] == record["max_total"]

@@ -28,12 +28,16 @@ from metarl_edu.classroom.grade import grade_folder, read_gradebook
 
 Attack = Callable[[Path], list[str]]
 ATTACKS: dict[str, tuple[Attack, bool]] = {}  # name -> (attack, slow)
+JAIL_ONLY: set[str] = set()  # attacks graded only in a jail: without one they would harm this machine or the tests
+JAILED = LIMITS.jailed
 
 
-def attack(slow: bool = False) -> Callable[[Attack], Attack]:
+def attack(slow: bool = False, jail_only: bool = False) -> Callable[[Attack], Attack]:
     def register(fn: Attack) -> Attack:
         assert fn.__doc__, f"attack {fn.__name__} says what it tries in its docstring"
         ATTACKS[fn.__name__] = (fn, slow)
+        if jail_only:
+            JAIL_ONLY.add(fn.__name__)
         return fn
     return register
 
@@ -356,6 +360,91 @@ def plants_a_startup_file(folder: Path) -> list[str]:
     return [write(folder, "plants_startup_file.ipynb", blank(added=(source,)))]
 
 
+# ============================================================================================ escaping the kernel
+DAEMON = "metarl-edu-attack-daemon"
+
+
+@attack(jail_only=True)
+def kills_the_grader(folder: Path) -> list[str]:
+    """Kills its parent (the grader, outside a jail) and every other process it can see."""
+    source = (
+        "import os, signal\n"
+        "for pid in [os.getppid()] + [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "    if pid > 1 and pid != os.getpid():\n"
+        "        try:\n            os.kill(pid, signal.SIGKILL)\n        except OSError:\n            pass\n"
+    )
+    return [write(folder, "kills_the_grader.ipynb", blank(added=(source,)))]
+
+
+@attack(jail_only=True)
+def daemon_outlives_its_kernel(folder: Path) -> list[str]:
+    """Starts a daemon in a session of its own (``setsid``) that would outlive its kernel, to reach later kernels
+    through their connection files and rewrite the gradebook after the grader exits."""
+    source = (
+        "import subprocess\n"
+        f"subprocess.Popen(['sh', '-c', 'exec -a {DAEMON} sleep 600'], start_new_session=True)\n"
+    )
+    return [write(folder, "daemon.ipynb", blank(added=(source,)))]
+
+
+@attack(jail_only=True)
+def reads_the_hidden_tests_from_course(folder: Path) -> list[str]:
+    """Answers the visible checks from their table and the hidden tests from ``course/`` found next to the
+    package (an editable install): the lesson's master holds the hidden tests' inputs and expected answers."""
+    source = visible_answers() + (
+        "import pathlib, metarl_edu\n"
+        "_master = pathlib.Path(metarl_edu.__file__).resolve().parents[1] / 'course' / '00_welcome.py'\n"
+        "_ANSWERS[((2.0,) * 50, 0.9)] = 2.0 * (1 - 0.9**50) / (1 - 0.9) if _master.exists() else 0.0\n"
+        "_ANSWERS[((3.0,), 0.0)] = 3.0 if _master.exists() else 0.0\n\n"
+        "def discounted_return(rewards, gamma):\n    return _ANSWERS[(tuple(rewards), gamma)]\n"
+    )
+    return [write(folder, "reads_course.ipynb", blank_with(source))]
+
+
+@attack(jail_only=True)
+def rewrites_the_checks_on_disk(folder: Path) -> list[str]:
+    """Rewrites the installed checks of lesson 00 (an editable install: the package's own file), then kills its
+    kernel, so that the rerun, and every later run, imports checks that pass anything."""
+    source = (
+        "import os, pathlib\nimport metarl_edu.classroom.exercises.l00_welcome as _m\n"
+        "try:\n"
+        "    pathlib.Path(_m.__file__).open('a').write('\\n_CASES.clear()\\n')\n"
+        "except OSError:\n    pass\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    return [write(folder, "rewrites_checks.ipynb", blank(added=(source,)))]
+
+
+@attack(jail_only=True)
+def hogs_memory(folder: Path) -> list[str]:
+    """Holds 3 GiB across three child processes (a limit per process let children hold 4.5 GB in all)."""
+    source = (
+        "import subprocess, sys\n"
+        "hog = 'x = bytearray(1 << 30); x[::4096] = bytes(len(x[::4096])); import time; time.sleep(30)'\n"
+        "children = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(3)]\n"
+        "[c.wait() for c in children]\n"
+    )
+    return [write(folder, "hogs_memory.ipynb", blank(added=(source,)))]
+
+
+@attack(slow=True, jail_only=True)
+def fills_the_disk_and_shared_memory(folder: Path) -> list[str]:
+    """Writes a gigabyte to /dev/shm and /tmp, and 200 processes (the limits were per process)."""
+    source = (
+        "import subprocess\n"
+        "for path in ('/dev/shm/fill', '/tmp/fill'):\n"
+        "    try:\n"
+        "        with open(path, 'wb') as f:\n"
+        "            for _ in range(1024):\n                f.write(b'x' * (1 << 20))\n"
+        "    except OSError:\n        pass\n"
+        "procs = []\n"
+        "for _ in range(200):\n"
+        "    try:\n        procs.append(subprocess.Popen(['sleep', '60']))\n"
+        "    except OSError:\n        break\n"
+    )
+    return [write(folder, "fills_disk.ipynb", blank(added=(source,)))]
+
+
 # ============================================================================================ the class
 HONEST = {
     "honest_solution.ipynb": lambda: lesson_json("solutions", "00_welcome"),
@@ -386,7 +475,7 @@ def grade_class(base: Path, slow: bool) -> dict:
     write_honest(folder, honest)
     files: dict[str, list[str]] = {}
     for name, (fn, is_slow) in ATTACKS.items():
-        if slow or not is_slow:
+        if (slow or not is_slow) and (JAILED or name not in JAIL_ONLY):
             files[name] = fn(folder)
     summary = grade_folder(folder, base / "class.csv", course=ROOT / "course", limits=LIMITS, jobs=2,
                            progress=False)
@@ -445,7 +534,8 @@ def check_run(graded: dict) -> None:
             assert got == expected_row, name
 
 
-REDUCED = [name for name, (_, slow) in ATTACKS.items() if not slow]
+REDUCED = [name for name, (_, slow) in ATTACKS.items() if not slow and (JAILED or name not in JAIL_ONLY)]
+FULL = [name for name in ATTACKS if JAILED or name not in JAIL_ONLY]
 
 
 @pytest.mark.parametrize("name", REDUCED)
@@ -458,7 +548,7 @@ def test_every_file_has_a_row_and_honest_grades_are_unchanged(reduced):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(ATTACKS))
+@pytest.mark.parametrize("name", FULL)
 def test_attack_gets_no_more_than_the_blank_lesson_full(full, name):
     check_contained(full, name)
 
@@ -512,23 +602,29 @@ def test_an_oversized_file_is_refused(full):
 
 @pytest.mark.slow
 def test_a_huge_print_leaves_the_graders_memory_bounded(tmp_path):
-    """The grader's own peak memory (not the kernel's) while a kernel prints 400 MB in one call."""
-    folder = tmp_path / "subs"
-    folder.mkdir()
-    huge_print(folder)
+    """The grader's own peak memory (not the kernel's) while a kernel prints 400 MB in one call, against the same
+    run with the blank lesson."""
     script = (
         "import resource, sys\n"
         "from pathlib import Path\n"
         "from metarl_edu.classroom.grade import Limits, grade_folder\n"
         "grade_folder(Path(sys.argv[1]), Path(sys.argv[2]), course=Path(sys.argv[3]), progress=False,\n"
-        "             limits=Limits(cell_timeout=60, notebook_timeout=300, memory_mb=4096, user=None))\n"
+        "             limits=Limits(cell_timeout=60, notebook_timeout=300, isolation='auto'))\n"
         "print(open(sys.argv[2]).read())\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(folder), str(tmp_path / "b.csv"), str(ROOT / "course")],
-                          capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert int(done.stdout.split()[-1]) < 400, done.stdout  # MiB; the print alone is 400 MB
-    assert "your cell 5 sent a message larger than 8 MiB" in done.stdout  # cut, and the row says so
+    peaks, outputs = {}, {}
+    for name, make in (("blank", lambda folder: [write(folder, "blank.ipynb", blank())]), ("huge", huge_print)):
+        folder = tmp_path / name
+        folder.mkdir()
+        make(folder)
+        done = subprocess.run([sys.executable, "-c", script, str(folder), str(tmp_path / f"{name}.csv"),
+                               str(ROOT / "course")], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        peaks[name], outputs[name] = int(done.stdout.split()[-1]), done.stdout
+    assert peaks["huge"] - peaks["blank"] < 100, peaks  # MiB; the print alone is 400 MB
+    cut = ("your cell 5 sent a message larger than 8 MiB", "your cell 5 ran out of memory")  # by the grader's cap,
+    assert any(reason in outputs["huge"] for reason in cut), outputs["huge"]  # or the jail's: the row says which
 
 
 # ============================================================================================ what they got
@@ -559,15 +655,6 @@ def test_a_copy_of_the_reference_scores_zero(reduced):
     row = reduced["rows"]["copies_reference_code.ipynb"]
     assert row["total"] == 0 and "uses the reference implementation (metarl_edu.mdp.discounted_return)" in row["reason"]
     assert "`__code__`" in row["review"]
-
-
-def test_hidden_answers_never_enter_the_kernel(reduced):
-    exfil = reduced["folder"].parent / "exfil.jsonl"
-    found = "\n".join(exfil.read_text().splitlines())
-    assert "discounted_return([2.0] * 50, 0.9)" in found  # the hunt ran during the hidden tests
-    for judged in ("0.9**50", "### JUDGE", "abs(_fifty", "_one == 3.0"):  # the judge's text, kept by the grader
-        assert judged not in found, judged
-    assert reduced["rows"]["hunts_hidden_answers.ipynb"]["review"]  # gc, sys, open: flagged
 
 
 # ============================================================================================ read, not run
@@ -609,3 +696,55 @@ def test_what_static_reading_cannot_follow_is_flagged(source, flag):
     from metarl_edu.classroom.review import review_cells
 
     assert flag in review_cells([source], functions={}, references={}).flags
+
+
+# ============================================================================================ the jail
+jail_only = pytest.mark.skipif(not JAILED, reason="the grader cannot jail kernels here")
+
+
+@jail_only
+def test_every_row_says_the_kernel_was_jailed(reduced):
+    graded = [row for row in reduced["rows"].values() if row["status"] != "error"]
+    assert graded and all(row["isolation"] == "jail" for row in graded)
+
+
+@jail_only
+def test_no_process_of_a_kernel_outlives_the_run(reduced):
+    left = [p for p in os.listdir("/proc") if p.isdigit() and DAEMON.encode() in _cmdline(p)]
+    assert left == []
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@jail_only
+def test_the_course_and_the_checks_are_out_of_reach(reduced):
+    row = reduced["rows"]["reads_course.ipynb"]
+    assert row["total"] == 0 and "failed the hidden tests" in row["reason"]  # course/ is not in the jail
+    source = (ROOT / "metarl_edu" / "classroom" / "exercises" / "l00_welcome.py").read_text()
+    assert "_CASES.clear()" not in source  # the package is read-only in the jail
+
+
+@jail_only
+def test_memory_held_by_children_is_capped_and_reported(reduced):
+    row = reduced["rows"]["hogs_memory.ipynb"]
+    assert row["status"] == "ok" and "ran out of memory" in row["reason"] and "--memory-mb" in row["reason"], row
+
+
+def test_hidden_answers_never_enter_even_an_unjailed_kernel(tmp_path):
+    """The memory hunt, graded without a jail (so that it can write down what it found)."""
+    import dataclasses
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    hunts_for_hidden_answers(folder)
+    grade_folder(folder, tmp_path / "book.csv", course=ROOT / "course", progress=False,
+                 limits=dataclasses.replace(LIMITS, isolation="none"))
+    found = (tmp_path / "exfil.jsonl").read_text()
+    assert "discounted_return([2.0] * 50, 0.9)" in found  # the hunt ran during the hidden tests
+    for judged in ("0.9**50", "### JUDGE", "abs(_fifty", "_one == 3.0"):  # the judge's text, kept by the grader
+        assert judged not in found, judged

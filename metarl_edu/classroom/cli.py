@@ -21,6 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from metarl_edu.classroom.limits import DEFAULT_MEMORY_MB
 from metarl_edu.studies.bench import BENCHMARKS
 
 
@@ -122,10 +123,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from metarl_edu.classroom.grade import Limits, find_course, grade_folder, kernel_user
 
     course = Path(args.course) if args.course else find_course(_root(args.root))
-    user, note = kernel_user(args.user)
-    print(note, file=sys.stderr)
+    if args.trusted_class:
+        user, note = kernel_user(args.user)
+        print(f"a trusted class: no jail; {note}", file=sys.stderr)
+    else:
+        user = None
+        print("each kernel runs in a jail (see the README's 'What the grader guards against')", file=sys.stderr)
     limits = Limits(cell_timeout=args.timeout_cell, notebook_timeout=args.timeout_notebook,
-                    memory_mb=args.memory_mb, user=user)
+                    memory_mb=args.memory_mb, user=user, isolation="none" if args.trusted_class else "jail")
     try:
         summary = grade_folder(Path(args.submissions), Path(args.out), course=course, limits=limits, jobs=args.jobs,
                                feedback=Path(args.feedback) if args.feedback else None)
@@ -287,9 +292,13 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--feedback", help="folder for one feedback file per submission (default <out>-feedback/)")
     g.add_argument("--timeout-cell", type=float, default=120, help="seconds one cell may run (default 120)")
     g.add_argument("--timeout-notebook", type=float, default=900, help="seconds one notebook may run (default 900)")
-    g.add_argument("--memory-mb", type=int, default=4096, help="kernel address-space limit, MiB (default 4096)")
-    g.add_argument("--user", default="nobody", help="when run as root, run kernels as this user (default nobody; "
-                   "'' to keep root)")
+    g.add_argument("--memory-mb", type=int, default=None,
+                   help=f"memory a kernel and what it starts may hold, MiB (default {DEFAULT_MEMORY_MB['jail']}; with "
+                        f"--trusted-class: the kernel's address space, default {DEFAULT_MEMORY_MB['none']})")
+    g.add_argument("--trusted-class", action="store_true",
+                   help="grade without a jail (where none can be made): only for code you trust")
+    g.add_argument("--user", default="nobody", help="with --trusted-class, when run as root, run kernels as this "
+                   "user (default nobody; '' to keep root)")
     g.add_argument("--course", help="the course/ folder with the lesson masters (default: found from --root)")
     g.set_defaults(func=cmd_grade)
 

@@ -61,6 +61,7 @@ from typing import Any
 
 from metarl_edu import config
 from metarl_edu.classroom import build
+from metarl_edu.classroom.limits import DEFAULT_MEMORY_MB
 from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_report_line
 
 GRADER_VERSION = "1"
@@ -99,21 +100,33 @@ class Limits:
         cell_timeout: seconds one cell may run, > 0; past it the cell is interrupted (and the kernel killed if the
             interrupt is ignored for a few seconds).
         notebook_timeout: seconds the whole notebook may run, reruns included, > 0.
-        memory_mb: address-space limit of the kernel process in MiB (``RLIMIT_AS``); 0 for none. Address space is
-            more than resident memory: leave room for what numpy, matplotlib and torch reserve when imported.
+        memory_mb: the memory a kernel may use, in MiB; 0 for none; ``None`` for the default
+            (:data:`~metarl_edu.classroom.limits.DEFAULT_MEMORY_MB`). In a jail, what the kernel and everything it
+            starts really hold (its cgroup's limit, ``/tmp`` and ``/dev/shm`` included); without one, the address
+            space of the kernel's process alone (``RLIMIT_AS``), which is more than it holds: numpy, matplotlib and
+            torch reserve address space when imported.
         fsize_mb: the largest file the kernel may write, in MiB (``RLIMIT_FSIZE``); 0 for none.
-        user: the unprivileged user kernels run as when the grader runs as root (``None``: the grader's own user).
+        user: without a jail, the unprivileged user kernels run as when the grader runs as root (``None``: the
+            grader's own user). A jailed kernel has a user of its own.
         output_chars: characters of each cell's printed output kept for feedback; the rest is counted, not kept.
+        isolation: ``jail`` (each kernel in a jail, :mod:`metarl_edu.classroom.jail`; grading refuses to start where
+            none can be made), ``none`` (a trusted class: kernels as above, without a jail) or ``auto`` (a jail
+            where one can be made).
     """
 
     cell_timeout: float = 120.0
     notebook_timeout: float = 900.0
-    memory_mb: int = 4096
+    memory_mb: int | None = None
     fsize_mb: int = 256
     user: str | None = None
     output_chars: int = 4000
+    isolation: str = "jail"
 
     def __post_init__(self) -> None:
+        if self.isolation not in ("jail", "none", "auto"):
+            raise GradeError(f"isolation must be 'jail', 'none' or 'auto'; got {self.isolation!r}")
+        if self.memory_mb is None:
+            object.__setattr__(self, "memory_mb", DEFAULT_MEMORY_MB["jail" if self.jailed else "none"])
         for name, kind in (("cell_timeout", float), ("notebook_timeout", float), ("memory_mb", int),
                            ("fsize_mb", int), ("output_chars", int)):
             object.__setattr__(self, name, kind(getattr(self, name)))  # 3 and 3.0 are the same limit
@@ -121,6 +134,24 @@ class Limits:
             raise GradeError(f"time limits must be positive; got {self.cell_timeout} and {self.notebook_timeout}")
         if self.memory_mb < 0 or self.fsize_mb < 0:
             raise GradeError(f"memory and file limits must be >= 0 MiB; got {self.memory_mb} and {self.fsize_mb}")
+
+    @property
+    def jailed(self) -> bool:
+        """Whether kernels run in a jail: always for ``jail`` (see :func:`require_jail`), where possible for
+        ``auto``."""
+        from metarl_edu.classroom import jail
+
+        return self.isolation == "jail" or (self.isolation == "auto" and jail.unavailable() is None)
+
+
+def require_jail(limits: Limits) -> None:
+    """Refuse to grade, with the reason and the way out, when ``limits`` ask for a jail that cannot be made."""
+    from metarl_edu.classroom import jail
+
+    reason = jail.unavailable() if limits.isolation == "jail" else None
+    if reason:
+        raise GradeError(f"cannot jail the kernels here: {reason}. Untrusted code is not graded without a jail; "
+                         "for a class you trust, pass --trusted-class (kernels then run without one)")
 
 
 # --------------------------------------------------------------------------------------------- lesson plans
@@ -618,6 +649,7 @@ class Outcome:
     printed_chars: int = 0
     seconds: float = 0.0
     dropped: bool = False  # zmq dropped the kernel's connection (an oversized message)
+    oom: bool = False  # the jail's memory limit was reached while the cell ran (a process of it was killed)
     flood: str = ""  # what the flood was, when status is ``flood``
 
 
@@ -662,6 +694,8 @@ def kernel_user(requested: str | None = "nobody") -> tuple[str | None, str]:
 
 
 def _kernel_env(work: Path) -> dict[str, str]:
+    """The kernel's whole environment: no secret of the grader's, quick mode, and its own folders under ``work``
+    (for a jailed kernel, its private ``/tmp``: a fresh IPython folder, so no startup file)."""
     env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
     env.update({
         config.QUICK_VAR: "1", config.STRICT_VAR: "0", "MPLBACKEND": "Agg", "HOME": str(work),
@@ -699,11 +733,15 @@ class Kernel:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.jailed = limits.jailed
         self.work = Path(tempfile.mkdtemp(prefix="metarl-edu-grade-"))
         self.private = Path(tempfile.mkdtemp(prefix="metarl-edu-grader-"))
-        self.ids = resolve_user(limits.user)
+        self.ids = None if self.jailed else resolve_user(limits.user)
         self.process: subprocess.Popen[bytes] | None = None
         self.client: Any = None
+        self.cgroup: Any = None
+        self.uid: int | None = None
+        self.memory_peak_mb: float | None = None
 
     def start(self) -> None:
         import zmq
@@ -712,17 +750,30 @@ class Kernel:
 
         connection = self.work / ".kernel.json"
         write_connection_file(str(connection), transport="ipc", ip=str(self.work / ".kernel"))
-        if self.ids:
-            os.chown(self.work, *self.ids)
-            os.chown(connection, *self.ids)
-        command = [
-            sys.executable, "-I", "-S", str(LIMITS_SCRIPT), "--memory-mb", str(self.limits.memory_mb),
-            "--fsize-mb", str(self.limits.fsize_mb), "--", sys.executable, "-m", "ipykernel_launcher",
-            "-f", str(connection), "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR",
-        ]
-        user = {"user": self.ids[0], "group": self.ids[1], "extra_groups": []} if self.ids else {}
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection),
+                  "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
         with self._lock:
             self._live.add(self)
+        user: dict[str, Any] = {}
+        if self.jailed:
+            from metarl_edu.classroom import jail
+
+            self.cgroup = jail.Cgroup(self.limits.memory_mb)
+            self.uid = jail.take_uid()
+            for path in (self.work, connection):
+                os.chown(path, self.uid, self.uid)
+            inner = [sys.executable, str(LIMITS_SCRIPT), "--uid", str(self.uid), "--fsize-mb",
+                     str(self.limits.fsize_mb), "--", *kernel]
+            command = [sys.executable, "-I", "-S", str(LIMITS_SCRIPT),
+                       *[arg for folder in self.cgroup.dirs for arg in ("--cgroup", str(folder))], "--",
+                       *jail.command(inner, work=self.work, env=_kernel_env(Path("/tmp")))]
+        else:
+            if self.ids:
+                os.chown(self.work, *self.ids)
+                os.chown(connection, *self.ids)
+                user = {"user": self.ids[0], "group": self.ids[1], "extra_groups": []}
+            command = [sys.executable, "-I", "-S", str(LIMITS_SCRIPT), "--memory-mb", str(self.limits.memory_mb),
+                       "--fsize-mb", str(self.limits.fsize_mb), "--", *kernel]
         with open(self.private / "kernel.log", "wb") as log:
             self.process = subprocess.Popen(command, cwd=self.work, env=_kernel_env(self.work),
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -770,6 +821,7 @@ class Kernel:
         that floods its output channel cannot hold the loop; past :data:`MAX_CELL_OUTPUT` characters or
         :data:`MAX_CELL_MESSAGES` messages, or after a message too large to read, the kernel is stopped."""
         started = time.monotonic()
+        kills = self.cgroup.oom_kills() if self.cgroup is not None else 0
         msg_id = self.client.execute(source, store_history=store_history, allow_stdin=False, stop_on_error=False)
         out = Outcome("ok")
         stdout_tail, kept, kept_chars, n_messages = "", [], 0, 0
@@ -842,6 +894,7 @@ class Kernel:
                 out.flood = (f"printed more than {MAX_CELL_OUTPUT >> 20} million characters"
                              if out.printed_chars > MAX_CELL_OUTPUT else f"sent over {MAX_CELL_MESSAGES} messages")
         self._collect_records(stdout_tail + "\n", out)
+        out.oom = self.cgroup is not None and self.cgroup.oom_kills() > kills
         out.text = "".join(kept)[: self.limits.output_chars]
         if out.status == "ok" and interrupted_at is not None:
             out.status = "timeout"
@@ -851,8 +904,15 @@ class Kernel:
         return out
 
     def interrupt(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.process.pid, signal.SIGINT)
+        """SIGINT to the kernel: its own process, or in a jail the kernel's process among the cgroup's (bubblewrap,
+        the process the grader started, would end the jail instead)."""
+        pids = [self.process.pid]
+        if self.cgroup is not None:
+            kernel = [b"-m", b"ipykernel_launcher"]  # its argv[1:3]; bubblewrap's command line holds it too
+            pids = [pid for pid in self.cgroup.pids() if _cmdline(pid).split(b"\0")[1:3] == kernel]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGINT)
 
     def _collect_records(self, text: str, out: Outcome) -> str:
         """Read the reports on the complete lines of ``text``; return the unfinished last line (dropped past
@@ -872,6 +932,8 @@ class Kernel:
             except ProcessLookupError:
                 pass
             self.process.wait()
+        if self.cgroup is not None:  # whatever the kernel started, wherever it went
+            self.cgroup.kill_all()
 
     def close(self) -> None:
         if self.client is not None:
@@ -887,10 +949,25 @@ class Kernel:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if self.cgroup is not None:
+            self.memory_peak_mb = self.cgroup.peak_mb()
+            self.cgroup.close()
+        if self.uid is not None:
+            from metarl_edu.classroom import jail
+
+            jail.give_back_uid(self.uid)
+            self.uid = None
         with self._lock:
             self._live.discard(self)
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(self.private, ignore_errors=True)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 # --------------------------------------------------------------------------------------------- one submission
@@ -901,6 +978,9 @@ def _fatal_reason(outcome: Outcome, limits: Limits) -> str:
         return "asked the kernel to exit"
     if outcome.status == "flood":
         return f"{outcome.flood} (output is capped: the kernel was stopped)"
+    if outcome.oom:
+        return (f"ran out of memory and stopped the kernel (the kernel and everything it starts may hold "
+                f"{limits.memory_mb} MiB: --memory-mb)")
     return "stopped the kernel (its process exited or was killed)"
 
 
@@ -999,6 +1079,7 @@ def execute(cells: list[RunCell], limits: Limits, plan: LessonPlan | None = None
     outcomes: dict[int, Outcome] = {}
     verdicts: dict[int, dict[str, Any] | None] = {}
     stopped: str | None = None
+    peaks: list[float] = []
     known = {e.id: references(e) for e in plan.exercises} if plan else {}
     for _attempt in range(MAX_ATTEMPTS):
         if _STOP.is_set():
@@ -1044,11 +1125,14 @@ def execute(cells: list[RunCell], limits: Limits, plan: LessonPlan | None = None
             stopped = str(exc)
         finally:
             kernel.close()
+            if kernel.memory_peak_mb is not None:
+                peaks.append(kernel.memory_peak_mb)
         if not rerun:
             break
     else:
         stopped = stopped or f"the kernel was stopped {MAX_ATTEMPTS} times"
-    return {"outcomes": outcomes, "verdicts": verdicts, "fatal": fatal, "stopped": stopped}
+    return {"outcomes": outcomes, "verdicts": verdicts, "fatal": fatal, "stopped": stopped,
+            "isolation": "jail" if kernel.jailed else "none", "memory_peak_mb": max(peaks) if peaks else None}
 
 
 def _what(cell: RunCell) -> str:
@@ -1143,7 +1227,7 @@ def new_record(sub: Submission) -> dict[str, Any]:
     return {
         "submission": sub.name, "sha256": sub.sha256, "lesson": sub.lesson or "", "status": "error",
         "reason": sub.error or "", "exercises": {}, "total": 0.0, "max_total": 0.0, "notes": [],
-        "cacheable": True, "seconds": 0.0, "review": "",
+        "cacheable": True, "seconds": 0.0, "review": "", "isolation": "",
     }
 
 
@@ -1167,6 +1251,8 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
     except Exception as exc:  # an internal failure must not stop a whole class's grading
         record.update(reason=f"the grader failed: {type(exc).__name__}: {exc}", cacheable=False)
         return record
+    record["isolation"] = run.get("isolation", "")
+    record["memory_peak_mb"] = run.get("memory_peak_mb")
     setup_index = next(i for i, c in enumerate(cells) if c.kind == "setup")
     if run["outcomes"].get(setup_index, Outcome("dead")).status != "ok":
         record.update(reason=f"could not run the lesson: {run['stopped'] or 'its setup cell did not run'}",
@@ -1190,6 +1276,9 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
             continue
         if i in run["fatal"]:
             note = f"{_what(cell)} {run['fatal'][i]}; it was skipped"
+        elif run["outcomes"].get(i, Outcome("ok")).oom:
+            note = (f"{_what(cell)} ran out of memory: a process it started was killed (the kernel and everything "
+                    f"it starts may hold {limits.memory_mb} MiB: --memory-mb)")
         elif run["outcomes"].get(i, Outcome("ok")).status == "timeout":
             note = f"{_what(cell)} ran past the time limit ({limits.cell_timeout:g} s)"
         else:
@@ -1235,8 +1324,9 @@ def state_key(sub: Submission, plans: dict[str, LessonPlan], limits: Limits) -> 
     """What a saved result depends on: the submission's bytes, the grader's code and checks, its lesson's master
     and the limits."""
     plan = plans.get(sub.lesson or "")
+    how = {**asdict(limits), "isolation": "jail" if limits.jailed else "none"}  # how it runs, not how it was asked
     parts = [_own_code_fingerprint(), sub.sha256 or sub.name, plan.fingerprint if plan else "",
-             json.dumps(asdict(limits), sort_keys=True)]
+             json.dumps(how, sort_keys=True)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -1376,6 +1466,7 @@ def grade_folder(
     if not folder.is_dir():
         raise GradeError(f"{folder} is not a folder of submissions")
     plans = load_plans(course)
+    require_jail(limits)
     state_dir = Path(state_dir) if state_dir else out.with_name(out.name + ".state")
     feedback = Path(feedback) if feedback else out.with_name(out.stem + "-feedback")
     subs = collect_submissions(folder, plans, exclude=[state_dir, feedback])
@@ -1464,7 +1555,7 @@ def _grade_parallel(todo: list[tuple[int, Submission, str]], plans: dict[str, Le
 
 # --------------------------------------------------------------------------------------------- outputs
 BASE_COLUMNS = ("submission", "lesson")
-TAIL_COLUMNS = ("total", "max_total", "status", "reason", "review")
+TAIL_COLUMNS = ("total", "max_total", "status", "reason", "review", "isolation")
 
 
 def gradebook_columns(records: list[dict[str, Any]], plans: dict[str, LessonPlan]) -> list[str]:
@@ -1478,7 +1569,8 @@ def gradebook_columns(records: list[dict[str, Any]], plans: dict[str, LessonPlan
 def record_row(record: dict[str, Any]) -> dict[str, Any]:
     row = {"submission": record["submission"], "lesson": record["lesson"], "total": f"{record['total']:g}",
            "max_total": f"{record['max_total']:g}", "status": record["status"],
-           "reason": " ".join(str(record["reason"]).split()), "review": record.get("review", "")}
+           "reason": " ".join(str(record["reason"]).split()), "review": record.get("review", ""),
+           "isolation": record.get("isolation", "")}
     for exercise_id, result in record["exercises"].items():
         row[exercise_id] = f"{result['points']:g}"
     return row
@@ -1504,7 +1596,7 @@ def read_gradebook(path: Path) -> list[dict[str, Any]]:
         for raw in reader:
             row: dict[str, Any] = {}
             for column, value in raw.items():
-                if column in ("submission", "lesson", "status", "reason", "review"):
+                if column in ("submission", "lesson", "status", "reason", "review", "isolation"):
                     row[column] = value
                 else:
                     row[column] = float(value) if value != "" else None

@@ -5,6 +5,11 @@
 It sets the limits on itself, then replaces itself with the command (``os.execv``), so the command runs in the
 same process under the same limits:
 
+- ``--cgroup DIR`` (repeatable): it first moves itself into each cgroup, so the command and everything it starts
+  run inside them (the grader starts a jailed kernel this way, see :mod:`metarl_edu.classroom.jail`);
+- ``--uid N``: it drops to user and group ``N`` with no supplementary groups (inside a jail, where it starts as
+  root with only the capabilities to do that), which clears every capability;
+
 - ``RLIMIT_AS`` (address space, ``--memory-mb``): an allocation beyond it raises ``MemoryError`` in Python
   instead of exhausting the machine;
 - ``RLIMIT_FSIZE`` (largest file the process may write, ``--fsize-mb``);
@@ -23,6 +28,11 @@ import resource
 import sys
 
 MIB = 1 << 20
+# The grader's default --memory-mb. In a jail (the kernel's cgroup: what it and its children hold) every lesson's
+# solution peaks at 200-345 MiB in quick mode (lesson 08 the most; README, "Grading a class"): 1024 leaves room for
+# a learner's less frugal code. Without a jail the limit is the kernel's address space, which torch alone takes
+# over 1 GiB of: 4096 there.
+DEFAULT_MEMORY_MB = {"jail": 1024, "none": 4096}
 
 
 def set_limit(which: int, value: int) -> None:
@@ -37,16 +47,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory-mb", type=int, default=0, help="address-space limit in MiB (0: none)")
     parser.add_argument("--fsize-mb", type=int, default=0, help="largest file written, in MiB (0: none)")
+    parser.add_argument("--cgroup", action="append", default=[], help="a cgroup folder to join first (repeatable)")
+    parser.add_argument("--uid", type=int, help="drop to this user and group id before running the command")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command to run after --")
+    for folder in args.cgroup:
+        with open(os.path.join(folder, "cgroup.procs"), "w") as handle:
+            handle.write(str(os.getpid()))
     if args.memory_mb > 0:
         set_limit(resource.RLIMIT_AS, args.memory_mb * MIB)
     if args.fsize_mb > 0:
         set_limit(resource.RLIMIT_FSIZE, args.fsize_mb * MIB)
     set_limit(resource.RLIMIT_CORE, 0)
+    if args.uid is not None:
+        os.setgroups([])
+        os.setgid(args.uid)
+        os.setuid(args.uid)
     os.execv(command[0], command)
 
 

@@ -404,6 +404,54 @@ def bench_rl2(configs: Sequence[Any] | None = None, n_iterations: int = 5, verbo
     return speeds
 
 
+# --------------------------------------------------------------------------------------------- grading
+def bench_grading(n_submissions: int = 30, jobs: int = 2, root: str | None = None, trusted: bool = False
+                  ) -> dict[str, Any]:
+    """Throughput of ``metarl-edu grade`` on lesson 00: ``n_submissions`` notebooks, alternately the solution and
+    the untouched lesson (each made distinct, so none is resumed from another's result), graded afresh with
+    ``jobs`` kernels under the default limits; in a jail where one can be made, unless ``trusted``.
+
+    Returns submissions per minute, the wall time, how kernels were isolated, the grader's own peak memory (RSS),
+    the largest peak of any kernel with everything it started (its cgroup's, in a jail) and the largest peak RSS
+    of any process the grader started."""
+    import copy
+    import json
+    import resource
+    import tempfile
+    from pathlib import Path
+
+    from metarl_edu.classroom.grade import Limits, find_course, grade_folder
+
+    course = find_course(Path(root) if root else None)
+    stem = "00_welcome"
+    sources = [json.loads((course.parent / folder / f"{stem}.ipynb").read_text(encoding="utf-8"))
+               for folder in ("solutions", "lessons")]
+    limits = Limits(isolation="none" if trusted else "auto")
+    with tempfile.TemporaryDirectory(prefix="metarl-edu-bench-") as tmp:
+        folder = Path(tmp) / "submissions"
+        folder.mkdir()
+        for i in range(n_submissions):
+            nb = copy.deepcopy(sources[i % 2])
+            nb["metadata"]["bench"] = i
+            (folder / f"learner{i:03d}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+        start = time.perf_counter()
+        summary = grade_folder(folder, Path(tmp) / "gradebook.csv", course=course, limits=limits, jobs=jobs,
+                               progress=False)
+        seconds = time.perf_counter() - start
+    if sorted(r["total"] for r in summary.records) != sorted(1.0 - (i % 2) for i in range(n_submissions)):
+        raise RuntimeError("the benchmark's submissions were not graded as expected: "
+                           + "; ".join(f"{r['submission']}: {r['reason']}" for r in summary.records[:3]))
+    return {
+        "submissions": n_submissions, "jobs": jobs, "seconds": round(seconds, 1),
+        "submissions per minute": n_submissions / seconds * 60,
+        "isolation": ", ".join(sorted({r.get("isolation", "") or "?" for r in summary.records})),
+        "grader peak RSS (MiB)": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "largest kernel peak, cgroup (MiB)": max((r.get("memory_peak_mb") or 0.0 for r in summary.records),
+                                                 default=0.0),
+        "largest child process peak RSS (MiB)": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
 def _time_iterations(agent: Any, n_iterations: int) -> float:
     """Seconds for ``n_iterations`` training iterations, after one warm-up iteration."""
     agent.train_step()
@@ -442,6 +490,10 @@ def _run_navigation(repeats: int, threads: int) -> None:
     _print_figures(bench_navigation(repeats=repeats, threads=threads))
 
 
+def _run_grading(repeats: int, threads: int) -> None:
+    _print_figures(bench_grading(n_submissions=6 * repeats))
+
+
 def _run_maml_rl(repeats: int, threads: int) -> None:
     _print_figures(bench_maml_rl(threads=threads))
 
@@ -457,6 +509,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[int, int], None]]] = {
                     _run_hyperparams),
     "maml_rl": ("MAML on 2D navigation: seconds and memory of whole training runs", _run_maml_rl),
     "rl2": ("RL^2 training: environment steps per second across the batch of trials", _run_rl2),
+    "grading": ("metarl-edu grade on lesson 00 with --jobs 2: submissions per minute and peak memory "
+                "(6 x --repeats submissions)", _run_grading),
 }
 
 
