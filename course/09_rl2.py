@@ -51,7 +51,7 @@ from metarl_edu.studies.evaluation import paired_bootstrap_ci
 from metarl_edu.notebook.rl2 import format_results, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
 from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs
 from metarl_edu.rl2_gym import collect_gym_trials
-from metarl_edu.studies.bandit_baselines import Gittins, evaluate_strategy, grid_search
+from metarl_edu.studies.bandit_baselines import DUAN_2016_TABLE1, Gittins, evaluate_strategy, grid_search
 from metarl_edu.studies.mdp_baselines import DUAN_2016_TABLE2, evaluate_mdp_baseline
 from metarl_edu.studies.rl2 import course_agents, evaluate_seeds, preset
 
@@ -443,7 +443,9 @@ print(f"RL^2, n = 10: arms tried per trial {arms_tried.mean():.2f} of {K} on ave
 # All players on the same held-out bandits (seed `EVAL_SEED`, never used for training or tuning; RL$^2$ trained on
 # bandits from its own generator), for $n = 10$ and $n = 100$ pulls, with 95% confidence intervals. RL$^2$'s row
 # averages its training seeds on each bandit; the line under each table gives every seed's own mean. Both UCB1
-# variants use the $c$ tuned above; the stronger one is the baseline. The targets, from what Duan et al. report:
+# variants use the $c$ tuned above; the stronger one is the baseline. The last column is what Duan et al. (2016)
+# report for the same strategy in their Table 1 ("-" where the paper has no such row). The targets, from what Duan
+# et al. report:
 # at $n = 10$ RL$^2$ at least as good as the stronger UCB1 and within 2% of Gittins; at $n = 100$ within 3% of
 # Gittins.
 
@@ -458,7 +460,12 @@ for n in (10, 100):
             UCB1(c=tuned_c[variant, n], prior=prior), n_pulls=n, k=K, n_bandits=N_BANDITS, rng=EVAL_SEED)
     for s in (ThompsonSampling(), Gittins(gamma=0.9, horizon=n), Greedy(initial=0.5), Random()):
         final[n][s.name] = evaluate_strategy(s, n_pulls=n, k=K, n_bandits=N_BANDITS, rng=EVAL_SEED)
-    print(format_results(final[n], f"n = {n}, k = {K}, {N_BANDITS} held-out bandits"))
+    table1 = DUAN_2016_TABLE1[n, K]
+    paper = {"RL^2": table1["RL^2"], f"{WITH_PRIOR}, c={tuned_c[WITH_PRIOR, n]}": table1["ucb1"],
+             "ThompsonSampling()": table1["thompson"], f"Gittins(gamma=0.9, horizon={n})": table1["gittins"],
+             "Greedy(initial=0.5)": table1["greedy"], "Random()": table1["random"]}
+    print(format_results(final[n], f"n = {n}, k = {K}, {N_BANDITS} held-out bandits", paper=paper,
+                         paper_name="Duan et al. Table 1"))
     print(f"RL^2 by training seed: {np.round(per_seed[n], 3).tolist()} (spread across seeds: sd "
           f"{per_seed[n].std(ddof=1) if len(per_seed[n]) > 1 else 0.0:.3f})\n")
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
@@ -490,7 +497,10 @@ assert final[100]["RL^2"].mean_total > final[100]["Random()"].total_ci[1]
 # column at $n = 10$, since its forced first round alone costs more than the gap
 # (`metarl_edu.studies.bandit_baselines.DUAN_2016_UCB1` holds the entries of that column checked here, and
 # `reproduce_duan_ucb1` reproduces them within 2.5%).
-# Read our tables above with that in mind, after a few minutes of training on one CPU core: at $n = 10$ RL$^2$ beats
+# Where we run the paper's own strategies, full mode (1,000 bandits) lands close to its column: random, greedy,
+# Gittins and the Beta(1,1) UCB1 within 0.4 of the paper's totals, Thompson sampling 5.8 and 75.1 against 5.7 and
+# 74.7. The row where we fall short is RL$^2$ at $n = 100$ (76.6 against 78.7): the same recipe, trained for minutes
+# instead of hours. Read our tables above with that in mind, after a few minutes of training on one CPU core: at $n = 10$ RL$^2$ beats
 # the textbook UCB1 clearly (which spends half of its 10 pulls trying each arm once; RL$^2$ tries fewer, as printed
 # above), but the Beta(1,1) variant, with no forced round, is a much harder baseline: compare RL$^2$'s interval with
 # it, with Gittins and with `Greedy(initial=0.5)`. At $n = 100$ the printed

@@ -30,6 +30,7 @@ from metarl_edu.bandits import (
 )
 from metarl_edu.classroom.references import ucb1_index_reference
 from metarl_edu.studies.bandit_baselines import (
+    DUAN_2016_TABLE1,
     DUAN_2016_UCB1,
     Gittins,
     evaluate_strategy,
@@ -178,6 +179,16 @@ def test_ucb1_with_beta_1_1_statistics_reproduces_duan_table_1():
         assert abs(result.mean_total / table - 1) < 0.025, (n, k, c, result.mean_total, table)
     with pytest.raises(BanditError, match="tune on other bandits"):
         reproduce_duan_ucb1([(10, 5)], tune_seed=0, eval_seed=0)
+
+
+def test_the_papers_other_strategies_reproduce_duan_table_1():
+    # Duan et al. (2016), Table 1, k = 5: the strategies we run as the paper describes them, on 4,000 bandits.
+    for (n, k), row in DUAN_2016_TABLE1.items():
+        assert row["ucb1"] == DUAN_2016_UCB1[n, k]
+        for name, strategy in [("random", Random()), ("greedy", Greedy(initial=0.5)),
+                               ("gittins", Gittins(gamma=0.9, horizon=n)), ("thompson", ThompsonSampling())]:
+            ours = evaluate_strategy(strategy, n_pulls=n, k=k, n_bandits=4000, rng=7).mean_total
+            assert abs(ours / row[name] - 1) < 0.03, (n, k, name, ours, row[name])
 
 
 def test_grid_search_compares_settings_on_the_same_bandits():

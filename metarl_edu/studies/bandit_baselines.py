@@ -301,6 +301,16 @@ def grid_search(
 # k-armed Bernoulli bandits with arm means uniform in [0, 1], keyed (n, k). Only the entries that could be checked
 # against two independent quotations of the table are listed; add the others when they are read off the paper.
 DUAN_2016_UCB1 = {(10, 5): 6.7, (100, 5): 78.0, (100, 50): 84.3}
+
+# The same table's rows for k = 5 arms, every strategy, keyed (n, k), then player; the players are named as the
+# lessons name their own runs of the same strategies ("ucb1" is the paper's UCB1, the Beta(1,1) variant here;
+# "epsilon_greedy" has no run of ours in lesson 09). Its UCB1 entries are DUAN_2016_UCB1's.
+DUAN_2016_TABLE1 = {
+    (10, 5): {"random": 5.0, "gittins": 6.6, "thompson": 5.7, "ucb1": 6.7, "epsilon_greedy": 6.6, "greedy": 6.6,
+              "RL^2": 6.7},
+    (100, 5): {"random": 49.9, "gittins": 78.3, "thompson": 74.7, "ucb1": 78.0, "epsilon_greedy": 75.4,
+               "greedy": 74.8, "RL^2": 78.7},
+}
 UCB1_PRIOR_C_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5)  # c values tried by reproduce_duan_ucb1
 
 
