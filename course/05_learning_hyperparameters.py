@@ -308,7 +308,8 @@ assert ci.low > size(quick=-1.0, full=0.0)  # full mode: nearest neighbours beat
 # training tasks does.
 #
 # Pick a held-out task: the table shows what each method predicts for it; the plot, its learning curves (score
-# after a growing number of episodes, several runs each). Try a short budget ($H$ below 8), then a long one.
+# after a growing number of episodes: the mean of several runs with one standard error shaded, on the same score
+# axis for every task). Try a short budget ($H$ below 8), then a long one.
 
 # %%
 held_out_explorer(family, comparison, methods=["defaults", "best constant", models[1].name],

@@ -396,12 +396,12 @@ assert curves["lam = 0.95"][0][-5:].mean() > curves["lam = 0.95"][0][:2].mean() 
 # lesson 09's RL$^2$ uses GAE over whole trials.
 #
 # ## Explore: learning rate and batch size
-# Each change trains a fresh policy on CartPole with the same budget of episodes, so a larger batch means fewer
-# updates. Try a learning rate of 0.0001 (almost nothing happens) and 0.3 (what do steps that large do?), then
+# Each change trains fresh policies on CartPole (seeds 0, 1, ...) with the same budget of episodes, so a larger
+# batch means fewer updates; the plot shows their mean with one standard error shaded, on axes that stay fixed. Try a learning rate of 0.0001 (almost nothing happens) and 0.3 (what do steps that large do?), then
 # batch sizes 1 and 50: tiny batches give many noisy updates, large ones few accurate ones.
 
 # %%
-reinforce_explorer(lr=0.02, batch_size=10, n_episodes=size(quick=30, full=200))
+reinforce_explorer(lr=0.02, batch_size=10, n_episodes=size(quick=30, full=200), n_seeds=size(quick=2, full=3))
 
 # %% [markdown]
 # ## Summary and next

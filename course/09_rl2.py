@@ -409,12 +409,13 @@ for a in agents[10]:
 config_100 = preset("bandit", 100, k=K)
 agents[100] = course_agents("bandit", 100, k=K)
 agent_100 = agents[100][0]
-print(f"{len(agents[100])} agent(s) for n = 100; the curves below are seed {agent_100.config.seed}'s")
+print(f"{len(agents[100])} agent(s) for n = 100; the curves below are the mean over the training seeds, with one "
+      "standard error shaded where there are several")
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
-for ax, n, agent in ((axes[0], 10, agent_10), (axes[1], 100, agent_100)):
+for ax, n in ((axes[0], 10), (axes[1], 100)):
     reference = {f"{best_ucb1[n].name} (tuning bandits)": tuning[strongest[n], n][best_ucb1[n].c].mean_total,
                  "random play": 0.5 * n}
-    plot_training_curve(agent, reference, ax=ax, title=f"RL$^2$ training, n = {n}, k = {K}")
+    plot_training_curve(agents[n], reference, ax=ax, title=f"RL$^2$ training, n = {n}, k = {K}")
 plt.show()
 
 # %% [markdown]
@@ -538,8 +539,8 @@ print(format_results(mdp_results, f"random MDPs (S = 10, A = 5, H = 10), n = 10 
                      paper=DUAN_2016_TABLE2[10], paper_name="Duan et al. Table 2"))
 print(f"RL^2 by training seed: {np.round(per_seed['mdp'], 2).tolist()}")
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
-plot_training_curve(agent_mdp, {"greedy": mdp_results["greedy"].mean_total,
-                                "random": mdp_results["random"].mean_total}, ax=axes[0],
+plot_training_curve(agents["mdp"], {"greedy": mdp_results["greedy"].mean_total,
+                                       "random": mdp_results["random"].mean_total}, ax=axes[0],
                     title="RL$^2$ training, random MDPs, n = 10 episodes")
 plot_results(mdp_results, ax=axes[1], title="Random MDPs, n = 10 episodes: total reward (95% CI)")
 fig.tight_layout()

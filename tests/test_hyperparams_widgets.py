@@ -12,6 +12,8 @@ import pytest  # noqa: E402
 
 from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily  # noqa: E402
 from metarl_edu.notebook.hyperparams import (  # noqa: E402
+    SCORE_RANGE,
+    held_out_curves_figure,
     held_out_explorer,
     plot_best_settings,
     plot_feature_histograms,
@@ -88,3 +90,15 @@ def test_held_out_plot_and_explorer():
     assert not np.array_equal(w.curves["defaults"], before)  # another task, other curves
     with pytest.raises(ValueError, match="unknown method"):
         held_out_explorer(family, comparison, methods=["nope"])
+
+
+def test_held_out_curves_average_the_seeds_on_one_scale_for_every_task():
+    episodes = np.array([5, 10])
+    by_task = {0: {"a": np.array([[0.2, 0.4], [0.4, 0.8]]), "b": np.array([[0.9, 1.0], [0.9, 1.0]])},
+               1: {"a": np.array([[-0.9, -0.8], [-0.7, -0.6]]), "b": np.array([[0.0, 0.1], [0.2, 0.3]])}}
+    axes = {t: held_out_curves_figure(curves, episodes, t).axes[0] for t, curves in by_task.items()}
+    np.testing.assert_allclose(axes[0].get_lines()[0].get_ydata(), [0.3, 0.6])  # the mean over seeds
+    assert len(axes[0].collections) == 2 and "2 seeds" in axes[0].get_legend().get_texts()[0].get_text()
+    assert axes[0].get_ylim() == axes[1].get_ylim() == SCORE_RANGE and axes[0].get_xlim() == axes[1].get_xlim()
+    assert "off the chart" in axes[1].get_title() and "off the chart" not in axes[0].get_title()
+    assert "score" in axes[0].get_ylabel() and "episodes" in axes[0].get_xlabel()

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from metarl_edu.notebook.maml import maml_fit_explorer, plot_adaptation_curves  # noqa: E402
-from metarl_edu.studies.sinusoid import MAMLRegression, PretrainedRegression
+from metarl_edu.notebook.maml import fit_scores, fit_ylim, maml_fit_explorer, plot_adaptation_curves  # noqa: E402
+from metarl_edu.studies.sinusoid import MAMLRegression, PretrainedRegression, adaptation_mse  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,25 @@ def learners(one_torch_thread):
 def test_adaptation_curves_plot_is_labelled():
     ax = plot_adaptation_curves({"a": {5: np.array([3.0, 1.0]), 10: np.array([3.0, 0.5])}, "b": {5: np.ones(2)}})
     assert "steps" in ax.get_xlabel() and "squared error" in ax.get_ylabel() and ax.get_title()
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a, K = 5", "a, K = 10", "b, K = 5"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a, K = 5 (1 task)", "a, K = 10 (1 task)",
+                                                                    "b, K = 5 (1 task)"]
     plt.close("all")
+
+
+def test_adaptation_curves_average_the_tasks_and_show_their_spread():
+    ax = plot_adaptation_curves({"a": {5: np.array([[3.0, 1.0], [5.0, 3.0]])}})
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [4.0, 2.0])  # the mean over tasks
+    assert len(ax.collections) == 1 and ax.get_legend().get_texts()[0].get_text() == "a, K = 5 (2 tasks)"
+    plt.close("all")
+
+
+def test_fit_scores_average_many_seeded_tasks(learners):
+    maml, pretrained = learners
+    scores = fit_scores({"MAML": maml, "pretrained": pretrained}, k=5, steps=2, n_tasks=30, seed=3)
+    assert scores["MAML"].shape == (30,) and np.ptp(scores["MAML"]) > 0  # one entry per task
+    assert scores["MAML"].mean() == pytest.approx(adaptation_mse(maml, steps=2, k_shots=(5,), n_tasks=30, seed=3)[5][2],
+                                                  rel=1e-5)
+    np.testing.assert_array_equal(scores["pretrained"], fit_scores({"p": pretrained}, 5, 2, 30, seed=3)["p"])
 
 
 def test_fit_explorer_draws_and_follows_k_and_steps(learners):
@@ -50,5 +67,13 @@ def test_fit_explorer_draws_and_follows_k_and_steps(learners):
     w.k.value = 12
     assert w.x_support.shape == (12, 1) and torch.equal(w.x_support[:5], w._x_all[:5])  # K grows by adding points
     assert all(torch.equal(before[k], v) for k, v in maml.params.items())  # adapting never trains the learner
+    # each setting is scored on the same n_tasks new sinusoids, and the y-axis does not follow the fits
+    np.testing.assert_allclose(w.mse_tasks["MAML"], fit_scores({"MAML": maml}, 12, 3, w.n_tasks, seed=1)["MAML"])
+    limits = {w._figure(12, 3).axes[0].get_ylim()}
+    w.steps.value, w.k.value = 10, 1
+    limits.add(w._figure(1, 10).axes[0].get_ylim())
+    assert limits == {fit_ylim(maml.tasks)} and fit_ylim(maml.tasks)[1] > maml.tasks.amplitude[1]
     with pytest.raises(ValueError, match="k must be in"):
         maml_fit_explorer(maml, pretrained, k=0)
+    with pytest.raises(ValueError, match="n_tasks >= 1"):
+        maml_fit_explorer(maml, pretrained, n_tasks=0)

@@ -14,7 +14,13 @@ import torch  # noqa: E402
 
 from metarl_edu.fast.envs import BatchedNavigation2D
 from metarl_edu.nets import CategoricalMLPPolicy, GaussianMLPPolicy
-from metarl_edu.notebook.pg import plot_reinforce_curves, reinforce_explorer  # noqa: E402
+from metarl_edu.notebook.pg import (  # noqa: E402
+    CARTPOLE_RETURNS,
+    plot_reinforce_curves,
+    reinforce_explorer,
+    reinforce_figure,
+    reinforce_seeds,
+)
 from metarl_edu.pg import sample_batched_episodes, train_reinforce
 from metarl_edu.studies.policy_gradients import mean_shift, policy_gradient_samples
 
@@ -95,14 +101,36 @@ def test_mean_shift_measures_a_shrunk_gradient_and_not_noise():
         mean_shift({"no baseline": reference[:1], "x": reference[:1]})
 
 
+def test_reinforce_seeds_are_independent_seeded_runs():
+    make_env = lambda: gym.make("CartPole-v1")  # noqa: E731
+    runs = reinforce_seeds(make_env, 0.02, 5, 15, (8,), seeds=[0, 1])
+    assert runs.shape == (2, 3) and not np.allclose(runs[0], runs[1])
+    np.testing.assert_allclose(runs[1], reinforce_seeds(make_env, 0.02, 5, 15, (8,), seeds=[1])[0])  # seeded
+
+
+def test_the_explorers_plot_averages_the_seeds_and_keeps_its_axes():
+    runs = {5: np.array([[10.0, 20.0, 30.0, 40.0], [20.0, 40.0, 50.0, 60.0]]), 10: np.array([[300.0, 9.0]] * 2)}
+    axes = {b: reinforce_figure(r, 0.02, b, 20, "CartPole-v1", CARTPOLE_RETURNS).axes[0] for b, r in runs.items()}
+    (line,) = axes[5].get_lines()
+    np.testing.assert_allclose(line.get_ydata(), [15, 30, 40, 50])  # the mean over seeds
+    np.testing.assert_array_equal(line.get_xdata(), [5, 10, 15, 20])
+    assert len(axes[5].collections) == 1  # the band of one standard error
+    assert "2 seeds" in axes[5].get_legend().get_texts()[0].get_text() and axes[5].get_ylabel()
+    assert axes[5].get_ylim() == axes[10].get_ylim() == CARTPOLE_RETURNS  # the scale never follows the data
+    assert axes[5].get_xlim() == axes[10].get_xlim() == (0, 20)
+
+
 def test_reinforce_explorer_draws_and_follows_its_sliders():
-    w = reinforce_explorer(lr=0.02, batch_size=5, n_episodes=20)
+    w = reinforce_explorer(lr=0.02, batch_size=5, n_episodes=20, n_seeds=2)
     assert len(w.output.outputs) == 1 and "image/png" in w.output.outputs[0]["data"]
-    assert w.n_updates == 4 and w.mean_returns.shape == (4,) and np.all(w.mean_returns >= 8)  # CartPole: >= 8 steps
+    assert w.n_updates == 4 and w.runs.shape == (2, 4) and np.all(w.runs >= 8)  # CartPole: >= 8 steps
+    np.testing.assert_allclose(w.mean_returns, w.runs.mean(axis=0))
     png = w.output.outputs[0]["data"]["image/png"]
     w.batch_size.value = 10
-    assert w.n_updates == 2 and w.mean_returns.shape == (2,) and w.output.outputs[0]["data"]["image/png"] != png
+    assert w.n_updates == 2 and w.runs.shape == (2, 2) and w.output.outputs[0]["data"]["image/png"] != png
     w.lr.value = 0.001
-    assert w.mean_returns.shape == (2,)
+    assert w.runs.shape == (2, 2)
     with pytest.raises(ValueError, match="batch_size in"):
         reinforce_explorer(batch_size=0)
+    with pytest.raises(ValueError, match="n_seeds >= 1"):
+        reinforce_explorer(n_seeds=0)

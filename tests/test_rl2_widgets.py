@@ -67,6 +67,18 @@ def test_training_curve_plots_the_history_and_the_baselines():
     plt.close("all")
 
 
+def test_training_curve_averages_the_seeds_and_shows_their_spread():
+    agents = [RL2Agent(BANDIT) for _ in range(2)]
+    for agent, totals in zip(agents, ([1.0, 2.0, 3.0], [3.0, 4.0]), strict=True):
+        agent.history = [{"mean_total": t} for t in totals]
+    ax = plot_training_curve(agents)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [2.0, 3.0])  # mean over the common iterations
+    assert len(ax.collections) == 1 and "2 seeds" in ax.get_legend().get_texts()[0].get_text()
+    with pytest.raises(ValueError, match="training history"):
+        plot_training_curve([RL2Agent(BANDIT)])
+    plt.close("all")
+
+
 def test_replay_shows_the_recorded_trial_and_follows_its_sliders():
     agent = RL2Agent(BANDIT)
     w = rl2_replay(agent, task=4, step=5)

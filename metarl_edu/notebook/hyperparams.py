@@ -14,6 +14,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from metarl_edu.envs.tasks import FrozenLakeFamily, GridWorldFamily, TaskFamily, TwoGoalsFamily
+from metarl_edu.notebook.learning import plot_runs
 from metarl_edu.notebook.widgets import _png_output
 from metarl_edu.studies.hyperparams import HeldOutResult, Setting, SweepResult, score_curves
 
@@ -195,6 +196,9 @@ def plot_best_settings(result: SweepResult, feature: str, hyperparameter: str, a
 
 
 # ============================================================================================ held-out results
+SCORE_RANGE = (-0.5, 1.05)  # the score axis of every held-out plot: 0 is the random policy, 1 the optimum
+
+
 def plot_held_out(result: HeldOutResult, ax: Axes | None = None, title: str = "Held-out tasks") -> Axes:
     """Mean held-out score of each method with its 95% bootstrap interval; the gap each closes in the label."""
     if ax is None:
@@ -224,6 +228,7 @@ class HeldOutExplorer(widgets.VBox):
                  n_points: int, n_seeds: int, seed: int) -> None:
         self.family, self.result, self.methods = family, result, list(methods)
         self.n_episodes, self.n_points, self.n_seeds, self.seed = n_episodes, n_points, n_seeds, seed
+        self.ylim = SCORE_RANGE
         self.episodes = np.array([round(n_episodes * (p + 1) / n_points) for p in range(n_points)])
         X = family.feature_matrix(result.tasks)
         options = [(f"task {i}: " + ", ".join(f"{n} {x:.3g}" for n, x in zip(family.feature_names, row,
@@ -252,19 +257,29 @@ class HeldOutExplorer(widgets.VBox):
         self.output.outputs = (_png_output(self._figure()),)
 
     def _figure(self) -> Figure:
-        fig = Figure(figsize=(7, 3.6))
-        ax = fig.add_subplot()
-        for name, runs in self.curves.items():
-            mean = runs.mean(axis=0)
-            se = runs.std(axis=0) / np.sqrt(len(runs))
-            (line,) = ax.plot(self.episodes, mean, marker="o", markersize=3, label=name)
-            ax.fill_between(self.episodes, mean - se, mean + se, color=line.get_color(), alpha=0.2)
-        ax.set(xlabel="training episodes", ylabel="score (0 random, 1 optimal)",
-               title=f"Held-out task {self.task.value}: mean of {self.n_seeds} runs (band: one standard error)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        return fig
+        return held_out_curves_figure(self.curves, self.episodes, self.task.value, self.ylim)
+
+
+def held_out_curves_figure(curves: Mapping[str, np.ndarray], episodes: np.ndarray, task: int,
+                           ylim: tuple[float, float] = SCORE_RANGE) -> Figure:
+    """The held-out explorer's plot: each method's runs (n_seeds, n_points) on one task against the training
+    episodes, their mean with one standard error shaded, on a score axis fixed to ``ylim`` for every task (a mean
+    below it is named in the title)."""
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    for name, runs in curves.items():
+        plot_runs(ax, episodes, runs, name, marker="o", markersize=3)
+    n_seeds = len(next(iter(curves.values())))
+    title = f"Held-out task {task}: mean of {n_seeds} runs (band: one standard error)"
+    low = [name for name, runs in curves.items() if runs.mean(axis=0).min() < ylim[0]]
+    if low:
+        title += f"\n{', '.join(low)}: scores below {ylim[0]:g} are off the chart"
+    ax.set(xlabel="training episodes", ylabel="score (0 random, 1 optimal)", title=title,
+           xlim=(0, episodes[-1] * 1.02), ylim=ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def held_out_explorer(family: TaskFamily, result: HeldOutResult, methods: Sequence[str] | None = None,
@@ -309,5 +324,6 @@ def plot_meta_gradient(alphas: np.ndarray, gammas: np.ndarray, grid: np.ndarray,
     return ax
 
 
-__all__ = ["HeldOutExplorer", "SweepHeatmap", "held_out_explorer", "plot_best_settings", "plot_feature_histograms",
-           "plot_held_out", "plot_meta_gradient", "plot_task_gallery", "sweep_heatmap", "task_rows"]
+__all__ = ["SCORE_RANGE", "HeldOutExplorer", "SweepHeatmap", "held_out_curves_figure", "held_out_explorer",
+           "plot_best_settings", "plot_feature_histograms", "plot_held_out", "plot_meta_gradient", "plot_task_gallery",
+           "sweep_heatmap", "task_rows"]

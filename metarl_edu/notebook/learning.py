@@ -28,6 +28,20 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return (c[i + 1] - c[i + 1 - n]) / n
 
 
+def plot_runs(ax: Axes, x: np.ndarray, runs: np.ndarray, label: str, window: int = 1, unit: str = "seed",
+              **style) -> None:
+    """Draw runs of one method, (n_points,) or (n_seeds, n_points), against ``x``: the mean over seeds (a moving
+    average over ``window`` points) as a line labelled with the number of seeds (or of another ``unit``, such as
+    tasks), and one standard error of that mean shaded around it when there are several."""
+    runs = np.atleast_2d(np.asarray(runs, dtype=float))
+    n = runs.shape[0]
+    mean = moving_average(runs.mean(axis=0), window)
+    (line,) = ax.plot(x, mean, label=f"{label} ({n} {unit}{'s' * (n > 1)})", **style)
+    if n > 1:
+        se = np.vstack([moving_average(r, window) for r in runs]).std(axis=0) / np.sqrt(n)
+        ax.fill_between(x, mean - se, mean + se, color=line.get_color(), alpha=0.2)
+
+
 def plot_learning_curves(
     curves: Mapping[str, np.ndarray],
     ax: Axes | None = None,
@@ -38,17 +52,11 @@ def plot_learning_curves(
 ) -> Axes:
     """Plot returns against episodes for several methods: each curve is (episodes,) or (seeds, episodes);
     seeds are averaged, then a moving average over ``window`` episodes is drawn, with the seeds' spread
-    (one standard error) shaded when there are several."""
+    (one standard error) shaded when there are several (:func:`plot_runs`)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     for name, returns in curves.items():
-        returns = np.atleast_2d(np.asarray(returns, dtype=float))
-        mean = moving_average(returns.mean(axis=0), window)
-        episodes = np.arange(1, mean.size + 1)
-        (line,) = ax.plot(episodes, mean, label=f"{name} ({returns.shape[0]} seed{'s' * (returns.shape[0] > 1)})")
-        if returns.shape[0] > 1:
-            se = np.vstack([moving_average(r, window) for r in returns]).std(axis=0) / np.sqrt(returns.shape[0])
-            ax.fill_between(episodes, mean - se, mean + se, color=line.get_color(), alpha=0.2)
+        plot_runs(ax, np.arange(1, np.shape(returns)[-1] + 1), returns, name, window)
     ax.set_xlabel("episode")
     ax.set_ylabel(f"{ylabel} (moving average of {window})")
     ax.set_title(title)
@@ -230,4 +238,4 @@ def q_learning_explorer(
 
 
 __all__ = ["QLearningExplorer", "SeedRuns", "greedy_path", "moving_average", "plot_learning_curves",
-           "plot_paths_on_grid", "q_learning_explorer", "q_learning_seeds"]
+           "plot_paths_on_grid", "plot_runs", "q_learning_explorer", "q_learning_seeds"]

@@ -11,8 +11,9 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from metarl_edu.notebook.learning import plot_runs
 from metarl_edu.notebook.widgets import _png_output
-from metarl_edu.studies.sinusoid import RegressionLearner
+from metarl_edu.studies.sinusoid import RegressionLearner, SinusoidTasks, adaptation_mse
 
 K_MAX = 20  # largest K the widget offers
 STEPS_MAX = 10  # most inner steps the widget offers
@@ -23,15 +24,15 @@ def plot_adaptation_curves(
     ax: Axes | None = None,
     title: str = "Sinusoid regression on new tasks",
 ) -> Axes:
-    """Query MSE against inner steps: ``curves[name][K]`` is an array (steps + 1,), as
-    :func:`~metarl_edu.maml.adaptation_mse` returns; one line per learner and K (solid for the first learner,
-    dashed for the others)."""
+    """Query MSE against inner steps: ``curves[name][K]`` is an array (steps + 1,) or, one row per new task,
+    (n_tasks, steps + 1), as :func:`~metarl_edu.studies.sinusoid.adaptation_mse` returns; one line per learner and
+    K (solid for the first learner, dashed for the others), the mean over tasks with one standard error shaded."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.8))
     for i, (name, by_k) in enumerate(curves.items()):
         for k, mse in by_k.items():
-            ax.plot(np.arange(len(mse)), mse, marker="o", markersize=3, linestyle="-" if i == 0 else "--",
-                    label=f"{name}, K = {k}")
+            plot_runs(ax, np.arange(np.shape(mse)[-1]), mse, f"{name}, K = {k}", unit="task", marker="o",
+                      markersize=3, linestyle="-" if i == 0 else "--")
     ax.set_xlabel("inner gradient steps on the K support points")
     ax.set_ylabel("mean squared error on the query points")
     ax.set_yscale("log")
@@ -41,9 +42,25 @@ def plot_adaptation_curves(
     return ax
 
 
+def fit_scores(learners: Mapping[str, RegressionLearner], k: int, steps: int, n_tasks: int,
+               seed: int) -> dict[str, np.ndarray]:
+    """Each learner's query MSE after ``steps`` inner steps from ``k`` support points, on ``n_tasks`` new sinusoids
+    drawn from ``seed`` (the same for every learner): name -> (n_tasks,), one entry per task."""
+    per_task = {name: adaptation_mse(learner, steps, (k,), n_tasks, seed=seed, per_task=True)[k]
+                for name, learner in learners.items()}
+    return {name: mse[:, steps] for name, mse in per_task.items()}
+
+
+def fit_ylim(tasks: SinusoidTasks) -> tuple[float, float]:
+    """The y-axis of the fit plot, the same for every K and number of steps: room for the largest amplitude."""
+    return -1.4 * tasks.amplitude[1], 1.4 * tasks.amplitude[1]
+
+
 class MAMLFitExplorer(widgets.VBox):
     """Sliders for K (support points) and the number of inner steps above the fits of two learners on one new
-    sinusoid; the learners are only adapted here, never trained.
+    sinusoid, on a fixed y-axis; the title gives each learner's query MSE over ``n_tasks`` new sinusoids (mean and
+    standard error), so that a setting is judged on many tasks, not on the one drawn. The learners are only adapted
+    here, never trained.
 
     Attributes:
         k, steps: the IntSliders; output: the plot.
@@ -51,12 +68,15 @@ class MAMLFitExplorer(widgets.VBox):
         x_support, y_support: the K support points, tensors (K, 1).
         x_grid: (200, 1) inputs where the fits are drawn; predictions: name -> (200,) adapted predictions.
         mse: name -> mean squared error of the adapted fit against the true curve on ``x_grid``.
+        mse_tasks: name -> (n_tasks,) query MSE on each of the new sinusoids (:func:`fit_scores`). ylim: the y-axis.
     """
 
-    def __init__(self, learners: Mapping[str, RegressionLearner], k: int, steps: int, seed: int) -> None:
-        self.learners = dict(learners)
+    def __init__(self, learners: Mapping[str, RegressionLearner], k: int, steps: int, seed: int,
+                 n_tasks: int) -> None:
+        self.learners, self.seed, self.n_tasks = dict(learners), seed, n_tasks
         rng = np.random.default_rng(seed)
         tasks = next(iter(self.learners.values())).tasks
+        self.ylim = fit_ylim(tasks)
         amplitude, phase = tasks.sample(1, rng)
         self.amplitude, self.phase = float(amplitude[0]), float(phase[0])
         self._x_all, self._y_all = (t[0] for t in tasks.points(amplitude, phase, K_MAX, rng))  # K = first k of these
@@ -81,6 +101,7 @@ class MAMLFitExplorer(widgets.VBox):
             prediction = learner.predict(self.x_grid, theta_prime)
             self.predictions[name] = prediction.squeeze(1).numpy()
             self.mse[name] = float(torch.mean((prediction - self.y_grid) ** 2))
+        self.mse_tasks = fit_scores(self.learners, k, steps, self.n_tasks, self.seed + 1)
         self.output.outputs = (_png_output(self._figure(k, steps)),)
 
     def _figure(self, k: int, steps: int) -> Figure:
@@ -92,9 +113,11 @@ class MAMLFitExplorer(widgets.VBox):
             ax.plot(x, prediction, label=f"{name} after {steps} step{'s' * (steps != 1)} (MSE {self.mse[name]:.2f})")
         ax.scatter(self.x_support.squeeze(1).numpy(), self.y_support.squeeze(1).numpy(), color="tab:red", zorder=3,
                    label=f"K = {k} support points")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        ax.set_title(f"A new task: y = {self.amplitude:.2f} sin(x - {self.phase:.2f})")
+        ax.set(xlabel="x (input)", ylabel="y (output)", ylim=self.ylim)
+        scores = ", ".join(f"{name} {m.mean():.2f} ± {m.std() / np.sqrt(m.size):.2f}" for name, m in
+                           self.mse_tasks.items())
+        ax.set_title(f"A new task: y = {self.amplitude:.2f} sin(x - {self.phase:.2f})\nquery MSE over "
+                     f"{self.n_tasks} other new tasks (mean ± standard error): {scores}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
@@ -102,7 +125,8 @@ class MAMLFitExplorer(widgets.VBox):
 
 
 def maml_fit_explorer(
-    maml: RegressionLearner, pretrained: RegressionLearner, k: int = 5, steps: int = 1, seed: int = 0
+    maml: RegressionLearner, pretrained: RegressionLearner, k: int = 5, steps: int = 1, seed: int = 0,
+    n_tasks: int = 50,
 ) -> MAMLFitExplorer:
     """Adapt a MAML learner and a pretrained one to a new sinusoid live: move K or the steps and the fits redraw.
 
@@ -111,11 +135,13 @@ def maml_fit_explorer(
             :class:`~metarl_edu.maml.PretrainedRegression`); they are adapted, never changed.
         k: starting number of support points, in [1, 20].
         steps: starting number of inner steps, in [0, 10].
-        seed: picks the sinusoid and its points.
+        seed: picks the sinusoid shown and its points; ``seed + 1`` the ``n_tasks`` new sinusoids scored.
+        n_tasks: how many new sinusoids each setting is scored on.
     """
-    if not 1 <= k <= K_MAX or not 0 <= steps <= STEPS_MAX:
-        raise ValueError(f"k must be in [1, {K_MAX}] and steps in [0, {STEPS_MAX}]; got k={k}, steps={steps}")
-    return MAMLFitExplorer({"MAML": maml, "pretrained": pretrained}, k, steps, seed)
+    if not 1 <= k <= K_MAX or not 0 <= steps <= STEPS_MAX or n_tasks < 1:
+        raise ValueError(f"k must be in [1, {K_MAX}], steps in [0, {STEPS_MAX}] and n_tasks >= 1; got k={k}, "
+                         f"steps={steps}, n_tasks={n_tasks}")
+    return MAMLFitExplorer({"MAML": maml, "pretrained": pretrained}, k, steps, seed, n_tasks)
 
 
-__all__ = ["MAMLFitExplorer", "maml_fit_explorer", "plot_adaptation_curves"]
+__all__ = ["MAMLFitExplorer", "fit_scores", "fit_ylim", "maml_fit_explorer", "plot_adaptation_curves"]

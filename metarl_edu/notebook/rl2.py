@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from metarl_edu.fast.tasks import BernoulliBandits
+from metarl_edu.notebook.learning import plot_runs
 from metarl_edu.notebook.widgets import _png_output
 from metarl_edu.rl2 import RL2Agent
 from metarl_edu.studies.bandit_baselines import BanditResult
@@ -68,19 +69,24 @@ def plot_results(results: Mapping[str, Result], ax: Axes | None = None, title: s
     return ax
 
 
-def plot_training_curve(agent: RL2Agent, baselines: Mapping[str, float] | None = None, ax: Axes | None = None,
-                        title: str | None = None) -> Axes:
+def plot_training_curve(agents: RL2Agent | Sequence[RL2Agent], baselines: Mapping[str, float] | None = None,
+                        ax: Axes | None = None, title: str | None = None) -> Axes:
     """The mean total reward of each training batch against the iteration, with dashed lines for baselines
-    (name -> mean total, e.g. the strategies' results on the same kind of trial)."""
+    (name -> mean total, e.g. the strategies' results on the same kind of trial). Several agents (training seeds of
+    one config) are averaged over their common iterations, with one standard error shaded."""
+    agents = [agents] if isinstance(agents, RL2Agent) else list(agents)
+    if not agents or any(not agent.history for agent in agents):
+        raise ValueError("plot_training_curve needs agents with a training history (train them first)")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.5))
-    totals = [h["mean_total"] for h in agent.history]
-    ax.plot(np.arange(1, len(totals) + 1), totals, color="tab:blue", label=f"RL$^2$ (batch of {agent.config.n_tasks})")
+    n = min(len(agent.history) for agent in agents)
+    totals = np.array([[h["mean_total"] for h in agent.history[:n]] for agent in agents])
+    plot_runs(ax, np.arange(1, n + 1), totals, f"RL$^2$ (batch of {agents[0].config.n_tasks})", color="tab:blue")
     for (name, value), color in zip((baselines or {}).items(), plt.cm.tab10.colors[1:], strict=False):
         ax.axhline(value, color=color, linestyle="--", linewidth=1, label=name)
     ax.set_xlabel("training iteration (one batch of trials on fresh tasks)")
     ax.set_ylabel("mean total reward per trial")
-    ax.set_title(title or f"Training {agent.config.name}")
+    ax.set_title(title or f"Training {agents[0].config.name}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")  # the curve rises from the left; the baselines sit near the top
     return ax

@@ -221,12 +221,14 @@ def adaptation_mse(
     n_tasks: int = 100,
     n_query: int = 100,
     seed: int = 1234,
+    *,
+    per_task: bool = False,
 ) -> dict[int, np.ndarray]:
     """Query MSE on new tasks after 0, 1, ..., ``steps`` inner updates from K support points, for each K.
 
     The tasks and points depend only on ``seed``, so two learners evaluated with the same seed see the same
     tasks. Returns ``{K: mse}`` with ``mse[s]`` the mean over ``n_tasks`` tasks after ``s`` steps, shape
-    (steps + 1,).
+    (steps + 1,); with ``per_task``, each task's own row, shape (n_tasks, steps + 1).
     """
     params = {k: v.detach() for k, v in learner.params.items()}
     alpha = learner.config.alpha
@@ -245,5 +247,6 @@ def adaptation_mse(
         query = learner.tasks.points(amplitude, phase, n_query, rng)
         support = learner.tasks.points(amplitude, phase, k, rng)
         with torch.no_grad():
-            results[k] = vmap(curve)(support, query).mean(0).numpy()
+            per_task_mse = vmap(curve)(support, query)
+        results[k] = (per_task_mse if per_task else per_task_mse.mean(0)).numpy()
     return results
