@@ -30,6 +30,7 @@ from metarl_edu.envs.navigation import MAX_ACTION, Navigation2DFamily
 from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily
 from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
 from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaRLAgent, PretrainedAgent
+from metarl_edu.studies.trpo import TRPOMAMLAgent
 
 FAMILIES = ("nav2d", "cartpole", "cartpole-physics")
 AGENTS: dict[str, type[MetaRLAgent]] = {"maml": MAMLAgent, "pretrained": PretrainedAgent}
@@ -111,7 +112,7 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
     kind = agent
     if kind not in AGENTS:
         raise ValueError(f"agent must be one of {sorted(AGENTS)}; got {kind!r}")
-    agent = AGENTS[kind](task_family, config, seed=seed, verbose=False)
+    agent = _agent(kind, task_family, config, seed)
     rows, curve, start, eval_seconds = [], {}, time.perf_counter(), 0.0
     columns = ("iteration", "return_before", "return_after", "grad_norm", "kl", "backtracks", "seconds")
     for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=f"{family} seed {seed}"):
@@ -140,6 +141,12 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
     return RunResult(out, curve, final)
 
 
+def _agent(kind: str, family: TaskFamily, config: MAMLRLConfig, seed: int) -> MetaRLAgent:
+    """``AGENTS[kind]``; MAML with ``meta_optimizer="trpo"`` is :class:`~metarl_edu.studies.trpo.TRPOMAMLAgent`."""
+    cls = TRPOMAMLAgent if kind == "maml" and config.meta_optimizer == "trpo" else AGENTS[kind]
+    return cls(family, config, seed=seed, verbose=False)
+
+
 def _command(family: str, seed: int, kind: str, out: Path, config: MAMLRLConfig, overrides: dict[str, Any]) -> str:
     words = ["metarl-edu", "train", "maml-rl", "--family", family, "--seed", str(seed), "--agent", kind,
              "--iterations", str(config.n_iterations)]
@@ -154,8 +161,7 @@ def load_run(path: str | Path) -> MetaRLAgent:
     config = saved["config"]
     names = {f.name for f in fields(MAMLRLConfig)}
     config = MAMLRLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in names})
-    agent = AGENTS[saved.get("agent", "maml")](family_by_name(saved["family"]), config, seed=int(saved["seed"]),
-                                                verbose=False)
+    agent = _agent(saved.get("agent", "maml"), family_by_name(saved["family"]), config, int(saved["seed"]))
     agent.policy.load_state_dict(saved["state_dict"])
     return agent
 
