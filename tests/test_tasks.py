@@ -30,13 +30,12 @@ from metarl_edu.envs import (
     RandomMDPEnv,
     RandomMDPFamily,
     RandomMDPTask,
-    TwoGoalsFamily,
-    TwoGoalsTask,
     finite_horizon_q,
     finite_horizon_value,
     task_key,
 )
 from metarl_edu.mdp import MDPError, TabularMDP, value_iteration
+from metarl_edu.studies.two_goals import TwoGoalsFamily, TwoGoalsTask
 
 FAMILIES = {
     "grid": GridWorldFamily(),
