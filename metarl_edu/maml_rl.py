@@ -409,8 +409,7 @@ class MetaRLAgent:
     def adapt(self, task: Any, steps: int = 1, n_traj: int | None = None, seed: int = 0) -> Params:
         """``theta'`` after ``steps`` inner steps on ``task``, each on ``n_traj`` fresh trajectories (default
         ``config.n_traj``) sampled with the current parameters. Returns a new dict; the policy is not changed."""
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
+        check_int("steps", steps, low=0)
         env = batched_env(self.family, [task], n_traj or self.config.n_traj, seed)
         thetas, _ = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         return {k: v[0].clone() for k, v in thetas[-1].items()}

@@ -41,12 +41,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
 
-from metarl_edu._checks import check_int, check_probability, check_range
+from metarl_edu._checks import check_distribution_rows, check_int, check_probability, check_range
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.envs.cartpole import DEFAULT_GRAVITY, DEFAULT_LENGTH, DEFAULT_MASSPOLE, CartPoleTask
 from metarl_edu.envs.gridworld import MOVES, GridWorld, parse_layout
 from metarl_edu.envs.random_mdp import RandomMDPEnv
-from metarl_edu.mdp import TabularMDP, check_distribution_rows
+from metarl_edu.mdp import MDPError, TabularMDP
 
 __all__ = [
     "BanditFamily",
@@ -117,9 +117,7 @@ class TaskFamily(ABC):
             raise TypeError(
                 f"rng must be a numpy Generator, for example np.random.default_rng(0); got {type(rng).__name__}"
             )
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n (the number of tasks) must be a non-negative integer; got {n!r}")
-        return [self.sample_task(rng) for _ in range(int(n))]
+        return [self.sample_task(rng) for _ in range(check_int("n (the number of tasks)", n, low=0))]
 
     def feature_matrix(self, tasks: list[Any]) -> np.ndarray:
         """Features of many tasks stacked: shape (n_tasks, F)."""
@@ -410,7 +408,7 @@ class RandomMDPTask:
             raise ValueError(f"P must have shape (S, A, S); got {P.shape}")
         if reward_mean.shape != P.shape[:2]:
             raise ValueError(f"reward_mean must have shape (S, A) = {P.shape[:2]}; got {reward_mean.shape}")
-        check_distribution_rows("P", P, ("s", "a"))
+        check_distribution_rows("P", P, ("s", "a"), error=MDPError)
         for name, value in (("P", P), ("reward_mean", reward_mean)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)  # frozen: set once, here
