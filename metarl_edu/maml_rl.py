@@ -54,7 +54,6 @@ __all__ = [
     "MAMLAgent",
     "MAMLRLConfig",
     "MetaTestResult",
-    "PretrainedAgent",
     "TaskDistributionError",
     "adapt_step",
     "advantages",
@@ -330,8 +329,9 @@ class MetaTestResult:
 class MetaRLAgent:
     """What MAML and its baselines share: a policy ``pi_theta``, a task distribution, adaptation and evaluation.
 
-    :class:`MAMLAgent` and :class:`PretrainedAgent` differ only in the update that :meth:`train` repeats; an
-    untrained agent is the "learning from scratch" baseline (a fresh policy taking the same inner steps).
+    :class:`MAMLAgent` and the pretrained baseline (:class:`metarl_edu.studies.maml_rl.PretrainedAgent`) differ only
+    in the update that :meth:`train` repeats; an untrained agent is the "learning from scratch" baseline (a fresh
+    policy taking the same inner steps).
 
     Args:
         env: a task distribution, or a plain env MAMLAgent knows how to vary (see :func:`task_distribution`).
@@ -518,26 +518,3 @@ class MAMLAgent(MetaRLAgent):
                              "metarl_edu.studies.trpo.TRPOMAMLAgent")
         self.meta_gradient(episodes)
         self.adam_step()
-
-
-class PretrainedAgent(MetaRLAgent):
-    """The baseline: one policy trained on all tasks jointly with REINFORCE, then fine-tuned like MAML.
-
-    Each :meth:`step` samples ``n_traj`` trajectories per task with ``theta`` and takes one Adam step (the same
-    clipping and schedule as MAML's) on the mean of the tasks' :func:`inner_loss` (each task's advantages with its
-    own baseline); :meth:`adapt` and
-    :meth:`evaluate` then take the same inner steps as MAML's.
-    """
-
-    def step(self, tasks: list[Any]) -> tuple[float, float]:
-        c = self.config
-        e = self._sample(self._env(tasks, c.n_traj), None, False, self.generator)
-        per_task = vmap(_per_task(lambda _, episodes: advantages(episodes, c.gamma), 1),
-                        in_dims=(None, *[1] * len(fields(Episodes))), out_dims=1)
-        A = per_task(None, *_tensors(e))
-        loss = inner_loss(self.policy.log_prob(e.obs, e.actions), A, e.mask)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.adam_step()
-        mean_return = float(e.total_rewards().mean())
-        return mean_return, mean_return
