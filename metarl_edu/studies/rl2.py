@@ -129,10 +129,11 @@ def train_rl2(config: RL2Config, *, progress: bool = True, checkpoint_dir: str |
         agent = load_agent(checkpoint_dir, config)
     else:
         agent = RL2Agent(config)
+    every = checkpoint_every if checkpoint_dir is not None else max(config.n_iterations, 1)
     try:
         with torch_threads(threads):
             while agent.iteration < config.n_iterations:
-                agent.train(min(checkpoint_every, config.n_iterations - agent.iteration), progress=progress)
+                agent.train(min(every, config.n_iterations - agent.iteration), progress=progress)
                 if checkpoint_dir is not None:
                     save_agent(agent, checkpoint_dir)
     finally:
