@@ -41,8 +41,9 @@ import numpy as np
 
 from metarl_edu import size, value_iteration
 from metarl_edu.classroom import check, pick, start_lesson
-from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily, TwoGoalsTask
+from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily
 from metarl_edu.studies.evaluation import check_disjoint, paired_bootstrap_ci, split_tasks
+from metarl_edu.studies.two_goals import TwoGoalsFamily, TwoGoalsTask
 from metarl_edu.studies.hyperparams import (BestConstant, MLPScores, NearestNeighbours, RidgePerHyperparameter,
                                     compare_on_held_out, score_runs, setting_grid, sweep, task_objective)
 from metarl_edu.notebook.hyperparams import (held_out_explorer, plot_best_settings, plot_held_out, plot_meta_gradient,

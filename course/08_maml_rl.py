@@ -210,9 +210,10 @@ assert all(torch.allclose(g.double(), w.double(), atol=1e-4) for g, w in zip(_gr
 # `MAMLRLConfig(inner_steps=1)` is the paper's setting.
 #
 # The **meta-update** is Adam with a small step size (0.001) and its gradient clipped to norm 1, for 400 iterations
-# (`meta_optimizer="adam"`, the default), or the paper's **TRPO** (`meta_optimizer="trpo"`):
-# a natural-gradient step through the inner step, limited to a mean KL of 0.01 between the adapted policies before
-# and after (`metarl_edu.trpo`: conjugate gradient on KL Hessian-vector products, then a backtracking line search).
+# (`meta_optimizer="adam"`, the default), or the paper's **TRPO** (`meta_optimizer="trpo"`, which
+# `metarl_edu.studies.trpo.TRPOMAMLAgent` runs): a natural-gradient step through the inner step, limited to a mean
+# KL of 0.01 between the adapted policies before and after (conjugate gradient on KL Hessian-vector products, then a
+# backtracking line search).
 # A short run, live (a few iterations in quick mode):
 
 # %%

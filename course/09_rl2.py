@@ -392,7 +392,7 @@ print(f"previous rewards in its inputs (trial 0): {played.x[1:, 0, 4].tolist()} 
 #
 # **Seeds.** One training run can be lucky or unlucky, so every RL$^2$ number below comes from several training
 # seeds. In full mode the lesson loads five agents per setting that ship with the package (`course_agents`, i.e.
-# `metarl_edu.rl2.pretrained(task, n, seed=s)`), each made by one command, `metarl-edu train rl2 --task bandit
+# `metarl_edu.studies.rl2.pretrained(task, n, seed=s)`), each made by one command, `metarl-edu train rl2 --task bandit
 # --episodes 10 --seed S --out DIR`, which also writes its training log, its training time and its own evaluation
 # (`metarl_edu/data/rl2/`). In quick mode one small agent trains live, for seconds, so you see training happen;
 # its numbers are not the lesson's results.

@@ -55,7 +55,7 @@ _LAZY: dict[str, str] = {
     "PretrainedRegression": "metarl_edu.studies.sinusoid",
     # MAML for RL (lesson 08)
     "MAMLAgent": "metarl_edu.maml_rl",
-    "PretrainedAgent": "metarl_edu.maml_rl",
+    "PretrainedAgent": "metarl_edu.studies.maml_rl",
     "MAMLRLConfig": "metarl_edu.maml_rl",
     # 2D navigation, a Gymnasium env and its torch-batched twin
     "Navigation2DEnv": "metarl_edu.envs.navigation",

@@ -21,14 +21,17 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
 
 
 def check_number(name: str, x: Any, low: float = -math.inf, high: float = math.inf, *, low_open: bool = False,
-                 high_open: bool = False, error: type[Exception] = ValueError) -> float:
-    """``x`` as a float after checking it is a finite number in [low, high] (open ends on request).
+                 high_open: bool = False, error: type[Exception] = ValueError,
+                 type_error: type[Exception] | None = None) -> float:
+    """``x`` as a float after checking it is a finite number in [low, high] (open ends on request). Raises
+    ``type_error`` (default: ``error``) if ``x`` is not a number at all.
 
     >>> check_number("alpha", 0.5, 0.0, 1.0, low_open=True)
     0.5
     """
     if isinstance(x, (bool, str, bytes)) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise error(f"{name} must be a number in {_interval(low, high, low_open, high_open)}; got {x!r}")
+        interval = _interval(low, high, low_open, high_open)
+        raise (type_error or error)(f"{name} must be a number in {interval}; got {x!r}")
     value = float(x)
     above = low < value if low_open else low <= value
     below = value < high if high_open else value <= high

@@ -22,11 +22,7 @@ METHODS = ("q_learning", "sarsa", "expected_sarsa")
 
 
 def _number(name: str, x: Any, low: float = -math.inf, high: float = math.inf, low_open: bool = False) -> float:
-    """``x`` as a float in [low, high] (or (low, high] with ``low_open``): a ``TypeError`` if it is not a number,
-    a ``ValueError`` if it is out of range."""
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        check_number(name, x, low, high, low_open=low_open, error=TypeError)  # not a number: raises
-    return check_number(name, float(x), low, high, low_open=low_open)
+    return check_number(name, x, low, high, low_open=low_open, type_error=TypeError)
 
 
 # =============================================================================================== schedules

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from metarl_edu._checks import check_int
+
 Params = dict[str, torch.Tensor]
 Batch = Any  # whatever a loss function takes as data, e.g. a tuple (x, y) of tensors
 
@@ -67,8 +69,7 @@ def adapt(
         steps: number of inner updates (0 returns ``params``).
         first_order: drop the second-order terms.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
+    check_int("steps", steps, low=0)
     theta = params
     for _ in range(steps):
         grads = grad(loss_fn)(theta, batch)

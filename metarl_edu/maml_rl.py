@@ -49,13 +49,11 @@ from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
 from metarl_edu.maml import adapt
 from metarl_edu.nets import MLPPolicy, Params, make_policy
 from metarl_edu.pg import Episodes, advantages, default_max_steps, reinforce_loss, sample_batched_episodes
-from metarl_edu.trpo import trpo_step
 
 __all__ = [
     "MAMLAgent",
     "MAMLRLConfig",
     "MetaTestResult",
-    "PretrainedAgent",
     "TaskDistributionError",
     "adapt_step",
     "advantages",
@@ -213,7 +211,7 @@ class MAMLRLConfig:
         n_traj: trajectories per task for each inner step and for the meta-loss, >= 1 (the paper: 20).
         gamma: discount in [0, 1] of the returns the policy gradient uses (0.99).
         meta_optimizer: ``"adam"`` (Adam on the meta-loss, its gradient clipped) or ``"trpo"`` (the paper's trust
-            region: see :mod:`metarl_edu.trpo`).
+            region: :class:`metarl_edu.studies.trpo.TRPOMAMLAgent`).
         outer_lr: Adam's step size for the meta-update, > 0.
         lr_schedule: ``"constant"``: ``outer_lr`` throughout; ``"linear"``: Adam's step size falls linearly from
             ``outer_lr`` to 0 over ``n_iterations`` updates (later updates keep it at 0), so that a larger
@@ -331,8 +329,9 @@ class MetaTestResult:
 class MetaRLAgent:
     """What MAML and its baselines share: a policy ``pi_theta``, a task distribution, adaptation and evaluation.
 
-    :class:`MAMLAgent` and :class:`PretrainedAgent` differ only in the update that :meth:`train` repeats; an
-    untrained agent is the "learning from scratch" baseline (a fresh policy taking the same inner steps).
+    :class:`MAMLAgent` and the pretrained baseline (:class:`metarl_edu.studies.maml_rl.PretrainedAgent`) differ only
+    in the update that :meth:`train` repeats; an untrained agent is the "learning from scratch" baseline (a fresh
+    policy taking the same inner steps).
 
     Args:
         env: a task distribution, or a plain env MAMLAgent knows how to vary (see :func:`task_distribution`).
@@ -410,8 +409,7 @@ class MetaRLAgent:
     def adapt(self, task: Any, steps: int = 1, n_traj: int | None = None, seed: int = 0) -> Params:
         """``theta'`` after ``steps`` inner steps on ``task``, each on ``n_traj`` fresh trajectories (default
         ``config.n_traj``) sampled with the current parameters. Returns a new dict; the policy is not changed."""
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
+        check_int("steps", steps, low=0)
         env = batched_env(self.family, [task], n_traj or self.config.n_traj, seed)
         thetas, _ = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         return {k: v[0].clone() for k, v in thetas[-1].items()}
@@ -509,84 +507,14 @@ class MAMLAgent(MetaRLAgent):
     def step(self, tasks: list[Any]) -> tuple[float, float]:
         c = self.config
         _, episodes = self._adapt_batch(self._env(tasks, c.n_traj), c.inner_steps, self.generator)
-        if c.meta_optimizer == "trpo":
-            result = self.trpo_update(episodes)
-            self.step_info = {"kl": result.kl, "backtracks": result.backtracks, "accepted": result.accepted}
-        else:
-            self.meta_gradient(episodes)
-            self.adam_step()
+        self.meta_update(episodes)
         return float(episodes[0].total_rewards().mean()), float(episodes[-1].total_rewards().mean())
 
-    def trpo_functions(self, episodes: list[Episodes]) -> tuple[Any, Any]:
-        """The surrogate loss and the mean KL of the adapted policies, as functions of ``theta`` (dicts), for
-        :func:`metarl_edu.trpo.trpo_step`. ``episodes``: the inner batches, then ``D'``, as in :meth:`meta_gradient`.
-
-        For each task, ``theta'_i(theta)`` re-adapts on the same inner batches; the surrogate is
-        ``-mean_i [sum_t m ratio A' / sum_t m]`` with ``ratio = pi_theta'_i(a|s) / pi_old(a|s)`` on ``D'_i``, and the
-        KL is ``KL(pi_old || pi_theta'_i)`` averaged the same way; ``pi_old`` is the adapted policy at the current
-        ``theta``. All tasks are vmapped at once.
-        """
-        c, policy = self.config, self.policy
-        valid = episodes[-1]
-
-        def adapted_outputs(params: Params, *batches: Episodes) -> Any:
-            theta = params
-            for k, e in enumerate(batches[:-1], start=1):
-                theta = _module().adapt_step(policy, theta, e, c.step_size(k), c.gamma, c.first_order)
-            return policy(batches[-1].obs, params=theta)
-
-        n_in = len(episodes) * len(fields(Episodes))
-        outputs = vmap(_per_task(adapted_outputs, len(episodes)), in_dims=(None, *[1] * n_in), out_dims=1)
-        tensors = _tensors(*episodes)
-        per_task = vmap(_per_task(lambda _, e: advantages(e, c.gamma), 1),
-                        in_dims=(None, *[1] * len(fields(Episodes))), out_dims=1)
-        A = per_task(None, *_tensors(valid))
-        m = valid.mask
-        steps = m.sum((0, 2))  # real steps of each task
-        theta0 = {k: v.detach() for k, v in self.params.items()}
-        with torch.no_grad():
-            old = outputs(theta0, *tensors)
-            logp_old = policy.log_prob_from(old, valid.actions)
-
-        def loss_fn(params: Params) -> torch.Tensor:
-            ratio = torch.exp(policy.log_prob_from(outputs(params, *tensors), valid.actions) - logp_old)
-            return -((ratio * A * m).sum((0, 2)) / steps).mean()
-
-        def kl_fn(params: Params) -> torch.Tensor:
-            return ((policy.kl_from(old, outputs(params, *tensors)) * m).sum((0, 2)) / steps).mean()
-
-        return loss_fn, kl_fn
-
-    def trpo_update(self, episodes: list[Episodes]) -> Any:
-        """One TRPO meta-step (:func:`metarl_edu.trpo.trpo_step`) on the policy's parameters, in place."""
-        c = self.config
-        loss_fn, kl_fn = self.trpo_functions(episodes)
-        result = trpo_step(loss_fn, kl_fn, self.params, c.max_kl, c.cg_iters, c.cg_damping, c.ls_steps,
-                           c.ls_backtrack)
-        with torch.no_grad():
-            for k, p in self.policy.named_parameters():
-                p.copy_(result.params[k])
-        return result
-
-
-class PretrainedAgent(MetaRLAgent):
-    """The baseline: one policy trained on all tasks jointly with REINFORCE, then fine-tuned like MAML.
-
-    Each :meth:`step` samples ``n_traj`` trajectories per task with ``theta`` and takes one Adam step (the same
-    clipping and schedule as MAML's) on the mean of the tasks' :func:`inner_loss` (each task's advantages with its
-    own baseline); :meth:`adapt` and
-    :meth:`evaluate` then take the same inner steps as MAML's.
-    """
-
-    def step(self, tasks: list[Any]) -> tuple[float, float]:
-        c = self.config
-        e = self._sample(self._env(tasks, c.n_traj), None, False, self.generator)
-        per_task = vmap(_per_task(lambda _, episodes: advantages(episodes, c.gamma), 1),
-                        in_dims=(None, *[1] * len(fields(Episodes))), out_dims=1)
-        A = per_task(None, *_tensors(e))
-        loss = inner_loss(self.policy.log_prob(e.obs, e.actions), A, e.mask)
-        self.optimizer.zero_grad()
-        loss.backward()
+    def meta_update(self, episodes: list[Episodes]) -> None:
+        """Adam on :meth:`meta_gradient`. The paper's trust-region step (``meta_optimizer="trpo"``) is
+        :class:`metarl_edu.studies.trpo.TRPOMAMLAgent`'s."""
+        if self.config.meta_optimizer != "adam":
+            raise ValueError(f"MAMLAgent steps with Adam; meta_optimizer={self.config.meta_optimizer!r} needs "
+                             "metarl_edu.studies.trpo.TRPOMAMLAgent")
+        self.meta_gradient(episodes)
         self.adam_step()
-        mean_return = float(e.total_rewards().mean())
-        return mean_return, mean_return

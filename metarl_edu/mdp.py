@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from metarl_edu import _checks
-from metarl_edu._checks import PROB_ATOL  # noqa: F401  (re-exported)
+from metarl_edu._checks import PROB_ATOL, check_array, check_distribution_rows  # noqa: F401  (PROB_ATOL re-exported)
 
 
 class MDPError(ValueError):
@@ -35,16 +35,7 @@ class MDPError(ValueError):
 
 
 def _as_float_array(name: str, x: Any) -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise MDPError(f"{name} must be an array of numbers ({exc})") from None
-    return arr
-
-
-def check_distribution_rows(name: str, x: np.ndarray, index_names: Sequence[str]) -> None:
-    """Raise :class:`MDPError` unless every row along the last axis of ``x`` is a probability distribution."""
-    _checks.check_distribution_rows(name, x, index_names, error=MDPError)
+    return check_array(name, x, finite=False, error=MDPError)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +74,7 @@ class TabularMDP:
         if P.ndim != 3 or P.shape[0] != P.shape[2] or P.shape[0] == 0 or P.shape[1] == 0:
             raise MDPError(f"P must have shape (S, A, S) with S, A >= 1; got shape {P.shape}")
         S, A, _ = P.shape
-        check_distribution_rows("P", P, ("s", "a"))
+        check_distribution_rows("P", P, ("s", "a"), error=MDPError)
 
         R = _as_float_array("R", self.R)
         if R.shape not in ((S, A), (S, A, S)):
@@ -120,7 +111,7 @@ class TabularMDP:
             start = _as_float_array("start", self.start)
             if start.shape != (S,):
                 raise MDPError(f"start must have shape (S,) = ({S},); got {start.shape}")
-            check_distribution_rows("start", start[None, :], ())
+            check_distribution_rows("start", start[None, :], (), error=MDPError)
             if np.any(start[terminal] > 0):
                 bad = int(np.flatnonzero(terminal & (start > 0))[0])
                 raise MDPError(f"start puts probability {start[bad]:.3g} on terminal state {bad}; an episode cannot "
@@ -237,7 +228,7 @@ def check_policy(mdp: TabularMDP, pi: Any) -> np.ndarray:
     pi = _as_float_array("pi", pi)
     if pi.shape != (mdp.n_states, mdp.n_actions):
         raise MDPError(f"pi must have shape (S, A) = {(mdp.n_states, mdp.n_actions)}; got {pi.shape}")
-    check_distribution_rows("pi", pi, ("s",))
+    check_distribution_rows("pi", pi, ("s",), error=MDPError)
     return pi
 
 

@@ -40,7 +40,7 @@ from gymnasium import spaces
 from torch.func import vmap
 from tqdm.auto import trange
 
-from metarl_edu._checks import check_number
+from metarl_edu._checks import check_int, check_number
 from metarl_edu.nets import MLPPolicy, Params, PolicyError, obs_tensor  # noqa: F401  (PolicyError: re-exported)
 
 
@@ -102,8 +102,7 @@ def sample_episodes(
         max_steps: cut an episode after this many steps (marked truncated); default: the env's time limit.
     """
     policy.check_action_space(env.action_space)
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a positive integer; got {n_episodes!r}")
+    check_int("n_episodes", n_episodes, low=1)
     max_steps = default_max_steps(env) if max_steps is None else max_steps
     space = env.observation_space
     columns = []

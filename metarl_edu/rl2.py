@@ -44,14 +44,9 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -375,22 +370,9 @@ def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: t
 
 
 # =========================================================================================== the agent
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch threads, then restore the previous number; None changes nothing."""
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 class RL2Agent:
-    """An RL^2 policy with its optimiser, config and training history; train, save and load it.
+    """An RL^2 policy with its optimiser, config and training history. Checkpoints (save, load, the shipped
+    agents) are in :mod:`metarl_edu.studies.rl2`.
 
     Attributes:
         config: the :class:`RL2Config`.
@@ -447,99 +429,28 @@ class RL2Agent:
         self.history.append(stats)
         return stats
 
-    def train(self, n_iterations: int | None = None, *, progress: bool = True,
-              checkpoint_dir: str | Path | None = None, checkpoint_every: int = 50, threads: int | None = 1
-              ) -> RL2Agent:
-        """Train for ``n_iterations`` more batches (default: until ``config.n_iterations`` in all).
-
-        Args:
-            progress: show a tqdm progress bar.
-            checkpoint_dir: save the agent there every ``checkpoint_every`` iterations, at the end, and when
-                training is interrupted (Ctrl-C, or the notebook's stop button); None saves nothing.
-            threads: torch threads while training, restored afterwards; None keeps torch's setting. One thread
-                is the default because the GRU's matrices are small: a second thread gains little, and when
-                the other core is busy, torch's threads wait on each other and a step can take many times longer.
-        """
+    def train(self, n_iterations: int | None = None, *, progress: bool = True) -> RL2Agent:
+        """Train for ``n_iterations`` more batches (default: until ``config.n_iterations`` in all); ``progress``
+        shows a tqdm bar. The GRU's matrices are small: one torch thread (``torch.set_num_threads(1)``) is
+        usually fastest, as a second thread gains little and waits on the first when the other core is busy."""
         if n_iterations is None:
             n_iterations = max(self.config.n_iterations - self.iteration, 0)
         bar = tqdm(range(n_iterations), desc=self.config.name, unit="batch", disable=not progress)
-        try:
-            with torch_threads(threads):
-                for _ in bar:
-                    stats = self.train_step()
-                    bar.set_postfix(total=f"{stats['mean_total']:.2f}", entropy=f"{stats['entropy']:.2f}")
-                    if checkpoint_dir is not None and self.iteration % checkpoint_every == 0:
-                        self.save(checkpoint_dir)
-        finally:
-            if checkpoint_dir is not None:
-                self.save(checkpoint_dir)
+        for _ in bar:
+            stats = self.train_step()
+            bar.set_postfix(total=f"{stats['mean_total']:.2f}", entropy=f"{stats['entropy']:.2f}")
         return self
 
-    # ---------------------------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict:
-        return {"config": dataclasses.asdict(self.config), "iteration": self.iteration,
-                "policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": self.rng.bit_generator.state, "history": self.history}
 
-    def save(self, directory: str | Path) -> Path:
-        """Write ``rl2.pt`` in ``directory`` (created if needed); returns its path."""
-        path = Path(directory) / CHECKPOINT_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
-        return path
+def __getattr__(name: str) -> Any:
+    """``metarl_edu.rl2.pretrained(task, n_episodes, k, seed)`` loads a shipped agent; the loaders live in
+    :mod:`metarl_edu.studies.rl2` (checkpoints are not part of the algorithm) and are found there on first use."""
+    if name in ("pretrained", "pretrained_name"):
+        from metarl_edu.studies import rl2 as shipped
 
-    @classmethod
-    def load(cls, directory: str | Path, config: RL2Config | None = None) -> RL2Agent:
-        """The agent saved in ``directory``. With ``config``, check that it matches the saved one (all fields but
-        ``n_iterations``, which may grow to train further)."""
-        path = Path(directory) / CHECKPOINT_FILE
-        if not path.is_file():
-            raise RL2Error(f"no RL^2 checkpoint at {path}")
-        state = torch.load(path, weights_only=True)
-        saved = RL2Config(**state["config"])
-        if config is not None:
-            diff = [f.name for f in dataclasses.fields(RL2Config)
-                    if f.name != "n_iterations" and getattr(saved, f.name) != getattr(config, f.name)]
-            if diff:
-                raise RL2Error(f"the checkpoint at {path} was trained with a different config ({', '.join(diff)} "
-                               f"differ); pick another checkpoint_dir or resume=False to start afresh")
-            saved = config
-        agent = cls(saved)
-        agent.policy.load_state_dict(state["policy"])
-        agent.optimizer.load_state_dict(state["optimizer"])
-        agent.rng.bit_generator.state = state["rng"]
-        agent.iteration = state["iteration"]
-        agent.history = list(state["history"])
-        return agent
+        return getattr(shipped, name)
+    raise AttributeError(f"module 'metarl_edu.rl2' has no attribute {name!r}")
 
 
-CHECKPOINT_FILE = "rl2.pt"
-
-
-def pretrained(task: Literal["bandit", "mdp"], n_episodes: int, k: int | None = None, seed: int = 0) -> RL2Agent:
-    """A trained agent shipped with the package (``metarl_edu/data/rl2/<name>``, each folder with the command
-    that made it, its training log and its evaluation), e.g. ``pretrained("mdp", 10, seed=2)`` or
-    ``pretrained("bandit", 100, k=5)``. :func:`metarl_edu.studies.rl2.shipped_rl2_runs` lists them."""
-    name = pretrained_name(task, n_episodes, k, seed)
-    folder = Path(str(resources.files("metarl_edu") / "data" / "rl2" / name))
-    if not (folder / CHECKPOINT_FILE).is_file():
-        root = folder.parent
-        shipped = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
-        raise RL2Error(f"no shipped RL^2 agent {name!r}; shipped: {shipped}")
-    return RL2Agent.load(folder)
-
-
-def pretrained_name(task: str, n_episodes: int, k: int | None = None, seed: int = 0) -> str:
-    """The folder name of a shipped agent: ``bandit-n10-k5-seed0``, ``mdp-n25-seed1``."""
-    if task == "bandit":
-        return f"bandit-n{n_episodes}-k{5 if k is None else k}-seed{seed}"
-    if task == "mdp":
-        return f"mdp-n{n_episodes}-seed{seed}"
-    raise RL2Error(f"task must be 'bandit' or 'mdp'; got {task!r}")
-
-
-__all__ = ["CHECKPOINT_FILE", "RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "collect_trials",
-           "encode_obs", "pretrained", "pretrained_name", "rl2_input", "rl2_loss", "sample_categorical",
-           "torch_threads"]
+__all__ = ["RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "collect_trials", "encode_obs",
+           "rl2_input", "rl2_loss", "sample_categorical"]

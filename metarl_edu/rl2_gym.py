@@ -31,6 +31,7 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from metarl_edu._checks import check_int
 from metarl_edu.rl2 import RL2Error, RL2Policy, TrialBatch, encode_obs, rl2_input, sample_categorical
 
 _MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
@@ -69,8 +70,7 @@ def collect_gym_trials(policy: RL2Policy, envs: gym.vector.VectorEnv, n_episodes
         seed: passed to ``envs.reset``.
         greedy: take ``argmax pi`` instead of sampling.
     """
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
-        raise RL2Error(f"n_episodes must be a positive integer; got {n_episodes!r}")
+    check_int("n_episodes", n_episodes, low=1, error=RL2Error)
     n_obs, A, mode = _check_env(envs, policy)
     B = envs.num_envs
     obs, _ = envs.reset(seed=seed)

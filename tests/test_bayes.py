@@ -118,14 +118,13 @@ def test_bad_input_is_refused():
 
 
 def test_the_shipped_two_armed_rl2_agents_reproduce_their_evaluation():
-    from metarl_edu.rl2 import RL2Agent
-    from metarl_edu.studies.rl2 import evaluate_rl2, read_rl2_run, shipped_rl2_runs
+    from metarl_edu.studies.rl2 import evaluate_rl2, load_agent, read_rl2_run, shipped_rl2_runs
 
     runs = [p for p in shipped_rl2_runs() if "-k2-" in p.name]
     assert {p.name for p in runs} >= {"bandit-n10-k2-seed0", "bandit-n20-k2-seed0"}  # lesson 11's full mode
     for path in runs:
         record = read_rl2_run(path)
-        again = evaluate_rl2(RL2Agent.load(path), n_tasks=record["eval_tasks"], rng=record["eval_seed"])
+        again = evaluate_rl2(load_agent(path), n_tasks=record["eval_tasks"], rng=record["eval_seed"])
         np.testing.assert_allclose(again.totals, record["totals"], atol=1e-3)
         n = record["config"]["n_episodes"]
         assert n / 2 < again.mean_total < bayes_optimal_bandit(n).value + 0.2  # learned, and not above the ceiling

@@ -27,6 +27,7 @@ from metarl_edu.classroom.grade import (
     Kernel,
     Outcome,
     _exercise_result,
+    _fatal_reason,
     assemble,
     code_fingerprint,
     grade_folder,
@@ -429,3 +430,11 @@ def test_a_flooding_cell_is_cut_by_the_graders_clock_and_caps(source, status):
         assert outcome.seconds < 3 + 3 + 5  # the limit, the interrupt's grace, and a little slack
     finally:
         kernel.close()
+
+
+def test_a_cell_that_ran_out_of_memory_is_reported_as_such_even_when_it_then_hung():
+    hung = _fatal_reason(Outcome("hung"), LIMITS)
+    assert "ignored the interrupt" in hung and "memory" not in hung
+    starved = _fatal_reason(Outcome("hung", oom=True), LIMITS)
+    assert starved.startswith("ran out of memory") and "--memory-mb" in starved and "time limit" in starved
+    assert _fatal_reason(Outcome("dead", oom=True), LIMITS).startswith("ran out of memory and stopped the kernel")

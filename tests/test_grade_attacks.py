@@ -421,7 +421,7 @@ def hogs_memory(folder: Path) -> list[str]:
     source = (
         "import subprocess, sys\n"
         "hog = 'x = bytearray(1 << 30); x[::4096] = bytes(len(x[::4096])); import time; time.sleep(30)'\n"
-        "children = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(3)]\n"
+        "children = [subprocess.Popen([sys.executable, '-S', '-c', hog]) for _ in range(3)]\n"
         "[c.wait() for c in children]\n"
     )
     return [write(folder, "hogs_memory.ipynb", blank(added=(source,)))]

@@ -16,7 +16,7 @@ import pytest
 
 from metarl_edu.agents import QLearningAgent, schedule_values
 from metarl_edu.classroom.references import held_out_scores, held_out_split, ridge_fit
-from metarl_edu.envs import GridTask, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily, TwoGoalsTask
+from metarl_edu.envs import GridTask, GridWorldFamily, RandomMDPFamily
 from metarl_edu.mdp import TabularMDP, finite_horizon_value, policy_evaluation, uniform_policy, value_iteration
 from metarl_edu.studies.evaluation import TaskLeakError, TaskSplit
 from metarl_edu.studies.hyperparams import (
@@ -38,6 +38,7 @@ from metarl_edu.studies.hyperparams import (
     sweep,
     task_objective,
 )
+from metarl_edu.studies.two_goals import TwoGoalsFamily, TwoGoalsTask
 from metarl_edu.td import action_from_uniforms
 
 

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily, TwoGoalsFamily  # noqa: E402
+from metarl_edu.envs import FrozenLakeFamily, GridWorldFamily, RandomMDPFamily  # noqa: E402
 from metarl_edu.notebook.hyperparams import (  # noqa: E402
     SCORE_RANGE,
     held_out_curves_figure,
@@ -24,6 +24,7 @@ from metarl_edu.notebook.hyperparams import (  # noqa: E402
 )
 from metarl_edu.studies.evaluation import split_tasks  # noqa: E402
 from metarl_edu.studies.hyperparams import BestConstant, compare_on_held_out, setting_grid, sweep  # noqa: E402
+from metarl_edu.studies.two_goals import TwoGoalsFamily  # noqa: E402
 
 
 def test_task_galleries_draw_each_family():

@@ -127,7 +127,7 @@ def test_adapt_leaves_the_module_untouched_and_zero_steps_is_identity():
     assert all(torch.equal(before[k], v) for k, v in net.named_parameters())
     assert loss_fn(theta_prime, (xs[0], ys[0])) < loss_fn(params, (xs[0], ys[0]))  # adaptation fits the support
     assert adapt(loss_fn, params, (xs[0], ys[0]), alpha=0.3, steps=0) is params
-    with pytest.raises(ValueError, match="steps must be a non-negative integer"):
+    with pytest.raises(ValueError, match="steps must be an integer >= 0"):
         adapt(loss_fn, params, (xs[0], ys[0]), alpha=0.3, steps=-1)
 
 

@@ -16,7 +16,6 @@ from metarl_edu.fast.envs import BatchedCartPole
 from metarl_edu.maml_rl import (
     MAMLAgent,
     MAMLRLConfig,
-    PretrainedAgent,
     TaskDistributionError,
     adapt_step,
     advantages,
@@ -28,6 +27,7 @@ from metarl_edu.maml_rl import (
 from metarl_edu.nets import CategoricalMLPPolicy
 from metarl_edu.pg import Episodes, PolicyError, linear_baseline
 from metarl_edu.studies.evaluation import paired_bootstrap_ci
+from metarl_edu.studies.maml_rl import PretrainedAgent
 
 SMALL = MAMLRLConfig(meta_batch=4, n_traj=5, hidden_sizes=(16,), n_iterations=2, quick_iterations=2, eval_tasks=8)
 

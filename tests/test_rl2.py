@@ -37,7 +37,7 @@ from metarl_edu.studies.mdp_baselines import (
     evaluate_mdp_baseline,
     posterior_mean_model,
 )
-from metarl_edu.studies.rl2 import evaluate_rl2, record_trial, train_rl2
+from metarl_edu.studies.rl2 import evaluate_rl2, load_agent, record_trial, save_agent, train_rl2
 
 TINY_BANDIT = RL2Config(task="bandit", n_episodes=5, k=3, hidden_size=8, n_tasks=8, n_iterations=4, n_epochs=2,
                         n_minibatches=2, seed=3)
@@ -273,7 +273,7 @@ def test_same_seed_same_agent_other_seed_other_agent():
 
 def test_training_in_two_sittings_with_resume_equals_one(tmp_path):
     straight = train_rl2(TINY_BANDIT, progress=False)
-    RL2Agent(TINY_BANDIT).train(2, progress=False, checkpoint_dir=tmp_path)  # stopped after 2 of 4 iterations
+    save_agent(RL2Agent(TINY_BANDIT).train(2, progress=False), tmp_path)  # stopped after 2 of 4 iterations
     resumed = train_rl2(TINY_BANDIT, progress=False, checkpoint_dir=tmp_path, resume=True)
     assert resumed.iteration == 4 and len(resumed.history) == 4
     for p0, p1 in zip(straight.policy.parameters(), resumed.policy.parameters(), strict=True):
@@ -289,19 +289,18 @@ def test_training_in_two_sittings_with_resume_equals_one(tmp_path):
 
 
 def test_an_interrupted_run_leaves_a_checkpoint(tmp_path, monkeypatch):
-    agent = RL2Agent(TINY_BANDIT)
     calls = []
 
-    def interrupt_on_third(original=agent.train_step):
+    def interrupt_on_third(agent, original=RL2Agent.train_step):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(1)
-        return original()
+        return original(agent)
 
-    monkeypatch.setattr(agent, "train_step", interrupt_on_third)
+    monkeypatch.setattr(RL2Agent, "train_step", interrupt_on_third)
     with pytest.raises(KeyboardInterrupt):
-        agent.train(progress=False, checkpoint_dir=tmp_path)
-    assert RL2Agent.load(tmp_path).iteration == 2
+        train_rl2(TINY_BANDIT, progress=False, checkpoint_dir=tmp_path)
+    assert load_agent(tmp_path).iteration == 2
 
 
 def test_checkpoint_dir_is_temporary_in_quick_mode_and_a_user_cache_otherwise(monkeypatch, tmp_path):

@@ -82,5 +82,5 @@ def test_envs_that_do_not_fit_get_clear_errors():
         collect_gym_trials(policy, bandit_envs(AutoresetMode.DISABLED), 2, rng)
     with pytest.raises(RL2Error, match="the policy reads 5 inputs"):
         collect_gym_trials(policy, gym.vector.SyncVectorEnv([lambda: BernoulliBanditEnv([0.5] * 3)]), 2, rng)
-    with pytest.raises(RL2Error, match="n_episodes must be a positive integer"):
+    with pytest.raises(RL2Error, match="n_episodes must be an integer >= 1"):
         collect_gym_trials(policy, bandit_envs(AutoresetMode.NEXT_STEP), 0, rng)

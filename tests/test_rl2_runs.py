@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from metarl_edu import rl2
 from metarl_edu.classroom import cli
 from metarl_edu.rl2 import RL2Agent, RL2Config, RL2Error, collect_trials
 from metarl_edu.studies.rl2 import (
     course_agents,
     evaluate_rl2,
     evaluate_seeds,
+    load_agent,
+    pretrained,
+    pretrained_name,
     read_rl2_run,
     shipped_rl2_runs,
     train_run,
@@ -30,7 +32,7 @@ def test_the_train_command_writes_checkpoint_log_and_evaluation(tmp_path, capsys
     assert np.all(record["log"]["kl"] >= 0) and np.all(np.diff(record["log"]["seconds"]) >= 0)
     assert len(record["totals"]) == record["eval_tasks"]
     # the checkpoint is the evaluated agent: the same held-out tasks give the same totals
-    again = evaluate_rl2(RL2Agent.load(out), n_tasks=record["eval_tasks"], rng=record["eval_seed"])
+    again = evaluate_rl2(load_agent(out), n_tasks=record["eval_tasks"], rng=record["eval_seed"])
     np.testing.assert_allclose(again.totals, record["totals"], atol=1e-3)
     assert "held-out tasks" in capsys.readouterr().out
 
@@ -43,12 +45,17 @@ def test_training_runs_are_reproducible_by_seed(tmp_path):
 
 
 def test_pretrained_names_and_errors():
-    assert rl2.pretrained_name("bandit", 100) == "bandit-n100-k5-seed0"
-    assert rl2.pretrained_name("mdp", 25, seed=4) == "mdp-n25-seed4"
+    assert pretrained_name("bandit", 100) == "bandit-n100-k5-seed0"
+    assert pretrained_name("mdp", 25, seed=4) == "mdp-n25-seed4"
     with pytest.raises(RL2Error, match="no shipped RL\\^2 agent 'mdp-n7-seed0'"):
-        rl2.pretrained("mdp", 7)
+        pretrained("mdp", 7)
     with pytest.raises(RL2Error, match="task must be"):
-        rl2.pretrained("maze", 10)
+        pretrained("maze", 10)
+    import metarl_edu.rl2
+
+    assert metarl_edu.rl2.pretrained is pretrained  # the loader is also found under the algorithm's module
+    with pytest.raises(AttributeError, match="no attribute 'pretrianed'"):
+        metarl_edu.rl2.pretrianed  # noqa: B018
 
 
 RUNS = shipped_rl2_runs()
@@ -66,7 +73,7 @@ def test_agents_are_shipped_for_the_lesson_settings():
 def test_a_shipped_agent_reproduces_its_recorded_evaluation_and_does_well_on_fresh_tasks(path):
     record = read_rl2_run(path)
     config = record["config"]
-    agent = rl2.pretrained(config["task"], config["n_episodes"], config["k"] if config["task"] == "bandit" else None,
+    agent = pretrained(config["task"], config["n_episodes"], config["k"] if config["task"] == "bandit" else None,
                            config["seed"])
     assert agent.iteration == config["n_iterations"] and len(record["log"]["iteration"]) == config["n_iterations"]
     want = np.asarray(record["totals"], dtype=float)

@@ -8,7 +8,8 @@ import torch
 from metarl_edu.envs.navigation import Navigation2DEnv
 from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig
 from metarl_edu.nets import CategoricalMLPPolicy
-from metarl_edu.trpo import (
+from metarl_edu.studies.trpo import (
+    TRPOMAMLAgent,
     conjugate_gradient,
     flatten,
     hessian_vector_product,
@@ -65,7 +66,7 @@ def test_line_search_rejects_a_step_that_breaks_the_kl_bound():
 def test_one_trpo_step_improves_the_surrogate_within_the_kl_bound():
     config = MAMLRLConfig(meta_batch=3, n_traj=4, hidden_sizes=(8,), meta_optimizer="trpo", max_kl=0.01,
                           cg_iters=5)
-    agent = MAMLAgent(Navigation2DEnv(max_episode_steps=20), config, seed=0)
+    agent = TRPOMAMLAgent(Navigation2DEnv(max_episode_steps=20), config, seed=0)
     _, episodes = agent._adapt_batch(agent._env(agent.family.sample(3, agent.rng), 4), 1, agent.generator)
     loss_fn, kl_fn = agent.trpo_functions(episodes)
     before = {k: v.detach().clone() for k, v in agent.params.items()}
@@ -82,6 +83,9 @@ def test_one_trpo_step_improves_the_surrogate_within_the_kl_bound():
 
 
 def test_trpo_needs_the_same_sizes_as_the_step_it_takes():
+    with pytest.raises(ValueError, match="TRPOMAMLAgent"):  # MAMLAgent itself steps with Adam only
+        MAMLAgent(Navigation2DEnv(max_episode_steps=5), MAMLRLConfig(meta_batch=1, n_traj=1, hidden_sizes=(4,),
+                                                                     meta_optimizer="trpo"), seed=0).train(1, False)
     with pytest.raises(ValueError, match="meta_optimizer"):
         MAMLRLConfig(meta_optimizer="sgd")
     with pytest.raises(ValueError, match="max_kl"):

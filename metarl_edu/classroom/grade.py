@@ -972,6 +972,10 @@ def _cmdline(pid: int) -> bytes:
 
 # --------------------------------------------------------------------------------------------- one submission
 def _fatal_reason(outcome: Outcome, limits: Limits) -> str:
+    memory = f"the kernel and everything it starts may hold {limits.memory_mb} MiB: --memory-mb"
+    if outcome.oom and outcome.status == "hung":  # a cell starved of memory often cannot answer the interrupt
+        return (f"ran out of memory (a process it started was killed; {memory}), then ran past the time limit "
+                f"({limits.cell_timeout:g} s) and did not answer the interrupt")
     if outcome.status == "hung":
         return f"ran past the time limit ({limits.cell_timeout:g} s) and ignored the interrupt"
     if outcome.status == "exit":
@@ -979,8 +983,7 @@ def _fatal_reason(outcome: Outcome, limits: Limits) -> str:
     if outcome.status == "flood":
         return f"{outcome.flood} (output is capped: the kernel was stopped)"
     if outcome.oom:
-        return (f"ran out of memory and stopped the kernel (the kernel and everything it starts may hold "
-                f"{limits.memory_mb} MiB: --memory-mb)")
+        return f"ran out of memory and stopped the kernel ({memory})"
     return "stopped the kernel (its process exited or was killed)"
 
 

@@ -24,8 +24,6 @@ from metarl_edu.envs.tasks import (
     RandomMDPFamily,
     RandomMDPTask,
     TaskFamily,
-    TwoGoalsFamily,
-    TwoGoalsTask,
     task_key,
 )
 from metarl_edu.mdp import finite_horizon_q, finite_horizon_value  # exact optima of the finite-horizon tasks
@@ -46,8 +44,6 @@ __all__ += [  # task distributions
     "RandomMDPFamily",
     "RandomMDPTask",
     "TaskFamily",
-    "TwoGoalsFamily",
-    "TwoGoalsTask",
     "finite_horizon_q",
     "finite_horizon_value",
     "task_key",

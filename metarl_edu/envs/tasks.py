@@ -16,7 +16,6 @@ A task is a frozen dataclass of its parameters. Two tasks are equal when every p
 family                task                            what varies                           exact MDP
 ====================  ==============================  ====================================  ===================
 ``GridWorldFamily``   ``GridTask``                    goal cell; slip ~ U[lo, hi]           yes, S fixed
-``TwoGoalsFamily``    ``TwoGoalsTask``                step budget; near reward; slip        yes, S fixed
 ``FrozenLakeFamily``  ``FrozenLakeTask``              hole probability ~ U[lo, hi]; map     yes, S = size^2
 ``RandomMDPFamily``   ``RandomMDPTask``               P ~ Dirichlet(1), means ~ N(1, 1)     yes, S = 10
 ``BanditFamily``      ``BanditTask``                  arm means ~ U[0, 1]                   no: an env only
@@ -25,6 +24,9 @@ family                task                            what varies               
 
 References: Duan et al. (2016), *RL^2: Fast Reinforcement Learning via Slow Reinforcement Learning* (random MDPs,
 bandits). Finn, Abbeel & Levine (2017), *Model-Agnostic Meta-Learning* (task distributions p(T)).
+
+Lesson 05's two-goal room, a family made for its hyperparameter study, is
+:class:`metarl_edu.studies.two_goals.TwoGoalsFamily`.
 """
 
 from __future__ import annotations
@@ -38,15 +40,13 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
-from gymnasium.wrappers import TimeLimit
 
-from metarl_edu._checks import check_int, check_probability, check_range
+from metarl_edu._checks import check_distribution_rows, check_int, check_probability, check_range
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.envs.cartpole import DEFAULT_GRAVITY, DEFAULT_LENGTH, DEFAULT_MASSPOLE, CartPoleTask
 from metarl_edu.envs.gridworld import MOVES, GridWorld, parse_layout
 from metarl_edu.envs.random_mdp import RandomMDPEnv
-from metarl_edu.envs.tabular import TabularMDPEnv
-from metarl_edu.mdp import TabularMDP, check_distribution_rows
+from metarl_edu.mdp import MDPError, TabularMDP
 
 __all__ = [
     "BanditFamily",
@@ -60,8 +60,6 @@ __all__ = [
     "RandomMDPFamily",
     "RandomMDPTask",
     "TaskFamily",
-    "TwoGoalsFamily",
-    "TwoGoalsTask",
     "task_key",
 ]
 
@@ -119,9 +117,7 @@ class TaskFamily(ABC):
             raise TypeError(
                 f"rng must be a numpy Generator, for example np.random.default_rng(0); got {type(rng).__name__}"
             )
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n (the number of tasks) must be a non-negative integer; got {n!r}")
-        return [self.sample_task(rng) for _ in range(int(n))]
+        return [self.sample_task(rng) for _ in range(check_int("n (the number of tasks)", n, low=0))]
 
     def feature_matrix(self, tasks: list[Any]) -> np.ndarray:
         """Features of many tasks stacked: shape (n_tasks, F)."""
@@ -140,7 +136,7 @@ class TaskFamily(ABC):
             raise TypeError(f"{type(self).__name__} plays {self.task_type.__name__}s; got a {type(task).__name__}")
 
 
-def _distances_from_start(rows: tuple[str, ...]) -> dict[tuple[int, int], int]:
+def distances_from_start(rows: tuple[str, ...]) -> dict[tuple[int, int], int]:
     """Fewest moves (up, right, down, left) from an ``S`` cell to each cell of a layout, by breadth-first search.
 
     Walls ``#`` are never entered; terminal cells (``G`` goal, ``P`` pit, ``H`` hole) are reached but not passed
@@ -234,7 +230,7 @@ class GridWorldFamily(TaskFamily):
         rows = parse_layout(self.layout)
         if any("G" in line for line in rows):
             raise ValueError("the layout of a GridWorldFamily must have no goal 'G': each task places its own")
-        distances = _distances_from_start(rows)
+        distances = distances_from_start(rows)
         goal_cells = tuple(sorted(cell for cell in distances if rows[cell[0]][cell[1]] == "."))
         if not goal_cells:
             raise ValueError("the layout has no floor cell '.' reachable from the start 'S' to put a goal on")
@@ -270,7 +266,7 @@ class GridWorldFamily(TaskFamily):
         )
 
     def features(self, task: GridTask) -> np.ndarray:
-        distance = _distances_from_start(self.task_layout(task))[task.goal]
+        distance = distances_from_start(self.task_layout(task))[task.goal]
         return np.array([task.slip, task.goal[0], task.goal[1], distance], dtype=float)
 
     def to_mdp(self, task: GridTask) -> TabularMDP:
@@ -288,138 +284,6 @@ class GridWorldFamily(TaskFamily):
             render_mode=render_mode,
             max_episode_steps=self.max_episode_steps,
         )
-
-
-# ============================================================================================ two goals, a step budget
-TWO_GOALS_ROOM = """
-    #######
-    #S.G..#
-    #.....#
-    #..#..#
-    #.....#
-    #....G#
-    #######
-"""
-
-
-@dataclass(frozen=True)
-class TwoGoalsTask:
-    """A two-goal room played for a fixed number of steps.
-
-    Attributes:
-        horizon: steps per episode (the step budget), >= 1.
-        near_reward: reward in [0, 1] for entering the goal near the start; the far goal pays 1.
-        slip: probability in [0, 1] that a move goes to one of the two perpendicular directions.
-    """
-
-    horizon: int
-    near_reward: float
-    slip: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "horizon", check_int("horizon", self.horizon, low=1))
-        for name in ("near_reward", "slip"):
-            value = float(getattr(self, name))
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)!r}")
-            object.__setattr__(self, name, value)  # frozen: normalise once, here
-
-
-@dataclass(frozen=True)
-class TwoGoalsFamily(TaskFamily):
-    """Take the small reward close by, or walk to the large one far away? It depends on the steps left.
-
-    A room with two terminal goals: the one nearer to the start pays ``near_reward``, the other pays 1. An episode
-    ends at a goal or after ``horizon`` steps, and nothing is discounted: a task's return is the sum of its
-    rewards within the step budget (gamma = 1, as in :class:`RandomMDPFamily`). In the default room the near goal
-    is 2 moves from the start and the far one 8, so without slip the far goal is worth the walk exactly when
-    ``horizon >= 8``; slip makes every walk longer and the choice closer.
-
-    A tabular Q-learner does not see the clock, so one stationary policy must serve the whole budget. Its
-    bootstrap discount decides which goal it learns to prefer: entering the far goal is worth
-    ``gamma^(d_far - 1)`` from the start, the near one ``near_reward * gamma^(d_near - 1)``. So the best discount
-    for a task depends on its horizon and near reward, which are features a model can read: the family of
-    lesson 05.
-
-    Attributes:
-        layout: ASCII art (or a name of :data:`~metarl_edu.envs.gridworld.LAYOUTS`) with a start ``S`` and exactly
-            two goals ``G`` at different distances from it. Default :data:`TWO_GOALS_ROOM` (7 x 7).
-        horizon_range: (lo, hi) integers, 1 <= lo <= hi; the horizon is uniform over lo..hi. Default (3, 30).
-        near_reward_range: (lo, hi) with 0 <= lo <= hi <= 1. Default (0.1, 0.6).
-        slip_range: (lo, hi) with 0 <= lo <= hi <= 1. Default (0, 0.3).
-
-    Features: ``horizon``, ``near_reward`` and ``slip``.
-
-    Set on construction: ``near_goal`` and ``far_goal`` (``(row, col)``), ``goal_distances`` (fewest moves from
-    the start to each, near first), ``n_states`` and ``n_actions``.
-    """
-
-    layout: str = TWO_GOALS_ROOM
-    horizon_range: tuple[int, int] = (3, 30)
-    near_reward_range: tuple[float, float] = (0.1, 0.6)
-    slip_range: tuple[float, float] = (0.0, 0.3)
-
-    task_type: ClassVar[type] = TwoGoalsTask
-    feature_names: ClassVar[tuple[str, ...]] = ("horizon", "near_reward", "slip")
-    tabular: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        rows = parse_layout(self.layout)
-        distances = _distances_from_start(rows)
-        goals = [(r, c) for r, line in enumerate(rows) for c, char in enumerate(line) if char == "G"]
-        if len(goals) != 2 or not all(goal in distances for goal in goals):
-            raise ValueError(f"the layout needs exactly two goals 'G' reachable from the start; found {len(goals)} "
-                             f"goal(s) at {goals}")
-        near, far = sorted(goals, key=distances.__getitem__)
-        if distances[near] == distances[far]:
-            raise ValueError(f"the two goals are both {distances[near]} moves from the start; put one nearer")
-        lo, hi = self.horizon_range
-        if not (check_int("horizon_range[0]", lo, low=1) <= check_int("horizon_range[1]", hi, low=1)):
-            raise ValueError(f"horizon_range must be (lo, hi) with 1 <= lo <= hi; got {self.horizon_range!r}")
-        object.__setattr__(self, "horizon_range", (int(lo), int(hi)))
-        for name in ("near_reward_range", "slip_range"):
-            object.__setattr__(self, name, check_range(name, getattr(self, name), 0.0, 1.0))
-        object.__setattr__(self, "_rows", rows)
-        object.__setattr__(self, "near_goal", near)
-        object.__setattr__(self, "far_goal", far)
-        object.__setattr__(self, "goal_distances", (distances[near], distances[far]))
-        object.__setattr__(self, "n_states", self.grid(TwoGoalsTask(1, 0.0, 0.0)).n_states)
-
-    @property
-    def n_actions(self) -> int:
-        """A = 4: up, right, down, left."""
-        return 4
-
-    def sample_task(self, rng: np.random.Generator) -> TwoGoalsTask:
-        horizon = int(rng.integers(self.horizon_range[0], self.horizon_range[1] + 1))
-        near_reward = float(rng.uniform(*self.near_reward_range))
-        return TwoGoalsTask(horizon=horizon, near_reward=near_reward, slip=float(rng.uniform(*self.slip_range)))
-
-    def grid(self, task: TwoGoalsTask) -> GridWorld:
-        """The room as a :class:`~metarl_edu.envs.gridworld.GridWorld` (both goals paying 1, gamma = 1)."""
-        self._check_task(task)
-        return GridWorld(self._rows, task.slip, step_reward=0.0, goal_reward=1.0, gamma=1.0)
-
-    def features(self, task: TwoGoalsTask) -> np.ndarray:
-        self._check_task(task)
-        return np.array([task.horizon, task.near_reward, task.slip], dtype=float)
-
-    def to_mdp(self, task: TwoGoalsTask) -> TabularMDP:
-        """The task's MDP: the grid's, with ``near_reward`` for entering the near goal; gamma = 1.
-
-        Its horizon is ``task.horizon``: evaluate it with ``finite_horizon_value(mdp, task.horizon)``.
-        """
-        grid = self.grid(task)
-        mdp = grid.mdp
-        R = mdp.R.copy()
-        R[:, :, grid.state_of(*self.near_goal)] = task.near_reward
-        R[mdp.terminal] = 0.0  # the absorbing rows of the goals pay nothing: the episode is over there
-        return TabularMDP(P=mdp.P, R=R, gamma=1.0, terminal=mdp.terminal, start=mdp.start,
-                          state_names=mdp.state_names, action_names=mdp.action_names)
-
-    def make_env(self, task: TwoGoalsTask, render_mode: str | None = None) -> gym.Env:
-        """A :class:`~metarl_edu.envs.tabular.TabularMDPEnv` of :meth:`to_mdp`, truncated after ``horizon``."""
-        return TimeLimit(TabularMDPEnv(self.to_mdp(task), render_mode=render_mode), max_episode_steps=task.horizon)
 
 
 # ============================================================================================ FrozenLake
@@ -502,7 +366,7 @@ class FrozenLakeFamily(TaskFamily):
         self._check_task(task)
         goal = (self.size - 1, self.size - 1)
         hole_fraction = sum(row.count("H") for row in task.desc) / self.size**2
-        path_length = _distances_from_start(task.desc).get(goal, math.inf)
+        path_length = distances_from_start(task.desc).get(goal, math.inf)
         return np.array([task.hole_prob, hole_fraction, path_length], dtype=float)
 
     def to_mdp(self, task: FrozenLakeTask) -> TabularMDP:
@@ -544,7 +408,7 @@ class RandomMDPTask:
             raise ValueError(f"P must have shape (S, A, S); got {P.shape}")
         if reward_mean.shape != P.shape[:2]:
             raise ValueError(f"reward_mean must have shape (S, A) = {P.shape[:2]}; got {reward_mean.shape}")
-        check_distribution_rows("P", P, ("s", "a"))
+        check_distribution_rows("P", P, ("s", "a"), error=MDPError)
         for name, value in (("P", P), ("reward_mean", reward_mean)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)  # frozen: set once, here

@@ -13,10 +13,11 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from metarl_edu.envs.tasks import FrozenLakeFamily, GridWorldFamily, TaskFamily, TwoGoalsFamily
+from metarl_edu.envs.tasks import FrozenLakeFamily, GridWorldFamily, TaskFamily
 from metarl_edu.notebook.learning import plot_runs
 from metarl_edu.notebook.widgets import _png_output
 from metarl_edu.studies.hyperparams import HeldOutResult, Setting, SweepResult, score_curves
+from metarl_edu.studies.two_goals import TwoGoalsFamily
 
 # cell kinds drawn by plot_task_gallery: (characters, colour, legend label)
 _CELLS = (("#", "dimgray", "wall"), (".F", "white", "floor"), ("S", "tab:blue", "start"),

@@ -385,8 +385,8 @@ def bench_rl2(configs: Sequence[Any] | None = None, n_iterations: int = 5, verbo
     """
     import torch
 
-    from metarl_edu.rl2 import RL2Agent, torch_threads
-    from metarl_edu.studies.rl2 import preset
+    from metarl_edu.rl2 import RL2Agent
+    from metarl_edu.studies.rl2 import preset, torch_threads
 
     if configs is None:
         configs = [preset("bandit", 10), preset("bandit", 100), preset("mdp", 10)]

@@ -172,16 +172,17 @@ def rl2_bandit_cost() -> CostRow:
     trial is one environment step, rollouts and gradient steps included.
 
     Importing torch and building the agent happen here, before the clock starts. Training runs on one torch thread
-    (the library's default, see :meth:`metarl_edu.rl2.RL2Agent.train`).
+    (as :func:`metarl_edu.studies.rl2.train_rl2` does).
     """
     from metarl_edu.rl2 import RL2Agent
-    from metarl_edu.studies.rl2 import preset
+    from metarl_edu.studies.rl2 import preset, torch_threads
 
     agent = RL2Agent(preset("bandit", 10))
 
     def run() -> tuple[Any, int]:
         n, c = size(quick=2, full=30), agent.config
-        agent.train(n, progress=False)
+        with torch_threads(1):
+            agent.train(n, progress=False)
         return agent.history[-n:], n * c.n_tasks * c.steps_per_trial
 
     return run

@@ -24,12 +24,38 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.func import vmap
 from tqdm.auto import tqdm
 
 from metarl_edu.envs.navigation import MAX_ACTION, Navigation2DFamily
 from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily
 from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
-from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaRLAgent, PretrainedAgent
+from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaRLAgent, _per_task, _tensors, advantages, inner_loss
+from metarl_edu.pg import Episodes
+from metarl_edu.studies.trpo import TRPOMAMLAgent
+
+
+class PretrainedAgent(MetaRLAgent):
+    """The baseline: one policy trained on all tasks jointly with REINFORCE, then fine-tuned like MAML.
+
+    Each :meth:`step` samples ``n_traj`` trajectories per task with ``theta`` and takes one Adam step (the same
+    clipping and schedule as MAML's) on the mean of the tasks' :func:`~metarl_edu.maml_rl.inner_loss` (each task's
+    advantages with its own baseline); :meth:`adapt` and :meth:`evaluate` then take the same inner steps as MAML's.
+    """
+
+    def step(self, tasks: list[Any]) -> tuple[float, float]:
+        c = self.config
+        e = self._sample(self._env(tasks, c.n_traj), None, False, self.generator)
+        per_task = vmap(_per_task(lambda _, episodes: advantages(episodes, c.gamma), 1),
+                        in_dims=(None, *[1] * len(fields(Episodes))), out_dims=1)
+        A = per_task(None, *_tensors(e))
+        loss = inner_loss(self.policy.log_prob(e.obs, e.actions), A, e.mask)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.adam_step()
+        mean_return = float(e.total_rewards().mean())
+        return mean_return, mean_return
+
 
 FAMILIES = ("nav2d", "cartpole", "cartpole-physics")
 AGENTS: dict[str, type[MetaRLAgent]] = {"maml": MAMLAgent, "pretrained": PretrainedAgent}
@@ -94,7 +120,7 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
               progress: bool = True, agent: str = "maml", **overrides: Any) -> RunResult:
     """Meta-train ``MAMLAgent`` on ``family`` (:func:`family_by_name`) with ``seed`` and write the run to ``out``.
 
-    ``agent="pretrained"`` trains the pretrained baseline (:class:`~metarl_edu.maml_rl.PretrainedAgent`) instead,
+    ``agent="pretrained"`` trains the pretrained baseline (:class:`PretrainedAgent`) instead,
     with the same config and budget.
 
     ``n_iterations``: default the family's config. ``overrides``: :class:`MAMLRLConfig` fields (``meta_optimizer=
@@ -111,7 +137,7 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
     kind = agent
     if kind not in AGENTS:
         raise ValueError(f"agent must be one of {sorted(AGENTS)}; got {kind!r}")
-    agent = AGENTS[kind](task_family, config, seed=seed, verbose=False)
+    agent = _agent(kind, task_family, config, seed)
     rows, curve, start, eval_seconds = [], {}, time.perf_counter(), 0.0
     columns = ("iteration", "return_before", "return_after", "grad_norm", "kl", "backtracks", "seconds")
     for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=f"{family} seed {seed}"):
@@ -140,6 +166,12 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
     return RunResult(out, curve, final)
 
 
+def _agent(kind: str, family: TaskFamily, config: MAMLRLConfig, seed: int) -> MetaRLAgent:
+    """``AGENTS[kind]``; MAML with ``meta_optimizer="trpo"`` is :class:`~metarl_edu.studies.trpo.TRPOMAMLAgent`."""
+    cls = TRPOMAMLAgent if kind == "maml" and config.meta_optimizer == "trpo" else AGENTS[kind]
+    return cls(family, config, seed=seed, verbose=False)
+
+
 def _command(family: str, seed: int, kind: str, out: Path, config: MAMLRLConfig, overrides: dict[str, Any]) -> str:
     words = ["metarl-edu", "train", "maml-rl", "--family", family, "--seed", str(seed), "--agent", kind,
              "--iterations", str(config.n_iterations)]
@@ -154,8 +186,7 @@ def load_run(path: str | Path) -> MetaRLAgent:
     config = saved["config"]
     names = {f.name for f in fields(MAMLRLConfig)}
     config = MAMLRLConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in names})
-    agent = AGENTS[saved.get("agent", "maml")](family_by_name(saved["family"]), config, seed=int(saved["seed"]),
-                                                verbose=False)
+    agent = _agent(saved.get("agent", "maml"), family_by_name(saved["family"]), config, int(saved["seed"]))
     agent.policy.load_state_dict(saved["state_dict"])
     return agent
 

@@ -15,6 +15,8 @@ import csv
 import dataclasses
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,37 +28,118 @@ from tqdm.auto import tqdm
 
 from metarl_edu.config import quick, size
 from metarl_edu.fast.tasks import BernoulliBandits, RandomTabularMDPs
-from metarl_edu.rl2 import (
-    CHECKPOINT_FILE,
-    RL2Agent,
-    RL2Config,
-    RL2Error,
-    collect_trials,
-    pretrained,
-    pretrained_name,
-    torch_threads,
-)
+from metarl_edu.rl2 import RL2Agent, RL2Config, RL2Error, collect_trials
 from metarl_edu.studies.bandit_baselines import BanditResult
 from metarl_edu.studies.mdp_baselines import TrialResult
+
+# ============================================================================================ checkpoints
+CHECKPOINT_FILE = "rl2.pt"
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch threads, then restore the previous number; None changes nothing."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def save_agent(agent: RL2Agent, directory: str | Path) -> Path:
+    """Write the agent (config, policy, optimiser, generator, history) to ``rl2.pt`` in ``directory`` (created if
+    needed); returns its path."""
+    path = Path(directory) / CHECKPOINT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"config": dataclasses.asdict(agent.config), "iteration": agent.iteration,
+             "policy": agent.policy.state_dict(), "optimizer": agent.optimizer.state_dict(),
+             "rng": agent.rng.bit_generator.state, "history": agent.history}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
+    return path
+
+
+def load_agent(directory: str | Path, config: RL2Config | None = None) -> RL2Agent:
+    """The agent saved in ``directory``. With ``config``, check that it matches the saved one (all fields but
+    ``n_iterations``, which may grow to train further)."""
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise RL2Error(f"no RL^2 checkpoint at {path}")
+    state = torch.load(path, weights_only=True)
+    saved = RL2Config(**state["config"])
+    if config is not None:
+        diff = [f.name for f in dataclasses.fields(RL2Config)
+                if f.name != "n_iterations" and getattr(saved, f.name) != getattr(config, f.name)]
+        if diff:
+            raise RL2Error(f"the checkpoint at {path} was trained with a different config ({', '.join(diff)} "
+                           f"differ); pick another checkpoint_dir or resume=False to start afresh")
+        saved = config
+    agent = RL2Agent(saved)
+    agent.policy.load_state_dict(state["policy"])
+    agent.optimizer.load_state_dict(state["optimizer"])
+    agent.rng.bit_generator.state = state["rng"]
+    agent.iteration = state["iteration"]
+    agent.history = list(state["history"])
+    return agent
+
+
+def pretrained(task: Literal["bandit", "mdp"], n_episodes: int, k: int | None = None, seed: int = 0) -> RL2Agent:
+    """A trained agent shipped with the package (``metarl_edu/data/rl2/<name>``, each folder with the command
+    that made it, its training log and its evaluation), e.g. ``pretrained("mdp", 10, seed=2)`` or
+    ``pretrained("bandit", 100, k=5)``. :func:`shipped_rl2_runs` lists them."""
+    name = pretrained_name(task, n_episodes, k, seed)
+    folder = Path(str(resources.files("metarl_edu") / "data" / "rl2" / name))
+    if not (folder / CHECKPOINT_FILE).is_file():
+        root = folder.parent
+        shipped = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        raise RL2Error(f"no shipped RL^2 agent {name!r}; shipped: {shipped}")
+    return load_agent(folder)
+
+
+def pretrained_name(task: str, n_episodes: int, k: int | None = None, seed: int = 0) -> str:
+    """The folder name of a shipped agent: ``bandit-n10-k5-seed0``, ``mdp-n25-seed1``."""
+    if task == "bandit":
+        return f"bandit-n{n_episodes}-k{5 if k is None else k}-seed{seed}"
+    if task == "mdp":
+        return f"mdp-n{n_episodes}-seed{seed}"
+    raise RL2Error(f"task must be 'bandit' or 'mdp'; got {task!r}")
 
 
 # ============================================================================================ training
 def train_rl2(config: RL2Config, *, progress: bool = True, checkpoint_dir: str | Path | None = None,
-              resume: bool = False, threads: int | None = 1) -> RL2Agent:
+              resume: bool = False, threads: int | None = 1, checkpoint_every: int = 50) -> RL2Agent:
     """Train an RL^2 agent for ``config.n_iterations`` batches and return it.
 
     Args:
         progress: show a tqdm progress bar.
-        checkpoint_dir: where to save checkpoints (see :func:`metarl_edu.config.checkpoint_dir`); None saves none.
+        checkpoint_dir: save the agent there (see :func:`metarl_edu.config.checkpoint_dir`) every
+            ``checkpoint_every`` iterations, at the end, and when training is interrupted (Ctrl-C, or the
+            notebook's stop button); None saves nothing.
         resume: continue from the checkpoint in ``checkpoint_dir`` when there is one (its config must match,
             ``n_iterations`` aside); a finished run is returned at once. False starts afresh.
-        threads: torch threads while training, see :meth:`RL2Agent.train`.
+        threads: torch threads while training, restored afterwards (None keeps torch's setting); see
+            :meth:`RL2Agent.train`.
     """
     if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT_FILE).is_file():
-        agent = RL2Agent.load(checkpoint_dir, config)
+        agent = load_agent(checkpoint_dir, config)
     else:
         agent = RL2Agent(config)
-    return agent.train(progress=progress, checkpoint_dir=checkpoint_dir, threads=threads)
+    every = checkpoint_every if checkpoint_dir is not None else max(config.n_iterations, 1)
+    try:
+        with torch_threads(threads):
+            while agent.iteration < config.n_iterations:
+                agent.train(min(every, config.n_iterations - agent.iteration), progress=progress)
+                if checkpoint_dir is not None:
+                    save_agent(agent, checkpoint_dir)
+    finally:
+        if checkpoint_dir is not None:
+            save_agent(agent, checkpoint_dir)
+    return agent
 
 
 # ============================================================================= reproducible training runs
@@ -83,7 +166,7 @@ def train_run(task: Literal["bandit", "mdp"], n_episodes: int, seed: int, out: s
         rows.append({"iteration": iteration, **{c: round(stats[c], 6) for c in LOG_COLUMNS[1:-1]},
                      "seconds": round(time.perf_counter() - start, 2)})
     train_seconds = time.perf_counter() - start
-    agent.save(out)
+    save_agent(agent, out)
     with open(out / LOG_FILE, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
         writer.writeheader()
@@ -102,7 +185,7 @@ def train_run(task: Literal["bandit", "mdp"], n_episodes: int, seed: int, out: s
 
 def shipped_rl2_runs() -> list[Path]:
     """The run folders shipped with the package (``metarl_edu/data/rl2``), each loadable with
-    :func:`metarl_edu.rl2.pretrained`."""
+    :func:`pretrained`."""
     root = Path(str(resources.files("metarl_edu") / "data" / "rl2"))
     return sorted(p for p in root.iterdir() if (p / EVAL_FILE).is_file()) if root.is_dir() else []
 
@@ -128,8 +211,9 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
     same bandits, and the result is a :class:`~metarl_edu.studies.bandit_baselines.BanditResult`. For MDPs it is a
     :class:`~metarl_edu.studies.mdp_baselines.TrialResult`, comparable with
     :func:`~metarl_edu.studies.mdp_baselines.evaluate_mdp_baseline` on the same seed. Held out: the training
-    generator is never used here. ``threads`` as in :meth:`RL2Agent.train`. ``reset_each_episode``: the ablation of
-    :func:`~metarl_edu.rl2.collect_trials` (the memory emptied at every episode, not only at the trial's start).
+    generator is never used here. ``threads``: torch threads, as in :func:`train_rl2`. ``reset_each_episode``: the
+    ablation of :func:`~metarl_edu.rl2.collect_trials` (the memory emptied at every episode, not only at the
+    trial's start).
     """
     if n_tasks < 2:
         raise RL2Error(f"n_tasks must be >= 2 (for a confidence interval); got {n_tasks}")
@@ -149,7 +233,7 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
 
 def course_agents(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, seeds: range = range(5), *,
                   progress: bool = True) -> list[RL2Agent]:
-    """The agents lesson 09 scores. Full mode: the shipped agents of ``seeds`` (:func:`metarl_edu.rl2.pretrained`,
+    """The agents lesson 09 scores. Full mode: the shipped agents of ``seeds`` (:func:`pretrained`,
     each made by ``metarl-edu train rl2`` with the command in its ``eval.json``). Quick mode: one small agent
     trained live with the quick preset, so that the lesson shows training as it happens."""
     if quick():
@@ -202,7 +286,7 @@ class TrialRecord:
 def record_trial(agent: RL2Agent, task: BernoulliBandits | RandomTabularMDPs | None = None, *,
                  rng: np.random.Generator | int = 0, greedy: bool = False, threads: int | None = 1) -> TrialRecord:
     """Play one trial on ``task`` (a fresh one from ``rng`` when None) and record every step.
-    ``threads`` as in :meth:`RL2Agent.train`."""
+    ``threads``: torch threads, as in :func:`train_rl2`."""
     rng = np.random.default_rng(rng)  # a Generator passes through unchanged
     c = agent.config
     task = c.sample_tasks(1, rng) if task is None else task

@@ -16,14 +16,23 @@ so both the surrogate and the KL are functions of ``theta`` through the inner st
 References:
     Schulman, Levine, Moritz, Jordan & Abbeel, *Trust Region Policy Optimization*, ICML 2015.
     Finn, Abbeel & Levine (2017), section 5.3 (TRPO as MAML's meta-optimiser); Deleu, *pytorch-maml-rl*.
+
+:class:`TRPOMAMLAgent` is :class:`~metarl_edu.maml_rl.MAMLAgent` with this step as its meta-update
+(``MAMLRLConfig(meta_optimizer="trpo")``, as ``metarl-edu train maml-rl --set meta_optimizer=trpo`` builds it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
+from torch.func import vmap
+
+from metarl_edu import maml_rl
+from metarl_edu.maml_rl import MAMLAgent, _per_task, _tensors, advantages
+from metarl_edu.pg import Episodes
 
 Params = dict[str, torch.Tensor]
 
@@ -121,3 +130,62 @@ def trpo_step(loss_fn: Callable[[Params], torch.Tensor], kl_fn: Callable[[Params
     detached = {k: v.detach() for k, v in params.items()}
     return line_search(lambda p: (loss_fn(p), kl_fn(p)), detached, (beta * x).detach(), float(loss.detach()), max_kl,
                        max_backtracks, backtrack)
+
+
+class TRPOMAMLAgent(MAMLAgent):
+    """MAML for RL with the paper's meta-update: one :func:`trpo_step` on the adapted policies per meta-batch."""
+
+    def meta_update(self, episodes: list[Episodes]) -> None:
+        result = self.trpo_update(episodes)
+        self.step_info = {"kl": result.kl, "backtracks": result.backtracks, "accepted": result.accepted}
+
+    def trpo_functions(self, episodes: list[Episodes]) -> tuple[Any, Any]:
+        """The surrogate loss and the mean KL of the adapted policies, as functions of ``theta`` (dicts), for
+        :func:`trpo_step`. ``episodes``: the inner batches, then ``D'``, as in :meth:`MAMLAgent.meta_gradient`.
+
+        For each task, ``theta'_i(theta)`` re-adapts on the same inner batches; the surrogate is
+        ``-mean_i [sum_t m ratio A' / sum_t m]`` with ``ratio = pi_theta'_i(a|s) / pi_old(a|s)`` on ``D'_i``, and the
+        KL is ``KL(pi_old || pi_theta'_i)`` averaged the same way; ``pi_old`` is the adapted policy at the current
+        ``theta``. All tasks are vmapped at once.
+        """
+        c, policy = self.config, self.policy
+        valid = episodes[-1]
+
+        def adapted_outputs(params: Params, *batches: Episodes) -> Any:
+            theta = params
+            for k, e in enumerate(batches[:-1], start=1):
+                theta = maml_rl.adapt_step(policy, theta, e, c.step_size(k), c.gamma, c.first_order)
+            return policy(batches[-1].obs, params=theta)
+
+        n_in = len(episodes) * len(fields(Episodes))
+        outputs = vmap(_per_task(adapted_outputs, len(episodes)), in_dims=(None, *[1] * n_in), out_dims=1)
+        tensors = _tensors(*episodes)
+        per_task = vmap(_per_task(lambda _, e: advantages(e, c.gamma), 1),
+                        in_dims=(None, *[1] * len(fields(Episodes))), out_dims=1)
+        A = per_task(None, *_tensors(valid))
+        m = valid.mask
+        steps = m.sum((0, 2))  # real steps of each task
+        theta0 = {k: v.detach() for k, v in self.params.items()}
+        with torch.no_grad():
+            old = outputs(theta0, *tensors)
+            logp_old = policy.log_prob_from(old, valid.actions)
+
+        def loss_fn(params: Params) -> torch.Tensor:
+            ratio = torch.exp(policy.log_prob_from(outputs(params, *tensors), valid.actions) - logp_old)
+            return -((ratio * A * m).sum((0, 2)) / steps).mean()
+
+        def kl_fn(params: Params) -> torch.Tensor:
+            return ((policy.kl_from(old, outputs(params, *tensors)) * m).sum((0, 2)) / steps).mean()
+
+        return loss_fn, kl_fn
+
+    def trpo_update(self, episodes: list[Episodes]) -> LineSearchResult:
+        """One TRPO meta-step (:func:`trpo_step`) on the policy's parameters, in place."""
+        c = self.config
+        loss_fn, kl_fn = self.trpo_functions(episodes)
+        result = trpo_step(loss_fn, kl_fn, self.params, c.max_kl, c.cg_iters, c.cg_damping, c.ls_steps,
+                           c.ls_backtrack)
+        with torch.no_grad():
+            for k, p in self.policy.named_parameters():
+                p.copy_(result.params[k])
+        return result
