@@ -565,6 +565,39 @@ def voi_reversed(belief, v_informed, v_uninformed):
     return float(v_uninformed - np.dot(belief, v_informed))
 
 
+def _goal_update(mean, precision, p, p_next, d, d_next, noise, sign=1.0, half=0.5, power=2, prior_mean=True,
+                 solve=True, stale=False):
+    u = p_next - p
+    y = sign * half * (d**2 - d_next**2 + p_next @ p_next - p @ p)
+    new = precision + np.outer(u, u) / noise**power
+    rhs = (precision @ mean if prior_mean else 0) + u * y / noise**power
+    return (np.linalg.solve(new, rhs) if solve else mean + u * y / noise**power), (precision if stale else new)
+
+
+def gu_sign(*args):
+    return _goal_update(*args, sign=-1.0)
+
+
+def gu_no_half(*args):
+    return _goal_update(*args, half=1.0)
+
+
+def gu_noise_not_squared(*args):
+    return _goal_update(*args, power=1)
+
+
+def gu_forgets_prior_mean(*args):
+    return _goal_update(*args, prior_mean=False)
+
+
+def gu_adds_to_mean(*args):
+    return _goal_update(*args, solve=False)
+
+
+def gu_stale_precision(*args):
+    return _goal_update(*args, stale=True)
+
+
 CASES = {
     ("00_welcome", "discounted_return"): [return_plain_sum, return_discounts_first_reward, return_crashes_on_empty],
     ("01_mdp", "bellman_expectation_backup"): [
@@ -616,6 +649,8 @@ CASES = {
     ("11_inferring_the_task", "beta_update"): [bu_swapped, bu_every_arm, bu_in_place, bu_column],
     ("11_inferring_the_task", "bayes_backup"): [bb_no_reward, bb_alpha_over_beta, bb_swapped_successors, bb_mean_value],
     ("11_inferring_the_task", "information_value"): [voi_plain_mean, voi_best_case, voi_no_subtraction, voi_reversed],
+    ("11_inferring_the_task", "goal_update"): [gu_sign, gu_no_half, gu_noise_not_squared, gu_forgets_prior_mean,
+                                               gu_adds_to_mean, gu_stale_precision],
 }
 
 
@@ -633,6 +668,12 @@ def test_lesson_11_hints_name_the_mistake():
     assert "do not take the best case" in repr(run_check("information_value", voi_best_case))
     assert "subtract the value without it" in repr(run_check("information_value", voi_no_subtraction))
     assert "informed minus uninformed" in repr(run_check("information_value", voi_reversed))
+    assert "the distance that shrank" in repr(run_check("goal_update", gu_sign))
+    assert "y is half of the difference" in repr(run_check("goal_update", gu_no_half))
+    assert "divide u u^T and u y by noise**2" in repr(run_check("goal_update", gu_noise_not_squared))
+    assert "the prior's information stays" in repr(run_check("goal_update", gu_forgets_prior_mean))
+    assert "the mean itself does not" in repr(run_check("goal_update", gu_adds_to_mean))
+    assert "return the NEW precision" in repr(run_check("goal_update", gu_stale_precision))
 
 
 def test_every_registered_exercise_is_tested_here():
