@@ -216,5 +216,5 @@ def paired_table(table: dict[str, np.ndarray], against: str, rng: int = 0) -> st
     lines = [f"{'':<30}{'mean return':>12}   minus {against} [95% CI]"]
     for name, values in table.items():
         diff = paired_bootstrap_ci(values, table[against], rng=rng)
-        lines.append(f"{name:<30}{values.mean():>12.2f}   {diff.estimate:+8.2f} [{diff.low:+.2f}, {diff.high:+.2f}]")
+        lines.append(f"{name:<30}{values.mean():>12.3f}   {diff.estimate:+8.3f} [{diff.low:+.3f}, {diff.high:+.3f}]")
     return "\n".join(lines)
