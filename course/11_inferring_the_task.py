@@ -355,7 +355,7 @@ plt.show()
 # The step teaches the belief about the goal only along the direction moved, $u$; across it the belief keeps what it
 # had. Two steps in different directions pin the goal down.
 #
-# **Exercise 4. The Gaussian goal-posterior update.** Write `goal_update(mean, precision, p, p_next, d, d_next,
+# **Exercise 3. The Gaussian goal-posterior update.** Write `goal_update(mean, precision, p, p_next, d, d_next,
 # noise)`: `mean` (2,) and `precision` (2, 2) are the belief, `p` and `p_next` (2,) the positions before and after a
 # step, `d` and `d_next` the distances to the goal observed there, `noise` the std $\sigma$ of $y$. Return the new
 # `(mean, precision)` as new arrays. Example: mean $(0, 0.1)$, precision $10 I$, a step from $(0.1, 0)$ to
@@ -557,7 +557,7 @@ assert all(world.sign in rollout(solution, g)[0] for g in range(world.n_goals))
 assert abs(solution.value - tables[2]["Bayes-optimal"]) < 1e-12
 
 # %% [markdown]
-# **Exercise 3. The value of information.** Standing on the sign, the agent has just learned the goal $g$, which it
+# **Exercise 4. The value of information.** Standing on the sign, the agent has just learned the goal $g$, which it
 # expected to be each candidate with its belief's probability $b(g)$; from there it is worth $V(\text{knowing } g)$.
 # Had the sign been blank, the same cell with the same steps left would be worth $V(\text{not knowing})$. The value of
 # the information is what it adds on average:

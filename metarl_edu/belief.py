@@ -171,10 +171,10 @@ class Trial:
 
 
 def play(policy: GaussianMLPPolicy, encoder: GoalEncoder, goals: np.ndarray, n_episodes: int, n_traj: int, *,
-         generator: torch.Generator, oracle: bool = False, deterministic: bool = False) -> Trial:
+         generator: torch.Generator, oracle: bool = False) -> Trial:
     """Play trials of ``n_episodes`` episodes on each goal (``n_traj`` trials per goal), the belief carried from
-    one episode to the next. ``oracle``: the policy is told the goal, ``(p, g, 0)``, and the encoder is not used.
-    ``deterministic``: act with the policy's mean instead of sampling. No gradient."""
+    one episode to the next, actions sampled with ``generator``. ``oracle``: the policy is told the goal,
+    ``(p, g, 0)``, and the encoder is not used. No gradient."""
     check_int("n_episodes", n_episodes, low=1)
     env = BatchedNavigation2D(goals, check_int("n_traj", n_traj, low=1))
     goal_rows = env.goals.unsqueeze(1).expand(*env.batch_shape, 2)
@@ -187,8 +187,7 @@ def play(policy: GaussianMLPPolicy, encoder: GoalEncoder, goals: np.ndarray, n_e
                 mean, std = (goal_rows, torch.zeros_like(goal_rows)) if oracle else mean_and_std(eta, precision)
                 beliefs.append((mean, std))
                 obs = torch.cat([p, mean, std], -1)
-                outputs = policy(obs)
-                a = outputs[0] if deterministic else policy.sample_from(outputs, generator)
+                a = policy.sample_from(policy(obs), generator)
                 active = ~env.done
                 p_next, r, terminated, truncated = env.step(a)
                 if d is not None and not oracle:  # equation (2) needs the previous distance
