@@ -317,6 +317,39 @@ def voi_reversed(belief, v_informed, v_uninformed):
     return float(v_uninformed - np.dot(belief, v_informed))
 
 
+def _goal_update(mean, precision, p, p_next, d, d_next, noise, sign=1.0, half=0.5, power=2, prior_mean=True,
+                 solve=True, stale=False):
+    u = p_next - p
+    y = sign * half * (d**2 - d_next**2 + p_next @ p_next - p @ p)
+    new = precision + np.outer(u, u) / noise**power
+    rhs = (precision @ mean if prior_mean else 0) + u * y / noise**power
+    return (np.linalg.solve(new, rhs) if solve else mean + u * y / noise**power), (precision if stale else new)
+
+
+def gu_sign(*args):
+    return _goal_update(*args, sign=-1.0)
+
+
+def gu_no_half(*args):
+    return _goal_update(*args, half=1.0)
+
+
+def gu_noise_not_squared(*args):
+    return _goal_update(*args, power=1)
+
+
+def gu_forgets_prior_mean(*args):
+    return _goal_update(*args, prior_mean=False)
+
+
+def gu_adds_to_mean(*args):
+    return _goal_update(*args, solve=False)
+
+
+def gu_stale_precision(*args):
+    return _goal_update(*args, stale=True)
+
+
 EXERCISES = [  # (lesson, exercise id): every exercise of the course
     ("00_welcome", "discounted_return"),
     ("01_mdp", "bellman_expectation_backup"), ("01_mdp", "value_iteration"),
@@ -331,7 +364,7 @@ EXERCISES = [  # (lesson, exercise id): every exercise of the course
     ("09_rl2", "ucb1_index"), ("09_rl2", "trial_hidden_states"), ("09_rl2", "rl2_input"),
     ("10_evaluation", "bootstrap_ci"), ("10_evaluation", "meta_test_split"),
     ("11_inferring_the_task", "beta_update"), ("11_inferring_the_task", "bayes_backup"),
-    ("11_inferring_the_task", "information_value"),
+    ("11_inferring_the_task", "information_value"), ("11_inferring_the_task", "goal_update"),
 ]
 
 # The named wrong answers of lessons 08, 09 and 11 with the words of the hint each must get. Those of lessons 00-04
@@ -388,6 +421,14 @@ WRONG = {
         (voi_best_case, "do not take the best case"),
         (voi_no_subtraction, "subtract the value without it"),
         (voi_reversed, "informed minus uninformed"),
+    ],
+    "goal_update": [
+        (gu_sign, "the distance that shrank"),
+        (gu_no_half, "y is half of the difference"),
+        (gu_noise_not_squared, "divide u u^T and u y by noise**2"),
+        (gu_forgets_prior_mean, "the prior's information stays"),
+        (gu_adds_to_mean, "the mean itself does not"),
+        (gu_stale_precision, "return the NEW precision"),
     ],
 }
 

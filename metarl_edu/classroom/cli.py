@@ -261,6 +261,19 @@ def cmd_train_rl2(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_belief(args: argparse.Namespace) -> int:
+    from metarl_edu.studies.belief import train_run
+
+    record = train_run(args.seed, args.out, n_iterations=args.iterations, **_overrides(args.set))
+    import numpy as np
+
+    returns = np.mean(record["returns"], axis=0)
+    print(f"mean return of episodes 1-{len(returns)} on {record['eval_tasks']} held-out goals: "
+          f"{np.round(returns, 3).tolist()}; oracle {np.mean(record['oracle']):.3f}")
+    print(f"wrote {args.out} (training {record['train_seconds']} s)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metarl-edu", description="The metarl-edu course tools.")
     p.add_argument("--root", help="the course checkout (default: the current folder)")
@@ -364,6 +377,13 @@ def parser() -> argparse.ArgumentParser:
     rl2.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                      help="an RL2Config field, VALUE in JSON (e.g. --set hidden_size=128); repeatable")
     rl2.set_defaults(func=cmd_train_rl2)
+    belief = algorithms.add_parser("belief", help="train lesson 11's belief agent on 2D navigation (one thread)")
+    belief.add_argument("--seed", type=int, default=0)
+    belief.add_argument("--out", required=True, help="the run folder (created)")
+    belief.add_argument("--iterations", type=int, help="training iterations (default: BeliefConfig's)")
+    belief.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a BeliefConfig field, VALUE in JSON (e.g. --set lr=0.001); repeatable")
+    belief.set_defaults(func=cmd_train_belief)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios against a reference run")
     bench.add_argument("name", choices=list(BENCHMARKS),

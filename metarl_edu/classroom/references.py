@@ -29,6 +29,7 @@ function                                 lesson    exercise id
 :func:`beta_update_reference`            11        ``beta_update``
 :func:`bayes_backup_reference`           11        ``bayes_backup``
 :func:`information_value_reference`      11        ``information_value``
+:func:`goal_update_reference`            11        ``goal_update``
 =======================================  ========  ==========================================================
 """
 
@@ -267,4 +268,12 @@ def information_value_reference(belief: np.ndarray, v_informed: np.ndarray, v_un
     return information_value(belief, v_informed, v_uninformed)
 
 
-__all__ += ["bayes_backup_reference", "beta_update_reference", "information_value_reference"]
+def goal_update_reference(mean: np.ndarray, precision: np.ndarray, p: np.ndarray, p_next: np.ndarray, d: float,
+                          d_next: float, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``goal_update`` exercise (lesson 11): :func:`metarl_edu.belief.gaussian_goal_update`."""
+    from metarl_edu.belief import gaussian_goal_update
+
+    return gaussian_goal_update(mean, precision, p, p_next, d, d_next, noise)
+
+
+__all__ += ["bayes_backup_reference", "beta_update_reference", "goal_update_reference", "information_value_reference"]

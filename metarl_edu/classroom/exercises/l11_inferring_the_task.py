@@ -1,10 +1,12 @@
-"""Lesson 11: the Beta posterior update, the one-step Bayes backup of the bandit's belief MDP, and the value of
-information.
+"""Lesson 11: the Beta posterior update, the one-step Bayes backup of the bandit's belief MDP, the value of
+information, and the Gaussian goal-posterior update from two observed distances.
 
 Beta update: a success adds 1 to the pulled arm's ``alpha``, a failure 1 to its ``beta``. Bayes backup:
 ``Q_i = mu_i (1 + V_success_i) + (1 - mu_i) V_failure_i`` with
 ``mu_i = alpha_i / (alpha_i + beta_i)``, ``V = max_i Q_i``. Information value:
-``sum_g b(g) V(knowing g) - V(not knowing)``. The hand-worked cases are small enough to do on paper.
+``sum_g b(g) V(knowing g) - V(not knowing)``. Goal update: ``u = p' - p``,
+``y = (d^2 - d'^2 + |p'|^2 - |p|^2) / 2``, ``Lambda' = Lambda + u u^T / noise^2``,
+``mean' = Lambda'^-1 (Lambda mean + u y / noise^2)``. The hand-worked cases are small enough to do on paper.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_clo
 from metarl_edu.classroom.references import (
     bayes_backup_reference,
     beta_update_reference,
+    goal_update_reference,
     information_value_reference,
 )
 
@@ -177,6 +180,72 @@ def _information_value_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Call
     yield "an uneven belief", uneven
 
 
+# ------------------------------------------------------------------------------------------ the goal update
+def _goal(fn: Callable[..., Any], mean: np.ndarray, precision: np.ndarray, p: np.ndarray, p_next: np.ndarray,
+          d: float, d_next: float, noise: float) -> np.ndarray:
+    """The learner's ``(mean, precision)`` as one (3, 2) array: the mean, then the precision's two rows."""
+    before = [x.copy() for x in (mean, precision, p, p_next)]
+    got = fn(mean, precision, p, p_next, d, d_next, noise)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Failure(f"return the pair (mean, precision); got {type(got).__name__}: {fmt(got)}")
+    new_mean, new_precision = as_numbers(got[0], "mean"), as_numbers(got[1], "precision")
+    if new_mean.shape != (2,) or new_precision.shape != (2, 2):
+        raise Failure(f"the mean has shape (2,) and the precision (2, 2); got {new_mean.shape} and "
+                      f"{new_precision.shape}")
+    if not all(np.array_equal(a, b) for a, b in zip(before, (mean, precision, p, p_next), strict=True)):
+        raise Failure("the arrays passed in were changed: return a new mean and a new precision")
+    return np.vstack([new_mean, new_precision])
+
+
+_SIGN = "y = (d^2 - d_next^2 + |p_next|^2 - |p|^2) / 2: the distance that shrank is the one subtracted"
+_NO_HALF = "subtracting the two squared distances leaves 2 u.g: y is half of the difference"
+_NOISE = "the noise enters as a variance: divide u u^T and u y by noise**2, not by noise"
+_PRIOR_MEAN = ("the prior's information stays: the new mean solves Lambda' mean' = Lambda mean + u y / noise^2; "
+               "without Lambda mean the unobserved direction falls back to 0")
+_NO_SOLVE = ("precisions and precision-weighted means add; the mean itself does not: solve Lambda' mean' = "
+             "Lambda mean + u y / noise^2 for mean'")
+_STALE = "the precision grows by u u^T / noise^2: return the NEW precision"
+
+
+def _goal_update_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
+    def hand_worked() -> None:
+        # prior mean (0, 0.1), precision 10 I; p = (0.1, 0) -> (0.2, 0), d = 0.3 -> 0.2, noise 0.01:
+        #   u = (0.1, 0), y = (0.09 - 0.04 + 0.04 - 0.01) / 2 = 0.04 (the goal's x is 0.4 if it lies on the axis)
+        #   Lambda' = diag(10 + 100, 10); Lambda mean + u y / noise^2 = (0, 1) + (40, 0); mean' = (40/110, 0.1)
+        got = _goal(fn, np.array([0.0, 0.1]), 10 * np.eye(2), np.array([0.1, 0.0]), np.array([0.2, 0.0]),
+                    0.3, 0.2, 0.01)
+        want = [[40 / 110, 0.1], [110, 0], [0, 10]]
+        expect_close(got, want, atol=1e-9, what="(mean, precision)", mistakes=(
+            ([[-40 / 110, 0.1], [110, 0], [0, 10]], _SIGN), ([[80 / 110, 0.1], [110, 0], [0, 10]], _NO_HALF),
+            ([[0.4 / 11, 0.1], [11, 0], [0, 10]], _NOISE), ([[40 / 110, 0.0], [110, 0], [0, 10]], _PRIOR_MEAN),
+            ([[40.0, 0.1], [110, 0], [0, 10]], _NO_SOLVE), ([[40 / 110, 0.1], [10, 0], [0, 10]], _STALE)))
+
+    def diagonal_step() -> None:
+        # a diagonal step towards a goal at (0.3, 0.3), from an exact distance pair: the mean moves along (1, 1)
+        goal, p, p_next = np.array([0.3, 0.3]), np.array([0.0, 0.0]), np.array([0.1, 0.1])
+        d, d_next = float(np.linalg.norm(p - goal)), float(np.linalg.norm(p_next - goal))
+        args = (np.zeros(2), 12 * np.eye(2), p, p_next, d, d_next, 0.05)
+        mean, precision = goal_update_reference(*args)
+        expect_close(_goal(fn, *args), np.vstack([mean, precision]), atol=1e-9,
+                     what="(mean, precision) after a diagonal step")
+
+    def random_beliefs() -> None:
+        rng = np.random.default_rng(3)
+        for _ in range(5):
+            goal, p = rng.uniform(-0.5, 0.5, 2), rng.uniform(-0.5, 0.5, 2)
+            p_next = p + rng.uniform(-0.1, 0.1, 2)
+            a = rng.normal(size=(2, 2))
+            args = (rng.uniform(-0.3, 0.3, 2), a @ a.T + np.eye(2), p, p_next, float(np.linalg.norm(p - goal)),
+                    float(np.linalg.norm(p_next - goal)), float(rng.uniform(0.01, 0.2)))
+            mean, precision = goal_update_reference(*args)
+            expect_close(_goal(fn, *args), np.vstack([mean, precision]), atol=1e-8,
+                         what="(mean, precision) of a random belief and step")
+
+    yield "a step along x, worked by hand", hand_worked
+    yield "a diagonal step towards the goal", diagonal_step
+    yield "five random beliefs and steps", random_beliefs
+
+
 BETA_UPDATE = register(Exercise(
     id="beta_update", title="The Beta posterior update", reference=beta_update_reference,
     reference_name="metarl_edu.classroom.references.beta_update_reference", cases=_beta_update_cases,
@@ -191,3 +260,8 @@ INFORMATION_VALUE = register(Exercise(
     id="information_value", title="The value of information", reference=information_value_reference,
     reference_name="metarl_edu.classroom.references.information_value_reference", cases=_information_value_cases,
     equivalents=("metarl_edu.bayes.information_value",)))
+
+GOAL_UPDATE = register(Exercise(
+    id="goal_update", title="The Gaussian goal-posterior update from two distances", reference=goal_update_reference,
+    reference_name="metarl_edu.classroom.references.goal_update_reference", cases=_goal_update_cases,
+    equivalents=("metarl_edu.belief.gaussian_goal_update", "metarl_edu.belief.linear_observation")))
