@@ -1,5 +1,6 @@
 """Notebooks the grading tests build: lesson 00 with its exercise cell replaced and cells added, and the limits
-they grade under (small, so that a hostile notebook costs seconds)."""
+they grade under (small, so that a hostile notebook costs seconds; memory: the default for the torch installed and
+the isolation, since without a jail the cap is on address space, gigabytes of which the CUDA build of torch maps)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from metarl_edu.classroom.grade import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
-LIMITS = Limits(cell_timeout=4, notebook_timeout=60, memory_mb=2048, user=None, isolation="auto")
+LIMITS = Limits(cell_timeout=4, notebook_timeout=60, user=None, isolation="auto")
 GOOD = (
     "def discounted_return(rewards, gamma):\n"
     "    g = 0.0\n"

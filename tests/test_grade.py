@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 from grading_helpers import GOOD, LIMITS, ROOT, lesson_json, welcome
 
-from metarl_edu.classroom import cli
+from metarl_edu.classroom import cli, jail
 from metarl_edu.classroom.grade import (
     LIMITS_SCRIPT,
     Kernel,
+    Limits,
     Outcome,
     _exercise_result,
     _fatal_reason,
@@ -41,6 +42,7 @@ from metarl_edu.classroom.grade import (
     state_key,
     write_gradebook,
 )
+from metarl_edu.classroom.limits import default_memory_mb, torch_build
 from metarl_edu.classroom.sandbox import TAG, read_report_line, report_line
 
 PLANS = load_plans(ROOT / "course")
@@ -210,7 +212,8 @@ def test_submissions_are_never_modified(graded):
 
 def test_exit_code_says_some_could_not_be_graded(graded, tmp_path, capsys):
     out = str(graded["out"])
-    flags = ["--out", out, "--timeout-cell", "4", "--timeout-notebook", "60", "--memory-mb", "2048", "--user", ""]
+    flags = ["--out", out, "--timeout-cell", "4", "--timeout-notebook", "60", "--memory-mb", str(LIMITS.memory_mb),
+             "--user", "", *([] if LIMITS.jailed else ["--trusted-class"])]  # as the class was graded
     assert cli.main(["grade", str(graded["folder"]), *flags]) == 1  # resumed from the saved results: no kernels
     assert "error: empty.ipynb: invalid notebook" in capsys.readouterr().err
     clean = tmp_path / "clean"
@@ -328,6 +331,42 @@ def test_limits_script_sets_the_address_space_limit():
     blocked = subprocess.run([*command, "bytearray(1 << 30)"], capture_output=True, text=True)  # 1 GiB > 300 MiB
     assert blocked.returncode != 0 and "MemoryError" in blocked.stderr
     assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY  # the grader itself is untouched
+
+
+def test_the_torch_build_is_read_without_importing_torch():
+    import torch
+
+    assert torch_build() == ("gpu" if torch.version.cuda or torch.version.hip else "cpu")
+
+
+@pytest.mark.parametrize("isolation", ["jail", "none"])
+def test_the_default_memory_limit_fits_the_torch_installed(tmp_path, isolation):
+    """Lesson 08's solution, the lesson that needs the most memory, gets full marks with none of its cells out of
+    memory under three quarters of the default limit for the torch installed (the CUDA build maps gigabytes of
+    libraries that the CPU build does not): the default leaves a quarter for a learner's less frugal code."""
+    if isolation == "jail" and jail.unavailable():
+        pytest.skip(f"no jail here: {jail.unavailable()}")
+    folder, budget = tmp_path / "class", default_memory_mb(isolation) * 3 // 4
+    folder.mkdir()
+    shutil.copy(ROOT / "solutions" / "08_maml_rl.ipynb", folder / "08_maml_rl.ipynb")
+    limits = Limits(cell_timeout=120, notebook_timeout=300, memory_mb=budget, user=None, isolation=isolation)
+    [record] = grade_folder(folder, tmp_path / "book.csv", course=ROOT / "course", limits=limits,
+                            progress=False).records
+    assert (record["status"], record["total"], record["notes"]) == ("ok", record["max_total"], []), record["reason"]
+    if isolation == "jail":
+        assert record["memory_peak_mb"] < budget
+
+
+@pytest.mark.skipif(jail.unavailable() is not None, reason=f"no jail here: {jail.unavailable()}")
+def test_a_lesson_that_cannot_run_in_the_memory_limit_says_what_to_do(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(ROOT / "solutions" / "00_welcome.ipynb", folder / "00_welcome.ipynb")
+    limits = Limits(cell_timeout=60, notebook_timeout=120, memory_mb=100, isolation="jail")
+    [record] = grade_folder(folder, tmp_path / "book.csv", course=ROOT / "course", limits=limits,
+                            progress=False).records
+    assert record["status"] == "error" and "ran out of memory" in record["reason"]
+    assert f"raise --memory-mb (the default here is {default_memory_mb('jail')})" in record["reason"]
 
 
 def test_kernel_user_is_chosen_safely():

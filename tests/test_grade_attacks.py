@@ -743,7 +743,7 @@ def test_hidden_answers_never_enter_even_an_unjailed_kernel(tmp_path):
     folder.mkdir()
     hunts_for_hidden_answers(folder)
     grade_folder(folder, tmp_path / "book.csv", course=ROOT / "course", progress=False,
-                 limits=dataclasses.replace(LIMITS, isolation="none"))
+                 limits=dataclasses.replace(LIMITS, isolation="none", memory_mb=None))
     found = (tmp_path / "exfil.jsonl").read_text()
     assert "discounted_return([2.0] * 50, 0.9)" in found  # the hunt ran during the hidden tests
     for judged in ("0.9**50", "### JUDGE", "abs(_fifty", "_one == 3.0"):  # the judge's text, kept by the grader

@@ -29,13 +29,14 @@ import websocket
 
 from metarl_edu.classroom import cli
 from metarl_edu.classroom.hub import collect, hub_config
+from metarl_edu.classroom.limits import default_memory_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LESSON = "00_welcome"
 LEARNER_PASSWORD = "learners-password"
 INSTRUCTOR_PASSWORD = "instructor-password-of-32-characters!"
-MEMORY_MB = 3072
+MEMORY_MB = default_memory_mb("none") * 3 // 4  # passed on explicitly; room for the torch installed (CUDA: GBs)
 
 
 def free_ports(n: int) -> list[int]:
@@ -195,7 +196,8 @@ def test_hub_config_is_python_and_names_its_choices():
     assert len(passwords["instructor"]) >= 32 and repr(passwords["instructor"]) in text
     assert "allowed_users = {'alice', 'bob'}" in text and "admin_users = {'instructor'}" in text
     assert '"shared-password"' in text and '"simple"' in text and "/srv/x/{username}" in text
-    assert '"METARL_EDU_QUICK": "1"' in text and "--as={4096 * 2**20}" in text and "copy-lessons" in text
+    assert '"METARL_EDU_QUICK": "1"' in text and "copy-lessons" in text
+    assert f"--as={{{default_memory_mb('none')} * 2**20}}" in text  # the default for the torch installed
     pam, none = hub_config(auth="pam", mode="full", memory_mb=2048)
     compile(pam, "jupyterhub_config.py", "exec")
     assert none == {} and '"pam"' in pam and '"localprocess"' in pam and "allow_all = True" in pam

@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from metarl_edu.classroom.limits import DEFAULT_MEMORY_MB
+from metarl_edu.classroom.limits import default_memory_mb, torch_build
 from metarl_edu.studies.bench import BENCHMARKS
 
 
@@ -306,8 +306,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout-cell", type=float, default=120, help="seconds one cell may run (default 120)")
     g.add_argument("--timeout-notebook", type=float, default=900, help="seconds one notebook may run (default 900)")
     g.add_argument("--memory-mb", type=int, default=None,
-                   help=f"memory a kernel and what it starts may hold, MiB (default {DEFAULT_MEMORY_MB['jail']}; with "
-                        f"--trusted-class: the kernel's address space, default {DEFAULT_MEMORY_MB['none']})")
+                   help=f"memory a kernel and what it starts may hold, MiB (default {default_memory_mb('jail')}; with "
+                        f"--trusted-class: the kernel's address space, default {default_memory_mb('none')}; "
+                        f"defaults for the {torch_build().upper()} build of torch installed here)")
     g.add_argument("--trusted-class", action="store_true",
                    help="grade without a jail (where none can be made): only for code you trust")
     g.add_argument("--user", default="nobody", help="with --trusted-class, when run as root, run kernels as this "
@@ -329,7 +330,8 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--homes", default="/srv/metarl-edu/users", help="with --auth shared: the folder of learners' "
                    "home folders (default /srv/metarl-edu/users)")
     h.add_argument("--mode", choices=("quick", "full"), default="quick", help="lesson size (default quick)")
-    h.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per process, MiB (default 4096)")
+    h.add_argument("--memory-mb", type=int, default=None, help=f"address-space limit per process, MiB (default "
+                   f"{default_memory_mb('none')}, for the {torch_build().upper()} build of torch installed here)")
     h.add_argument("--ip", default="127.0.0.1", help="the address the hub listens on (default 127.0.0.1)")
     h.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
     h.add_argument("--learner-password", help="with --auth shared (default: a random one, printed)")

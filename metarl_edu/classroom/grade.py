@@ -61,7 +61,7 @@ from typing import Any
 
 from metarl_edu import config
 from metarl_edu.classroom import build
-from metarl_edu.classroom.limits import DEFAULT_MEMORY_MB
+from metarl_edu.classroom.limits import default_memory_mb, torch_build
 from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_report_line
 
 GRADER_VERSION = "1"
@@ -100,11 +100,11 @@ class Limits:
         cell_timeout: seconds one cell may run, > 0; past it the cell is interrupted (and the kernel killed if the
             interrupt is ignored for a few seconds).
         notebook_timeout: seconds the whole notebook may run, reruns included, > 0.
-        memory_mb: the memory a kernel may use, in MiB; 0 for none; ``None`` for the default
-            (:data:`~metarl_edu.classroom.limits.DEFAULT_MEMORY_MB`). In a jail, what the kernel and everything it
-            starts really hold (its cgroup's limit, ``/tmp`` and ``/dev/shm`` included); without one, the address
-            space of the kernel's process alone (``RLIMIT_AS``), which is more than it holds: numpy, matplotlib and
-            torch reserve address space when imported.
+        memory_mb: the memory a kernel may use, in MiB; 0 for none; ``None`` for the default, which depends on the
+            build of torch installed (:func:`~metarl_edu.classroom.limits.default_memory_mb`). In a jail, what the
+            kernel and everything it starts really hold (its cgroup's limit, ``/tmp`` and ``/dev/shm`` included);
+            without one, the address space of the kernel's process alone (``RLIMIT_AS``), which is more than it
+            holds: numpy, matplotlib and torch reserve address space when imported (torch's CUDA build, gigabytes).
         fsize_mb: the largest file the kernel may write, in MiB (``RLIMIT_FSIZE``); 0 for none.
         user: without a jail, the unprivileged user kernels run as when the grader runs as root (``None``: the
             grader's own user). A jailed kernel has a user of its own.
@@ -126,7 +126,7 @@ class Limits:
         if self.isolation not in ("jail", "none", "auto"):
             raise GradeError(f"isolation must be 'jail', 'none' or 'auto'; got {self.isolation!r}")
         if self.memory_mb is None:
-            object.__setattr__(self, "memory_mb", DEFAULT_MEMORY_MB["jail" if self.jailed else "none"])
+            object.__setattr__(self, "memory_mb", default_memory_mb("jail" if self.jailed else "none"))
         for name, kind in (("cell_timeout", float), ("notebook_timeout", float), ("memory_mb", int),
                            ("fsize_mb", int), ("output_chars", int)):
             object.__setattr__(self, name, kind(getattr(self, name)))  # 3 and 3.0 are the same limit
@@ -987,6 +987,27 @@ def _fatal_reason(outcome: Outcome, limits: Limits) -> str:
     return "stopped the kernel (its process exited or was killed)"
 
 
+def _out_of_memory(outcome: Outcome) -> bool:
+    """Whether a cell failed for want of memory: the jail's limit was reached, Python raised ``MemoryError``, or a
+    library could not be loaded into the address space left (torch's CUDA build under a small ``RLIMIT_AS``)."""
+    text = f"{outcome.ename}: {outcome.evalue}"
+    return outcome.oom or outcome.ename == "MemoryError" or "failed to map segment" in text \
+        or "Cannot allocate memory" in text
+
+
+def _memory_advice(limits: Limits) -> str:
+    """What to do when the lesson's own cells run out of memory: the limit is too small for this environment."""
+    default = default_memory_mb("jail" if limits.jailed else "none")
+    build = torch_build()
+    advice = (f"the lesson needs more memory than --memory-mb {limits.memory_mb} MiB with this Python environment "
+              f"(the {build.upper()} build of torch); raise --memory-mb")
+    if limits.memory_mb < default:
+        advice += f" (the default here is {default})"
+    if build == "gpu":
+        advice += ", or install the CPU build of torch, which needs less (the README: TORCH_INDEX)"
+    return advice
+
+
 def _reports(cell: RunCell, outcome: Outcome | None, kind: str) -> list[dict[str, Any]]:
     """The kernel's reports answering this cell (its nonce, its exercise)."""
     if outcome is None:
@@ -1114,6 +1135,7 @@ def execute(cells: list[RunCell], limits: Limits, plan: LessonPlan | None = None
                 if outcome.status in ("dead", "hung", "exit", "flood"):
                     if cell.kind in ("grader", "setup"):
                         stopped = f"the lesson's {cell.label} cell {_fatal_reason(outcome, limits)}"
+                        stopped += f": {_memory_advice(limits)}" if _out_of_memory(outcome) else ""
                         break
                     fatal[index] = _fatal_reason(outcome, limits)
                     rerun = True
@@ -1123,6 +1145,7 @@ def execute(cells: list[RunCell], limits: Limits, plan: LessonPlan | None = None
                     break
                 if cell.kind in ("grader", "setup") and outcome.status != "ok":
                     stopped = f"the lesson's {cell.label} cell failed ({outcome.ename})"
+                    stopped += f": {_memory_advice(limits)}" if _out_of_memory(outcome) else ""
                     break
         except RuntimeError as exc:
             stopped = str(exc)
@@ -1275,6 +1298,10 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
         notes.append(f"the run stopped early: {run['stopped']}")
     said = " ".join(r["reason"] for r in record["exercises"].values())
     for i, cell in enumerate(cells):  # what stopped a learner's cell, unless an exercise's reason says it already
+        if cell.kind == "code" and i in run["fatal"]:  # the lesson's own cell: the limits, not the learner
+            notes.append(f"the lesson's {cell.label} {run['fatal'][i]}; it was skipped")
+        elif cell.kind == "code" and _out_of_memory(run["outcomes"].get(i, Outcome("ok"))):
+            notes.append(f"the lesson's {cell.label} ran out of memory: {_memory_advice(limits)}")
         if cell.kind != "learner":
             continue
         if i in run["fatal"]:

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from string import Template
 
+from metarl_edu.classroom.limits import default_memory_mb
 from metarl_edu.config import QUICK_VAR
 
 AUTHENTICATORS = ("shared", "pam")
@@ -55,8 +56,9 @@ c.Spawner.http_timeout = 60
 # the lessons describe. This hub: $mode mode.
 c.Spawner.environment = {"$quick_var": "$quick"}
 # Memory: container spawners (DockerSpawner, KubeSpawner) enforce mem_limit. On one machine, prlimit caps the
-# address space of each process of a learner (their server and each kernel) at $memory_mb MiB. The CUDA build of
-# torch needs about 4 GiB of address space just to import; the CPU build much less.
+# address space of each process of a learner (their server and each kernel) at $memory_mb MiB. A lesson's kernel
+# peaks at 1.3-1.6 GiB of address space with the CPU build of torch and 3.8-4.1 GiB with the CUDA build (it maps
+# its GPU libraries even without a GPU): `metarl-edu hub-config` defaults to 4096 or 8192, for the build installed.
 c.Spawner.mem_limit = "${memory_mb}M"
 SINGLEUSER = [str(BIN / "jupyterhub-singleuser")]
 if shutil.which("prlimit"):
@@ -133,10 +135,14 @@ def learner_home(spawner):
 
 
 def hub_config(*, auth: str = "shared", instructor: str = "instructor", learners: list[str] | None = None,
-               homes: str = "/srv/metarl-edu/users", mode: str = "quick", memory_mb: int = 4096,
+               homes: str = "/srv/metarl-edu/users", mode: str = "quick", memory_mb: int | None = None,
                ip: str = "127.0.0.1", port: int = 8000, learner_password: str | None = None,
                instructor_password: str | None = None) -> tuple[str, dict[str, str]]:
-    """The text of a jupyterhub_config.py, and the passwords it sets (empty for PAM)."""
+    """The text of a jupyterhub_config.py, and the passwords it sets (empty for PAM). ``memory_mb``: the address
+    space of each of a learner's processes; ``None`` for the grader's default without a jail, which depends on the
+    build of torch installed (:func:`~metarl_edu.classroom.limits.default_memory_mb`)."""
+    if memory_mb is None:
+        memory_mb = default_memory_mb("none")
     if auth not in AUTHENTICATORS:
         raise ValueError(f"auth must be one of {AUTHENTICATORS}; got {auth!r}")
     if mode not in MODES:

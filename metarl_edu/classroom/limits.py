@@ -17,22 +17,51 @@ same process under the same limits:
 
 Dropping to an unprivileged user is done by the grader when it starts this script (``subprocess.Popen``'s
 ``user=``/``group=``, which switch before anything runs). This file is run by path and imports nothing from the
-package, so it starts in milliseconds and works for a user that cannot import the course.
+package, so it starts in milliseconds and works for a user that cannot import the course. It also holds the
+grader's default memory limits, which depend on the build of torch installed (:func:`default_memory_mb`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import os
+import re
 import resource
 import sys
 
 MIB = 1 << 20
-# The grader's default --memory-mb. In a jail (the kernel's cgroup: what it and its children hold) every lesson's
-# solution peaks at 200-345 MiB in quick mode (lesson 08 the most; README, "Grading a class"): 1024 leaves room for
-# a learner's less frugal code. Without a jail the limit is the kernel's address space, which torch alone takes
-# over 1 GiB of: 4096 there.
-DEFAULT_MEMORY_MB = {"jail": 1024, "none": 4096}
+# The grader's default --memory-mb, by the build of torch installed (measured on every lesson's solution in quick
+# mode, the README's "Grading a class"). In a jail the limit is what the kernel and its children hold (its cgroup):
+# the solutions peak at 200-355 MiB with the CPU build and 330-670 MiB with a GPU build (its libraries' pages count),
+# lesson 08 the most; 1024 and 1536 leave room for a learner's less frugal code. Without a jail it is the kernel's
+# address space, which the imports alone mostly fill: 1.3-1.6 GiB with the CPU build, 3.8-4.1 GiB with the CUDA
+# build (it maps its GPU libraries, a few GB, even on a machine without a GPU): 4096 and 8192.
+DEFAULT_MEMORY_MB = {"cpu": {"jail": 1024, "none": 4096}, "gpu": {"jail": 1536, "none": 8192}}
+GPU_FIELDS = ("cuda", "hip", "rocm", "xpu")  # torch/version.py names each a version string in a build for them
+
+
+@functools.lru_cache(maxsize=1)
+def torch_build() -> str:
+    """``gpu`` when the torch this Python imports is a CUDA (or ROCm, XPU) build, else ``cpu`` (also when torch is
+    missing). Read from ``torch/version.py`` (its ``cuda = '13.0'`` or ``None``) without importing torch, which
+    takes seconds and hundreds of MiB."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.origin:
+        return "cpu"
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "version.py"), encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        return "cpu"
+    fields = "|".join(GPU_FIELDS)
+    return "gpu" if re.search(rf"^(?:{fields})\b[^=\n]*=\s*['\"]", text, re.MULTILINE) else "cpu"
+
+
+def default_memory_mb(isolation: str) -> int:
+    """The default --memory-mb for kernels in a jail (``jail``) or without one (``none``), for the torch installed."""
+    return DEFAULT_MEMORY_MB[torch_build()][isolation]
 
 
 def set_limit(which: int, value: int) -> None:
