@@ -392,7 +392,8 @@ def ppo_loss(logp: torch.Tensor, entropy: torch.Tensor, v: torch.Tensor, logp_ol
         changes neither the loss nor its gradient.
     """
     n = mask.sum()
-    rho = torch.exp(logp - logp_old)
+    # rho = 1 on padding: what a padded step's replay gives can be anything, and exp of it may overflow
+    rho = torch.exp(torch.where(mask > 0, logp - logp_old, 0.0))
     surrogate = torch.minimum(rho * adv, rho.clamp(1.0 - clip_eps, 1.0 + clip_eps) * adv)
     policy_loss = -(surrogate * mask).sum() / n
     value_loss = ((v - returns) ** 2 * mask).sum() / n
