@@ -38,7 +38,6 @@
 
 # %%
 import itertools
-import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -60,8 +59,6 @@ from metarl_edu.studies.maml_rl import load_run as load_maml_run
 from metarl_edu.studies.maml_rl import shipped_run
 from metarl_edu.studies.meta_exploration import rollout, signpost_table
 from metarl_edu.studies.rl2 import course_agents, evaluate_seeds, preset, train_rl2
-from metarl_edu.studies.rl2_nav import load_run as load_rl2_nav
-from metarl_edu.studies.rl2_nav import shipped_rl2_nav_runs
 
 torch.set_num_threads(1)
 start_lesson("11_inferring_the_task", kind="master")
@@ -489,15 +486,23 @@ for t in shown:
 # learn from reward alone both what to infer and how.
 
 # %%
-n_goals = size(quick=4, full=100)
-maml_agents = [load_maml_run(shipped_run(f"nav2d-seed{s}")) for s in size(quick=(0,), full=(0, 1, 2))]
+import json
+
+from metarl_edu.studies.rl2_nav import load_run as load_rl2_nav
+from metarl_edu.studies.rl2_nav import shipped_rl2_nav_runs
+
 rl2_nav_runs = shipped_rl2_nav_runs()
 rl2_nav_agents = [load_rl2_nav(run) for run in size(quick=rl2_nav_runs[:1], full=rl2_nav_runs)]
+minutes = [json.loads((run / "eval.json").read_text())["train_seconds"] / 60 for run in rl2_nav_runs]
+print(f"RL^2 on 2D navigation: {len(rl2_nav_runs)} shipped seed(s), each trained for "
+      f"{np.round(minutes, 1).tolist()} minutes on one core")
+
+# %%
+n_goals = size(quick=4, full=100)
+maml_agents = [load_maml_run(shipped_run(f"nav2d-seed{s}")) for s in size(quick=(0,), full=(0, 1, 2))]
 nav = compare_belief(belief_agents, maml_agents, n_goals, rl2=rl2_nav_agents)
 print(f"{n_goals} held-out goals, {len(belief_agents)} belief agent(s), {len(rl2_nav_agents)} RL^2 agent(s), "
       f"{len(maml_agents)} MAML run(s)")
-minutes = [json.loads((run / "eval.json").read_text())["train_seconds"] / 60 for run in rl2_nav_runs]
-print(f"RL^2 trained for {np.round(minutes, 1).tolist()} minutes on one core (shipped seeds)")
 print(paired_table(nav, against="oracle (belief net told g)"))
 print()
 for first, second in [(f"belief, episode {k}", f"RL^2, episode {k}") for k in (1, 2, 3)] + [
