@@ -525,7 +525,7 @@ assert nav["belief, episode 2"].mean() > size(quick=-np.inf, full=nav["MAML, 1 s
 # episodes of the new goal, the belief agent's second episode has seen one, and even its first episode, having
 # seen nothing, does better than MAML after two steps.
 #
-# **RL$^2$** learns, and its memory works: after five to nine minutes of training on one core (printed above; the time
+# **RL$^2$** learns, and its memory works: after four to nine minutes of training on one core (printed above; the time
 # depends on the machine's load), its episode 2 returns about $-1.0$ in full mode, against $-2.7$ in episode 1, since
 # the trial's memory carries what episode 1 found about the goal; episode 2 is far ahead of MAML after two inner steps
 # ($+3.2$, paired). But it stays behind the belief agent in every episode, by about 1.3 in episode 1 and 0.5 in
