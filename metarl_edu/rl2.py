@@ -212,7 +212,9 @@ def encode_obs(s: np.ndarray, n_obs: int) -> torch.Tensor:
 # ========================================================================================= the policy
 class RL2Policy(nn.Module):
     """A GRU with two linear heads: ``h_t = GRU(x_t, h_{t-1})``, ``pi(.|h_t) = softmax(W_pi h_t)``,
-    ``V(h_t) = w_v . h_t``.
+    ``V(h_t) = w_v . h_t``. With ``continuous=True`` the policy head is the mean of a Gaussian over A real
+    actions, ``pi(.|h_t) = N(W_pi h_t, diag(sigma^2))``, with a learned log-std ``log_std`` that does not depend on
+    ``h`` (as lesson 06's :class:`~metarl_edu.nets.GaussianMLPPolicy`); lesson 11 uses it on 2D navigation.
 
     Args:
         n_inputs: d_x = d_obs + A + 2.
@@ -222,11 +224,17 @@ class RL2Policy(nn.Module):
             other weights ``U(-1/sqrt(n_h), 1/sqrt(n_h))`` as in torch; the heads orthogonal, the policy head
             scaled by 0.01 so that the first policy is close to uniform.
         input_scale: see :class:`RL2Config`.
+        continuous: a Gaussian head (see above) instead of a categorical one.
+        init_std: the Gaussian's initial std, > 0 (``continuous`` only).
     """
 
     def __init__(self, n_inputs: int, n_actions: int, hidden_size: int, generator: torch.Generator,
-                 input_scale: float = 2.0) -> None:
+                 input_scale: float = 2.0, *, continuous: bool = False, init_std: float = 0.5) -> None:
         super().__init__()
+        self.continuous = continuous
+        if continuous:
+            self.log_std = nn.Parameter(torch.full((n_actions,), math.log(check_number(
+                "init_std", init_std, 0.0, low_open=True, error=RL2Error))))
         self.gru = nn.GRU(n_inputs, hidden_size)
         self.pi = nn.Linear(hidden_size, n_actions)
         self.v = nn.Linear(hidden_size, 1)
@@ -249,6 +257,17 @@ class RL2Policy(nn.Module):
         """
         h, _ = self.gru(x, None if h0 is None else h0.unsqueeze(0))
         return self.pi(h), self.v(h).squeeze(-1), h
+
+    def log_prob_and_entropy(self, out: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log pi(a_t|h_t)`` and the entropy of ``pi(.|h_t)``, each (T, B), from the head's output ``out``
+        (logits (T, B, A), or the Gaussian's mean) and the actions ``a`` ((T, B) integers, or (T, B, A) reals)."""
+        if self.continuous:
+            log_std = self.log_std.expand_as(out)
+            z = (a - out) / log_std.exp()
+            logp = (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+            return logp, (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+        log_pi = torch.log_softmax(out, dim=-1)
+        return log_pi.gather(-1, a.unsqueeze(-1)).squeeze(-1), -(log_pi.exp() * log_pi).sum(-1)
 
 
 # ============================================================================================ rollouts
@@ -339,7 +358,24 @@ def collect_trials(policy: RL2Policy, tasks: BernoulliBandits | RandomTabularMDP
 def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
              returns: torch.Tensor, mask: torch.Tensor, value_coef: float, entropy_coef: float, clip_eps: float
              ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Actor-critic loss over the real steps (``mask = 1``), with PPO's clipped ratio.
+    """Actor-critic loss over the real steps (``mask = 1``), with PPO's clipped ratio, for a categorical policy:
+    :func:`ppo_loss` on ``log pi(a_t|h_t) = log_softmax(logits)[a_t]`` and the entropy of ``softmax(logits)``.
+
+    Args:
+        logits: (T, B, A); v: (T, B); a, logp_old, adv, returns, mask: (T, B). See :func:`ppo_loss`.
+    """
+    log_pi = torch.log_softmax(logits, dim=-1)
+    logp = log_pi.gather(-1, a.unsqueeze(-1)).squeeze(-1)
+    entropy = -(log_pi.exp() * log_pi).sum(-1)
+    return ppo_loss(logp, entropy, v, logp_old, adv, returns, mask, value_coef, entropy_coef, clip_eps)
+
+
+def ppo_loss(logp: torch.Tensor, entropy: torch.Tensor, v: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
+             returns: torch.Tensor, mask: torch.Tensor, value_coef: float, entropy_coef: float, clip_eps: float
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Actor-critic loss over the real steps (``mask = 1``), with PPO's clipped ratio, for any policy whose
+    log-probabilities and entropies are given (categorical: :func:`rl2_loss`; Gaussian:
+    :meth:`RL2Policy.log_prob_and_entropy`).
 
     ``L = -mean(min(rho_t A_t, clip(rho_t, 1 - eps, 1 + eps) A_t)) + c_v mean((V_t - G_t)^2) - c_H mean(H_t)``,
     where ``rho_t = pi(a_t|h_t) / pi_old(a_t|h_t)``. On the first pass over a fresh batch ``rho_t = 1`` and the
@@ -347,26 +383,52 @@ def rl2_loss(logits: torch.Tensor, v: torch.Tensor, a: torch.Tensor, logp_old: t
     probability once its ratio leaves ``[1 - eps, 1 + eps]`` in the direction the advantage pushes.
 
     Args:
-        logits: (T, B, A); v: (T, B); a, logp_old, adv, returns, mask: (T, B). ``adv`` should be normalised
-            already; ``logp_old``, ``adv`` and ``returns`` are constants here.
+        logp: ``log pi(a_t|h_t)`` under the current weights, (T, B); entropy: ``H(pi(.|h_t))``, (T, B);
+            v: (T, B); logp_old, adv, returns, mask: (T, B). ``adv`` should be normalised already; ``logp_old``,
+            ``adv`` and ``returns`` are constants here.
     Returns:
         ``(loss, stats)``: a scalar to minimise, and floats for logging (``kl``: how far this pass has moved the
         policy from the one that played the batch). Every mean divides by the number of real steps, so padding
         changes neither the loss nor its gradient.
     """
     n = mask.sum()
-    log_pi = torch.log_softmax(logits, dim=-1)
-    logp = log_pi.gather(-1, a.unsqueeze(-1)).squeeze(-1)
-    rho = torch.exp(logp - logp_old)
+    # rho = 1 on padding: what a padded step's replay gives can be anything, and exp of it may overflow
+    rho = torch.exp(torch.where(mask > 0, logp - logp_old, 0.0))
     surrogate = torch.minimum(rho * adv, rho.clamp(1.0 - clip_eps, 1.0 + clip_eps) * adv)
     policy_loss = -(surrogate * mask).sum() / n
     value_loss = ((v - returns) ** 2 * mask).sum() / n
-    entropy = ((-(log_pi.exp() * log_pi).sum(-1)) * mask).sum() / n
+    entropy = (entropy * mask).sum() / n
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
     with torch.no_grad():  # KL(pi_old || pi) estimated from the batch's own actions: E[(rho - 1) - log rho] >= 0
         kl = (((rho - 1.0) - torch.log(rho)) * mask).sum() / n
     return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
                   "kl": kl.item()}
+
+
+def ppo_update(policy: RL2Policy, optimizer: torch.optim.Optimizer, batch: TrialBatch, rng: np.random.Generator, *,
+               gamma: float, gae_lambda: float, reward_scale: float, value_coef: float, entropy_coef: float,
+               clip_eps: float, n_epochs: int, n_minibatches: int, max_grad_norm: float) -> dict[str, float]:
+    """``n_epochs`` passes over the B trials of ``batch``, each made of ``n_minibatches`` gradient steps on
+    :func:`ppo_loss` (whole trials per minibatch, shuffled with ``rng``); GAE advantages over whole trials,
+    normalised, and lambda-returns as value targets. Returns the last step's stats and its gradient norm before
+    clipping to ``max_grad_norm``."""
+    adv = gae_advantages(reward_scale * batch.r, batch.v, gamma, gae_lambda, batch.mask)
+    returns = adv + batch.v  # the lambda-return, the value target
+    adv = normalise_advantages(adv, batch.mask)
+    n_trials = batch.r.shape[1]
+    for _ in range(n_epochs):
+        for idx in np.array_split(rng.permutation(n_trials), n_minibatches):
+            idx = torch.from_numpy(idx)
+            # the same trials again, from h = 0, now with gradients
+            out, v, _ = policy(batch.x[:, idx])
+            logp, entropy = policy.log_prob_and_entropy(out, batch.a[:, idx])
+            loss, stats = ppo_loss(logp, entropy, v, batch.logp[:, idx], adv[:, idx], returns[:, idx],
+                                   batch.mask[:, idx], value_coef, entropy_coef, clip_eps)
+            optimizer.zero_grad()
+            loss.backward()
+            stats["grad_norm"] = nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm).item()
+            optimizer.step()
+    return stats
 
 
 # =========================================================================================== the agent
@@ -407,23 +469,13 @@ class RL2Agent:
         c = self.config
         tasks = c.sample_tasks(c.n_tasks, self.rng)
         batch = collect_trials(self.policy, tasks, c.n_episodes, self.rng)
-        adv = gae_advantages(c.reward_scale * batch.r, batch.v, c.gamma, c.gae_lambda, batch.mask)
-        returns = adv + batch.v  # the lambda-return, the value target
-        adv = normalise_advantages(adv, batch.mask)
-        entropy_coef = self._schedule(c.entropy_coef, c.entropy_final_fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = self._schedule(c.lr, c.lr_final_fraction)
-        for _ in range(c.n_epochs):
-            for idx in np.array_split(self.rng.permutation(c.n_tasks), c.n_minibatches):
-                idx = torch.from_numpy(idx)
-                # the same trials again, from h = 0, now with gradients
-                logits, v, _ = self.policy(batch.x[:, idx])
-                loss, stats = rl2_loss(logits, v, batch.a[:, idx], batch.logp[:, idx], adv[:, idx],
-                                       returns[:, idx], batch.mask[:, idx], c.value_coef, entropy_coef, c.clip_eps)
-                self.optimizer.zero_grad()
-                loss.backward()
-                stats["grad_norm"] = nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm).item()
-                self.optimizer.step()
+        stats = ppo_update(self.policy, self.optimizer, batch, self.rng, gamma=c.gamma, gae_lambda=c.gae_lambda,
+                           reward_scale=c.reward_scale, value_coef=c.value_coef,
+                           entropy_coef=self._schedule(c.entropy_coef, c.entropy_final_fraction),
+                           clip_eps=c.clip_eps, n_epochs=c.n_epochs, n_minibatches=c.n_minibatches,
+                           max_grad_norm=c.max_grad_norm)
         self.iteration += 1
         stats["mean_total"] = batch.r.sum(0).mean().item()
         self.history.append(stats)
@@ -453,4 +505,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["RL2Agent", "RL2Config", "RL2Error", "RL2Policy", "TrialBatch", "collect_trials", "encode_obs",
-           "rl2_input", "rl2_loss", "sample_categorical"]
+           "ppo_loss", "ppo_update", "rl2_input", "rl2_loss", "sample_categorical"]

@@ -274,6 +274,19 @@ def cmd_train_belief(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_rl2_nav(args: argparse.Namespace) -> int:
+    from metarl_edu.studies.rl2_nav import train_run
+
+    record = train_run(args.seed, args.out, n_iterations=args.iterations, **_overrides(args.set))
+    import numpy as np
+
+    returns = np.mean(record["returns"], axis=0)
+    print(f"mean return of episodes 1-{len(returns)} on {record['eval_tasks']} held-out goals: "
+          f"{np.round(returns, 3).tolist()}")
+    print(f"wrote {args.out} (training {record['train_seconds']} s)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metarl-edu", description="The metarl-edu course tools.")
     p.add_argument("--root", help="the course checkout (default: the current folder)")
@@ -386,6 +399,13 @@ def parser() -> argparse.ArgumentParser:
     belief.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a BeliefConfig field, VALUE in JSON (e.g. --set lr=0.001); repeatable")
     belief.set_defaults(func=cmd_train_belief)
+    rl2_nav = algorithms.add_parser("rl2-nav", help="train lesson 11's RL^2 agent on 2D navigation (one thread)")
+    rl2_nav.add_argument("--seed", type=int, default=0)
+    rl2_nav.add_argument("--out", required=True, help="the run folder (created)")
+    rl2_nav.add_argument("--iterations", type=int, help="training batches (default: RL2NavConfig's)")
+    rl2_nav.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                         help="an RL2NavConfig field, VALUE in JSON (e.g. --set hidden_size=32); repeatable")
+    rl2_nav.set_defaults(func=cmd_train_rl2_nav)
 
     bench = sub.add_parser("bench", help="speed benchmarks, reported as ratios against a reference run")
     bench.add_argument("name", choices=list(BENCHMARKS),

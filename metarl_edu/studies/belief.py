@@ -187,10 +187,13 @@ def evaluate(agent: BeliefAgent, goals: np.ndarray, n_episodes: int = EVAL_EPISO
 
 
 def compare(belief: list[BeliefAgent], maml: list[Any], n_tasks: int, seed: int = EVAL_SEED,
-            n_traj: int = EVAL_TRAJ) -> dict[str, np.ndarray]:
+            n_traj: int = EVAL_TRAJ, rl2: list[Any] = ()) -> dict[str, np.ndarray]:
     """Per-goal returns (n_tasks,) on :func:`held_out_goals`, each averaged over the agents given (training seeds):
-    the belief agent's episodes 1..3, MAML after 0, 1, 2 inner steps (``MetaRLAgent.evaluate``, ``n_traj``
-    trajectories per step), the oracle with the belief agent's network, and the straight-line oracle."""
+    the belief agent's episodes 1..3, RL^2's episodes 1..3 (:mod:`metarl_edu.studies.rl2_nav`, when ``rl2``
+    agents are given; ``n_traj`` trials per goal), MAML after 0, 1, 2 inner steps (``MetaRLAgent.evaluate``,
+    ``n_traj`` trajectories per step), the oracle with the belief agent's network, and the straight-line oracle."""
+    from metarl_edu.studies import rl2_nav
+
     goals = held_out_goals(n_tasks, seed)
     rows: dict[str, list[np.ndarray]] = {}
     for agent in belief:
@@ -198,6 +201,10 @@ def compare(belief: list[BeliefAgent], maml: list[Any], n_tasks: int, seed: int 
         for k in range(returns.shape[1]):
             rows.setdefault(f"belief, episode {k + 1}", []).append(returns[:, k])
         rows.setdefault("oracle (belief net told g)", []).append(oracle)
+    for agent in rl2:
+        returns = rl2_nav.evaluate(agent, goals, n_traj=n_traj, seed=seed)
+        for k in range(returns.shape[1]):
+            rows.setdefault(f"RL^2, episode {k + 1}", []).append(returns[:, k])
     for agent in maml:
         with torch_threads(1):
             result = agent.evaluate(n_tasks=n_tasks, steps=2, n_traj=n_traj, seed=seed)
