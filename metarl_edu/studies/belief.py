@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -117,36 +118,57 @@ def goal_errors(trial: Trial, goals: np.ndarray) -> torch.Tensor:
 
 
 # ============================================================================================ runs
+def train_logged(agent: Any, config: Any, seed: int, out: str | Path, log_columns: Sequence[str],
+                 progress: bool = True, desc: str = "") -> tuple[Path, list[dict[str, float]], float]:
+    """The training loop of a 2D-navigation run (one thread): ``config.n_iterations`` calls of
+    ``agent.train_step()``, each one row of ``log.csv`` in ``out`` (columns ``log_columns``, the stats it returns
+    and the seconds so far). Returns ``(out, rows, train_seconds)``; the caller saves and evaluates the agent, then
+    writes ``eval.json`` with :func:`write_record`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, start = [], time.perf_counter()
+    with torch_threads(1):
+        for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=desc or f"seed {seed}"):
+            stats = agent.train_step()
+            rows.append({"iteration": iteration, **{k: round(v, 5) for k, v in stats.items()},
+                         "seconds": round(time.perf_counter() - start, 2)})
+    with open(out / LOG, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=log_columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out, rows, time.perf_counter() - start
+
+
+def run_command(name: str, seed: int, config: Any, overrides: dict[str, Any], out: str | Path) -> str:
+    """``metarl-edu train NAME --seed S --iterations N [--set FIELD=JSON ...] --out OUT``."""
+    words = ["metarl-edu", "train", name, "--seed", str(seed), "--iterations", str(config.n_iterations)]
+    words += [w for k, v in overrides.items() for w in ("--set", f"{k}={json.dumps(v)}")]
+    return " ".join(words + ["--out", str(out)])
+
+
+def write_record(out: Path, command: str, config: Any, train_seconds: float, **results: np.ndarray) -> dict[str, Any]:
+    """Write ``eval.json`` (the command, the config, the evaluation protocol and ``results``) and return it."""
+    record = {"command": command, "config": dataclasses.asdict(config), "eval_tasks": EVAL_TASKS,
+              "eval_seed": EVAL_SEED, "eval_traj": EVAL_TRAJ, "train_seconds": round(train_seconds, 1),
+              **{k: np.round(v, 4).tolist() for k, v in results.items()}}
+    (out / EVAL).write_text(json.dumps(record, indent=1))
+    return record
+
+
 def train_run(seed: int, out: str | Path, n_iterations: int | None = None, progress: bool = True,
               **overrides: Any) -> dict[str, Any]:
     """Train a belief agent with ``seed`` (one thread) and write the run to ``out``; returns the eval record.
     ``overrides``: :class:`BeliefConfig` fields."""
     config = dataclasses.replace(BeliefConfig(), **overrides,
                                  **({"n_iterations": int(n_iterations)} if n_iterations is not None else {}))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    agent, rows, start = BeliefAgent(config, seed), [], time.perf_counter()
+    agent = BeliefAgent(config, seed)
+    command = run_command("belief", seed, config, overrides, out)
+    out, _, seconds = train_logged(agent, config, seed, out, LOG_COLUMNS, progress, f"belief seed {seed}")
     with torch_threads(1):
-        for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=f"belief seed {seed}"):
-            stats = agent.train_step()
-            rows.append({"iteration": iteration, **{k: round(v, 5) for k, v in stats.items()},
-                         "seconds": round(time.perf_counter() - start, 2)})
-        train_seconds = time.perf_counter() - start
         torch.save({"seed": seed, "config": dataclasses.asdict(config), "policy": agent.policy.state_dict(),
                     "encoder": agent.encoder.state_dict()}, out / CHECKPOINT)
         returns, oracle = evaluate(agent, held_out_goals())
-    with open(out / LOG, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    words = ["metarl-edu", "train", "belief", "--seed", str(seed), "--iterations", str(config.n_iterations)]
-    words += [w for k, v in overrides.items() for w in ("--set", f"{k}={json.dumps(v)}")]
-    record = {"command": " ".join(words + ["--out", str(out)]), "config": dataclasses.asdict(config),
-              "eval_tasks": EVAL_TASKS, "eval_seed": EVAL_SEED, "eval_traj": EVAL_TRAJ,
-              "train_seconds": round(train_seconds, 1), "returns": np.round(returns, 4).tolist(),
-              "oracle": np.round(oracle, 4).tolist()}
-    (out / EVAL).write_text(json.dumps(record, indent=1))
-    return record
+    return write_record(out, command, config, seconds, returns=returns, oracle=oracle)
 
 
 def load_run(path: str | Path) -> BeliefAgent:

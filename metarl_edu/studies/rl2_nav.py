@@ -26,10 +26,7 @@ References:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
-import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -37,14 +34,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from metarl_edu._checks import check_int, check_number
 from metarl_edu.envs.navigation import MAX_ACTION, sample_goals
 from metarl_edu.fast.envs import BatchedNavigation2D
 from metarl_edu.rl2 import RL2Error, RL2Policy, TrialBatch, ppo_update
-from metarl_edu.studies.belief import held_out_goals
-from metarl_edu.studies.maml_rl import EVAL_SEED, EVAL_TASKS
+from metarl_edu.studies.belief import held_out_goals, run_command, train_logged, write_record
+from metarl_edu.studies.maml_rl import EVAL_SEED
 from metarl_edu.studies.rl2 import torch_threads
 
 CHECKPOINT, LOG, EVAL = "checkpoint.pt", "log.csv", "eval.json"
@@ -227,29 +223,12 @@ def train_run(seed: int, out: str | Path, n_iterations: int | None = None, progr
     ``overrides``: :class:`RL2NavConfig` fields."""
     config = dataclasses.replace(RL2NavConfig(), **overrides,
                                  **({"n_iterations": int(n_iterations)} if n_iterations is not None else {}))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    agent, rows, start = RL2NavAgent(config, seed), [], time.perf_counter()
-    with torch_threads(1):
-        for iteration in tqdm(range(1, config.n_iterations + 1), disable=not progress, desc=f"RL^2 nav seed {seed}"):
-            stats = agent.train_step()
-            rows.append({"iteration": iteration, **{k: round(v, 5) for k, v in stats.items()},
-                         "seconds": round(time.perf_counter() - start, 2)})
-    train_seconds = time.perf_counter() - start
+    agent = RL2NavAgent(config, seed)
+    command = run_command("rl2-nav", seed, config, overrides, out)
+    out, _, seconds = train_logged(agent, config, seed, out, LOG_COLUMNS, progress, f"RL^2 nav seed {seed}")
     torch.save({"seed": seed, "config": dataclasses.asdict(config), "policy": agent.policy.state_dict()},
                out / CHECKPOINT)
-    returns = evaluate(agent, held_out_goals())
-    with open(out / LOG, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    words = ["metarl-edu", "train", "rl2-nav", "--seed", str(seed), "--iterations", str(config.n_iterations)]
-    words += [w for k, v in overrides.items() for w in ("--set", f"{k}={json.dumps(v)}")]
-    record = {"command": " ".join(words + ["--out", str(out)]), "config": dataclasses.asdict(config),
-              "eval_tasks": EVAL_TASKS, "eval_seed": EVAL_SEED, "eval_traj": EVAL_TRAJ,
-              "train_seconds": round(train_seconds, 1), "returns": np.round(returns, 4).tolist()}
-    (out / EVAL).write_text(json.dumps(record, indent=1))
-    return record
+    return write_record(out, command, config, seconds, returns=evaluate(agent, held_out_goals()))
 
 
 def load_run(path: str | Path) -> RL2NavAgent:
