@@ -194,12 +194,12 @@ def command(inner: list[str], *, work: Path, env: dict[str, str]) -> list[str]:
     for name in ETC_FILES:
         if (Path("/etc") / name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for path in exposed_paths():
-        args += ["--ro-bind", str(path), str(path)]
     size = str(TMP_MB << 20)
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm", "--bind", str(work), str(work),
-             "--chdir", "/tmp", "--clearenv"]
+             "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+    for path in exposed_paths():  # after the private /tmp, which would hide an environment that lives under /tmp
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(work), str(work), "--chdir", "/tmp", "--clearenv"]
     # bubblewrap makes the folders on the way to a mount readable by root only: open them for the kernel's user
     ancestors = {a for path in (*exposed_paths(), work) for a in path.parents if a != Path("/")}
     for folder in sorted(ancestors, key=lambda a: len(a.parts)):
