@@ -520,7 +520,7 @@ assert nav["belief, episode 2"].mean() > size(quick=-np.inf, full=nav["MAML, 1 s
 # agent's second episode returns about $-0.50$: the same as its own network told the goal (the paired difference is
 # within a hundredth either way) and within about 10% of the straight-line oracle ($-0.46$), the best return
 # possible, where the target was 20%. Its first episode, in which it has to find the goal, costs about one unit
-# more ($-1.43$). MAML stays far behind after one inner step ($-11.7$) and after two ($-4.2$): the belief agent's
+# more ($-1.43$). MAML stays far behind after one inner step ($-11.5$) and after two ($-4.3$): the belief agent's
 # second episode is ahead of both, with paired intervals far from 0. Mind the data again: each MAML step used 20
 # episodes of the new goal, the belief agent's second episode has seen one, and even its first episode, having
 # seen nothing, does better than MAML after two steps.

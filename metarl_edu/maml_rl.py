@@ -203,6 +203,9 @@ class MAMLRLConfig:
         alpha: inner step size, > 0. 2D navigation: 0.1 (Finn et al. 2017, section 5.3).
         test_step_sizes: the step sizes of the 1st, 2nd, ... inner step at test time (``adapt``, ``evaluate``);
             the last one repeats. ``None``: ``alpha``, then ``alpha / 2``, the paper's test schedule.
+        test_traj: trajectories per inner step, and for the measured return, at test time (``adapt``,
+            ``evaluate``), >= 1. ``None``: ``n_traj``. The paper's test script sampled 40 for 2D navigation (4,000
+            steps at horizon 100), twice its training batch, and :meth:`for_family` does the same.
         inner_steps: inner policy-gradient steps during meta-training, >= 1, with the test-time step sizes (the
             paper: 1). Default 2, so that the second step at test time is one the training prepared.
         loss_every_step: with several inner steps, the meta-loss averages the losses after each step
@@ -236,6 +239,7 @@ class MAMLRLConfig:
 
     alpha: float = 0.1
     test_step_sizes: tuple[float, ...] | None = None
+    test_traj: int | None = None
     inner_steps: int = 2
     loss_every_step: bool = True
     meta_batch: int = 20
@@ -255,7 +259,7 @@ class MAMLRLConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     normalise_actions: bool = True
     init_std: float = 0.5
-    n_iterations: int = 400
+    n_iterations: int = 300
     quick_iterations: int = 3
     eval_tasks: int = 40
 
@@ -265,6 +269,8 @@ class MAMLRLConfig:
         check_number("cg_damping", self.cg_damping, 0.0)
         check_number("ls_backtrack", self.ls_backtrack, 0.0, 1.0, low_open=True, high_open=True)
         check_number("gamma", self.gamma, 0.0, 1.0)
+        if self.test_traj is not None:
+            check_int("test_traj", self.test_traj, low=1)
         if self.max_grad_norm is not None:
             check_number("max_grad_norm", self.max_grad_norm, 0.0, low_open=True)
         if self.test_step_sizes is not None:
@@ -287,10 +293,11 @@ class MAMLRLConfig:
 
     @classmethod
     def for_family(cls, family: TaskFamily) -> MAMLRLConfig:
-        """Defaults for ``family``: the paper's settings for 2D navigation; for CartPole a larger inner step and
+        """Defaults for ``family``: the paper's settings for 2D navigation (its test batch of 40 trajectories
+        included); for CartPole a larger inner step and
         outer step size, and 200 meta-iterations when actions may be mirrored (60 for the physics alone)."""
         if isinstance(family, Navigation2DFamily):
-            return cls()
+            return cls(test_traj=40)
         if isinstance(family, CartPoleFamily):
             # Two actions and normalised advantages: a step of 0.1 barely moves a softmax, 0.5 can flip it.
             many = 200 if family.mirror_prob > 0 else 60  # the physics alone are learned much sooner
@@ -408,9 +415,10 @@ class MetaRLAgent:
 
     def adapt(self, task: Any, steps: int = 1, n_traj: int | None = None, seed: int = 0) -> Params:
         """``theta'`` after ``steps`` inner steps on ``task``, each on ``n_traj`` fresh trajectories (default
-        ``config.n_traj``) sampled with the current parameters. Returns a new dict; the policy is not changed."""
+        ``config.test_traj``, else ``config.n_traj``) sampled with the current parameters. Returns a new dict; the
+        policy is not changed."""
         check_int("steps", steps, low=0)
-        env = batched_env(self.family, [task], n_traj or self.config.n_traj, seed)
+        env = batched_env(self.family, [task], n_traj or self.config.test_traj or self.config.n_traj, seed)
         thetas, _ = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         return {k: v[0].clone() for k, v in thetas[-1].items()}
 
@@ -420,7 +428,8 @@ class MetaRLAgent:
 
         The tasks come from a stream of their own (``seed``) and are checked against every training task (a
         :class:`TaskLeakError` if one was trained on). Two agents evaluated with the same seed see the same tasks.
-        Default ``n_tasks``: ``config.eval_tasks`` (a quarter, at least 4, in quick mode).
+        Default ``n_tasks``: ``config.eval_tasks`` (a quarter, at least 4, in quick mode); default ``n_traj``:
+        ``config.test_traj``, else ``config.n_traj``.
         """
         if n_tasks is None:
             n_tasks = size(quick=max(4, self.config.eval_tasks // 4), full=self.config.eval_tasks)
@@ -429,7 +438,7 @@ class MetaRLAgent:
         leaked = [task for task in tasks if task_key(task) in trained]
         if leaked:
             raise TaskLeakError(f"{len(leaked)} held-out task(s) were also training tasks, e.g. {leaked[0]!r}")
-        env = batched_env(self.family, tasks, n_traj or self.config.n_traj, seed)
+        env = batched_env(self.family, tasks, n_traj or self.config.test_traj or self.config.n_traj, seed)
         _, episodes = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         returns = np.stack([e.total_rewards().mean(1).numpy() for e in episodes], axis=1).astype(float)
         return MetaTestResult(returns, list(tasks))

@@ -14,6 +14,7 @@ from metarl_edu.studies.maml_rl import (
     CHECKPOINT,
     EVAL,
     LOG,
+    PAPER_NAV2D_MAML,
     compare_on_held_out,
     family_by_name,
     load_run,
@@ -72,6 +73,7 @@ def test_families_by_name():
 
 
 RUNS = shipped_runs()
+RUN_BY_NAME = {p.name: p for p in RUNS}
 
 
 def test_runs_are_shipped_for_every_headline_number():
@@ -85,7 +87,8 @@ def test_runs_are_shipped_for_every_headline_number():
 def test_a_shipped_run_reproduces_its_recorded_evaluation(path):
     record = read_run(path)
     agent = load_run(path)
-    got = agent.evaluate(n_tasks=record["eval_tasks"], steps=record["eval_steps"], seed=record["eval_seed"]).returns
+    got = agent.evaluate(n_tasks=record["eval_tasks"], steps=record["eval_steps"], n_traj=record.get("eval_traj"),
+                         seed=record["eval_seed"]).returns
     want = np.array(record["final"]["returns"])
     # The same tasks, seeds and weights: before adaptation the same numbers.
     np.testing.assert_allclose(got[:, 0], want[:, 0], rtol=1e-3, atol=1e-2)
@@ -95,6 +98,21 @@ def test_a_shipped_run_reproduces_its_recorded_evaluation(path):
     noise = 3 * want.std(0) / np.sqrt(len(want))
     assert np.all(np.abs(got.mean(0) - want.mean(0)) <= np.maximum(0.05 * np.abs(want.mean(0)) + 0.5, noise))
     assert record["curve"][str(max(int(k) for k in record["curve"]))] == pytest.approx(list(want.mean(0)), abs=1e-2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_default_nav2d_runs_are_stable_and_at_the_papers_level(seed):
+    # Every 50 iterations to the end: the one-step return never falls more than 15% below its best so far, and two
+    # steps beat one once training has begun; at the end, one step at least the paper's and two within 25% of it.
+    record = read_run(RUN_BY_NAME[f"nav2d-seed{seed}"])
+    assert record["eval_traj"] == 40 and record["eval_tasks"] >= 200  # the paper's test batch, many goals
+    curve = np.array([record["curve"][k] for k in sorted(record["curve"], key=int)])
+    one, two = curve[:, 1], curve[:, 2]
+    best = np.maximum.accumulate(one)
+    assert np.all(one >= best - 0.15 * np.abs(best)), one
+    assert np.all(two[1:] > one[1:]), curve
+    final = np.array(record["final"]["returns"]).mean(axis=0)
+    assert final[1] >= PAPER_NAV2D_MAML[1] and final[2] >= 1.25 * PAPER_NAV2D_MAML[2], final
 
 
 def test_seeds_are_compared_on_the_same_tasks(tmp_path, monkeypatch):
@@ -113,7 +131,7 @@ def test_seeds_are_compared_on_the_same_tasks(tmp_path, monkeypatch):
 def test_the_benchmark_follows_the_curve_to_the_end():
     from metarl_edu.studies.bench import bench_maml_rl
 
-    figures = bench_maml_rl(seeds=(0,), n_iterations=2, eval_every=1)
+    figures = bench_maml_rl(seeds=(0,), n_iterations=2, eval_every=1, eval_tasks=4)
     curve = figures["seed 0 curve (iteration: after 0-3 steps)"]
     assert sorted(curve) == [1, 2] and all(len(v) == 4 for v in curve.values())  # every evaluation, to the end
     assert figures["seed 0 largest drop below best, %"] >= 0 and figures["s_per_iteration_median"] > 0

@@ -34,11 +34,12 @@ from metarl_edu.belief import GoalEncoder, Trial, encoder_loss, make_policy, pla
 from metarl_edu.envs.navigation import Navigation2DFamily, NavigationTask, sample_goals
 from metarl_edu.pg import advantages, reinforce_loss
 from metarl_edu.studies.evaluation import paired_bootstrap_ci
-from metarl_edu.studies.maml_rl import EVAL_SEED, EVAL_TASKS, navigation_oracle_returns
+from metarl_edu.studies.maml_rl import EVAL_SEED, navigation_oracle_returns
 from metarl_edu.studies.rl2 import torch_threads
 
 CHECKPOINT, LOG, EVAL = "checkpoint.pt", "log.csv", "eval.json"
-EVAL_EPISODES, EVAL_TRAJ = 3, 20  # episodes of a trial, and trials per held-out goal (MAML's n_traj)
+# the first 40 of lesson 08's held-out goals, episodes of a trial, and trials per goal (MAML's training n_traj)
+EVAL_TASKS, EVAL_EPISODES, EVAL_TRAJ = 40, 3, 20
 LOG_COLUMNS = ("iteration", "return_ep1", "return_ep2", "goal_error", "encoder_loss", "action_std", "seconds")
 
 

@@ -59,11 +59,14 @@ class PretrainedAgent(MetaRLAgent):
 
 FAMILIES = ("nav2d", "cartpole", "cartpole-physics")
 AGENTS: dict[str, type[MetaRLAgent]] = {"maml": MAMLAgent, "pretrained": PretrainedAgent}
-EVAL_TASKS, EVAL_STEPS, EVAL_SEED = 40, 3, 77  # the held-out tasks every run is measured on
+EVAL_TASKS, EVAL_STEPS, EVAL_SEED = 200, 3, 77  # the held-out tasks every run is measured on
 CHECKPOINT, LOG, EVAL = "checkpoint.pt", "log.csv", "eval.json"
 
 # Finn, Abbeel & Levine (2017), Table 4 (appendix): 2D navigation, MAML's return after 0, 1, 2, 3 gradient steps.
 PAPER_NAV2D_MAML = (-40.41, -11.68, -3.33, -3.23)
+# The same test's oracle, a Gaussian policy trained with the goal in its observation and sampled with its noise: the
+# mean of icml/icml_point_results_oracle.pkl in the authors' repository (github.com/cbfinn/maml_rl).
+PAPER_NAV2D_ORACLE = -2.29
 
 
 def family_by_name(name: str) -> TaskFamily:
@@ -113,7 +116,15 @@ class RunResult:
 
 
 def _evaluate(agent: MetaRLAgent) -> np.ndarray:
-    return agent.evaluate(n_tasks=EVAL_TASKS, steps=EVAL_STEPS, seed=EVAL_SEED).returns
+    return agent.evaluate(n_tasks=EVAL_TASKS, steps=EVAL_STEPS, n_traj=_test_traj(agent.family),
+                          seed=EVAL_SEED).returns
+
+
+def _test_traj(family: TaskFamily) -> int:
+    """Trajectories per inner step at test time for ``family``'s default config: every agent compared on a
+    family adapts on the same number, whatever its own training config says."""
+    config = MAMLRLConfig.for_family(family)
+    return config.test_traj or config.n_traj
 
 
 def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None = None, eval_every: int = 50,
@@ -161,6 +172,7 @@ def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None 
     record = {"family": family, "seed": seed, "agent": kind, "command": _command(family, seed, kind, out, config,
                                                                                    overrides),
               "config": asdict(config), "eval_tasks": EVAL_TASKS, "eval_steps": EVAL_STEPS, "eval_seed": EVAL_SEED,
+              "eval_traj": _test_traj(task_family),
               "curve": {str(k): v for k, v in curve.items()}, "final": final}
     (out / EVAL).write_text(json.dumps(record, indent=1))
     return RunResult(out, curve, final)
@@ -270,11 +282,14 @@ class SeedComparison:
 
 def compare_on_held_out(agents: dict[str, MetaRLAgent], n_tasks: int, steps: int = EVAL_STEPS,
                         seed: int = EVAL_SEED, oracle: bool = True) -> SeedComparison:
-    """Evaluate every agent on the same ``n_tasks`` held-out tasks (``evaluate`` with ``seed``), and the oracle on
-    them where the family has one (2D navigation: the goal-aware policy)."""
-    results = {name: agent.evaluate(n_tasks=n_tasks, steps=steps, seed=seed) for name, agent in agents.items()}
-    first = next(iter(results.values()))
+    """Evaluate every agent on the same ``n_tasks`` held-out tasks (``evaluate`` with ``seed``), each adapting on
+    the family's test batch (:meth:`MAMLRLConfig.for_family`), and the oracle on them where the family has one (2D
+    navigation: the goal-aware policy)."""
     family = next(iter(agents.values())).family
+    n_traj = _test_traj(family)
+    results = {name: agent.evaluate(n_tasks=n_tasks, steps=steps, n_traj=n_traj, seed=seed)
+               for name, agent in agents.items()}
+    first = next(iter(results.values()))
     oracle_returns = navigation_oracle_returns(family, first.tasks) \
         if oracle and isinstance(family, Navigation2DFamily) else None
     return SeedComparison(list(results), np.stack([r.returns for r in results.values()]), oracle_returns)
