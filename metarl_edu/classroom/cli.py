@@ -262,27 +262,26 @@ def cmd_train_rl2(args: argparse.Namespace) -> int:
 
 
 def cmd_train_belief(args: argparse.Namespace) -> int:
-    from metarl_edu.studies.belief import train_run
-
-    record = train_run(args.seed, args.out, n_iterations=args.iterations, **_overrides(args.set))
-    import numpy as np
-
-    returns = np.mean(record["returns"], axis=0)
-    print(f"mean return of episodes 1-{len(returns)} on {record['eval_tasks']} held-out goals: "
-          f"{np.round(returns, 3).tolist()}; oracle {np.mean(record['oracle']):.3f}")
-    print(f"wrote {args.out} (training {record['train_seconds']} s)")
-    return 0
+    return _train_on_goals("belief", args)
 
 
 def cmd_train_rl2_nav(args: argparse.Namespace) -> int:
-    from metarl_edu.studies.rl2_nav import train_run
+    return _train_on_goals("rl2_nav", args)
 
-    record = train_run(args.seed, args.out, n_iterations=args.iterations, **_overrides(args.set))
+
+def _train_on_goals(study: str, args: argparse.Namespace) -> int:
+    """``metarl-edu train belief`` and ``train rl2-nav``: the two lesson 11 agents on 2D navigation, each run by
+    its study's ``train_run``, which writes the same three files."""
+    import importlib
+
     import numpy as np
 
+    train_run = importlib.import_module(f"metarl_edu.studies.{study}").train_run
+    record = train_run(args.seed, args.out, n_iterations=args.iterations, **_overrides(args.set))
     returns = np.mean(record["returns"], axis=0)
+    oracle = f"; oracle {np.mean(record['oracle']):.3f}" if "oracle" in record else ""
     print(f"mean return of episodes 1-{len(returns)} on {record['eval_tasks']} held-out goals: "
-          f"{np.round(returns, 3).tolist()}")
+          f"{np.round(returns, 3).tolist()}{oracle}")
     print(f"wrote {args.out} (training {record['train_seconds']} s)")
     return 0
 

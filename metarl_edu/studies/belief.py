@@ -140,11 +140,15 @@ def train_logged(agent: Any, config: Any, seed: int, out: str | Path, log_column
     return out, rows, time.perf_counter() - start
 
 
-def run_command(name: str, seed: int, config: Any, overrides: dict[str, Any], out: str | Path) -> str:
-    """``metarl-edu train NAME --seed S --iterations N [--set FIELD=JSON ...] --out OUT``."""
+def run_setup(name: str, defaults: Any, seed: int, out: str | Path, n_iterations: int | None,
+              overrides: dict[str, Any]) -> tuple[Any, str]:
+    """The config of a training run (``defaults`` with ``overrides`` and ``n_iterations``) and the command that
+    makes it: ``metarl-edu train NAME --seed S --iterations N [--set FIELD=JSON ...] --out OUT``."""
+    config = dataclasses.replace(defaults, **overrides,
+                                 **({"n_iterations": int(n_iterations)} if n_iterations is not None else {}))
     words = ["metarl-edu", "train", name, "--seed", str(seed), "--iterations", str(config.n_iterations)]
     words += [w for k, v in overrides.items() for w in ("--set", f"{k}={json.dumps(v)}")]
-    return " ".join(words + ["--out", str(out)])
+    return config, " ".join(words + ["--out", str(out)])
 
 
 def write_record(out: Path, command: str, config: Any, train_seconds: float, **results: np.ndarray) -> dict[str, Any]:
@@ -160,10 +164,8 @@ def train_run(seed: int, out: str | Path, n_iterations: int | None = None, progr
               **overrides: Any) -> dict[str, Any]:
     """Train a belief agent with ``seed`` (one thread) and write the run to ``out``; returns the eval record.
     ``overrides``: :class:`BeliefConfig` fields."""
-    config = dataclasses.replace(BeliefConfig(), **overrides,
-                                 **({"n_iterations": int(n_iterations)} if n_iterations is not None else {}))
+    config, command = run_setup("belief", BeliefConfig(), seed, out, n_iterations, overrides)
     agent = BeliefAgent(config, seed)
-    command = run_command("belief", seed, config, overrides, out)
     out, _, seconds = train_logged(agent, config, seed, out, LOG_COLUMNS, progress, f"belief seed {seed}")
     with torch_threads(1):
         torch.save({"seed": seed, "config": dataclasses.asdict(config), "policy": agent.policy.state_dict(),

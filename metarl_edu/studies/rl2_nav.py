@@ -39,7 +39,7 @@ from metarl_edu._checks import check_int, check_number
 from metarl_edu.envs.navigation import MAX_ACTION, sample_goals
 from metarl_edu.fast.envs import BatchedNavigation2D
 from metarl_edu.rl2 import RL2Error, RL2Policy, TrialBatch, ppo_update
-from metarl_edu.studies.belief import held_out_goals, run_command, train_logged, write_record
+from metarl_edu.studies.belief import held_out_goals, run_setup, train_logged, write_record
 from metarl_edu.studies.maml_rl import EVAL_SEED
 from metarl_edu.studies.rl2 import torch_threads
 
@@ -221,10 +221,8 @@ def train_run(seed: int, out: str | Path, n_iterations: int | None = None, progr
               **overrides: Any) -> dict[str, Any]:
     """Train RL^2 on 2D navigation with ``seed`` (one thread), write the run to ``out`` and return the eval record.
     ``overrides``: :class:`RL2NavConfig` fields."""
-    config = dataclasses.replace(RL2NavConfig(), **overrides,
-                                 **({"n_iterations": int(n_iterations)} if n_iterations is not None else {}))
+    config, command = run_setup("rl2-nav", RL2NavConfig(), seed, out, n_iterations, overrides)
     agent = RL2NavAgent(config, seed)
-    command = run_command("rl2-nav", seed, config, overrides, out)
     out, _, seconds = train_logged(agent, config, seed, out, LOG_COLUMNS, progress, f"RL^2 nav seed {seed}")
     torch.save({"seed": seed, "config": dataclasses.asdict(config), "policy": agent.policy.state_dict()},
                out / CHECKPOINT)
