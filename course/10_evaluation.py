@@ -235,7 +235,8 @@ assert gain.estimate > 0
 # every one of the 12 runs gained from the meta-learned start, by about 60 to 160 steps per episode: on *these*
 # poles the effect is consistent, not luck of one seed. What 4 tasks cannot give is a trustworthy interval for new
 # poles: the bootstrap resamples the 4 poles as if they were the whole family (35 distinct resamples), and a
-# percentile interval from so few values is too narrow (the 3-seed example further down shows the same). The
+# percentile interval from so few values is too narrow ($\alpha = 0.5$ in the 3-seed example further down shows the
+# same). The
 # poles also span only half-lengths 0.52 to 1 m: nothing is said about shorter poles, nor about a real robot.
 # More held-out poles, not more seeds, would narrow what we do not know about the family.
 

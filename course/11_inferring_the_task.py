@@ -313,7 +313,7 @@ plt.show()
 # by planning with it, leaves a quarter or more of the way; textbook UCB1, which must pull both arms first, 5-10%.
 # RL$^2$ (lesson 09's preset, two to seven minutes of training per agent on one CPU core) cannot be told apart
 # from the Bayes-optimal player at $n = 10$ or $n = 20$ with 4,000 bandits: its paired interval includes 0, and its
-# gap interval spans a few percent either side of 0. On this small family, RL$^2$ trained from reward alone behaves
+# gap interval spans about -8% to +4% at $n = 10$ and -3% to +4% at $n = 20$. On this small family, RL$^2$ trained from reward alone behaves
 # like the exact Bayes-optimal player, which is what the theory below says it approximates; on the five-armed
 # bandits and random MDPs of lesson 09, with no exact ceiling to compare with, the same agent ended below a
 # counting planner.
@@ -430,7 +430,7 @@ assert np.allclose(mean, hidden_goal, atol=0.01)
 # is unsure.
 #
 # Three agents were trained with `metarl-edu train belief --seed S --out DIR` (1,000 iterations of 20 goals x 5
-# trials of 2 episodes, about three minutes on one CPU core each; the command is in each run's `eval.json`) and ship
+# trials of 2 episodes, one to six minutes on one CPU core each, depending on the machine's load; the command is in each run's `eval.json`) and ship
 # with the package. The picture below follows one episode of the seed-0 agent on a held-out goal: in grey the exact
 # posterior over the goal on a $101 \times 101$ grid (uniform prior, each distance observed with Gaussian noise of std
 # 0.01, every distance so far), in blue the encoder's Gaussian (1 and 2 std).
@@ -528,9 +528,9 @@ assert nav["belief, episode 2"].mean() > size(quick=-np.inf, full=nav["MAML, 1 s
 # **RL$^2$** learns, and its memory works: after four to nine minutes of training on one core (printed above; the time
 # depends on the machine's load), its episode 2 returns about $-1.0$ in full mode, against $-2.7$ in episode 1, since
 # the trial's memory carries what episode 1 found about the goal; episode 2 is far ahead of MAML after two inner steps
-# ($+3.2$, paired). But it stays behind the belief agent in every episode, by about 1.3 in episode 1 and 0.5 in
+# ($+3.3$, paired). But it stays behind the belief agent in every episode, by about 1.3 in episode 1 and 0.5 in
 # episode 2, with paired intervals well away from 0: its episode 2 costs about twice the oracle's, where the belief
-# agent's matches it, and the belief agents trained for about three minutes each. RL$^2$ has to learn from reward
+# agent's matches it, and the belief agents trained for one to six minutes each. RL$^2$ has to learn from reward
 # alone what the belief agent was given: the form of the posterior and a goal label to fit it to. Its episode 3, a
 # length of trial it never met in training (its trials had two episodes), is no better than episode 2 ($-1.1$); the
 # belief agent, trained on two-episode trials too, keeps its posterior and its return. The structured belief learns
