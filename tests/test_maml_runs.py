@@ -126,6 +126,12 @@ def test_seeds_are_compared_on_the_same_tasks(tmp_path, monkeypatch):
     assert comparison.returns.shape == (2, 3, 2) and comparison.oracle.shape == (3,)
     assert np.all(comparison.oracle > comparison.returns.max(axis=(0, 2)))  # the oracle beats both on every task
     assert "mean over seeds" in comparison.table("2D navigation")
+    # the test batch: the family's own (40 for 2D navigation) unless told otherwise, the same for every agent
+    fewer = compare_on_held_out(agents, n_tasks=3, steps=1, n_traj=2, oracle=False)
+    assert fewer.oracle is None and fewer.returns.shape == (2, 3, 2)
+    np.testing.assert_allclose(fewer.returns, np.stack([a.evaluate(n_tasks=3, steps=1, n_traj=2, seed=77).returns
+                                                        for a in agents.values()]))
+    assert not np.allclose(fewer.returns, comparison.returns)
 
 
 def test_the_benchmark_follows_the_curve_to_the_end():

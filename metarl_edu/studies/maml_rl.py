@@ -281,12 +281,12 @@ class SeedComparison:
 
 
 def compare_on_held_out(agents: dict[str, MetaRLAgent], n_tasks: int, steps: int = EVAL_STEPS,
-                        seed: int = EVAL_SEED, oracle: bool = True) -> SeedComparison:
+                        seed: int = EVAL_SEED, oracle: bool = True, n_traj: int | None = None) -> SeedComparison:
     """Evaluate every agent on the same ``n_tasks`` held-out tasks (``evaluate`` with ``seed``), each adapting on
-    the family's test batch (:meth:`MAMLRLConfig.for_family`), and the oracle on them where the family has one (2D
-    navigation: the goal-aware policy)."""
+    ``n_traj`` trajectories per step (default: the family's test batch, :meth:`MAMLRLConfig.for_family`), and the
+    oracle on them where the family has one (2D navigation: the goal-aware policy)."""
     family = next(iter(agents.values())).family
-    n_traj = _test_traj(family)
+    n_traj = n_traj or _test_traj(family)
     results = {name: agent.evaluate(n_tasks=n_tasks, steps=steps, n_traj=n_traj, seed=seed)
                for name, agent in agents.items()}
     first = next(iter(results.values()))
