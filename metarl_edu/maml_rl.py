@@ -286,6 +286,11 @@ class MAMLRLConfig:
                      "tasks_per_backward", "cg_iters", "ls_steps"):
             check_int(name, getattr(self, name), low=1)
 
+    @property
+    def test_batch(self) -> int:
+        """Trajectories per inner step at test time: ``test_traj``, else ``n_traj``."""
+        return self.test_traj or self.n_traj
+
     def step_size(self, k: int) -> float:
         """The step size of the ``k``-th inner step at test time (``k = 1, 2, ...``)."""
         sizes = self.test_step_sizes or (self.alpha, self.alpha / 2)
@@ -418,7 +423,7 @@ class MetaRLAgent:
         ``config.test_traj``, else ``config.n_traj``) sampled with the current parameters. Returns a new dict; the
         policy is not changed."""
         check_int("steps", steps, low=0)
-        env = batched_env(self.family, [task], n_traj or self.config.test_traj or self.config.n_traj, seed)
+        env = batched_env(self.family, [task], n_traj or self.config.test_batch, seed)
         thetas, _ = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         return {k: v[0].clone() for k, v in thetas[-1].items()}
 
@@ -438,7 +443,7 @@ class MetaRLAgent:
         leaked = [task for task in tasks if task_key(task) in trained]
         if leaked:
             raise TaskLeakError(f"{len(leaked)} held-out task(s) were also training tasks, e.g. {leaked[0]!r}")
-        env = batched_env(self.family, tasks, n_traj or self.config.test_traj or self.config.n_traj, seed)
+        env = batched_env(self.family, tasks, n_traj or self.config.test_batch, seed)
         _, episodes = self._adapt_batch(env, steps, torch.Generator().manual_seed(seed))
         returns = np.stack([e.total_rewards().mean(1).numpy() for e in episodes], axis=1).astype(float)
         return MetaTestResult(returns, list(tasks))

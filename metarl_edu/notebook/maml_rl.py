@@ -106,7 +106,7 @@ def plot_training_curves(records: Mapping[str, dict], steps: tuple[int, ...] = (
     if reference is not None:
         ax.axhline(reference, color="grey", lw=1, ls=":", label=f"paper, after 1 step ({reference})")
     ax.set_xlabel("meta-iteration")
-    ax.set_ylabel("mean return on 40 held-out tasks")
+    ax.set_ylabel("mean return on held-out tasks")
     title = "MAML for RL: the whole training curve, evaluated every 50 iterations"
     if bottom is not None:
         ax.set_ylim(bottom=bottom, top=max(highest, bottom) + 0.05 * abs(bottom))

@@ -123,8 +123,7 @@ def _evaluate(agent: MetaRLAgent) -> np.ndarray:
 def _test_traj(family: TaskFamily) -> int:
     """Trajectories per inner step at test time for ``family``'s default config: every agent compared on a
     family adapts on the same number, whatever its own training config says."""
-    config = MAMLRLConfig.for_family(family)
-    return config.test_traj or config.n_traj
+    return MAMLRLConfig.for_family(family).test_batch
 
 
 def train_run(family: str, seed: int, out: str | Path, n_iterations: int | None = None, eval_every: int = 50,
