@@ -167,7 +167,7 @@ def bayes_optimal_bandit(horizon: int, prior: tuple[float, float] = (1, 1)) -> B
         a :class:`BanditSolution`; its ``value`` is the Bayes-optimal expected total.
     """
     horizon = check_int("horizon", horizon, 1, MAX_HORIZON, error=BanditError)
-    a, b = _check_beta_prior(prior)
+    a, b = check_beta_prior(prior)
     start = time.perf_counter()
     q_layers: list[np.ndarray] = [np.empty(0)] * horizon
     v_next = np.zeros((horizon + 1,) * 3)  # depth n: the trial is over
@@ -189,7 +189,8 @@ def bayes_optimal_bandit(horizon: int, prior: tuple[float, float] = (1, 1)) -> B
     return BanditSolution(horizon, (a, b), q_layers, float(v_next[0, 0, 0]), belief_states(horizon), seconds)
 
 
-def _check_beta_prior(prior: object) -> tuple[float, float]:
+def check_beta_prior(prior: object) -> tuple[float, float]:
+    """``prior`` as a pair ``(a, b)`` of Beta parameters, both > 0; :class:`BanditError` otherwise."""
     try:
         a, b = prior  # type: ignore[misc]
     except (TypeError, ValueError):
@@ -218,7 +219,7 @@ class BayesOptimal(Strategy):
 
     def __post_init__(self) -> None:
         check_int("horizon", self.horizon, 1, MAX_HORIZON, error=BanditError)
-        _check_beta_prior((self.alpha_0, self.beta_0))
+        check_beta_prior((self.alpha_0, self.beta_0))
 
     @cached_property
     def solution(self) -> BanditSolution:

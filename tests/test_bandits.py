@@ -28,11 +28,13 @@ from metarl_edu.bandits import (
     run_strategy,
     ucb1_index,
 )
+from metarl_edu.bayes import bayes_optimal_bandit
 from metarl_edu.classroom.references import ucb1_index_reference
 from metarl_edu.studies.bandit_baselines import (
     DUAN_2016_TABLE1,
     DUAN_2016_UCB1,
     Gittins,
+    bayes_optimal_total,
     evaluate_strategy,
     gittins_index_table,
     grid_search,
@@ -524,3 +526,34 @@ def test_gittins_refuses_states_beyond_its_table():
     state = state_from([3, 0], [1, 0])
     with pytest.raises(BanditError, match="covers at most horizon - 1 = 2 pulls per arm"):
         Gittins(horizon=3).select(state, np.random.default_rng(0))
+
+
+# ======================================================================= the Bayes-optimal oracle, k arms
+@pytest.mark.parametrize("prior", [(1.0, 1.0), (2.0, 0.5)])
+def test_bayes_optimal_total_for_two_arms_is_the_belief_mdp_solution(prior):
+    for n in (1, 2, 3, 7, 12):
+        assert bayes_optimal_total(n, 2, prior) == pytest.approx(bayes_optimal_bandit(n, prior).value, abs=1e-12)
+
+
+def test_bayes_optimal_total_worked_by_hand():
+    assert bayes_optimal_total(1, 5) == pytest.approx(0.5)  # one pull: the prior mean of any arm
+    assert bayes_optimal_total(4, 1, (2.0, 1.0)) == pytest.approx(4 * 2 / 3)  # one arm: nothing to choose
+    # two pulls, k arms: pull one; if it paid (mean 2/3 now) pull it again, else try a fresh arm (mean 1/2)
+    assert bayes_optimal_total(2, 3) == pytest.approx(0.5 + 0.5 * 2 / 3 + 0.5 * 0.5)
+
+
+def test_bayes_optimal_total_bounds_every_strategy():
+    exact = bayes_optimal_total(10, 5)
+    assert bayes_optimal_total(10, 2) < bayes_optimal_total(10, 3) < exact  # more arms, a better best arm
+    for strategy in (UCB1(c=0.1, prior=(1, 1)), Greedy(initial=0.5), Gittins(gamma=0.9, horizon=10)):
+        result = evaluate_strategy(strategy, n_pulls=10, k=5, n_bandits=20_000, rng=3)
+        assert result.total_ci[0] < exact  # no strategy is above the oracle
+        assert result.mean_total > exact - 0.15  # and these come close to it at n = 10
+    assert evaluate_strategy(Random(), n_pulls=10, k=5, n_bandits=20_000, rng=3).total_ci[1] < exact - 1.5
+
+
+@pytest.mark.parametrize("args, match", [((0, 5), "n_pulls"), ((10, 0), "k"), ((10, 5, (0, 1)), "prior a"),
+                                         ((10, 5, (1,)), "pair"), ((100, 5), "too large")])
+def test_bayes_optimal_total_refuses_bad_or_huge_problems(args, match):
+    with pytest.raises(BanditError, match=match):
+        bayes_optimal_total(*args)

@@ -44,6 +44,7 @@ from metarl_edu.bandits import (
     argmax_random_ties,
     run_strategy,
 )
+from metarl_edu.bayes import check_beta_prior
 
 
 # ========================================================================================== Gittins
@@ -336,6 +337,51 @@ def reproduce_duan_ucb1(
         c, _ = grid_search(lambda c: UCB1(c=c, prior=prior), grid, n_pulls=n, k=k, n_bandits=n_tune, rng=tune_seed)
         out[n, k] = c, evaluate_strategy(UCB1(c=c, prior=prior), n, k, n_bandits, rng=eval_seed)
     return out
+
+
+MAX_BELIEFS = 200_000  # bayes_optimal_total refuses problems whose belief MDP would be larger
+
+
+def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0, 1.0)) -> float:
+    """The Bayes-optimal expected total of ``n_pulls`` pulls of a ``k``-armed Bernoulli bandit whose arm means are
+    independent ``Beta(a, b)`` (``prior = (a, b)``; ``(1, 1)`` is the uniform family of :func:`evaluate_strategy`).
+
+    The oracle for a meta-learner on this family: no strategy can earn more in expectation. It is backward
+    induction on the belief MDP, where a belief is every arm's ``(successes, failures)``; the arms are
+    interchangeable, so a belief is kept as a sorted tuple. Pulling an arm with counts ``(s, f)`` pays 1 with
+    probability ``(a + s) / (a + b + s + f)`` (Bayes' rule), and the belief moves to ``(s + 1, f)`` or
+    ``(s, f + 1)``. For two arms this is :func:`metarl_edu.bayes.bayes_optimal_bandit`'s value. The number of
+    beliefs grows fast with ``n_pulls`` and ``k`` (about 3,500 for n = 10, k = 5); past :data:`MAX_BELIEFS` it stops
+    with an error.
+
+    >>> round(bayes_optimal_total(1, 5), 3)  # one pull: any arm's prior mean
+    0.5
+    """
+    n_pulls = check_int("n_pulls", n_pulls, 1, 200, error=BanditError)  # also bounds the recursion
+    k = check_int("k", k, 1, 1000, error=BanditError)
+    a, b = check_beta_prior(prior)
+    values: dict[tuple, float] = {}
+
+    def value(belief: tuple[tuple[int, int], ...], pulls_left: int) -> float:
+        if pulls_left == 0:
+            return 0.0
+        key = (belief, pulls_left)
+        if key not in values:
+            if len(values) >= MAX_BELIEFS:
+                raise BanditError(f"n_pulls={n_pulls}, k={k}: more than {MAX_BELIEFS:,} beliefs; too large to "
+                                  "solve exactly")
+            best = 0.0
+            for i, (s, f) in enumerate(belief):
+                if i and belief[i - 1] == (s, f):
+                    continue  # the same counts as the arm before it: the same value
+                p = (a + s) / (a + b + s + f)
+                win = tuple(sorted(belief[:i] + ((s + 1, f),) + belief[i + 1:]))
+                loss = tuple(sorted(belief[:i] + ((s, f + 1),) + belief[i + 1:]))
+                best = max(best, p * (1.0 + value(win, pulls_left - 1)) + (1 - p) * value(loss, pulls_left - 1))
+            values[key] = best
+        return values[key]
+
+    return value(((0, 0),) * k, n_pulls)
 
 
 def classic_strategies(horizon: int = 500) -> list[Strategy]:
