@@ -342,7 +342,8 @@ def reproduce_duan_ucb1(
 MAX_BELIEFS = 200_000  # bayes_optimal_total refuses problems whose belief MDP would be larger
 
 
-def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0, 1.0)) -> float:
+def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0, 1.0), *,
+                        max_beliefs: int = MAX_BELIEFS) -> float:
     """The Bayes-optimal expected total of ``n_pulls`` pulls of a ``k``-armed Bernoulli bandit whose arm means are
     independent ``Beta(a, b)`` (``prior = (a, b)``; ``(1, 1)`` is the uniform family of :func:`evaluate_strategy`).
 
@@ -351,7 +352,7 @@ def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0,
     interchangeable, so a belief is kept as a sorted tuple. Pulling an arm with counts ``(s, f)`` pays 1 with
     probability ``(a + s) / (a + b + s + f)`` (Bayes' rule), and the belief moves to ``(s + 1, f)`` or
     ``(s, f + 1)``. For two arms this is :func:`metarl_edu.bayes.bayes_optimal_bandit`'s value. The number of
-    beliefs grows fast with ``n_pulls`` and ``k`` (about 3,500 for n = 10, k = 5); past :data:`MAX_BELIEFS` it stops
+    beliefs grows fast with ``n_pulls`` and ``k`` (about 3,500 for n = 10, k = 5); past ``max_beliefs`` it stops
     with an error.
 
     >>> round(bayes_optimal_total(1, 5), 3)  # one pull: any arm's prior mean
@@ -359,6 +360,7 @@ def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0,
     """
     n_pulls = check_int("n_pulls", n_pulls, 1, 200, error=BanditError)  # also bounds the recursion
     k = check_int("k", k, 1, 1000, error=BanditError)
+    max_beliefs = check_int("max_beliefs", max_beliefs, 1, error=BanditError)
     a, b = check_beta_prior(prior)
     values: dict[tuple, float] = {}
 
@@ -367,8 +369,8 @@ def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0,
             return 0.0
         key = (belief, pulls_left)
         if key not in values:
-            if len(values) >= MAX_BELIEFS:
-                raise BanditError(f"n_pulls={n_pulls}, k={k}: more than {MAX_BELIEFS:,} beliefs; too large to "
+            if len(values) >= max_beliefs:
+                raise BanditError(f"n_pulls={n_pulls}, k={k}: more than {max_beliefs:,} beliefs; too large to "
                                   "solve exactly")
             best = 0.0
             for i, (s, f) in enumerate(belief):
