@@ -299,9 +299,9 @@ def grid_search(
 
 
 # Duan et al. (2016), RL^2, arXiv:1611.02779, Table 1 ("MAB Results"), UCB1 column: total reward over n pulls of
-# k-armed Bernoulli bandits with arm means uniform in [0, 1], keyed (n, k). Only the entries that could be checked
-# against two independent quotations of the table are listed; add the others when they are read off the paper.
-DUAN_2016_UCB1 = {(10, 5): 6.7, (100, 5): 78.0, (100, 50): 84.3}
+# k-armed Bernoulli bandits with arm means uniform in [0, 1], keyed (n, k): the five settings the tests check
+# (the paper also has k = 10 and 50 at n = 10, and k = 5 and 50 at n = 500).
+DUAN_2016_UCB1 = {(10, 5): 6.7, (100, 5): 78.0, (100, 10): 82.4, (100, 50): 84.3, (500, 10): 437.1}
 
 # The same table's rows for k = 5 arms, every strategy, keyed (n, k), then player; the players are named as the
 # lessons name their own runs of the same strategies ("ucb1" is the paper's UCB1, the Beta(1,1) variant here;
