@@ -48,7 +48,7 @@ from metarl_edu.bandits import UCB1, EpsilonGreedy, Greedy, Random, ThompsonSamp
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.envs.bandit import BernoulliBanditEnv
 from metarl_edu.studies.evaluation import paired_bootstrap_ci
-from metarl_edu.notebook.rl2 import format_results, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
+from metarl_edu.notebook.rl2 import format_results, format_seeds, plot_results, plot_training_curve, rl2_replay, trial_inputs_table
 from metarl_edu.rl2 import RL2Agent, collect_trials, encode_obs
 from metarl_edu.rl2_gym import collect_gym_trials
 from metarl_edu.studies.bandit_baselines import (DUAN_2016_TABLE1, Gittins, bayes_optimal_total, evaluate_strategy,
@@ -481,8 +481,7 @@ for n in (10, 100):
              "Greedy(initial=0.5)": table1["greedy"], "Random()": table1["random"]}
     print(format_results(final[n], f"n = {n}, k = {K}, {N_AT[n]} held-out bandits", paper=paper,
                          paper_name="Duan et al. Table 1"))
-    print(f"RL^2 by training seed: {np.round(per_seed[n], 3).tolist()} (spread across seeds: sd "
-          f"{per_seed[n].std(ddof=1) if len(per_seed[n]) > 1 else 0.0:.3f})")
+    print(format_seeds(per_seed[n], digits=3))
     if n == 10:  # the oracle, exact: 3,519 beliefs for 10 pulls of 5 arms; far too many for 100 pulls
         oracle = bayes_optimal_total(n, K)
         gaps = "; ".join(f"{name} {oracle - r.mean_total:.3f}" for name, r in final[n].items())
@@ -574,7 +573,7 @@ for name in ("random", "greedy", "psrl", "posterior_greedy", "oracle"):
     mdp_results[name] = evaluate_mdp_baseline(name, n_episodes=10, n_tasks=N_MDPS, rng=EVAL_SEED)
 print(format_results(mdp_results, f"random MDPs (S = 10, A = 5, H = 10), n = 10 episodes, {N_MDPS} held-out MDPs",
                      paper=DUAN_2016_TABLE2[10], paper_name="Duan et al. Table 2"))
-print(f"RL^2 by training seed: {np.round(per_seed['mdp'], 2).tolist()}")
+print(format_seeds(per_seed["mdp"]))
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
 plot_training_curve(agents["mdp"], {"greedy": mdp_results["greedy"].mean_total,
                                        "random": mdp_results["random"].mean_total}, ax=axes[0],
@@ -611,7 +610,7 @@ for name in ("random", "greedy", "psrl"):
     mdp25[name] = evaluate_mdp_baseline(name, n_episodes=25, n_tasks=N_MDPS, rng=EVAL_SEED)
 print(format_results(mdp25, f"random MDPs, n = 25 episodes, {N_MDPS} held-out MDPs", paper=DUAN_2016_TABLE2[25],
                      paper_name="Duan et al. Table 2"))
-print(f"RL^2 by training seed: {np.round(per_seed['mdp25'], 2).tolist()}")
+print(format_seeds(per_seed["mdp25"]))
 for name in ("random", "greedy", "psrl"):
     print(f"n = 25: RL^2 minus {name:<7} on the same MDPs: "
           f"{paired_bootstrap_ci(mdp25['RL^2'].totals, mdp25[name].totals, rng=0)}")

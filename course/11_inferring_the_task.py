@@ -49,7 +49,7 @@ from metarl_edu.bayes import BayesOptimal, bayes_optimal_bandit, solve_signpost
 from metarl_edu.classroom import check, pick, start_lesson
 from metarl_edu.envs.signpost import SignpostWorld
 from metarl_edu.notebook.bayes import bayes_bandit_explorer, format_table, policy_tree
-from metarl_edu.notebook.rl2 import format_results, plot_results
+from metarl_edu.notebook.rl2 import format_results, format_seeds, plot_results
 from metarl_edu.notebook.belief import belief_path, plot_belief_steps
 from metarl_edu.studies.bandit_baselines import Gittins, evaluate_strategy, grid_search
 from metarl_edu.studies.belief import compare as compare_belief
@@ -278,7 +278,7 @@ for n in HORIZONS:
         results[n][strategy.name] = evaluate_strategy(strategy, n, K, N_BANDITS, rng=EVAL_SEED)
     print(format_results(results[n], f"n = {n}, k = {K}, {N_BANDITS} held-out bandits; exact Bayes-optimal "
                                      f"total {exact[n].value:.3f}"))
-    print(f"RL^2 by training seed: {np.round(per_seed[n], 3).tolist()}\n")
+    print(format_seeds(per_seed[n], digits=3) + "\n")
 
 # %%
 print(size(quick="Quick mode: RL^2 trained for seconds; the numbers below are for full mode.", full="Full mode."))

@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 
 from metarl_edu.notebook.rl2 import (  # noqa: E402
     format_results,
+    format_seeds,
     plot_results,
     plot_training_curve,
     rl2_replay,
@@ -121,3 +122,11 @@ def test_trial_inputs_table_splits_each_row_into_its_parts():
     assert "o_t" in header and "r_t-1" in header and "d_t-1" in header
     assert first.split() == ["0", "1", "0", "0", "0.00", "0"]
     assert second.split() == ["1", "1", "0", "1", "1.00", "1"]
+
+
+def test_format_seeds_gives_every_seed_with_mean_and_spread():
+    assert format_seeds([141.98, 145.46, 138.85]) == ("RL^2 by training seed: [141.98, 145.46, 138.85]; mean 142.10, "
+                                                       "sd across seeds 3.31")
+    assert format_seeds([6.5], digits=3).endswith("mean 6.500, sd across seeds - (one seed)")
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        format_seeds([])

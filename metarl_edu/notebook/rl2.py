@@ -48,6 +48,20 @@ def format_results(results: Mapping[str, Result], title: str = "", paper: Mappin
     return "\n".join(lines)
 
 
+def format_seeds(per_seed: Sequence[float] | np.ndarray, digits: int = 2) -> str:
+    """One line for the training seeds behind a result: each seed's own mean, then their mean and standard
+    deviation (the spread between training runs, which a single lucky run would hide).
+
+    >>> format_seeds([1.0, 2.0, 3.0])
+    'RL^2 by training seed: [1.0, 2.0, 3.0]; mean 2.00, sd across seeds 1.00'
+    """
+    x = np.asarray(per_seed, dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"per_seed must be a non-empty 1-D list of per-seed means; got shape {x.shape}")
+    sd = f"{x.std(ddof=1):.{digits}f}" if x.size > 1 else "- (one seed)"
+    return f"RL^2 by training seed: {np.round(x, digits).tolist()}; mean {x.mean():.{digits}f}, sd across seeds {sd}"
+
+
 def plot_results(results: Mapping[str, Result], ax: Axes | None = None, title: str = "",
                  xlabel: str = "mean total reward per trial") -> Axes:
     """The mean totals as dots with their 95% confidence intervals, best at the top."""
