@@ -194,8 +194,9 @@ assert gain.low > 0
 # %% [markdown]
 # The gain over the defaults is large, and it is the gain of tuning *at all* for a short budget: tuned on a single
 # goal, the same search picks the same setting (both print above), so the two runs coincide and the difference is
-# exactly 0. In this maze, with no slip, a large step and little exploration are best whichever the goal: the
-# best setting does not move from task to task, so learning across 15 goals has nothing to add. Lesson 05 showed
+# exactly 0. In this maze, with no slip, the 15-goal average and a single goal pick the same large step and little
+# exploration (a corner of the search grid): on these goals the best setting does not move from task to task, so
+# learning across 15 goals has nothing to add. Lesson 05 showed
 # when it does: when the best setting moves with something the learner can see.
 
 # %% [markdown]
@@ -205,7 +206,10 @@ assert gain.low > 0
 # **averages their Q-tables** into one initial table $q_0$: one starting point fitted to all training tasks at
 # once, the tabular cousin of lesson 07's *pretrained* baseline, not of MAML (MAML chooses its start for where
 # learning from it leads, which averaging does not). On each held-out pole, Q-learning starts from $q_0$ or from
-# zeros, with the same settings; episodes are cut at 200 steps.
+# zeros, with the same settings; episodes are cut at 200 steps. Zeros are a reference, not a fair rival: the
+# meta-learned start has had many environment steps of training first (printed below), so a gain over zeros shows
+# that prior training pays, and only a rival with the same budget on one training pole could show that learning
+# across poles does (this lesson's rule for baselines, above).
 
 # %%
 pole_tasks = [CartPoleTask(length=float(half)) for half in np.linspace(0.25, 1.0, 12)]
@@ -235,9 +239,8 @@ assert gain.estimate > 0
 # every one of the 12 runs gained from the meta-learned start, by about 60 to 160 steps per episode: on *these*
 # poles the effect is consistent, not luck of one seed. What 4 tasks cannot give is a trustworthy interval for new
 # poles: the bootstrap resamples the 4 poles as if they were the whole family (35 distinct resamples), and a
-# percentile interval from so few values is too narrow ($\alpha = 0.5$ in the 3-seed example further down shows the
-# same). The
-# poles also span only half-lengths 0.52 to 1 m: nothing is said about shorter poles, nor about a real robot.
+# percentile interval from so few values is too narrow (the stability study further down shows the same with 3
+# seeds against 40). The poles also span only half-lengths 0.52 to 1 m: nothing is said about shorter poles, nor about a real robot.
 # More held-out poles, not more seeds, would narrow what we do not know about the family.
 
 # %% [markdown]
@@ -281,7 +284,7 @@ assert saved.low > 0
 #
 # ## Stability: the same method, many seeds
 # Meta-RL results are known to vary a lot from seed to seed (Henderson et al. 2018, *Deep Reinforcement Learning
-# that Matters*, show it for deep RL in general). Here is plain Q-learning on one maze task (goal in the far corner,
+# that Matters*, show it for deep RL in general). Here is plain Q-learning on one maze task (goal in the top-right corner,
 # a slippery floor), 40 seeds per step size $\alpha$: the exact value of the greedy policy it learned in a short
 # budget. Only the random numbers differ between the dots of one column.
 
@@ -316,11 +319,14 @@ if not with_torch:
     print("(quick mode: the torch-based rows, MAML, MAML-RL and RL^2, are measured in full mode only)")
 
 # %% [markdown]
-# Steps per second differ by orders of magnitude: vectorised numpy over many tasks at once is far faster than a
-# Python loop over one Gymnasium environment, MAML's steps are data points pushed through a network with second
-# derivatives, MAML-RL pays for three batches of trajectories per task (two inner steps, then $\mathcal D'$) and a
-# second-order meta-gradient through them, and each of RL$^2$'s steps goes through a GRU several times: once to
-# act, then once per pass of its policy-gradient update. A method's cost to reach a result is its steps per second times the steps it needs.
+# Steps per second differ by two orders of magnitude from the slowest row to the fastest: vectorised numpy over
+# many tasks at once is far faster than a Python loop over one Gymnasium environment. MAML's steps are data points
+# pushed through a network with second derivatives. MAML-RL pays for three batches of trajectories per task (two
+# inner steps, then $\mathcal D'$, the trajectories sampled after adapting) and a second-order meta-gradient
+# through them, yet it sits mid-table, above single-environment Q-learning, because it steps a whole batch of
+# environments at once. Each of RL$^2$'s steps goes through a GRU several times: once to act, then once per pass
+# of its policy-gradient update. A method's time to reach a result is the steps it needs divided by its steps per
+# second.
 #
 # ## Algorithm complexity
 # Complexity is also what a reader must understand and what can break. One crude but honest measure: the lines of
@@ -355,6 +361,6 @@ case_study_explorer({"game AI (maze)": maze, "robotics (CartPole)": robot, "heal
 #   a prior) on new tasks, and what it is compared with decides what it shows: the maze's meta-learned settings
 #   beat the untuned defaults but not the same search on one goal. Each stops well short of a real robot, game or
 #   clinic.
-# - This is the last lesson: go back to lessons 07-09 and evaluate MAML and RL$^2$ with this protocol (several
+# - Before the last lesson, go back to lessons 07-09 and evaluate MAML and RL$^2$ with this protocol (several
 #   seeds per method, paired intervals), and add your own runs to the cost table with one line each (see
 #   `metarl_edu/studies/costs.py`).
