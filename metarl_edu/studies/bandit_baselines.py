@@ -44,7 +44,7 @@ from metarl_edu.bandits import (
     argmax_random_ties,
     run_strategy,
 )
-from metarl_edu.bayes import check_beta_prior
+from metarl_edu.bayes import bayes_backup, check_beta_prior
 
 
 # ========================================================================================== Gittins
@@ -351,9 +351,9 @@ def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0,
     induction on the belief MDP, where a belief is every arm's ``(successes, failures)``; the arms are
     interchangeable, so a belief is kept as a sorted tuple. Pulling an arm with counts ``(s, f)`` pays 1 with
     probability ``(a + s) / (a + b + s + f)`` (Bayes' rule), and the belief moves to ``(s + 1, f)`` or
-    ``(s, f + 1)``. For two arms this is :func:`metarl_edu.bayes.bayes_optimal_bandit`'s value. The number of
-    beliefs grows fast with ``n_pulls`` and ``k`` (about 3,500 for n = 10, k = 5); past ``max_beliefs`` it stops
-    with an error.
+    ``(s, f + 1)``: each belief's value is :func:`metarl_edu.bayes.bayes_backup` of its successors' values. For
+    two arms this is :func:`metarl_edu.bayes.bayes_optimal_bandit`'s value. The number of beliefs grows fast with
+    ``n_pulls`` and ``k`` (about 3,500 for n = 10, k = 5); past ``max_beliefs`` it stops with an error.
 
     >>> round(bayes_optimal_total(1, 5), 3)  # one pull: any arm's prior mean
     0.5
@@ -364,6 +364,10 @@ def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0,
     a, b = check_beta_prior(prior)
     values: dict[tuple, float] = {}
 
+    def after(belief: tuple[tuple[int, int], ...], i: int, reward: int) -> tuple[tuple[int, int], ...]:
+        s, f = belief[i]
+        return tuple(sorted(belief[:i] + ((s + reward, f + 1 - reward),) + belief[i + 1:]))
+
     def value(belief: tuple[tuple[int, int], ...], pulls_left: int) -> float:
         if pulls_left == 0:
             return 0.0
@@ -372,15 +376,10 @@ def bayes_optimal_total(n_pulls: int, k: int, prior: tuple[float, float] = (1.0,
             if len(values) >= max_beliefs:
                 raise BanditError(f"n_pulls={n_pulls}, k={k}: more than {max_beliefs:,} beliefs; too large to "
                                   "solve exactly")
-            best = 0.0
-            for i, (s, f) in enumerate(belief):
-                if i and belief[i - 1] == (s, f):
-                    continue  # the same counts as the arm before it: the same value
-                p = (a + s) / (a + b + s + f)
-                win = tuple(sorted(belief[:i] + ((s + 1, f),) + belief[i + 1:]))
-                loss = tuple(sorted(belief[:i] + ((s, f + 1),) + belief[i + 1:]))
-                best = max(best, p * (1.0 + value(win, pulls_left - 1)) + (1 - p) * value(loss, pulls_left - 1))
-            values[key] = best
+            s, f = np.array(belief, dtype=float).T
+            v_success, v_failure = (np.array([value(after(belief, i, r), pulls_left - 1) for i in range(k)])
+                                    for r in (1, 0))
+            values[key] = float(bayes_backup(a + s, b + f, v_success, v_failure)[1])
         return values[key]
 
     return value(((0, 0),) * k, n_pulls)
