@@ -115,11 +115,15 @@ def test_the_tuned_baseline_searches_its_one_goal_only():
 
 
 def test_cartpole_case_study_warm_start_helps_quickly():
-    tasks = [CartPoleTask(length=x) for x in (0.4, 0.5, 0.6)]
+    tasks = [CartPoleTask(length=x) for x in (0.6, 0.4, 0.5)]
     study = cartpole_case_study(tasks[:2], tasks[2:], n_meta_episodes=300, n_episodes=20, n_seeds=2, block=10)
-    warm, cold = study.scores.values()
-    assert warm.shape == (1, 2, 2) and study.info["meta_env_steps"] > 600
-    assert warm.mean() > cold.mean()
+    assert list(study.scores) == ["meta-learned initial table", "one pole (0.60 m), same episodes", "zero table"]
+    warm, one_pole, cold = study.scores.values()
+    assert warm.shape == one_pole.shape == (1, 2, 2) and study.info["meta_env_steps"] > 600
+    assert study.info["one_pole"] == tasks[0] and study.info["one_pole_env_steps"] > 600  # the longer of two
+    assert warm.mean() > cold.mean() and one_pole.mean() > cold.mean()
+    with pytest.raises(ValueError, match="at least one training task"):
+        cartpole_case_study([], tasks, n_meta_episodes=1, n_episodes=1, n_seeds=1)
 
 
 def test_seed_spread_differs_only_by_seed():

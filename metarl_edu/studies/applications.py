@@ -3,8 +3,8 @@
 ==============  ================================  ==============================  ================================
 case study      task family                       meta-learned                    baseline
 ==============  ================================  ==============================  ================================
-robotics        CartPole, pole length varies      initial Q-table (mean of the    Q-learning from a zero table
-                                                  tables learned on train poles)
+robotics        CartPole, pole length varies      initial Q-table (mean of the    a table learned on one train
+                                                  tables learned on train poles)  pole, same episodes; zeros
 game AI         a maze, the goal cell varies      Q-learning's alpha and epsilon  the same search on one goal;
                                                   (best on the train goals)       the library defaults
 healthcare      Bernoulli dosing bandit per       Thompson sampling's Beta prior  a flat Beta(1, 1) prior
@@ -105,18 +105,25 @@ def cartpole_case_study(
     seed: int = 0,
     progress: bool = False,
 ) -> CaseStudy:
-    """Adapt to unseen pole lengths: Q-learning from a meta-learned table against Q-learning from zeros.
+    """Adapt to unseen pole lengths: Q-learning from a meta-learned table, from a table learned on one pole with
+    the same budget, and from zeros.
 
     Meta-training learns one table per training task (``n_meta_episodes`` episodes of :class:`QLearningAgent`
-    with its defaults) and averages them: ``q_0 = mean_i q_i``. On each test task and seed, both methods then
-    learn for ``n_episodes`` episodes with the same settings (alpha 0.1, epsilon from 0.2 down to 0.01); the score
-    after step k is the mean return of the k-th block of ``block`` training episodes. Episodes are cut after
-    ``max_episode_steps`` steps (a truncation), so the best score is ``max_episode_steps``.
+    with its defaults) and averages them: ``q_0 = mean_i q_i``. The rival with the same budget is one
+    :class:`QLearningAgent` (the same defaults) that spends all ``n_meta_episodes * len(train_tasks)`` episodes on
+    one training pole, the one of median length (the longer of the middle two). On each test task and seed, every
+    method then learns for ``n_episodes`` episodes from its table with the same settings (alpha 0.1, epsilon from
+    0.2 down to 0.01); the score after step k is the mean return of the k-th block of ``block`` training episodes.
+    Episodes are cut after ``max_episode_steps`` steps (a truncation), so the best score is ``max_episode_steps``.
 
-    ``info``: ``q_0`` and the number of environment steps spent in meta-training (``meta_env_steps``).
+    ``info``: ``q_0``, the environment steps spent in meta-training (``meta_env_steps``) and by the one-pole rival
+    (``one_pole_env_steps``), and the rival's pole (``one_pole``).
     """
+    if not train_tasks:
+        raise ValueError("cartpole_case_study needs at least one training task")
     family = CartPoleFamily(max_episode_steps=max_episode_steps)
-    seeds = spawn_seeds(seed, len(train_tasks) + 1)
+    n_train = len(train_tasks)
+    seeds = spawn_seeds(seed, n_train + 2)  # one per training pole, the test runs' root, the one-pole rival
     tables, meta_steps = [], 0
     for task, s in tqdm(list(zip(train_tasks, seeds, strict=False)), desc="meta-train", disable=not progress):
         agent = QLearningAgent(family.make_env(task), seed=s, progress=False)
@@ -124,12 +131,17 @@ def cartpole_case_study(
         tables.append(agent.q.copy())
         meta_steps += agent.n_transitions
     q_0 = np.mean(tables, axis=0)
+    one_pole = sorted(train_tasks, key=lambda task: task.length)[n_train // 2]
+    rival = QLearningAgent(family.make_env(one_pole), seed=seeds[n_train + 1], progress=False)
+    rival.train(n_meta_episodes * n_train, progress=progress)
 
-    test_seeds = spawn_seeds(seeds[-1], n_seeds)
-    scores = {"meta-learned initial table": [], "zero table": []}
-    with tqdm(total=2 * len(test_tasks) * n_seeds, desc="meta-test", disable=not progress) as bar:
+    test_seeds = spawn_seeds(seeds[n_train], n_seeds)
+    starts = {"meta-learned initial table": q_0, f"one pole ({one_pole.length:.2f} m), same episodes": rival.q.copy(),
+              "zero table": np.zeros_like(q_0)}
+    scores: dict[str, list] = {name: [] for name in starts}
+    with tqdm(total=len(starts) * len(test_tasks) * n_seeds, desc="meta-test", disable=not progress) as bar:
         for task in test_tasks:
-            for name, start in (("meta-learned initial table", q_0), ("zero table", np.zeros_like(q_0))):
+            for name, start in starts.items():
                 runs = []
                 for s in test_seeds:
                     agent = QLearningAgent(family.make_env(task), epsilon=LinearSchedule(0.2, 0.01), seed=s,
@@ -142,7 +154,8 @@ def cartpole_case_study(
                      {name: np.array(runs) for name, runs in scores.items()},
                      xlabel=f"training episodes on the new pole (blocks of {block})",
                      ylabel="return per episode (steps balanced)",
-                     info={"q_0": q_0, "meta_env_steps": meta_steps})
+                     info={"q_0": q_0, "meta_env_steps": meta_steps, "one_pole_env_steps": rival.n_transitions,
+                           "one_pole": one_pole})
 
 
 # ============================================================================================ game AI: mazes
