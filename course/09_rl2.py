@@ -400,8 +400,8 @@ print(f"previous rewards in its inputs (trial 0): {played.x[1:, 0, 4].tolist()} 
 # `metarl_edu.studies.rl2.pretrained(task, n, seed=s)`): five per setting. Each was made by one command, such as
 # `metarl-edu train rl2 --task bandit --episodes 10 --k 5 --seed S --set n_tasks=2048 --out DIR` (`--set` overrides
 # one setting of the preset, here the trials per batch), which also writes its training log, its training time and
-# its own evaluation (`metarl_edu/data/rl2/`). In quick mode one small agent trains live, for seconds, so you see
-# training happen; its numbers are not the lesson's results.
+# its own evaluation (`metarl_edu/data/rl2/`). Quick mode scores seed 0 alone on a few hundred tasks; its numbers
+# are not the lesson's results.
 
 # %%
 config_10 = preset("bandit", 10, k=K)
@@ -502,7 +502,7 @@ plt.show()
 # %%
 baseline = {n: f"{strongest[n]}, c={best_ucb1[n].c}" for n in final}  # the stronger UCB1, chosen on tuning bandits
 gittins = {n: f"Gittins(gamma=0.9, horizon={n})" for n in final}
-print(size(quick="Quick mode trains for seconds only: the targets below are for full mode.", full="Full mode."))
+print(size(quick="Quick mode scores one seed on few tasks: the targets below are for full mode.", full="Full mode."))
 # At n = 10, "at least as good as the stronger UCB1" is read as "not behind it": the interval of the difference
 # reaches 0. Both end within a few hundredths of the oracle, so a tie is all that any player can show there.
 targets = {(10, baseline[10]): None, (10, gittins[10]): -0.02, (100, gittins[100]): -0.03}
@@ -592,7 +592,7 @@ plt.show()
 
 # %%
 totals = {name: result.totals for name, result in mdp_results.items()}
-print(size(quick="Quick mode trains for seconds only: the targets below are for full mode.", full="Full mode."))
+print(size(quick="Quick mode scores one seed on few tasks: the targets below are for full mode.", full="Full mode."))
 for name in ("random", "greedy", "psrl"):
     diff = paired_bootstrap_ci(totals["RL^2"], totals[name], rng=0)
     print(f"RL^2 minus {name:<7} on the same MDPs: {diff};  target 'above {name}': "
@@ -603,8 +603,8 @@ assert mdp_results["RL^2"].mean_total > size(quick=-np.inf, full=mdp_results["ra
 
 # %% [markdown]
 # **Longer trials.** Duan et al. also report trials of $n = 25$ episodes. The same recipe, trained the same way
-# (`metarl-edu train rl2 --task mdp --episodes 25 --seed S`, each run's command in its `eval.json`; quick mode
-# trains a small agent live), against the same baselines on the same held-out MDPs, paired:
+# (`metarl-edu train rl2 --task mdp --episodes 25 --seed S`, each run's command in its `eval.json`), against the
+# same baselines on the same held-out MDPs, paired:
 
 # %%
 agents["mdp25"] = course_agents("mdp", 25)

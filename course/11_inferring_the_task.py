@@ -58,7 +58,7 @@ from metarl_edu.studies.evaluation import paired_bootstrap_ci
 from metarl_edu.studies.maml_rl import load_run as load_maml_run
 from metarl_edu.studies.maml_rl import shipped_run
 from metarl_edu.studies.meta_exploration import rollout, signpost_table
-from metarl_edu.studies.rl2 import course_agents, evaluate_seeds, preset, train_rl2
+from metarl_edu.studies.rl2 import course_agents, evaluate_seeds
 
 torch.set_num_threads(1)
 start_lesson("11_inferring_the_task", kind="master")
@@ -251,8 +251,8 @@ bayes_bandit_explorer(horizon=10)
 #
 # In full mode RL$^2$ is the three agents per horizon shipped with the package (each made by
 # `metarl-edu train rl2 --task bandit --episodes N --k 2 --seed S`, lesson 09's bandit preset; the command is in
-# each run's `eval.json`), averaged per bandit. In quick mode one small agent trains for a few seconds, so that you see
-# it happen; its numbers are not the lesson's results.
+# each run's `eval.json`), averaged per bandit. Quick mode scores seed 0 alone on fewer bandits; its numbers are not
+# the lesson's results.
 
 # %%
 K, HORIZONS = 2, (10, 20)
@@ -261,16 +261,11 @@ EVAL_SEED, TUNE_SEED = 0, 1
 C_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 PRIORS = {"UCB1 (textbook)": None, "UCB1 with Beta(1,1) statistics": (1, 1)}
 
-
-def live_agents(n):  # quick mode: one small agent, trained for seconds
-    return [train_rl2(preset("bandit", n, k=K, n_iterations=4, n_tasks=32), progress=False)]
-
-
-load_agents = size(quick=live_agents, full=lambda n: course_agents("bandit", n, k=K, seeds=range(3)))
 results, per_seed = {}, {}
 for n in HORIZONS:
     results[n] = {"Bayes-optimal (played)": evaluate_strategy(BayesOptimal(horizon=n), n, K, N_BANDITS, rng=EVAL_SEED)}
-    results[n]["RL^2"], per_seed[n] = evaluate_seeds(load_agents(n), n_tasks=N_BANDITS, rng=EVAL_SEED)
+    agents = course_agents("bandit", n, k=K, seeds=range(3))
+    results[n]["RL^2"], per_seed[n] = evaluate_seeds(agents, n_tasks=N_BANDITS, rng=EVAL_SEED)
     for variant, prior in PRIORS.items():
         c, _ = grid_search(lambda c, prior=prior: UCB1(c=c, prior=prior), C_GRID, n_pulls=n, k=K,
                            n_bandits=N_BANDITS, rng=TUNE_SEED)
@@ -282,7 +277,7 @@ for n in HORIZONS:
     print(format_seeds(per_seed[n], digits=3) + "\n")
 
 # %%
-print(size(quick="Quick mode: RL^2 trained for seconds; the numbers below are for full mode.", full="Full mode."))
+print(size(quick="Quick mode: RL^2 is one seed on few bandits; the numbers below are for full mode.", full="Full mode."))
 gaps = {}
 for n in HORIZONS:
     optimum, played = exact[n].value, results[n]["Bayes-optimal (played)"].totals

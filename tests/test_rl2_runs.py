@@ -116,7 +116,11 @@ def test_seeds_are_scored_on_the_same_tasks_and_averaged_task_by_task():
     assert result.regrets.shape == (50,)
 
 
-def test_quick_mode_trains_one_agent_live(monkeypatch):
+def test_quick_mode_scores_the_first_shipped_agent_only(monkeypatch):
     monkeypatch.setenv("METARL_EDU_QUICK", "1")
-    agents = course_agents("bandit", 10, progress=False)
-    assert len(agents) == 1 and agents[0].iteration == agents[0].config.n_iterations > 0
+    [agent] = course_agents("bandit", 10)
+    assert agent.config.seed == 0 and agent.iteration == agent.config.n_iterations >= 100  # trained, not a stub
+    monkeypatch.setenv("METARL_EDU_QUICK", "0")
+    assert [a.config.seed for a in course_agents("bandit", 10, seeds=range(1, 3))] == [1, 2]
+    with pytest.raises(RL2Error, match="no shipped agents"):
+        course_agents("bandit", 7)

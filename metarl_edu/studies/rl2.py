@@ -231,18 +231,16 @@ def evaluate_rl2(agent: RL2Agent, n_tasks: int = 1000, *, rng: np.random.Generat
     return TrialResult(c.name, c.n_episodes, totals, seconds)
 
 
-def course_agents(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, seeds: range = range(5), *,
-                  progress: bool = True) -> list[RL2Agent]:
-    """The agents lesson 09 scores. Full mode: the shipped agents of ``seeds`` (:func:`pretrained`,
-    each made by ``metarl-edu train rl2`` with the command in its ``eval.json``). Quick mode: one small agent
-    trained live with the quick preset, so that the lesson shows training as it happens."""
-    if quick():
-        return [train_rl2(preset(task, n_episodes, k=k), progress=progress)]
+def course_agents(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, seeds: range = range(5)
+                  ) -> list[RL2Agent]:
+    """The agents lessons 09 and 11 score: the shipped agents of ``seeds`` (:func:`pretrained`, each made by
+    ``metarl-edu train rl2`` with the command in its ``eval.json``). Quick mode takes the first of them only, so
+    that it runs the lesson's own code path on one trained agent."""
     shipped = {p.name for p in shipped_rl2_runs()}
     found = [s for s in seeds if pretrained_name(task, n_episodes, k, s) in shipped]
     if not found:
         raise RL2Error(f"no shipped agents for {task}, n = {n_episodes}; train some with 'metarl-edu train rl2'")
-    return [pretrained(task, n_episodes, k if task == "bandit" else None, s) for s in found]
+    return [pretrained(task, n_episodes, k if task == "bandit" else None, s) for s in found[: 1 if quick() else None]]
 
 
 def evaluate_seeds(agents: list[RL2Agent], n_tasks: int = 1000, *, rng: int = 0, reset_each_episode: bool = False
