@@ -88,10 +88,16 @@ def test_bad_input_is_a_clear_error():
 
 # --------------------------------------------------------------------------------------------- training
 def test_a_short_training_run_learns():
+    # Scored on 20 held-out goals x 5 trials before and after 20 updates: a random walk returns about -53 per
+    # episode; 20 updates bring it to about -40 (seeds 0-2 gain 12 to 16), far beyond the noise of this evaluation.
     torch.set_num_threads(1)
-    agent = RL2NavAgent(RL2NavConfig(n_tasks=16, hidden_size=32, n_iterations=30), seed=0)
-    returns = np.array([agent.train_step()["return_ep1"] for _ in range(30)])
-    assert returns[-5:].mean() > returns[:3].mean() + 10  # from a random walk (about -50) towards the goal
+    goals = held_out_goals(20)
+    agent = RL2NavAgent(RL2NavConfig(n_tasks=16, hidden_size=32, n_iterations=20), seed=0)
+    before = evaluate(agent, goals, n_episodes=2, n_traj=5)
+    for _ in range(20):
+        agent.train_step()
+    after = evaluate(agent, goals, n_episodes=2, n_traj=5)
+    assert after.mean() > before.mean() + 8, (before.mean(0), after.mean(0))
 
 
 def test_the_same_seed_gives_the_same_numbers(tmp_path):
