@@ -315,10 +315,10 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
     * ``n_epochs = 2``: two PPO passes per batch instead of four take half the time; in a fixed time, more
       batches of two passes learn at least as much as fewer batches of four.
 
-    Lesson 09 trains with these settings in full mode and prints RL^2's score next to the MDP baselines'.
+    The shipped agents that lesson 09 scores next to the MDP baselines were trained with these settings.
 
     ``n_iterations`` and ``n_tasks`` shrink in quick mode (:func:`metarl_edu.config.size`), most for trials of
-    more than 20 steps, so that lesson 09 runs in seconds there. Any field can be overridden by keyword.
+    more than 20 steps, so that a training run there takes seconds. Any field can be overridden by keyword.
 
     >>> preset("bandit", 100, k=5).n_episodes
     100
