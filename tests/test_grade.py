@@ -16,7 +16,6 @@ import shutil
 import stat
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -340,29 +339,24 @@ def test_the_torch_build_is_read_without_importing_torch():
     assert torch_build() == ("gpu" if torch.version.cuda or torch.version.hip else "cpu")
 
 
-def test_the_default_memory_limit_fits_the_torch_installed(tmp_path):
+@pytest.mark.parametrize("isolation", ["jail", "none"])
+def test_the_default_memory_limit_fits_the_torch_installed(tmp_path, isolation):
     """Lesson 08's solution, the lesson that needs the most memory, gets full marks with none of its cells out of
     memory under three quarters of the default limit for the torch installed (the CUDA build maps gigabytes of
-    libraries that the CPU build does not): the default leaves a quarter for a learner's less frugal code. Jailed
-    (where bubblewrap is here) and unjailed, graded side by side."""
-
-    def grade(isolation: str) -> dict:
-        folder, budget = tmp_path / isolation, default_memory_mb(isolation) * 3 // 4
-        folder.mkdir()
-        shutil.copy(ROOT / "solutions" / "08_maml_rl.ipynb", folder / "08_maml_rl.ipynb")
-        limits = Limits(cell_timeout=120, notebook_timeout=300, memory_mb=budget, user=None, isolation=isolation)
-        [record] = grade_folder(folder, tmp_path / f"{isolation}.csv", course=ROOT / "course", limits=limits,
-                                progress=False).records
-        return {**record, "budget": budget}
-
-    isolations = ["none"] if jail.unavailable() else ["jail", "none"]
-    with ThreadPoolExecutor(len(isolations)) as pool:
-        records = dict(zip(isolations, pool.map(grade, isolations), strict=True))
-    for isolation, record in records.items():
-        assert (record["status"], record["total"], record["notes"]) == ("ok", record["max_total"], []), \
-            (isolation, record["reason"])
-    if "jail" in records:
-        assert records["jail"]["memory_peak_mb"] < records["jail"]["budget"]
+    libraries that the CPU build does not): the default leaves a quarter for a learner's less frugal code.
+    (Graded one isolation at a time: the grader parses notebooks with ``ast``, which CPython 3.11 does not allow
+    from two threads at once.)"""
+    if isolation == "jail" and jail.unavailable():
+        pytest.skip(f"no jail here: {jail.unavailable()}")
+    folder, budget = tmp_path / "class", default_memory_mb(isolation) * 3 // 4
+    folder.mkdir()
+    shutil.copy(ROOT / "solutions" / "08_maml_rl.ipynb", folder / "08_maml_rl.ipynb")
+    limits = Limits(cell_timeout=120, notebook_timeout=300, memory_mb=budget, user=None, isolation=isolation)
+    [record] = grade_folder(folder, tmp_path / "book.csv", course=ROOT / "course", limits=limits,
+                            progress=False).records
+    assert (record["status"], record["total"], record["notes"]) == ("ok", record["max_total"], []), record["reason"]
+    if isolation == "jail":
+        assert record["memory_peak_mb"] < budget
 
 
 @pytest.mark.skipif(jail.unavailable() is not None, reason=f"no jail here: {jail.unavailable()}")

@@ -62,6 +62,7 @@ from typing import Any
 from metarl_edu import config
 from metarl_edu.classroom import build
 from metarl_edu.classroom.limits import default_memory_mb, torch_build
+from metarl_edu.classroom.review import parse_source
 from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_report_line
 
 GRADER_VERSION = "1"
@@ -203,7 +204,7 @@ class LessonPlan:
 def _check_function_name(source: str, exercise_id: str) -> str:
     """The name passed to ``check("<id>", name)`` in a check cell (falls back to the exercise id)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError:
         return exercise_id
     for node in ast.walk(tree):
@@ -511,7 +512,7 @@ def _bound_names(source: str) -> set[str]:
     """The names ``source`` binds in its own scope (inside loops, ``if``, ``try`` and ``with`` too; not the
     variables of comprehensions, lambdas and functions)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError:
         return set()
     found: set[str] = set()
@@ -532,7 +533,7 @@ def _bound_names(source: str) -> set[str]:
 
 def _read_names(source: str) -> set[str]:
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError:
         return set()
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
