@@ -315,7 +315,8 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
     * ``n_epochs = 2``: two PPO passes per batch instead of four take half the time; in a fixed time, more
       batches of two passes learn at least as much as fewer batches of four.
 
-    The shipped agents that lesson 09 scores next to the MDP baselines were trained with these settings.
+    The shipped agents that lesson 09 scores next to the MDP baselines were trained with these settings and the
+    overrides in each run's command: ``n_tasks=2048`` for n = 10, ``hidden_size=128`` for n = 25.
 
     ``n_iterations`` and ``n_tasks`` shrink in quick mode (:func:`metarl_edu.config.size`), most for trials of
     more than 20 steps, so that a training run there takes seconds. Any field can be overridden by keyword.
