@@ -61,8 +61,11 @@ $(BWRAP):
 lab: $(STAMP)
 	$(BIN)/metarl-edu lab --port $(PORT)
 
+# Two pytest-xdist workers; each test file and each notebook stays whole on one worker (--dist loadscope: nbval
+# runs a notebook's cells in order in one kernel). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 PYTEST := METARL_EDU_QUICK=1 METARL_EDU_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_PATHS) \
-	$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q
+	$(NBVAL_FLAGS) -p no:cacheprovider --durations=15 -q -n $(TEST_WORKERS) --dist loadscope
 
 test: $(STAMP) $(CHROMIUM) $(BWRAP)
 	$(PYTEST) -m "not slow"
