@@ -605,13 +605,13 @@ assert mdp_results["RL^2"].mean_total > size(quick=-np.inf, full=mdp_results["ra
 # **Longer trials.** Duan et al. also report trials of $n = 25$ episodes. The same recipe with a GRU twice as wide
 # (`metarl-edu train rl2 --task mdp --episodes 25 --seed S --set hidden_size=128`, each run's command in its
 # `eval.json`; Duan et al. used 256 units) and the preset's 256 trials per batch, not the 2,048 of $n = 10$, against
-# random, greedy and PSRL on the same held-out MDPs, paired:
+# the same players on the same held-out MDPs, paired:
 
 # %%
 agents["mdp25"] = course_agents("mdp", 25)
 mdp25 = {}
 mdp25["RL^2"], per_seed["mdp25"] = evaluate_seeds(agents["mdp25"], n_tasks=N_MDPS, rng=EVAL_SEED)
-for name in ("random", "greedy", "psrl"):
+for name in ("random", "greedy", "psrl", "posterior_greedy", "oracle"):
     mdp25[name] = evaluate_mdp_baseline(name, n_episodes=25, n_tasks=N_MDPS, rng=EVAL_SEED)
 print(format_results(mdp25, f"random MDPs, n = 25 episodes, {N_MDPS} held-out MDPs", paper=DUAN_2016_TABLE2[25],
                      paper_name="Duan et al. Table 2"))
@@ -654,18 +654,20 @@ rl2_replay(agent_mdp, task=0, step=40)
 # spread over MDPs, not over training seeds, and the seeds disagree more than at $n = 10$: four end between about 362
 # and 389, their training curves (`log.csv`) still rising at iteration 1,000, while seed 4 stalled, its curve hovering
 # around 300-320 from iteration 100 to the end. Without it the mean would be about 374. It is about 43 below PSRL
-# (406, against the paper's 408.8) and far below the paper's RL$^2$ (445.7). With the preset's 64 units the same five
-# seeds averaged about 350, *behind* greedy by about 10 (interval below 0), and one of them stalled the same way.
-# Which seed stalls is luck: seed 3 went from stalled (314) with 64 units to the best (389) with 128, and seed 4 from
-# the best (366) to stalled (314). For the stalled 64-unit seed, trial runs that were not shipped changed the learning
-# rate (0.01 decaying to a fifth, or 0.005, instead of 0.02 decaying to half) or the entropy bonus (0.1 decaying to
-# half, instead of 0.05 decaying to 0), and ended at 306-327 against its 322 (each run's own 1,000 MDPs), while 128
-# units took it to 392. Five seeds per width cannot tell the two widths apart with confidence (the standard deviation
-# across seeds is 21 with 64 units and 29 with 128), but the four seeds of each width that did not stall moved from
-# 353-366 to 362-389. (Each run's `eval.json` scores it on 1,000 other MDPs, so its numbers differ a little from the
-# lesson's.) The longer the trial, the more a systematic way to explore pays, and the more the GRU must remember: what
-# 25 episodes taught it about 50 state-action pairs. Trained for about 25 minutes on one core with small batches, it
-# has learned only part of that.
+# (406, against the paper's 408.8) and far below the paper's RL$^2$ (445.7). Posterior greedy earns about 434, and the
+# oracle, told the MDP (an upper bound, not a competitor), about 543: RL$^2$ covers about 39% of the way from random
+# play to the oracle, posterior greedy about 63%. With the preset's 64 units the same five seeds averaged about 350,
+# *behind* greedy by about 10 (interval below 0), and one of them stalled the same way. Which seed stalls is luck:
+# seed 3 went from stalled (314) with 64 units to the best (389) with 128, and seed 4 from the best (366) to stalled
+# (314). For the stalled 64-unit seed, trial runs that were not shipped changed the learning rate (0.01 decaying to a
+# fifth, or 0.005, instead of 0.02 decaying to half) or the entropy bonus (0.1 decaying to half, instead of 0.05
+# decaying to 0), and ended at 306-327 against its 322 (each run's own 1,000 MDPs), while 128 units took it to 392.
+# Five seeds per width cannot tell the two widths apart with confidence (the standard deviation across seeds is 21
+# with 64 units and 29 with 128), but the four seeds of each width that did not stall moved from 353-366 to 362-389.
+# (Each run's `eval.json` scores it on 1,000 other MDPs, so its numbers differ a little from the lesson's.) The longer
+# the trial, the more a systematic way to explore pays, and the more the GRU must remember: what 25 episodes taught it
+# about 50 state-action pairs. Trained for about 25 minutes on one core with small batches, it has learned only part
+# of that.
 #
 # **Against the paper.** Our random player, greedy planner and PSRL earn what Duan et al.'s Table 2 reports for
 # theirs, within about 1% in full mode: the baselines are the same, and the gap is in RL$^2$ alone (theirs earns
