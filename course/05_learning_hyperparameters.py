@@ -304,9 +304,9 @@ assert ci.low > size(quick=-1.0, full=0.0)  # full mode: nearest neighbours beat
 # %% [markdown]
 # Read the last lines before any story about the models. At the lesson's full size (`docs/RESULTS.md`) ridge and
 # nearest neighbours differ on the two-goal rooms by less than their noise (the interval of their difference
-# contains 0): that nearest neighbours *could* follow a threshold did not make them better here. And the oracle is
-# beaten by some methods: its two runs per setting pick a task's best setting less reliably than pooling many
-# training tasks does.
+# contains 0): that nearest neighbours *could* follow a threshold did not make them better here. And some methods
+# score as high as the oracle, or a hair above it (by far less than their noise): its two runs per setting pick a
+# task's best setting less reliably than pooling many training tasks does.
 #
 # Pick a held-out task: the table shows what each method predicts for it; the plot, its learning curves (score
 # after a growing number of episodes: the mean of several runs with one standard error shaded, on the same score
