@@ -250,6 +250,8 @@ plot_training_curves(records, steps=(1, 2), reference=PAPER_NAV2D_MAML[1], botto
 plt.show()
 for name, record in records.items():
     print(f"{name}: {record['command']} ({record['final']['train_seconds']:.0f} s of training)")
+    after_two = ", ".join(f"{returns[2]:.1f} at {i}" for i, returns in record["curve"].items())
+    print(f"  held-out return after two steps, by iteration ({record['eval_tasks']} goals): {after_two}")
 
 # %% [markdown]
 # Trajectories on four **held-out** goals from the default run (seed 0), before and after one inner step (20

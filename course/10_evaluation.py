@@ -221,10 +221,10 @@ pole_tasks = [CartPoleTask(length=float(half)) for half in np.linspace(0.25, 1.0
 pole_train, pole_test = split(pole_tasks, 4, np.random.default_rng(1))
 check_disjoint(pole_train, pole_test)
 print("held-out half-lengths (m):", sorted(round(t.length, 3) for t in pole_test))
+BLOCK = size(quick=10, full=20)  # training episodes per point of the curves
 robot = cartpole_case_study(
     pole_train[: size(quick=2, full=6)], pole_test[: size(quick=2, full=4)], n_meta_episodes=size(quick=300, full=1000),
-    n_episodes=size(quick=40, full=200), n_seeds=size(quick=2, full=3), block=size(quick=10, full=20), seed=0,
-    progress=True)
+    n_episodes=size(quick=40, full=200), n_seeds=size(quick=2, full=3), block=BLOCK, seed=0, progress=True)
 plot_case_study(robot)
 plt.show()
 
@@ -240,6 +240,10 @@ print(f"mean return per episode, meta-learned start minus {rival}:", over_rival)
 per_run = (warm - one_pole).mean(axis=2)  # (poles, seeds)
 for task, row in zip(pole_test, per_run, strict=False):
     print(f"  pole half-length {task.length:.3f} m: gain over the rival per seed {np.round(row, 1)}")
+curve_warm, curve_rival = warm.mean(axis=(0, 1)), one_pole.mean(axis=(0, 1))  # mean over poles and seeds
+level = np.flatnonzero(curve_warm <= curve_rival)  # blocks where the rival is level or ahead
+print(f"first {BLOCK} episodes: meta-learned start {curve_warm[0]:.0f}, rival {curve_rival[0]:.0f}; the rival is "
+      f"last level or ahead in the block ending at episode {(level.max() + 1) * BLOCK if level.size else 0}")
 n_poles = len(per_run)
 print(f"{int((per_run > 0).sum())} of {per_run.size} (pole, seed) runs beat the rival; "
       f"{int(((warm - cold).mean(axis=2) > 0).sum())} beat zeros; a bootstrap over {n_poles} poles has only "
