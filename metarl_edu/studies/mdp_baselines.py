@@ -111,13 +111,12 @@ def sample_posterior_model(N: np.ndarray, reward_sums: np.ndarray, rng: np.rando
     something to learn (a Normal-Gamma prior, which must learn it, earned less in every variant we tried).
 
     Why ``m = 0`` by default when the family draws ``R ~ N(1, 1)``: these are the defaults of the PSRL agent in
-    Osband's TabulaRL library (``alpha0=1, mu0=0, tau0=1, tau=1``), and with them PSRL reproduces Duan et al.'s
-    Table 2 PSRL column (:data:`DUAN_2016_TABLE2`): 137.8 against 138.1 at n = 10 episodes and 408.1 against
-    408.8 at n = 25 (2,000 MDPs, ``evaluate_mdp_baseline("psrl", n, 2000, rng=0)``). The family's own prior,
-    ``reward_prior_mean=1``, is the Bayes-correct one, yet earns less, 133.5 and 402.8: PSRL explores as if the
-    trial were long, and a prior that values every untried pair at the average reward sends it to more of them
-    than 10 or 25 episodes repay. ``concentration = 1 / S`` (0.1) earns 136.0 and 404.0 with ``m = 0``, and 131.7
-    and 398.4 with ``m = 1``. With ``concentration = 1, m = 1`` the mean of this posterior is
+    Osband's TabulaRL library (``alpha0=1, mu0=0, tau0=1, tau=1``), and with them PSRL earns what Duan et al.'s
+    Table 2 PSRL column (:data:`DUAN_2016_TABLE2`) reports. The family's own prior, ``reward_prior_mean=1``, is
+    the Bayes-correct one, yet earns less: PSRL explores as if the trial were long, and a prior that values every
+    untried pair at the average reward sends it to more of them than 10 or 25 episodes repay. A sparse Dirichlet,
+    ``concentration = 1 / S``, earns less with either mean. Lesson 09 prints all four priors on its held-out MDPs
+    (``docs/RESULTS.md``). With ``concentration = 1, m = 1`` the mean of this posterior is
     :func:`posterior_mean_model`.
 
     Draws ``rng.standard_gamma`` of shape (B, S, A, S), then ``rng.standard_normal`` of shape (B, S, A).
