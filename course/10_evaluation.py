@@ -258,7 +258,7 @@ assert gain.estimate > 0
 # took about 45 % more environment steps than meta-training (its episodes grow longer as it learns to balance).
 # Read it per pole, since poles are what the bootstrap resamples: the averaged table is ahead with all 3 seeds on
 # the 0.727 m and 1 m poles, the rival with all 3 on the 0.523 m pole (the one nearest its own 0.59 m), and the
-# 0.795 m pole is split. The full-mode curves also cross: the one-pole table starts higher (about 180 steps against
+# 0.795 m pole is split. The full-mode curves also cross: the one-pole table starts higher (182 steps against
 # 157 in the first block), and the averaged table overtakes it after about 60 episodes on the new pole; the mean
 # over all 200 episodes hides that. So the big gain is the value of *any* prior training on a pole; that averaging
 # over many poles adds to it is not shown. In quick mode (2 training poles of 300 episodes) the rival is ahead on both
