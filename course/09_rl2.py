@@ -617,6 +617,12 @@ for name in ("random", "greedy", "psrl", "posterior_greedy", "oracle"):
 print(format_results(mdp25, f"random MDPs, n = 25 episodes, {N_MDPS} held-out MDPs", paper=DUAN_2016_TABLE2[25],
                      paper_name="Duan et al. Table 2"))
 print(format_seeds(per_seed["mdp25"]))
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+plot_training_curve(agents["mdp25"], {name: mdp25[name].mean_total for name in ("psrl", "greedy", "random")},
+                    ax=axes[0], title="RL$^2$ training, random MDPs, n = 25 episodes")
+plot_results(mdp25, ax=axes[1], title="Random MDPs, n = 25 episodes: total reward (95% CI)")
+fig.tight_layout()
+plt.show()
 for name in ("random", "greedy", "psrl"):
     print(f"n = 25: RL^2 minus {name:<7} on the same MDPs: "
           f"{paired_bootstrap_ci(mdp25['RL^2'].totals, mdp25[name].totals, rng=0)}")
@@ -656,7 +662,8 @@ rl2_replay(agent_mdp, task=0, step=40)
 # above greedy on its own. It stays about 30 below PSRL (406, against the paper's 408.8) and far below the paper's
 # RL$^2$ (445.7). Posterior greedy earns about 434, and the oracle, told the MDP (an upper bound, not a
 # competitor), about 543: RL$^2$ covers about 43% of the way from random play to the oracle, posterior greedy
-# about 63%. The training curves (`log.csv`) start at random play's level (about 250), pass 310 by iteration 100
+# about 63%. The training curves (the left plot shows their mean over the seeds, one standard error shaded; each
+# run's `log.csv` holds its own) start at random play's level (about 250), pass 310 by iteration 100
 # and end between 366 and 389 (means of the last 50 iterations). Seeds 1 and 2 were still rising at iteration
 # 1,000; seeds 0 and 3 had flattened from about iteration 700; seed 4 reached about 375 by iteration 600, dipped to
 # about 352 and came back to about 372.
@@ -690,7 +697,8 @@ rl2_replay(agent_mdp, task=0, step=40)
 # Dirichlet on transitions and $\mathcal N(0, 1)$ on each mean reward with the noise variance known. The family's own
 # prior, $\mathcal N(1, 1)$, is the Bayes-correct one, yet earns less: about 4% less at $n = 10$ and 1% at
 # $n = 25$ in full mode (the next cell prints PSRL under four priors, paired on the lesson's MDPs; a sparse
-# Dirichlet, pseudo-count $1/S$ per next state, earns less too). PSRL explores as if the trial were long, and a
+# Dirichlet, pseudo-count $1/S$ per next state, earns less too, though quick mode's 200 MDPs cannot always tell
+# it from ours). PSRL explores as if the trial were long, and a
 # prior that values every untried pair at the average reward sends it to more of them than 10 episodes repay.
 # Posterior greedy, which never explores on purpose but knows the task prior, earns more than PSRL, about as much
 # as the paper's RL$^2$: in trials this short, knowing the task distribution is worth more than a systematic
