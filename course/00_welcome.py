@@ -150,8 +150,9 @@ assert np.isclose(G(rewards, 0.9), 0.9**3)
 # It runs a copy of your notebook in a fresh kernel, in quick mode, and prints each exercise's result and points.
 #
 # ## Getting help
-# Each lesson's complete version is in `solutions/` for self-study; try the exercise first. The README lists the
-# lessons, and `course/syllabus.md` lists objectives, times and points. Every library function has a docstring:
+# In the full course checkout, each lesson's complete version is in `solutions/` for self-study (try the exercise
+# first), and `course/syllabus.md` lists objectives, times and points; a class release leaves both out, and your
+# instructor says where to ask. The README lists the lessons. Every library function has a docstring:
 # run `help(pick)`, or `import metarl_edu.mdp` and then `help(metarl_edu.mdp.discounted_return)` for the reference
 # version of this exercise, or put a `?` after a name.
 #

@@ -69,9 +69,9 @@ print("one observation:", obs)
 # ## From a continuous state to a table row
 # A table needs a finite number of states. A **discretiser** cuts each dimension $i$ of the observation into
 # `bins[i]` equal intervals between `low[i]` and `high[i]` (values outside fall into the first or last bin), then
-# numbers the combinations **row-major**, like `np.ravel_multi_index`: with bins $(b_0, \dots, b_{d-1})$ in each
-# dimension, the index is $b_0 \cdot n_1 n_2 \cdots + b_1 \cdot n_2 \cdots + \dots + b_{d-1}$, the last dimension
-# varying fastest. For example, with 2 x 3 bins over $[0,1] \times [0,3]$, the observation $(0.9, 1.5)$ falls in
+# numbers the combinations **row-major**, like `np.ravel_multi_index`: if the observation falls in bin $b_i$ of
+# dimension $i$, which has $n_i$ = `bins[i]` bins, the index is $b_0 \cdot n_1 n_2 \cdots n_{d-1} + b_1 \cdot n_2
+# \cdots n_{d-1} + \dots + b_{d-1}$, the last dimension varying fastest. For example, with 2 x 3 bins over $[0,1] \times [0,3]$, the observation $(0.9, 1.5)$ falls in
 # bins $(1, 1)$, so its index is $1 \cdot 3 + 1 = 4$.
 #
 # **Exercise.** Write `discretize(obs, low, high, bins)` (all arrays of shape (d,); `bins` holds integers) and
@@ -103,9 +103,10 @@ assert _outside == 4
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Which ranges and bins? The angle matters most, so it gets the most bins; the velocities are unbounded, so we
-# clip them; the cart position hardly matters within 500 steps, so it gets a single bin (it is ignored). These are
-# the defaults of `Discretizer.for_cartpole()`: 1 x 4 x 6 x 12 = 288 states.
+# Which ranges and bins? The angle and the angular velocity say most about where the pole is heading, so they get
+# the most bins (6 and 12); the velocities are unbounded, so we clip them; the cart position gets a single bin (it
+# is ignored) to keep the table small, and the frames further down show what that costs. These are the defaults of
+# `Discretizer.for_cartpole()`: 1 x 4 x 6 x 12 = 288 states.
 
 # %%
 cartpole_bins = Discretizer.for_cartpole()
@@ -217,14 +218,16 @@ cartpole_bins_explorer(lambda: gym.make("CartPole-v1"), n_episodes=size(quick=50
 # - **It does not generalise.** Two nearby observations in different bins share nothing: whatever the agent learns
 #   in one bin teaches it nothing about the next. With $k$ bins in each of $d$ dimensions the table has $k^d$ rows,
 #   the *curse of dimensionality* (Bellman, 1957): 10 bins for a 17-dimensional robot would be $10^{17}$ rows.
-# - **It starts from scratch on every task.** Change the pole's length or the gravity and the table must be
-#   relearned, although most of what it knew still holds.
+# - **It starts from scratch on every task.** A table holds one answer. If a new task needs different behaviour
+#   (say the two pushes are swapped, so "left" moves the cart right), the agent must unlearn and relearn it, with
+#   nothing that tells it which task it is in or how to switch quickly.
 # - **Its knobs were tuned by hand.** The bins, ranges, $\alpha$ and the $\varepsilon$ schedule above came from
 #   trial and error on this one task.
 #
 # The rest of the course attacks these in turn: lessons 04-05 learn the knobs across many tasks; 06-08 replace the
-# table by a neural network and learn an initialisation that adapts to a new task (a new pole length) in a few
-# steps; 09 learns the whole learning procedure.
+# table by a neural network and learn an initialisation that adapts to a new task (a new goal, or swapped pushes) in
+# a few steps; lesson 08 also shows a family (poles of other lengths and masses) where one policy suits every task
+# and adapting buys nothing; 09 learns the whole learning procedure.
 #
 # ## Summary and next
 # - A discretiser turns a continuous observation into a row of a table: clip, bin, flatten row-major.

@@ -103,7 +103,9 @@ print(f"optimal 10-step return: mean {np.mean(best):.2f}, from {np.min(best):.2f
 # with `rng` as held-out tasks, and return `(train, test)`, where `train` keeps every other task of the list. A
 # list can hold copies of a task (a family with few distinct tasks, or a list assembled from several sources),
 # and a copy of a held-out task must not stay in `train`. Two tasks are the same when `task_key(a) ==
-# task_key(b)`; `rng.choice(n, size=k, replace=False)` draws `k` different indices.
+# task_key(b)`. So that a seed gives the same split on every machine, number the distinct tasks in the order they
+# first appear in the list, draw `n_test` of those numbers with `rng.choice(n, size=n_test, replace=False)` (`k`
+# different indices), list the test tasks in the order drawn, and keep `train` in the list's own order.
 
 # %%
 from metarl_edu.envs import task_key
@@ -169,7 +171,8 @@ print(f"{len(split.train)} training maps, {len(split.test)} held-out maps, seed 
 # Tuning across tasks means running Q-learning many times: every task with every setting, several times each.
 # The loop of lesson 02 takes one step of one task per Python iteration. `BatchedQLearning` runs many tasks (each
 # with its own alpha, epsilon and gamma) in lockstep: every step is a handful of numpy operations over all of them.
-# It makes the same updates as the plain loop given the same random numbers (the tests replay it). The speed, on
+# It makes the same updates as `QLearningAgent` (lesson 02) given the same random numbers (the tests replay it);
+# the plain loop timed below is the textbook one, which breaks ties and draws its random numbers its own way. The speed, on
 # your machine:
 
 # %%
@@ -247,7 +250,8 @@ plt.show()
 # noisy: scored on fresh runs it need not beat the one setting chosen from the runs of *all* tasks (the numbers two
 # cells above), because a per-task choice among 16 settings picks up that task's lucky runs. Second, a task's
 # *features* (here its holes) hint at its best setting. A model from features to settings, trained on many tasks,
-# pools the runs of similar tasks and so can use the differences without the noise: that is lesson 05.
+# pools the runs of similar tasks and so *can* use the differences without the noise, where the best setting moves
+# with a feature; lesson 05 tests whether it does (for these lakes, it does not beat the best single setting).
 #
 # ## Summary and next
 # - A task family is a sampler plus features plus an exact MDP; the same seed gives the same tasks.

@@ -115,10 +115,11 @@ plt.show()
 # standard deviation) to a transformed hyperparameter $y$, with an intercept $b$ and a penalty $\lambda$ that keeps
 # the weights $W$ small (Hoerl & Kennard 1970; Hastie, Tibshirani & Friedman 2009, section 3.4.1):
 #
-# $$\min_{W, b}\ \lVert Y - X W - b \rVert^2 + \lambda \lVert W \rVert^2 .$$
+# $$\min_{W, b}\ \lVert Y - X W - b \rVert^2 + \lambda \lVert W \rVert^2 ,$$
 #
-# Centring removes the intercept from the problem: with $X_c = X - \bar X$ and $Y_c = Y - \bar Y$ (column means),
-# $W = (X_c^\top X_c + \lambda I)^{-1} X_c^\top Y_c$ and $b = \bar Y - \bar X W$. The intercept is not penalised.
+# written for any feature matrix $X$; the model below fits it with $X = Z$. Centring removes the intercept from the
+# problem: with $X_c = X - \bar X$ and $Y_c = Y - \bar Y$ (column means), $W = (X_c^\top X_c + \lambda I)^{-1}
+# X_c^\top Y_c$ and $b = \bar Y - \bar X W$. The intercept is not penalised.
 #
 # **Exercise.** Write `ridge_fit(X, Y, lam)` for `X` of shape (n, F) and `Y` of shape (n, K); return `(W, b)` with
 # shapes (F, K) and (K,). Use `np.linalg.solve` rather than an explicit inverse.
@@ -383,9 +384,10 @@ print("the sweep-trained nearest neighbours choose for this task:", models[1].pr
 
 # %% [markdown]
 # From one start the ascent climbs to the value of the best grid cell (the assertion checks it), in a few hundred
-# cheap steps and without a grid. From the other it stops early: with a small step size, 10 updates do not carry
-# the far goal's value back to the start, so the policy heads for the near goal, and a small change of alpha or
-# gamma does not change that: the gradient there is nearly zero. A meta-gradient is *local*; a sweep is global but
+# cheap steps and without a grid. From the other it stalls (where, is printed above): there gamma is too small for
+# the far goal to be worth more than the near one, whatever alpha is, and alpha too small for 10 updates to carry
+# the far goal's value back to the start, so the policy heads for the near goal. Raising either one alone does not
+# help; only a joint move of both would, and the gradient there is nearly zero. A meta-gradient is *local*; a sweep is global but
 # coarse. Xu et al. adapt the discount online while the agent trains, from a sensible start, where a local method
 # is what one wants. Note the two methods optimise different things (expected updates and a meta-discount of 0.9
 # here; sampled updates and the sum of 20 rewards in the sweep), so compare the discounts they choose, printed

@@ -55,9 +55,10 @@ start_lesson("06_policy_gradients", kind="master")
 #
 # The dynamics $p(s_{t+1} \mid s_t, a_t)$ do not depend on $\theta$, so their log-gradient vanishes: we need no
 # model. Rewards paid before $t$ cannot depend on $a_t$, so of $R(\tau)$ only $\sum_{k \ge t} \gamma^k r_k =
-# \gamma^t G_t$ remains, the discounted **reward-to-go**. Sutton & Barto's REINFORCE (2018, section 13.3, eq. 13.8
-# and the boxed algorithm) takes one sampled step $\theta \leftarrow \theta + \alpha\, \gamma^t G_t \nabla \pi(a_t
-# \mid s_t) / \pi(a_t \mid s_t)$, the same thing since $\nabla \pi / \pi = \nabla \log \pi$.
+# \gamma^t G_t$ remains, the discounted **reward-to-go**. Sutton & Barto's REINFORCE (2018, section 13.3) takes one
+# sampled step $\theta \leftarrow \theta + \alpha\, G_t \nabla \pi(a_t \mid s_t) / \pi(a_t \mid s_t)$ (eq. 13.8, derived
+# for $\gamma = 1$); their boxed algorithm, for any $\gamma$, writes it $\theta \leftarrow \theta + \alpha\, \gamma^t G_t
+# \nabla \ln \pi(a_t \mid s_t)$, the same thing since $\nabla \pi / \pi = \nabla \ln \pi$.
 #
 # **The factor $\gamma^t$ is usually dropped.** Almost every implementation, this library and the MAML paper's
 # code included, weights step $t$ by $G_t$ alone. With $\gamma = 1$ the two agree; with $\gamma < 1$ the dropped
@@ -183,16 +184,17 @@ print(f"loss without baseline {float(loss_fn(log_probs, G, None, episodes.mask))
 # ## Does the baseline help, and what does it cost? Measure it
 # A good baseline leaves the expected gradient alone and cuts how much one batch's estimate scatters around it.
 # The next cell draws many independent batches with the same (untrained) policy and computes each batch's
-# gradient three ways: without a baseline; with the linear baseline fitted to the same batch (what training
-# does); and with it fitted to the batch drawn *before*, another sample of the same policy, so that it cannot
-# depend on this batch's actions. It sums the per-parameter variances across batches, then measures how far each
+# gradient four ways: without a baseline; with the linear baseline fitted to the same batch (what training
+# does); the same with a ridge penalty; and with it fitted to the batch drawn *before*, another sample of the same
+# policy, so that it cannot depend on this batch's actions. It sums the per-parameter variances across batches, then measures how far each
 # estimator's mean gradient moves from the no-baseline one, along the no-baseline mean's direction (`mean_shift`:
 # the batches are shared, so the difference is measured batch by batch; 0 means no bias, within the ± standard
 # error).
 #
 # The fit on another batch must *predict* returns of episodes it never saw: with 12 features and 10 short
 # episodes, the almost unpenalised fit extrapolates its cubic in $t$ wildly, so it uses a ridge penalty of 1
-# (lesson 05's $\lambda$).
+# (lesson 05's $\lambda$). The third row fits the same batch with that same penalty, so that comparing rows changes
+# one thing at a time.
 
 # %%
 n_batches = size(quick=8, full=100)
@@ -211,8 +213,11 @@ assert variance["baseline"] < variance["no baseline"]
 # it has seen the $G_t$ it subtracts, so part of each step's own return is subtracted with it. That is the price
 # of fitting on the same batch, and it shrinks as the batch grows (12 weights against a few hundred steps here).
 # Fitted on another batch, the baseline's mean gradient agrees with the no-baseline one within its error, and it
-# still cuts the variance, by less. The library fits on the same batch, as lesson 08's MAML does; with small
-# batches, the other-batch fit is the cleaner choice.
+# still cuts the variance, by less. The penalised same-batch row separates the two changes: the penalty alone
+# halves the bias (to about a tenth, less than two standard errors) and cuts the variance a little further, so the
+# other-batch fit's extra variance comes from predicting episodes it has not seen, and the rest of its missing bias
+# from not having seen this batch's returns. The library fits on the same batch, almost unpenalised, as lesson 08's
+# MAML does; with small batches, a penalised or other-batch fit is the cleaner choice.
 
 # %% [markdown]
 # ## REINFORCE, the whole algorithm
@@ -294,7 +299,8 @@ assert cartpole_returns[-3:].mean() > size(quick=1.3, full=5.0) * cartpole_retur
 # %% [markdown]
 # ## Continuous actions: walking to a goal
 # The 2D navigation task of the MAML paper (section 5.3): a point starts at the origin and moves by an action
-# $(dx, dy)$ clipped to $[-0.1, 0.1]$; the reward is minus the distance to a goal it cannot see; an episode lasts
+# $(dx, dy)$ clipped to $[-0.1, 0.1]$; the reward is minus the distance to a goal it cannot see (the paper's text
+# says minus the *squared* distance; its code, and this library, use the distance); an episode lasts
 # 100 steps unless the point comes within 0.01 of the goal. The policy is Gaussian, $a \sim \mathcal N(\mu_\theta(s),
 # \sigma^2)$ with a learned $\sigma$ (started at 0.1, the size of a step). `BatchedNavigation2D` steps 20 episodes
 # of one goal as one tensor operation, which the library's `train_reinforce` (the same loop as yours, with your
@@ -398,14 +404,18 @@ assert curves["lam = 0.95"][0][-5:].mean() > curves["lam = 0.95"][0][:2].mean() 
 # ## Explore: learning rate and batch size
 # Each change trains fresh policies on CartPole (seeds 0, 1, ...) with the same budget of episodes, so a larger
 # batch means fewer updates; the plot shows their mean with one standard error shaded, on axes that stay fixed. Try a learning rate of 0.0001 (almost nothing happens) and 0.3 (what do steps that large do?), then
-# batch sizes 1 and 50: tiny batches give many noisy updates, large ones few accurate ones.
+# batch sizes 1 and 50: tiny batches give many noisy updates, large ones few accurate ones. Batch size 1 has a
+# catch: the linear baseline is fitted to the one episode it is subtracted from, and a CartPole episode's
+# returns-to-go lie on a smooth curve in $t$ that its cubic fits almost exactly, so almost nothing is left of the
+# advantages (the same-batch bias measured above, at its extreme). What learning you see there comes from that
+# small remainder, rescaled by Adam.
 
 # %%
 reinforce_explorer(lr=0.02, batch_size=10, n_episodes=size(quick=30, full=200), n_seeds=size(quick=2, full=3))
 
 # %% [markdown]
 # ## Summary and next
-# - REINFORCE follows $\nabla J = \mathbb E[\sum_t \nabla \log \pi_\theta(a_t \mid s_t)(G_t - b(s_t))]$, estimated
+# - REINFORCE steps along $\mathbb E[\sum_t \nabla \log \pi_\theta(a_t \mid s_t)(G_t - b(s_t))]$, estimated
 #   from sampled episodes (the factor $\gamma^t$ of the exact gradient dropped, as everyone does); the dynamics
 #   need not be known.
 # - The reward-to-go is computed from the end of each episode; in torch the update is a surrogate loss with the

@@ -75,7 +75,9 @@ plt.show()
 # set, then scores the adapted parameters $\theta'_i$ on the query set:
 #
 # $$\theta'_i = \theta - \alpha \nabla_\theta \mathcal L_i(\theta; \text{support}_i), \qquad
-#   \theta \leftarrow \theta - \beta \nabla_\theta \sum_i \mathcal L_i(\theta'_i; \text{query}_i).$$
+#   \theta \leftarrow \theta - \beta \nabla_\theta \frac{1}{n} \sum_{i=1}^{n} \mathcal L_i(\theta'_i; \text{query}_i)$$
+#
+# over a meta-batch of $n$ tasks (the paper writes the sum; the library averages, which only rescales $\beta$).
 #
 # The outer gradient goes *through* the inner step. For one parameter,
 # $\frac{d\theta'}{d\theta} = 1 - \alpha \frac{\partial^2 \mathcal L}{\partial \theta^2}$, so the meta-gradient
@@ -179,11 +181,13 @@ assert torch.allclose(mine, library, rtol=1e-5)
 # ## Meta-training
 # The paper's settings (section 5.1), which are `SinusoidConfig`'s defaults: $K = 10$ support and 10 query points
 # per task, one inner step with $\alpha = 0.01$, Adam as the outer optimiser. We use a meta-batch of 25 tasks and
-# Adam's step size $\beta = 0.001$, the defaults of the authors' code (cbfinn/maml), which trains for 70,000
-# meta-iterations; we train for fewer (printed below).
+# Adam's step size $\beta = 0.001$, the defaults of the authors' code (cbfinn/maml), whose usage notes run the
+# sinusoid example for 70,000 meta-iterations (its flag's default is 15,000); we train for fewer (printed below).
 #
 # The **pretrained baseline** of the paper: the same network trained by plain regression on points pooled from
-# many tasks, then fine-tuned on a new task's $K$ points with the same gradient steps. It learns the *average*
+# many tasks, then fine-tuned on a new task's $K$ points by gradient steps. The paper tuned the fine-tuning step size
+# (0.01 for $K = 5$, 0.02 for $K = 10$, per its Figure 2); we use 0.01 for both, at or near the best for our network
+# (larger steps make it diverge). It learns the *average*
 # task, shown after training.
 
 # %%
@@ -255,8 +259,10 @@ assert maml_5_shot[10] < size(quick=results["pretrained"][5][10], full=0.5)  # f
 # steps MAML's curve follows the true sinusoid, the pretrained network's does not. The caption of its Figure 3 adds
 # that MAML keeps improving with more gradient steps without overfitting the few points, reaching a loss
 # substantially lower than fine-tuning the pretrained network. The paper reports these results as plots, so we
-# compare qualitatively and quote no numbers. Our table shows the same picture: the pretrained network gains a
-# little in the first step, then levels off far above MAML, which drops sharply after one step and keeps improving.
+# compare qualitatively and quote no numbers. Our table shows the same picture: the pretrained network's error
+# drops by about 30% in the first step; with $K = 10$ it keeps improving slowly, with $K = 5$ it gets worse again
+# between 5 and 10 steps (it starts to fit the five points at the expense of the curve between them). MAML drops sharply after
+# one step, keeps improving, and stays 3 to 13 times lower throughout.
 #
 # ## Why vmap: the meta-step's speed
 # The next cell times the vmapped meta-step against a plain Python loop over the 25 tasks with

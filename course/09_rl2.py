@@ -157,8 +157,9 @@ plt.show()
 # $+\infty$ (`np.inf`). For example, with $Q = (0.5, 1, \cdot)$, $n = (2, 1, 0)$, $t = 3$ and $c = 1$:
 # $U_0 = 0.5 + \sqrt{2 \ln 3 / 2} \approx 1.548$, $U_1 = 1 + \sqrt{2 \ln 3} \approx 2.482$, $U_2 = +\infty$, so
 # arm 2 is pulled next. Before the first pull $t = 0$ and every arm is unpulled: every index is $+\infty$
-# (`np.log(0)` only warns inside `np.errstate`; `math.log(0)` raises). Do not change `q` or `n`. (`np.where(condition, a, b)` picks elementwise; a division by
-# zero inside it still warns, which `with np.errstate(divide="ignore", invalid="ignore"):` silences.)
+# (`np.log(0)` returns `-inf` with a warning, which `np.errstate` silences; `math.log(0)` raises). Do not change `q`
+# or `n`. (`np.where(condition, a, b)` picks elementwise; a division by zero inside it still warns, which
+# `with np.errstate(divide="ignore", invalid="ignore"):` silences.)
 
 
 # %%

@@ -466,7 +466,9 @@ for t in shown:
 #
 # - the belief agent's returns in episodes 1, 2 and 3 of a trial on a new goal, 20 trials per goal;
 # - RL$^2$'s returns in the same three episodes, 20 trials per goal (the agent is described below);
-# - MAML after 0, 1 and 2 inner gradient steps (lesson 08's shipped runs, `nav2d-seed0..2`), 20 trajectories per goal;
+# - MAML after 0, 1 and 2 inner gradient steps (lesson 08's shipped runs, `nav2d-seed0..2`), 20 trajectories per goal
+#   and step (lesson 08 tests with 40, the paper's test batch: MAML after two steps scores about -3.6 there, -4.3
+#   here; the comparison below does not turn on that);
 # - the oracle: the belief agent's network told the goal; and the straight-line oracle of lesson 08, which walks
 #   straight at the goal and is the best return possible.
 #

@@ -222,10 +222,11 @@ class Discretizer:
         """A discretiser for ``CartPole-v1``'s (x, x_dot, theta, theta_dot), symmetric around 0: ranges
         ``[-high, high]``, so 1 * 4 * 6 * 12 = 288 states by default.
 
-        The angle range is the failure angle (12 degrees = 0.21 rad) and matters most, so it gets 6 bins and
-        the angular velocity 12. The velocities are unbounded in the observation space, so they are clipped
-        to ranges a balancing pole rarely leaves. The position gets a single bin (it is ignored): the cart
-        seldom drifts off the track within 500 steps, and every extra bin multiplies the states to learn.
+        The angle range is the failure angle (12 degrees = 0.21 rad); the angle and the angular velocity say
+        most about where the pole is heading, so they get 6 and 12 bins. The velocities are unbounded in the
+        observation space, so they are clipped to ranges a balancing pole rarely leaves. The position gets a
+        single bin (it is ignored): every extra bin multiplies the states to learn, and the price is an agent
+        blind to the track's edge.
         """
         high = tuple(float(h) for h in high)
         return cls(tuple(bins), tuple(-h for h in high), high)

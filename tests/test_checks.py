@@ -123,6 +123,12 @@ def step_unbiased_std(policy, params, episodes, alpha, gamma=0.99):
     return _step(policy, params, episodes, alpha, A)
 
 
+def step_normalises_over_padding(policy, params, episodes, alpha, gamma=0.99):
+    A = _normalised_advantages(episodes, gamma, normalise=False)
+    A = ((A - A.mean()) / (A.std(unbiased=False) + 1e-8)).detach()  # padding counted in the mean and the std
+    return _step(policy, params, episodes, alpha, A)
+
+
 def step_not_normalised(policy, params, episodes, alpha, gamma=0.99):
     return _step(policy, params, episodes, alpha, _normalised_advantages(episodes, gamma, normalise=False))
 
@@ -171,6 +177,11 @@ def ths_never_resets(policy, trials):
         out.append(hs)
         h = hs[-1:]
     return out
+
+
+def ths_keeps_the_batch_dimension(policy, trials):
+    torch = _torch()
+    return [policy(torch.cat(trial).unsqueeze(1))[2] for trial in trials]  # (T, 1, n_h)
 
 
 def ths_last_state_only(policy, trials):
@@ -377,6 +388,7 @@ WRONG = {
         (step_not_normalised, "normalise the advantages to mean 0 and standard deviation 1"),
         (step_under_no_grad, "lost its link to params"),
         (step_unbiased_std, "divides by n - 1"),
+        (step_normalises_over_padding, "count the padding"),
     ],
     "rl_meta_loss": [
         (mlr_detached_inner_step, "flow through the inner step"),
@@ -395,6 +407,7 @@ WRONG = {
         (ths_resets_each_episode, "emptied at an episode boundary"),
         (ths_never_resets, "start each trial from h = zeros"),
         (ths_last_state_only, "one row per step"),
+        (ths_keeps_the_batch_dimension, "batch dimension of 1"),
         (ths_scales_inputs_in_place, "were changed"),
     ],
     "rl2_input": [

@@ -81,11 +81,13 @@ def test_the_baseline_reduces_gradient_variance_on_cartpole():
     policy = CategoricalMLPPolicy(4, 2, hidden_sizes=(8,), seed=0)
     samples = policy_gradient_samples(gym.make("CartPole-v1"), policy, 6, batch_size=5, seed=0)
     n_params = sum(p.numel() for p in policy.parameters())
-    assert list(samples) == ["no baseline", "baseline", "baseline from another batch"]
+    assert list(samples) == ["no baseline", "baseline", "baseline, penalised", "baseline from another batch"]
     assert all(g.shape == (6, n_params) for g in samples.values())
     assert samples["baseline"].var(0).sum() < samples["no baseline"].var(0).sum()
     assert samples["baseline from another batch"].var(0).sum() < samples["no baseline"].var(0).sum()
     assert not torch.allclose(samples["baseline from another batch"], samples["baseline"])  # another fit
+    assert not torch.allclose(samples["baseline, penalised"], samples["baseline"])  # another penalty
+    assert samples["baseline, penalised"].var(0).sum() < samples["no baseline"].var(0).sum()
 
 
 def test_mean_shift_measures_a_shrunk_gradient_and_not_noise():

@@ -371,6 +371,26 @@ def hs_shuffles_the_callers_list(tasks, n_test, rng):
     return held_out_split(list(tasks), n_test, rng)
 
 
+def hs_distinct_through_a_set(tasks, n_test, rng):
+    from metarl_edu.envs import task_key
+
+    first = {}
+    for t in tasks:
+        first.setdefault(task_key(t), t)
+    # a set's order of strings depends on the process's hash seed: fixed here to one that differs from list order
+    keys = sorted({task_key(t) for t in tasks}, key=lambda k: k[::-1])
+    distinct = [first[k] for k in keys]
+    test = [distinct[i] for i in rng.choice(len(distinct), size=n_test, replace=False)]
+    return [t for t in tasks if t not in test], test
+
+
+def hs_groups_train(tasks, n_test, rng):
+    from metarl_edu.classroom.references import held_out_split
+
+    train, test = held_out_split(tasks, n_test, rng)
+    return sorted(train, key=repr), test
+
+
 def hs_returns_keys(tasks, n_test, rng):
     from metarl_edu.envs import task_key
 
@@ -447,6 +467,8 @@ WRONG = {
         (hs_removes_one_copy, "DISTINCT tasks"),
         (hs_shuffles_the_callers_list, "changed the tasks passed in"),
         (hs_returns_keys, "must be lists of tasks"),
+        (hs_distinct_through_a_set, "order of first appearance"),
+        (hs_groups_train, "in the list's own order"),
     ],
 }
 

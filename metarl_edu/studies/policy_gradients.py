@@ -16,7 +16,7 @@ from metarl_edu.pg import (
     sample_batch,
 )
 
-ESTIMATORS = ("no baseline", "baseline", "baseline from another batch")
+ESTIMATORS = ("no baseline", "baseline", "baseline, penalised", "baseline from another batch")
 
 
 def policy_gradient_samples(
@@ -31,7 +31,8 @@ def policy_gradient_samples(
 ) -> dict[str, torch.Tensor]:
     """REINFORCE gradient estimates of ``n_batches`` independent batches, three ways each (the keys of the result,
     :data:`ESTIMATORS`): without a baseline; with the linear baseline fitted to the same batch (what
-    :func:`~metarl_edu.pg.train_reinforce` does); and with the linear baseline fitted to the batch sampled before
+    :func:`~metarl_edu.pg.train_reinforce` does); with it fitted to the same batch with the ridge penalty
+    ``other_reg`` (the control that separates the penalty from the batch); and fitted to the batch sampled before
     it, an independent batch of the same policy (one extra batch is sampled first), with the ridge penalty
     ``other_reg``. ``g`` of each key has shape (n_batches, n_params). The policy is not changed.
 
@@ -56,8 +57,12 @@ def policy_gradient_samples(
         G_previous = discounted_returns(previous.rewards, previous.terminated, previous.truncated, gamma)
         w = fit_linear_baseline(previous.obs, G_previous, previous.mask, reg_coeff=other_reg)
         G = discounted_returns(episodes.rewards, episodes.terminated, episodes.truncated, gamma)
-        b = baseline_features(episodes.obs, episodes.mask) @ w
+        features = baseline_features(episodes.obs, episodes.mask)
+        b = features @ w
         log_probs = policy.log_prob(episodes.obs, episodes.actions)
+        b_penalised = features @ fit_linear_baseline(episodes.obs, G, episodes.mask, reg_coeff=other_reg)
+        samples["baseline, penalised"].append(flat(reinforce_loss(
+            policy.log_prob(episodes.obs, episodes.actions), G, b_penalised, episodes.mask)))
         samples["baseline from another batch"].append(flat(reinforce_loss(log_probs, G, b, episodes.mask)))
         previous = episodes
     return {name: torch.stack(g) for name, g in samples.items()}

@@ -93,14 +93,38 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
     def none() -> None:
         tasks = [A, B, A]
         train, test = _split(fn, tasks, 0, 0)
-        if test or train != tasks:
-            raise Failure(f"n_test = 0: test must be empty and train the whole list; got {fmt(train)}, {fmt(test)}")
+        if test:
+            raise Failure(f"test must be empty; got {fmt(test)}")
+        if sorted(map(repr, train)) == sorted(map(repr, tasks)) and train != tasks:
+            raise Failure(f"train holds the whole list but reordered ({fmt(train)}): keep the tasks of "
+                          "train in the list's own order")
+        if train != tasks:
+            raise Failure(f"train must be the whole list; got {fmt(train)}")
+
+    def reproducible() -> None:
+        # The same seed must give the same split in every Python process: number the distinct tasks in order of
+        # first appearance, draw rng.choice(n_distinct, n_test, replace=False), keep train in the list's order.
+        tasks = [C, A, B, A, D, B, E, A]
+        for seed in range(5):
+            train, test = _split(fn, tasks, 2, seed)
+            _check_split(tasks, train, test, 2)
+            want_train, want_test = _reference(tasks, 2, np.random.default_rng(seed))
+            if list(map(task_key, test)) != list(map(task_key, want_test)):
+                raise Failure(f"seed {seed}: test is {fmt(test)}, expected {fmt(want_test)}. Hint: number the distinct "
+                              "tasks in order of first appearance (a dict keyed by task_key keeps that order; a set "
+                              "does not, and its order of strings changes from one Python process to the next, so "
+                              "the same seed would give another split tomorrow), then draw the indices with "
+                              "rng.choice(n_distinct, size=n_test, replace=False) and list the tasks in drawn order")
+            if train != want_train:
+                raise Failure(f"seed {seed}: train holds the right tasks but in another order ({fmt(train)}): keep "
+                              "the tasks of train in the list's own order")
 
     yield "6 different tasks, 2 held out", distinct
     yield "a list with copies of tasks (10 seeds)", copies
     yield "randomness from rng", uses_rng
     yield "each distinct task equally likely", uniform
     yield "n_test = 0", none
+    yield "the same seed, the same split (5 seeds)", reproducible
 
 
 HELD_OUT_SPLIT = register(

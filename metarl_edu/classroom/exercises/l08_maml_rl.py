@@ -15,16 +15,26 @@ from metarl_edu.classroom.references import rl_meta_loss_reference
 from metarl_edu.maml_rl import adapt_step as _reference
 from metarl_edu.maml_rl import advantages, inner_loss
 from metarl_edu.nets import CategoricalMLPPolicy
-from metarl_edu.pg import Episodes
+from metarl_edu.pg import Episodes, normalise_advantages
 
 SIGN = "the inner step goes DOWN the loss: theta' = theta - alpha * grad L, with L = -mean(log pi * A)"
 BASELINE = "subtract the linear baseline from the returns before normalising: A = G - linear_baseline(obs, G, mask)"
 NORMALISE = "normalise the advantages to mean 0 and standard deviation 1 over the real steps"
 UNBIASED = ("A.std() divides by n - 1: normalise with the population standard deviation over the real steps, "
             "sqrt(mean((A - mean A)^2)), as normalise_advantages does (with few steps the two differ)")
+PADDING = ("the mean and the standard deviation of the advantages count the padding (mask == 0) too: normalise over "
+           "the real steps only, as normalise_advantages(A, mask) does, or pass the mask to every sum")
 NO_GRAPH = ("theta' lost its link to params (.detach(), .data, torch.no_grad() or a new leaf tensor): keep theta' = "
             "theta - alpha * g a function of params, with create_graph=True (or torch.func.grad), so that MAML's "
             "meta-gradient can flow through the inner step")
+
+
+def _step_with(policy: Any, params: dict, episodes: Episodes, alpha: float, A: torch.Tensor) -> dict:
+    """theta - alpha * grad L with the given advantages ``A`` (to build a mistake's answer)."""
+    theta = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    loss = inner_loss(policy.log_prob(episodes.obs, episodes.actions, params=theta), A, episodes.mask)
+    grads = torch.autograd.grad(loss, list(theta.values()))
+    return {k: params[k] - alpha * g for k, g in zip(theta, grads, strict=True)}
 
 
 def _one_step_episodes(obs: list[float], actions: list[int], rewards: list[float]) -> Episodes:
@@ -105,6 +115,27 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         for k in params:
             expect_close(got[k], expected[k].detach().numpy(), atol=1e-4, what=f"the new {k}")
 
+    def unequal_lengths() -> None:
+        # Four episodes of 3, 1, 2 and 3 steps, padded to T = 3: the mean and the standard deviation of the
+        # advantages are over the 9 real steps only; padding (mask 0) must not count.
+        lengths = torch.tensor([3, 1, 2, 3])
+        mask = (torch.arange(3)[:, None] < lengths).float()
+        g = torch.Generator().manual_seed(1)
+        obs = torch.randn((3, 4, 1), generator=g) * mask[..., None]
+        rewards = torch.rand((3, 4), generator=g) * mask
+        e = Episodes(obs=obs, actions=torch.randint(0, 2, (3, 4), generator=g) * mask.long(), rewards=rewards,
+                     terminated=torch.arange(3)[:, None] == lengths - 1, truncated=torch.zeros((3, 4), dtype=bool),
+                     mask=mask, next_obs=obs.clone())
+        policy = CategoricalMLPPolicy(1, 2, hidden_sizes=(4,), seed=0)
+        params = {k: v.detach().clone() for k, v in policy.params().items()}
+        got = _call(fn, policy, params, e, 0.3)
+        expected = _reference(policy, params, e, 0.3, 0.99)
+        raw = advantages(e, 0.99, normalise=False)
+        over_padding = _step_with(policy, params, e, 0.3, normalise_advantages(raw, torch.ones_like(mask)))
+        for k in params:
+            expect_close(got[k], expected[k].detach().numpy(), atol=1e-4, what=f"the new {k}", mistakes=(
+                (over_padding[k].detach().numpy(), PADDING),))
+
     def differentiable() -> None:
         # theta' must be a differentiable function of theta: MAML's meta-gradient flows through it.
         policy, params = _zero_linear_policy()
@@ -123,6 +154,7 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
     yield "two states: the baseline matters", two_states
     yield "theta' is differentiable in theta", differentiable
     yield "2D navigation, a Gaussian policy", navigation
+    yield "episodes of different lengths: padding does not count", unequal_lengths
 
 
 ADAPT_STEP = register(

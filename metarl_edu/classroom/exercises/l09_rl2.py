@@ -212,7 +212,8 @@ def _states(fn: Callable[..., Any], policy: Any, trials: list[list[torch.Tensor]
         T = sum(len(x) for x in trial)
         arr = as_numbers(states, f"trial {i}'s hidden states")
         if arr.shape == (T, 1, n_h):
-            arr = arr[:, 0]
+            raise Failure(f"trial {i}'s hidden states have shape {arr.shape}, with the GRU's batch dimension of 1 "
+                          f"still in: return shape (T, n_h) = {(T, n_h)}, one row per step (take hs[:, 0])")
         if arr.shape != (T, n_h):
             raise Failure(f"trial {i} has {len(trial)} episodes, {T} steps in all: its hidden states must have shape "
                           f"(T, n_h) = {(T, n_h)}, one row per step; got {arr.shape}")
