@@ -30,6 +30,7 @@ help:
 	@echo "make full   - run the solution notebooks in full mode and print the numbers the prose quotes"
 	@echo "make build  - regenerate lessons/, solutions/ and course/syllabus.md from course/"
 	@echo "make lint   - ruff"
+	@echo "make clean-venv - remove .venv (to reinstall, e.g. with TORCH_INDEX=... for the CPU build of torch)"
 
 # Created and installed once; reinstalled when the package metadata or the pins change.
 $(STAMP): pyproject.toml constraints.txt

@@ -321,3 +321,13 @@ def test_lab_opens_without_news_prompt_or_update_check(tmp_path):
     settings.write_text("not json")
     cli.quiet_lab_settings(tmp_path)
     assert json.loads(settings.read_text())[cli.LAB_NOTIFICATIONS]["fetchNews"] == "false"
+
+
+def test_grading_without_course_says_the_hidden_tests_are_left_out(tmp_path, capsys):
+    (tmp_path / "lessons").mkdir()
+    shutil.copy(ROOT / "lessons" / "00_welcome.ipynb", tmp_path / "lessons")
+    (tmp_path / "submissions").mkdir()
+    status = cli.main(["--root", str(tmp_path), "grade", str(tmp_path / "submissions"), "--out",
+                       str(tmp_path / "gradebook.csv")])
+    assert status == 0
+    assert "WITHOUT the hidden tests" in capsys.readouterr().err

@@ -123,6 +123,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from metarl_edu.classroom.grade import Limits, find_course, grade_folder, kernel_user
 
     course = Path(args.course) if args.course else find_course(_root(args.root))
+    if not args.course and course.name == "lessons":
+        print(f"warning: no course/ found, so grading from {course} WITHOUT the hidden tests (the visible checks "
+              "only); run from the course checkout or pass --course to include them", file=sys.stderr)
     if args.trusted_class:
         user, note = kernel_user(args.user)
         print(f"a trusted class: no jail; {note}", file=sys.stderr)
