@@ -576,3 +576,38 @@ def test_answers_become_numbers_or_a_failure_that_says_why():
         cases.as_numbers({"a": 1}, "x")
     with pytest.raises(cases.Failure, match=r"x: expected \[1\. 2\.\], got \[1\. 3\.\]"):
         cases.expect_close(torch.tensor([1.0, 3.0]), [1.0, 2.0], what="x")
+
+
+def vi_with_the_librarys_backup(mdp, theta=1e-10):
+    from metarl_edu.mdp import bellman_optimality_backup
+
+    v = np.zeros(mdp.n_states)
+    while True:
+        v_new = bellman_optimality_backup(mdp, v)
+        if np.max(np.abs(v_new - v)) < theta:
+            return v_new, None
+        v = v_new
+
+
+def dr_through_the_module(rewards, gamma):
+    import metarl_edu.mdp
+
+    return metarl_edu.mdp.discounted_return(rewards, gamma)
+
+
+def dr_own(rewards, gamma):
+    return sum(r * gamma**t for t, r in enumerate(rewards))
+
+
+def test_the_check_warns_when_the_grader_would_score_a_reference_use_zero(capsys, monkeypatch):
+    from metarl_edu.classroom.checks import check, reference_warning
+
+    monkeypatch.delenv("METARL_EDU_STRICT", raising=False)  # no lesson session here
+
+    assert "metarl_edu.mdp.bellman_optimality_backup" in reference_warning("value_iteration",
+                                                                           vi_with_the_librarys_backup)
+    assert "metarl_edu.mdp.discounted_return" in reference_warning("discounted_return", dr_through_the_module)
+    assert reference_warning("discounted_return", dr_own) is None
+    assert reference_warning("discounted_return", lambda r, g: 0.0) is None  # no source to read: no warning
+    check("discounted_return", dr_through_the_module)  # it passes its cases, and says what the grader will do
+    assert "The grader scores discounted_return 0" in capsys.readouterr().out

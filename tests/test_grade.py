@@ -63,6 +63,7 @@ def hostile_class(folder: Path, fake_gradebook: Path) -> dict[str, str | dict]:
                                    "    return metarl_edu.mdp.discounted_return(rewards, gamma)"),
         "aliases_reference": welcome("from metarl_edu import discounted_return"),
         "picks_reference": welcome("discounted_return = pick('discounted_return', None)"),
+        "mentions_reference": welcome(GOOD, added=("import metarl_edu.mdp\nhelp(metarl_edu.mdp.discounted_return)",)),
         "private_reference": welcome(
             "from metarl_edu.classroom.exercises.l00_welcome import _reference\n\n"
             "def discounted_return(rewards, gamma):\n    return _reference(rewards, gamma)"),
@@ -182,6 +183,17 @@ def test_an_infinite_loop_times_out(graded):
 def test_an_exception_reads_as_a_failed_check_with_hints(graded):
     assert reason(graded, "raises").startswith("discounted_return: 0 of 6 checks passed")
     assert any("ZeroDivisionError" in h for h in graded["records"]["raises"]["exercises"]["discounted_return"]["hints"])
+
+
+def test_the_reference_mentioned_outside_the_exercise_is_flagged_not_scored(graded):
+    row = graded["rows"]["mentions_reference"]  # lesson 00's own advice: help(metarl_edu.mdp.discounted_return)
+    assert row["total"] == 1 and row["status"] == "ok", row
+    assert "mentioned outside the code of exercise 'discounted_return'" in row["review"], row
+
+
+def test_only_what_the_learners_cells_print_is_counted(graded):
+    for name in ("solution_00", "solution_01", "untouched_01"):  # figures and the lesson's own output do not count
+        assert "million characters" not in graded["rows"][name]["reason"], graded["rows"][name]
 
 
 def test_megabytes_of_output_are_cut_not_fatal(graded):

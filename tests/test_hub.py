@@ -238,6 +238,21 @@ def test_collect_takes_each_learners_lessons_only(tmp_path):
         collect(tmp_path / "x", [tmp_path / "alice"], ["99_nope"])
 
 
+def test_collect_refuses_symbolic_links_so_no_one_hands_in_another_file(tmp_path):
+    secret = tmp_path / "alice" / "lessons" / f"{LESSON}.ipynb"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("alice's work")
+    (tmp_path / "bob" / "lessons").mkdir(parents=True)
+    (tmp_path / "bob" / "lessons" / f"{LESSON}.ipynb").symlink_to(secret)  # a link to alice's notebook
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "carol" / "lessons").symlink_to(secret.parent)  # a linked lessons/ folder
+    copied, notes = collect(tmp_path / "submitted", [tmp_path / n for n in ("alice", "bob", "carol")])
+    assert [p.relative_to(tmp_path / "submitted").as_posix() for p in copied] == [f"alice/{LESSON}.ipynb"]
+    assert not (tmp_path / "submitted" / "bob").exists() and not (tmp_path / "submitted" / "carol").exists()
+    assert any("bob" in n and "not a regular file" in n for n in notes)
+    assert any("carol" in n and "symbolic link" in n for n in notes)
+
+
 def test_a_class_on_one_hub(tmp_path):
     pytest.importorskip("jupyterhub", reason="the hub extra is not installed (pip install -c constraints.txt '.[hub]')")
     if not (BIN / "configurable-http-proxy").exists():

@@ -140,6 +140,8 @@ def test_self_check_reports_points_and_never_modifies(tmp_path, capsys):
     # With no argument, the self-check covers work/; the unchanged notebook is reported from the last check.
     assert cli.main(["--root", str(tmp_path), "check"]) == 0
     assert "unchanged since the last check" in capsys.readouterr().out
+    assert cli.main(["check", str(tmp_path / "work")]) == 0  # a folder stands for its notebooks
+    assert "unchanged since the last check" in capsys.readouterr().out
     assert lesson.read_bytes() == solved_bytes
 
 

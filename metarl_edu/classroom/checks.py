@@ -232,7 +232,47 @@ def check(exercise_id: str, fn: Callable[..., Any]) -> CheckResult:
         _session.results[exercise_id] = result
     if config.strict():
         _enforce_strict(result)
+    warning = reference_warning(exercise_id, fn) if result.passed else None
+    if warning:
+        print(warning)
     return result
+
+
+def reference_warning(exercise_id: str, fn: Callable[..., Any]) -> str | None:
+    """A line for the learner when ``fn`` visibly calls the library's version of the exercise (which the grader
+    scores 0, :mod:`metarl_edu.classroom.review`), read from its source and the names it finds in its module;
+    None when it does not, or when its source cannot be read. Only a warning: the grader decides."""
+    import inspect
+    import textwrap
+    import types
+
+    from metarl_edu.classroom.review import review_cells
+
+    try:
+        exercise = get_exercise(exercise_id)
+        source = textwrap.dedent(inspect.getsource(fn))
+        names, codes = set(), [fn.__code__]
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        imports = []
+        for name in sorted(names):
+            obj = fn.__globals__.get(name)
+            if isinstance(obj, types.ModuleType) and obj.__name__.split(".")[0] == "metarl_edu":
+                imports.append(f"import {obj.__name__} as {name}")
+            elif str(getattr(obj, "__module__", "")).split(".")[0] == "metarl_edu" and hasattr(obj, "__qualname__"):
+                imports.append(f"from {obj.__module__} import {obj.__qualname__.split('.')[0]} as {name}")
+        review = review_cells([source], functions={exercise_id: fn.__name__},
+                              references={exercise_id: [exercise.reference_name, *exercise.equivalents]},
+                              lesson_sources=["\n".join(imports)])
+    except Exception:  # noqa: BLE001  (no source, a lambda, a builtin: nothing to warn about)
+        return None
+    uses = review.uses.get(exercise_id)
+    if not uses:
+        return None
+    return (f"⚠️  The grader scores {exercise_id} 0 as written: it calls the library's {', '.join(sorted(uses))}. "
+            "Write that part yourself.")
 
 
 def _enforce_strict(result: CheckResult) -> None:

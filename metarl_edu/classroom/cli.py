@@ -94,17 +94,26 @@ def cmd_site(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from metarl_edu.classroom.grade import GradeError, find_course
     from metarl_edu.classroom.runner import NotebookError, format_report, progress_summary, run_notebook
 
-    notebooks = [Path(n) for n in args.notebooks] or sorted((_root(args.root) / "work").glob("*.ipynb"))
+    named = [Path(n) for n in args.notebooks]
+    notebooks = [p for n in named for p in (sorted(n.glob("*.ipynb")) if n.is_dir() else [n])] if named else \
+        sorted((_root(args.root) / "work").glob("*.ipynb"))
     if not notebooks:
         print("error: no notebook given, and none in work/ (run `make lab` first)", file=sys.stderr)
+        return 2
+    try:
+        course = find_course(_root(args.root))
+    except GradeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     status = 0
     folders: list[Path] = []
     for path in notebooks:
         try:
-            report = run_notebook(path, cell_timeout=args.timeout, cache=True)
+            report = run_notebook(path, cell_timeout=args.timeout, cache=True, memory_mb=args.memory_mb,
+                                  course=course)
         except NotebookError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 2
@@ -115,7 +124,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if path.parent not in folders:
             folders.append(path.parent)
     for folder in folders:
-        print(progress_summary(folder, cell_timeout=args.timeout))
+        print(progress_summary(folder, course=course, cell_timeout=args.timeout))
     return status
 
 
@@ -311,13 +320,16 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run your notebook like the grader and report each exercise")
     c.add_argument("notebooks", nargs="*", help="your notebook(s), for example work/01_mdp.ipynb (default: work/)")
     c.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
+    c.add_argument("--memory-mb", type=int, default=None,
+                   help=f"the kernel's address space, MiB (default {default_memory_mb('none')})")
     c.set_defaults(func=cmd_check)
 
     g = sub.add_parser("grade", help="grade a folder of submissions into a CSV gradebook and feedback files")
     g.add_argument("submissions", help="folder of learners' notebooks (searched recursively for *.ipynb)")
     g.add_argument("--out", default="gradebook.csv", help="the gradebook to write (default gradebook.csv)")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
-    g.add_argument("--feedback", help="folder for one feedback file per submission (default <out>-feedback/)")
+    g.add_argument("--feedback", help="folder for one feedback file per submission (default: the gradebook's name "
+                                      "without .csv, plus -feedback/: gradebook-feedback/)")
     g.add_argument("--timeout-cell", type=float, default=120, help="seconds one cell may run (default 120)")
     g.add_argument("--timeout-notebook", type=float, default=900, help="seconds one notebook may run (default 900)")
     g.add_argument("--memory-mb", type=int, default=None,

@@ -647,7 +647,8 @@ class Outcome:
     evalue: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
-    printed_chars: int = 0
+    printed_chars: int = 0  # everything the cell sent (text and displays): the flood limit
+    stream_chars: int = 0  # what it printed (stdout and stderr)
     seconds: float = 0.0
     dropped: bool = False  # zmq dropped the kernel's connection (an oversized message)
     oom: bool = False  # the jail's memory limit was reached while the cell ran (a process of it was killed)
@@ -880,6 +881,7 @@ class Kernel:
                 elif kind == "stream":
                     text = str(content.get("text", ""))
                     out.printed_chars += len(text)
+                    out.stream_chars += len(text)
                     if content.get("name") == "stdout":
                         stdout_tail = self._collect_records(stdout_tail + text, out)
                     if kept_chars < self.limits.output_chars:
@@ -1294,6 +1296,8 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
     record["total"] = sum(r["points"] for r in record["exercises"].values())
     not_run = [k for k, r in record["exercises"].items() if r["status"] == "not_run"]
     record["status"] = "incomplete" if not_run else "ok"
+    if not_run:  # a time limit under load, or an interruption: graded again on the next run, not remembered
+        record["cacheable"] = False
     notes = []
     if run["stopped"]:
         notes.append(f"the run stopped early: {run['stopped']}")
@@ -1316,9 +1320,11 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
             continue
         if note.split(";")[0] not in said:
             notes.append(note)
-    printed = sum(o.printed_chars for o in run["outcomes"].values())
+    printed = sum(run["outcomes"][i].stream_chars for i, c in enumerate(cells)
+                  if c.kind == "learner" and i in run["outcomes"])
     if printed > 10 * limits.output_chars:
-        notes.append(f"printed {printed / 1e6:.1f} million characters (only the start of each cell's output is kept)")
+        notes.append(f"your cells printed {printed / 1e6:.1f} million characters (only the start of each cell's "
+                     "output is kept)")
     flags = list(review.flags)
     verdicts = [v for v in run["verdicts"].values() if v]
     if any(v.get("mismatch") for v in verdicts):

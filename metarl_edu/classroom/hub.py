@@ -8,8 +8,10 @@ into their ``lessons/`` folder with ``metarl-edu copy-lessons`` (their work ther
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import stat
 from pathlib import Path
 from string import Template
 
@@ -180,7 +182,11 @@ def hub_config(*, auth: str = "shared", instructor: str = "instructor", learners
 def collect(dest: Path, homes: list[Path], lessons: list[str] | None = None) -> tuple[list[Path], list[str]]:
     """Copy each learner's ``<home>/lessons/<lesson>.ipynb`` to ``dest/<learner>/`` (the learner is the home
     folder's name), for ``metarl-edu grade``. Only the course's lesson notebooks are taken, ``lessons`` (stems such
-    as ``01_mdp``) narrows them. Returns the copies and one note per home that had none."""
+    as ``01_mdp``) narrows them. Returns the copies and one note per home that had none, and per file skipped.
+
+    Only regular files are taken, never through a symbolic link (a learner's ``lessons/`` or notebook that links
+    elsewhere could hand in another learner's work, or any file the collector may read): those are skipped with
+    a note."""
     from metarl_edu.classroom.cli import shipped_lessons
 
     known = sorted(p.stem for p in shipped_lessons().glob("*.ipynb"))
@@ -191,13 +197,38 @@ def collect(dest: Path, homes: list[Path], lessons: list[str] | None = None) -> 
     copied, notes = [], []
     for home in homes:
         home = Path(home)
-        found = [path for stem in wanted if (path := home / "lessons" / f"{stem}.ipynb").is_file()]
+        folder = home / "lessons"
+        if folder.is_symlink():
+            notes.append(f"{home}: skipped: {folder} is a symbolic link")
+            continue
+        found = []
+        for stem in wanted:
+            path = folder / f"{stem}.ipynb"
+            try:
+                mode = path.lstat().st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                found.append(path)
+            else:
+                notes.append(f"{path}: skipped: not a regular file (a symbolic link?)")
         if not found:
-            notes.append(f"{home}: no lesson notebooks in {home / 'lessons'}")
+            notes.append(f"{home}: no lesson notebooks in {folder}")
             continue
         for src in found:
+            try:
+                fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError as exc:
+                notes.append(f"{src}: skipped: {exc.strerror}")
+                continue
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    notes.append(f"{src}: skipped: not a regular file")
+                    continue
+                data = f.read()
             dst = Path(dest) / home.name / src.name
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+            dst.write_bytes(data)
+            shutil.copystat(src, dst, follow_symlinks=False)
             copied.append(dst)
     return copied, notes

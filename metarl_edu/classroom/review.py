@@ -8,8 +8,11 @@ run time changes it:
   may also hold in other forms (:attr:`~metarl_edu.classroom.cases.Exercise.equivalents`). An import or an
   attribute path in the learner's cells (``metarl_edu.pg.reinforce_loss``, ``from metarl_edu import
   value_iteration``, an alias of a module, a name the lesson's own cells imported) that leads to one of those
-  functions, or to an object holding it, means the exercise scores 0 with "uses the reference implementation".
-  Paths are resolved in the grader by importing the library, so re-exports and lazy names count too.
+  functions, or to an object holding it, means the exercise scores 0 with "uses the reference implementation",
+  when the exercise's function can reach it: in its own definition, in the learner's functions and names it uses
+  (and theirs, and so on), or in what binds the exercise's name. A mention anywhere else (``help(...)``, a cell
+  that compares with the library) is a review flag, not a 0. Paths are resolved in the grader by importing the
+  library, so re-exports and lazy names count too.
 - **review flags.** What static reading cannot follow, or what reaches past the exercise: dynamic code (``exec``,
   ``eval``, ``compile``, ``getattr``, ``__import__``, ``globals()``), the interpreter's internals (any
   ``__dunder__`` attribute but ``__init__``/``__name__``/``__doc__``, private names of a module, modules outside
@@ -241,6 +244,23 @@ def _defined(trees: list[ast.Module]) -> dict[str, list[ast.AST]]:
     return found
 
 
+def _reached(defined: dict[str, list[ast.AST]], names: set[str]) -> list[ast.AST]:
+    """The learner's top-level bindings that the exercise functions ``names`` can reach: their definitions, the
+    definitions of the learner's names those use, and so on; for an assignment only its value counts."""
+    todo, seen, nodes = sorted(names), set(names), []
+    while todo:
+        for node in defined.get(todo.pop(), []):
+            part = node.value if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) else node
+            if part is None:
+                continue
+            nodes.append(part)
+            for sub in ast.walk(part):
+                if isinstance(sub, ast.Name) and sub.id in defined and sub.id not in seen:
+                    seen.add(sub.id)
+                    todo.append(sub.id)
+    return nodes
+
+
 def review_cells(sources: Iterable[str], *, functions: dict[str, str], references: dict[str, Iterable[str]],
                  lesson_sources: Iterable[str] = ()) -> Review:
     """Read the learner's cells (see the module docstring).
@@ -260,9 +280,19 @@ def review_cells(sources: Iterable[str], *, functions: dict[str, str], reference
             continue  # it fails when run, too
     defined = _defined(trees)
     aliases = {k: v for k, v in lesson_aliases(lesson_sources).items() if k not in defined}
-    reader = _Reader(review, aliases, banned_objects(references))
+    banned = banned_objects(references)
+    reader = _Reader(review, aliases, banned)  # every cell: the flags, and reference mentions anywhere
     for tree in trees:
         reader.visit(tree)
+    mentioned, review.uses = review.uses, {}
+    scoring = _Reader(Review(), dict(reader.aliases), banned)  # what the exercises' functions reach: scored
+    for node in _reached(defined, set(functions.values())):
+        scoring.visit(node)
+    review.uses = scoring.review.uses
+    for exercise_id, names in sorted(mentioned.items()):
+        for name in sorted(names - review.uses.get(exercise_id, set())):
+            review.flag(f"`{name}` mentioned outside the code of exercise {exercise_id!r} (not scored; check it "
+                        f"is not how that exercise is answered)")
     for name in functions.values():
         for node in defined.get(name, []):
             if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and not isinstance(

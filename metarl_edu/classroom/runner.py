@@ -61,9 +61,9 @@ class RunReport:
         return sum(float(e["points"]) for e in self.exercises)
 
 
-def self_check_limits(cell_timeout: float = 120.0) -> Limits:
+def self_check_limits(cell_timeout: float = 120.0, memory_mb: int | None = None) -> Limits:
     """The grader's limits, with kernels kept as the learner's own user and no jail: it is their own code."""
-    return Limits(cell_timeout=cell_timeout, user=None, isolation="none")
+    return Limits(cell_timeout=cell_timeout, user=None, isolation="none", memory_mb=memory_mb)
 
 
 def report_from_record(path: Path, record: dict[str, Any], plan: LessonPlan, cached: bool = False) -> RunReport:
@@ -80,6 +80,7 @@ def run_notebook(
     cell_timeout: float = 120.0,
     course: Path | None = None,
     cache: bool = False,
+    memory_mb: int | None = None,
 ) -> RunReport:
     """Check one notebook like the grader would; with ``cache``, reuse and store the result beside it.
 
@@ -87,12 +88,12 @@ def run_notebook(
     """
     path = Path(path)
     if not path.is_file():
-        raise NotebookError(f"{path}: no such file")
+        raise NotebookError(f"{path}: {'a folder, not a notebook' if path.is_dir() else 'no such file'}")
     plans = load_plans(course or find_course())
     sub = read_submission(path, path.name, plans)
     if sub.error:
         raise NotebookError(f"{path}: {sub.error}")
-    limits = self_check_limits(cell_timeout)
+    limits = self_check_limits(cell_timeout, memory_mb)
     key = state_key(sub, plans, limits)
     cache_dir = path.parent / CACHE_DIR
     record = load_state(cache_dir, key) if cache else None
