@@ -220,6 +220,9 @@ def test_release_holds_lessons_and_package_but_no_solutions(tmp_path):
     assert sorted(p.name for p in (out / "lessons").glob("*.ipynb")) == [p.name for p in generated("lessons")]
     assert (out / "metarl_edu" / "mdp.py").exists() and (out / "README.md").exists()
     assert not (out / "solutions").exists() and not (out / "course").exists()
+    readme = (out / "README.md").read_text()  # for learners: how to start, the lessons, the self-check
+    assert "make lab" in readme and "| 11 |" in readme and "metarl-edu check" in readme
+    assert "make test" not in readme and "solutions/" not in readme and "course/" not in readme
     assert not list(out.rglob("__pycache__"))
     assert find_leaks(ROOT, out) == []
 

@@ -1,7 +1,8 @@
 """``metarl-edu release DIR``: what a class receives.
 
-The release holds the lesson notebooks (exercises stubbed), the README, the Makefile and the package, so that a
-learner can run ``make lab``. It holds no ``course/`` (hidden tests live there) and no ``solutions/``. The
+The release holds the lesson notebooks (exercises stubbed), a README for learners (the checkout's introduction
+and course map, with what a learner of a class needs: :func:`learner_readme`), the Makefile and the package, so
+that a learner can run ``make lab``. It holds no ``course/`` (hidden tests live there) and no ``solutions/``. The
 library's reference implementations ship on purpose: the lessons fall back to them, and the grader bans them
 inside the exercises they answer.
 """
@@ -14,8 +15,31 @@ from pathlib import Path
 import nbformat
 
 from metarl_edu.classroom.build import BEGIN_HIDDEN, BEGIN_SOLUTION, load_course
+from metarl_edu.config import QUICK_VAR
 
-FILES = ("README.md", "Makefile", "pyproject.toml", "setup.py", "MANIFEST.in", "constraints.txt", "LICENSE")
+FILES = ("Makefile", "pyproject.toml", "setup.py", "MANIFEST.in", "constraints.txt", "LICENSE")
+LEARNER_START = f"""## Start
+
+```bash
+make lab                        # set up .venv on first use, copy the lessons into work/, start JupyterLab there
+{QUICK_VAR}=1 make lab     # the same in quick mode: smaller runs, for a slow machine
+```
+
+You need Python 3.11, 3.12 or 3.13 and `make`. The first run creates `.venv/` and installs the pinned packages;
+later runs start at once. Where pip installs the large CUDA build of torch, take the CPU one on the first run:
+`make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+"""
+LEARNER_NOTES = """## Working on a lesson
+
+- Open a lesson in `work/`. Your edits there are never overwritten: `make lab` only copies a lesson that `work/`
+  does not have yet. To restart a lesson, rename your copy and run `.venv/bin/metarl-edu copy-lessons work`.
+- An exercise is a function whose body says `raise NotImplementedError("hint")`. Write your code there, run the
+  cell, then run the check cell below it: ✅ all cases pass, ⏳ not attempted, ❌ one hint per failed case.
+- `.venv/bin/metarl-edu check work/01_mdp.ipynb` runs your notebook the way the grader does (a fresh kernel,
+  quick mode, the lesson's checks) and prints each exercise's points; your instructor's grading adds hidden tests.
+- The library `metarl_edu` holds a version of every exercise on purpose: the lessons fall back to it, and you may
+  read it once you have tried. Calling it from your answer scores that exercise 0; the check cell warns you.
+"""
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
@@ -32,6 +56,7 @@ def release(root: Path, out: Path) -> Path:
     for name in FILES:
         if (root / name).exists():
             shutil.copy2(root / name, out / name)
+    (out / "README.md").write_text(learner_readme((root / "README.md").read_text(encoding="utf-8")), encoding="utf-8")
     shutil.copytree(root / "lessons", out / "lessons", ignore=IGNORE)
     shutil.copytree(root / "metarl_edu", out / "metarl_edu", ignore=IGNORE)
     leaks = find_leaks(root, out)
@@ -39,6 +64,16 @@ def release(root: Path, out: Path) -> Path:
         shutil.rmtree(out)
         raise ReleaseError("the release would leak solutions or hidden tests: " + "; ".join(leaks[:5]))
     return out
+
+
+def learner_readme(readme: str) -> str:
+    """The README a class receives: the checkout README's title and introduction and its course map, with the
+    learner's start and notes (no instructor, contributor or test commands: the release has no tests, no
+    ``solutions/`` and no ``course/``)."""
+    parts = readme.split("\n## ")
+    intro, sections = parts[0], {p.split("\n", 1)[0].strip(): "## " + p for p in parts[1:]}
+    course_map = sections.get("Course map", "").split("`course/syllabus.md`")[0].rstrip()
+    return "\n\n".join(s.strip() for s in (intro, LEARNER_START, course_map, LEARNER_NOTES) if s.strip()) + "\n"
 
 
 def _substantive(code: str) -> list[str]:
