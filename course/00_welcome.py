@@ -152,11 +152,11 @@ assert np.isclose(G(rewards, 0.9), 0.9**3)
 # ## Getting help
 # In the full course checkout, each lesson's complete version is in `solutions/` for self-study (try the exercise
 # first), and `course/syllabus.md` lists objectives, times and points; a class release leaves both out, and your
-# instructor says where to ask. The README lists the lessons. Reading the library's version of an exercise is
-# fine once you have tried; *calling* it (or the library function the exercise replaces) from your answer is not:
-# the grader scores that exercise 0, and the check cell warns you when it sees it. Every library function has a docstring:
-# run `help(pick)`, or `import metarl_edu.mdp` and then `help(metarl_edu.mdp.discounted_return)` for the reference
-# version of this exercise, or put a `?` after a name.
+# instructor says where to ask. The README lists the lessons. Reading the library's version of an exercise is fine once
+# you have tried; *calling* it (or the library function the exercise replaces) from your answer is not: the grader
+# scores that exercise 0, and the check cell warns you when it sees it. Every library function has a docstring: run
+# `help(pick)`, or `import metarl_edu.mdp` and then `help(metarl_edu.mdp.discounted_return)` for the reference version
+# of this exercise, or put a `?` after a name.
 #
 # ## Summary and next
 # You ran cells, moved a slider, wrote and checked a function, and met the discounted return. Next,

@@ -329,13 +329,13 @@ assert np.all(v_star >= v_exact - 1e-9)
 # $$|(Tv)(s) - (Tu)(s)| \le \max_a \gamma \Big|\sum_{s'} P(s' \mid s,a)\,\big(v(s') - u(s')\big)\Big| \le \gamma\,
 # \max_{s'} |v(s') - u(s')|,$$
 #
-# because two maxima differ by at most the largest difference of their terms, and an average of differences is at
-# most the largest one. So $\lVert Tv - Tu \rVert_\infty \le \gamma \lVert v - u \rVert_\infty$: each sweep shrinks the
-# distance between any two value arrays by the factor $\gamma$, a **contraction** (Puterman 1994, section 6.2.3;
-# Sutton & Barto 2018, section 4.4, state the result without the proof). Apply it to $u = v_*$, which $T$ leaves unchanged: from any start, the error
-# after $k$ sweeps is at most $\gamma^k$ times the first error. The same argument, without the max, covers the
-# expectation backup. The plot runs value iteration from two random starts and draws their distance against the
-# bound:
+# because two maxima differ by at most the largest difference of their terms, and an average of differences is at most
+# the largest one. So $\lVert Tv - Tu \rVert_\infty \le \gamma \lVert v - u \rVert_\infty$: each sweep shrinks the
+# distance between any two value arrays by the factor $\gamma$, a **contraction** (proved in Puterman 1994, section
+# 6.2.3; Sutton & Barto 2018, section 4.4, state it without proof). Apply it to $u = v_*$, which $T$ leaves unchanged:
+# from any start, the error after $k$ sweeps is at most $\gamma^k$ times the first error. The same argument, without the
+# max, covers the expectation backup. The plot runs value iteration from two random starts and draws their distance
+# against the bound:
 
 # %%
 rng = np.random.default_rng(1)
@@ -356,12 +356,12 @@ assert np.all(np.array(gaps) <= bound + 1e-12)
 print(f"after 60 sweeps the two runs differ by {gaps[-1]:.1e}; the bound allows {bound[-1]:.1e}")
 
 # %% [markdown]
-# The gap falls faster than the bound here (the dashed line is only the worst case). Both runs keep the goal and the
-# pit at 0, and the greedy policies reach one of them within a few steps, so part of every difference drains away
-# there and each sweep passes on less than $\gamma$ of it. (Without terminal states, two starts that differ by the
-# same constant everywhere would stay apart by exactly $\gamma$ times as much per sweep.) The bound also gives the
-# stopping rule its meaning: once a sweep changes no value by more than `theta`, the array that sweep produced is
-# within $\gamma\,\theta / (1 - \gamma)$ of $v_*$.
+# The gap falls faster than the bound here (the dashed line is only the worst case). Both runs keep the goal and the pit
+# at 0, and the greedy policies reach one of them within a few steps, so part of every difference drains away there and
+# each sweep passes on less than $\gamma$ of it. (Without terminal states, two starts that differ by the same constant
+# everywhere would see their distance shrink by exactly the factor $\gamma$ each sweep.) The bound also gives the
+# stopping rule its meaning: once a sweep changes no value by more than `theta`, the array that sweep produced is within
+# $\gamma\,\theta / (1 - \gamma)$ of $v_*$.
 #
 # ## Policy iteration, and generalised policy iteration
 # Value iteration improves the values a little on every sweep. **Policy iteration** (Howard 1960; Sutton & Barto
@@ -386,13 +386,13 @@ print(f"value iteration: {n_sweeps} sweeps to change no value by more than 1e-10
 assert np.allclose(v_pi_star, v_star, atol=1e-6) and len(policies) < n_sweeps
 
 # %% [markdown]
-# A few exact evaluations replace value iteration's many sweeps (each solve costs more than a sweep, though). Both are instances of one pattern that Sutton & Barto call **generalised policy iteration**
-# (section 4.6): keep a value estimate and a policy, and let each pull the other, evaluation making the values fit
-# the policy and improvement making the policy greedy on the values. Policy iteration finishes each step; value
-# iteration does one sweep of evaluation between improvements; the Q-learning of lesson 02 does one *sampled*
-# update of one (state, action) pair between improvements. With step sizes that shrink the right way and every pair
-# tried infinitely often, that still converges to $q_*$ (Watkins & Dayan 1992); lesson 02's constant settings come
-# close but carry no such guarantee.
+# A few exact evaluations replace value iteration's many sweeps (each solve costs more than a sweep, though). Both are
+# instances of one pattern that Sutton & Barto call **generalised policy iteration** (section 4.6): keep a value
+# estimate and a policy, and let each pull the other, evaluation making the values fit the policy and improvement making
+# the policy greedy on the values. Policy iteration finishes each step; value iteration does one sweep of evaluation
+# between improvements; the Q-learning of lesson 02 does one *sampled* update of one (state, action) pair between
+# improvements. With step sizes that shrink the right way and every pair tried infinitely often, that still converges to
+# $q_*$ (Watkins & Dayan 1992); lesson 02's constant settings come close but carry no such guarantee.
 
 # %% [markdown]
 # ## Explore: discount, slip and policy

@@ -100,10 +100,11 @@ assert len(_actions) == 3000 and _freq[3] == 0 and np.all(np.abs(_freq[[0, 1, 2,
 #
 # $$v(s) \leftarrow v(s) + \alpha\, \delta, \qquad \delta = r + \gamma v(s') - v(s).$$
 #
-# $\delta$ is the **TD error** (eq. 6.5): how much better or worse the step went than $v$ predicted. It is lesson
-# 01's expectation backup with the averages over $\pi$ and $P$ replaced by the one action taken and the one next
-# state that happened, and the full replacement by a step of size $\alpha$; after a terminal step the target is $r$ alone. Here it evaluates the random
-# policy on the gridworld, and we compare with lesson 01's exact answer, which the agent never sees:
+# $\delta$ is the **TD error** (eq. 6.5): how much better or worse the step went than $v$ predicted. It is lesson 01's
+# expectation backup with the averages over $\pi$ and $P$ replaced by the one action taken and the one next state that
+# happened, and the full replacement by a step of size $\alpha$; after a terminal step the target is $r$ alone. Here it
+# evaluates the random policy on the gridworld, and we compare with lesson 01's exact answer, which the agent never
+# sees:
 
 # %%
 v_true = policy_evaluation(mdp, uniform_policy(mdp))
@@ -310,25 +311,27 @@ print(f"after {n_steps} samples: RMS error {errors['alpha = 0.1'][-1]:.3f} with 
 # lessons 04 and 05.
 #
 # ## Explore: alpha, epsilon, gamma
-# Each change trains five fresh learners (independent runs drawing from one generator with seed 0) and redraws their mean learning curve with its spread, and the
-# exact values of their greedy policies. The slider's gamma is the *learner's* discount, a knob; the task keeps its
-# own discount, 0.9, and every learned policy is scored with that one, so that turning the knob cannot move the
-# goal. The title gives the mean and standard deviation over the seeds of the exact value from the start, next to
-# the best achievable. Try alpha 1.0 (the slippery floor makes single samples misleading), epsilon 0 (ties broken at
-# random still explore a little), few episodes, and the learner's gamma at 0, 0.5 and 0.99.
+# Each change trains five fresh learners (independent runs drawing from one generator with seed 0) and redraws their
+# mean learning curve with its spread, and the exact values of their greedy policies. The slider's gamma is the
+# *learner's* discount, a knob; the task keeps its own discount, 0.9, and every learned policy is scored with that one,
+# so that turning the knob cannot move the goal. The title gives the mean and standard deviation over the runs of the
+# exact value from the start, next to the best achievable. Try alpha 1.0 (the slippery floor makes single samples
+# misleading), epsilon 0 (ties broken at random still explore a little), few episodes, and the learner's gamma at 0, 0.5
+# and 0.99.
 
 # %%
 q_learning_explorer(alpha=0.2, epsilon=0.1, gamma=0.9, n_episodes=size(quick=50, full=500))
 
 # %% [markdown]
-# What does the learner's gamma change? The same five runs for three values, each greedy policy scored at the task's
-# gamma 0.9; and, for comparison, the exact optimal policy for a discount of 0.5, scored the same way:
+# What does the learner's gamma change? Five runs for each of three values, from the same seed, each greedy policy
+# scored at the task's gamma 0.9; and, for comparison, the exact optimal policy for a discount of 0.5, scored the same
+# way:
 
 # %%
 for gamma_learner in (0.0, 0.5, 0.9):
     runs = q_learning_seeds(env.unwrapped.grid, 0.2, 0.1, gamma_learner, size(quick=50, full=500))
     print(f"learner's gamma {gamma_learner}: v(start) = {runs.v_start.mean():+.3f} ± {runs.v_start.std():.3f} "
-          f"(5 seeds; random policy {policy_evaluation(mdp, uniform_policy(mdp))[start]:+.3f})")
+          f"(5 runs; random policy {policy_evaluation(mdp, uniform_policy(mdp))[start]:+.3f})")
 pi_half = value_iteration(mdp.with_gamma(0.5))[1]
 print(f"optimal policy for gamma 0.5, scored at 0.9: {policy_evaluation(mdp, pi_half)[start]:+.3f}; "
       f"optimum {v_star[start]:+.3f}; it differs from the gamma-0.9 optimum in "
@@ -338,7 +341,7 @@ print(f"optimal policy for gamma 0.5, scored at 0.9: {policy_evaluation(mdp, pi_
 # With a discount of 0.5 the goal seven steps away is worth $0.5^6 \approx 0.016$ now, still more than wandering,
 # and the optimal policy is the same on the way from the start (it differs in one cell off the path, printed above):
 # a learner with gamma 0.5 learns a policy about as good as one with 0.9 (they differ by about the spread between
-# seeds, one way in quick mode and the other in full mode). With a discount of 0
+# runs, one way in quick mode and the other in full mode). With a discount of 0
 # only the next reward counts, every step costs the same 0.04, and nothing pulls the learner towards the goal: its
 # greedy policies score far below the others, not much above the random policy. The learner's gamma matters where
 # it changes which actions look best, as in lesson 05's tasks, where the step budget decides.
@@ -391,7 +394,8 @@ ax.set(xlabel="exact q*(s, a)", ylabel="learned q(s, a)", title="FrozenLake: lea
 ax.legend()
 plt.show()
 error = np.abs(agent.q - q_star_lake)
-print(f"mean |q - q*|: greedy actions {error[live & greedy].mean():.3f}, other actions {error[live & ~greedy].mean():.3f}")
+print(f"mean |q - q*|: greedy actions {error[live & greedy].mean():.3f}, "
+      f"other actions {error[live & ~greedy].mean():.3f}")
 
 # %% [markdown]
 # The actions the greedy policy takes (blue) are learned better than the others (grey), which it tries only when it

@@ -67,12 +67,12 @@ print("one observation:", obs)
 
 # %% [markdown]
 # ## From a continuous state to a table row
-# A table needs a finite number of states. A **discretiser** cuts each dimension $i$ of the observation into
-# `bins[i]` equal intervals between `low[i]` and `high[i]` (values outside fall into the first or last bin), then
-# numbers the combinations **row-major**, like `np.ravel_multi_index`: if the observation falls in bin $b_i$ of
-# dimension $i$, which has $n_i$ = `bins[i]` bins, the index is $b_0 \cdot n_1 n_2 \cdots n_{d-1} + b_1 \cdot n_2
-# \cdots n_{d-1} + \dots + b_{d-1}$, the last dimension varying fastest. For example, with 2 x 3 bins over $[0,1] \times [0,3]$, the observation $(0.9, 1.5)$ falls in
-# bins $(1, 1)$, so its index is $1 \cdot 3 + 1 = 4$.
+# A table needs a finite number of states. A **discretiser** cuts each dimension $i$ of the observation into `bins[i]`
+# equal intervals between `low[i]` and `high[i]` (values outside fall into the first or last bin), then numbers the
+# combinations **row-major**, like `np.ravel_multi_index`: if the observation falls in bin $b_i$ of dimension $i$, which
+# has $n_i$ = `bins[i]` bins, the index is $b_0 \cdot n_1 n_2 \cdots n_{d-1} + b_1 \cdot n_2 \cdots n_{d-1} + \dots +
+# b_{d-1}$, the last dimension varying fastest. For example, with 2 x 3 bins over $[0,1] \times [0,3]$, the observation
+# $(0.9, 1.5)$ falls in bins $(1, 1)$, so its index is $1 \cdot 3 + 1 = 4$.
 #
 # **Exercise.** Write `discretize(obs, low, high, bins)` (all arrays of shape (d,); `bins` holds integers) and
 # return an `int` in `[0, prod(bins))`.

@@ -99,12 +99,12 @@ print(f"optimal 10-step return: mean {np.mean(best):.2f}, from {np.min(best):.2f
 # To measure what was *learned from* tasks, we must score on tasks that the learning never saw: **meta-training**
 # tasks to tune on, **held-out** (meta-test) tasks to report. A task seen in both would measure memory.
 #
-# **Exercise.** Write `held_out_split(tasks, n_test, rng)`: choose `n_test` *different* tasks uniformly at random
-# with `rng` as held-out tasks, and return `(train, test)`, where `train` keeps every other task of the list. A
-# list can hold copies of a task (a family with few distinct tasks, or a list assembled from several sources),
-# and a copy of a held-out task must not stay in `train`. Two tasks are the same when `task_key(a) ==
-# task_key(b)`. So that a seed gives the same split on every machine, number the distinct tasks in the order they
-# first appear in the list, draw `n_test` of those numbers with `rng.choice(n, size=n_test, replace=False)` (`k`
+# **Exercise.** Write `held_out_split(tasks, n_test, rng)`: choose `n_test` *different* tasks uniformly at random with
+# `rng` as held-out tasks, and return `(train, test)`, where `train` keeps every other task of the list. A list can hold
+# copies of a task (a family with few distinct tasks, or a list assembled from several sources), and a copy of a
+# held-out task must not stay in `train`. Two tasks are the same when `task_key(a) == task_key(b)`. So that a seed gives
+# the same split on every machine, number the distinct tasks in the order they first appear in the list, draw `n_test`
+# of those numbers with `rng.choice(n, size=n_test, replace=False)`, where `n` is the number of distinct tasks (`n_test`
 # different indices), list the test tasks in the order drawn, and keep `train` in the list's own order.
 
 # %%
@@ -168,12 +168,11 @@ print(f"{len(split.train)} training maps, {len(split.test)} held-out maps, seed 
 
 # %% [markdown]
 # ## Hundreds of tasks in seconds
-# Tuning across tasks means running Q-learning many times: every task with every setting, several times each.
-# The loop of lesson 02 takes one step of one task per Python iteration. `BatchedQLearning` runs many tasks (each
-# with its own alpha, epsilon and gamma) in lockstep: every step is a handful of numpy operations over all of them.
-# It makes the same updates as `QLearningAgent` (lesson 02) given the same random numbers (the tests replay it);
-# the plain loop timed below is the textbook one, which breaks ties and draws its random numbers its own way. The speed, on
-# your machine:
+# Tuning across tasks means running Q-learning many times: every task with every setting, several times each. The loop
+# of lesson 02 takes one step of one task per Python iteration. `BatchedQLearning` runs many tasks (each with its own
+# alpha, epsilon and gamma) in lockstep: every step is a handful of numpy operations over all of them. It makes the same
+# updates as `QLearningAgent` (lesson 02) given the same random numbers (the tests replay it); the plain loop timed
+# below is the textbook one, which breaks ties and draws its random numbers its own way. The speed, on your machine:
 
 # %%
 env = gym.make("FrozenLake-v1")

@@ -383,15 +383,15 @@ assert paths["start (0.5, 0.9)"].objective > J.max() - size(quick=0.2, full=0.01
 print("the sweep-trained nearest neighbours choose for this task:", models[1].predict(family.features(mg_task)[None])[0])
 
 # %% [markdown]
-# From one start the ascent climbs to the value of the best grid cell (the assertion checks it), in a few hundred
-# cheap steps and without a grid. From the other it stalls (where, is printed above): there gamma is too small for
-# the far goal to be worth more than the near one, whatever alpha is, and alpha too small for 10 updates to carry
-# the far goal's value back to the start, so the policy heads for the near goal. Raising either one alone does not
-# help; only a joint move of both would, and the gradient there is nearly zero. A meta-gradient is *local*; a sweep is global but
-# coarse. Xu et al. adapt the discount online while the agent trains, from a sensible start, where a local method
-# is what one wants. Note the two methods optimise different things (expected updates and a meta-discount of 0.9
-# here; sampled updates and the sum of 20 rewards in the sweep), so compare the discounts they choose, printed
-# above, as directions rather than equal answers.
+# From one start the ascent climbs to the value of the best grid cell (the assertion checks it), in a few hundred cheap
+# steps and without a grid. From the other it stalls (the line above prints where): there gamma is too small for the far
+# goal to be worth more than the near one, whatever alpha is, and alpha too small for 10 updates to carry the far goal's
+# value back to the start, so the policy heads for the near goal. Raising either one alone does not help; only a joint
+# move of both would, and the gradient there is nearly zero. A meta-gradient is *local*; a sweep is global but coarse.
+# Xu et al. adapt the discount online while the agent trains, from a sensible start, where a local method is what one
+# wants. Note the two methods optimise different things (expected updates and a meta-discount of 0.9 here; sampled
+# updates and the sum of 20 rewards in the sweep), so compare the discounts they choose, printed above, as directions
+# rather than equal answers.
 #
 # ## When does a learned model beat the best constant?
 # Read the tables of this lesson with these questions.

@@ -53,12 +53,12 @@ start_lesson("06_policy_gradients", kind="master")
 #   = \mathbb E_\tau\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \gamma^t G_t\Big],
 #   \qquad G_t = \sum_{k \ge t} \gamma^{k-t} r_k .$$
 #
-# The dynamics $p(s_{t+1} \mid s_t, a_t)$ do not depend on $\theta$, so their log-gradient vanishes: we need no
-# model. Rewards paid before $t$ cannot depend on $a_t$, so of $R(\tau)$ only $\sum_{k \ge t} \gamma^k r_k =
-# \gamma^t G_t$ remains, the discounted **reward-to-go**. Sutton & Barto's REINFORCE (2018, section 13.3) takes one
-# sampled step $\theta \leftarrow \theta + \alpha\, G_t \nabla \pi(a_t \mid s_t) / \pi(a_t \mid s_t)$ (eq. 13.8, derived
-# for $\gamma = 1$); their boxed algorithm, for any $\gamma$, writes it $\theta \leftarrow \theta + \alpha\, \gamma^t G_t
-# \nabla \ln \pi(a_t \mid s_t)$, the same thing since $\nabla \pi / \pi = \nabla \ln \pi$.
+# The dynamics $p(s_{t+1} \mid s_t, a_t)$ do not depend on $\theta$, so their log-gradient vanishes: we need no model.
+# Rewards paid before $t$ cannot depend on $a_t$, so of $R(\tau)$ only $\sum_{k \ge t} \gamma^k r_k = \gamma^t G_t$
+# remains, the discounted **reward-to-go**. Sutton & Barto's REINFORCE (2018, section 13.3) takes one sampled step
+# $\theta \leftarrow \theta + \alpha\, G_t \nabla \pi(a_t \mid s_t) / \pi(a_t \mid s_t)$ (eq. 13.8, derived for $\gamma
+# = 1$); their boxed algorithm, for any $\gamma$, writes it $\theta \leftarrow \theta + \alpha\, \gamma^t G_t \nabla \ln
+# \pi(a_t \mid s_t)$, the same thing since $\nabla \pi / \pi = \nabla \ln \pi$.
 #
 # **The factor $\gamma^t$ is usually dropped.** Almost every implementation, this library and the MAML paper's
 # code included, weights step $t$ by $G_t$ alone. With $\gamma = 1$ the two agree; with $\gamma < 1$ the dropped
@@ -182,14 +182,13 @@ print(f"loss without baseline {float(loss_fn(log_probs, G, None, episodes.mask))
 
 # %% [markdown]
 # ## Does the baseline help, and what does it cost? Measure it
-# A good baseline leaves the expected gradient alone and cuts how much one batch's estimate scatters around it.
-# The next cell draws many independent batches with the same (untrained) policy and computes each batch's
-# gradient four ways: without a baseline; with the linear baseline fitted to the same batch (what training
-# does); the same with a ridge penalty; and with it fitted to the batch drawn *before*, another sample of the same
-# policy, so that it cannot depend on this batch's actions. It sums the per-parameter variances across batches, then measures how far each
-# estimator's mean gradient moves from the no-baseline one, along the no-baseline mean's direction (`mean_shift`:
-# the batches are shared, so the difference is measured batch by batch; 0 means no bias, within the ± standard
-# error).
+# A good baseline leaves the expected gradient alone and cuts how much one batch's estimate scatters around it. The next
+# cell draws many independent batches with the same (untrained) policy and computes each batch's gradient four ways:
+# without a baseline; with the linear baseline fitted to the same batch (what training does); the same with a ridge
+# penalty; and with it fitted to the batch drawn *before*, another sample of the same policy, so that it cannot depend
+# on this batch's actions. It sums the per-parameter variances across batches, then measures how far each estimator's
+# mean gradient moves from the no-baseline one, along the no-baseline mean's direction (`mean_shift`: the batches are
+# shared, so the difference is measured batch by batch; 0 means no bias, within the ± standard error).
 #
 # The fit on another batch must *predict* returns of episodes it never saw: with 12 features and 10 short
 # episodes, the almost unpenalised fit extrapolates its cubic in $t$ wildly, so it uses a ridge penalty of 1
@@ -402,13 +401,13 @@ assert curves["lam = 0.95"][0][-5:].mean() > curves["lam = 0.95"][0][:2].mean() 
 # lesson 09's RL$^2$ uses GAE over whole trials.
 #
 # ## Explore: learning rate and batch size
-# Each change trains fresh policies on CartPole (seeds 0, 1, ...) with the same budget of episodes, so a larger
-# batch means fewer updates; the plot shows their mean with one standard error shaded, on axes that stay fixed. Try a learning rate of 0.0001 (almost nothing happens) and 0.3 (what do steps that large do?), then
-# batch sizes 1 and 50: tiny batches give many noisy updates, large ones few accurate ones. Batch size 1 has a
-# catch: the linear baseline is fitted to the one episode it is subtracted from, and a CartPole episode's
-# returns-to-go lie on a smooth curve in $t$ that its cubic fits almost exactly, so almost nothing is left of the
-# advantages (the same-batch bias measured above, at its extreme). What learning you see there comes from that
-# small remainder, rescaled by Adam.
+# Each change trains fresh policies on CartPole (seeds 0, 1, ...) with the same budget of episodes, so a larger batch
+# means fewer updates; the plot shows their mean with one standard error shaded, on axes that stay fixed. Try a learning
+# rate of 0.0001 (almost nothing happens) and 0.3 (what do steps that large do?), then batch sizes 1 and 50: tiny
+# batches give many noisy updates, large ones few accurate ones. Batch size 1 has a catch: the linear baseline is fitted
+# to the one episode it is subtracted from, and a CartPole episode's returns-to-go lie on a smooth curve in $t$ that its
+# cubic fits almost exactly, so almost nothing is left of the advantages (the same-batch bias measured above, at its
+# extreme). What learning you see there comes from that small remainder, rescaled by Adam.
 
 # %%
 reinforce_explorer(lr=0.02, batch_size=10, n_episodes=size(quick=30, full=200), n_seeds=size(quick=2, full=3))

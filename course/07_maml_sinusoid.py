@@ -77,7 +77,8 @@ plt.show()
 # $$\theta'_i = \theta - \alpha \nabla_\theta \mathcal L_i(\theta; \text{support}_i), \qquad
 #   \theta \leftarrow \theta - \beta \nabla_\theta \frac{1}{n} \sum_{i=1}^{n} \mathcal L_i(\theta'_i; \text{query}_i)$$
 #
-# over a meta-batch of $n$ tasks (the paper writes the sum; the library averages, which only rescales $\beta$).
+# over a meta-batch of $n$ tasks (the paper writes the sum; the library averages, which for plain gradient descent only
+# rescales $\beta$, and with Adam changes almost nothing).
 #
 # The outer gradient goes *through* the inner step. For one parameter,
 # $\frac{d\theta'}{d\theta} = 1 - \alpha \frac{\partial^2 \mathcal L}{\partial \theta^2}$, so the meta-gradient
@@ -186,9 +187,8 @@ assert torch.allclose(mine, library, rtol=1e-5)
 #
 # The **pretrained baseline** of the paper: the same network trained by plain regression on points pooled from
 # many tasks, then fine-tuned on a new task's $K$ points by gradient steps. The paper tuned the fine-tuning step size
-# (0.01 for $K = 5$, 0.02 for $K = 10$, per its Figure 2); we use 0.01 for both, at or near the best for our network
-# (larger steps make it diverge). It learns the *average*
-# task, shown after training.
+# (0.01 for $K = 5$, 0.02 for $K = 10$, per its Figure 2); we use 0.01 for both. The pretrained network learns the
+# *average* task, shown after training.
 
 # %%
 config = SinusoidConfig()
@@ -254,15 +254,15 @@ assert maml_5_shot[1] < maml_5_shot[0]  # one step on 5 points helps
 assert maml_5_shot[10] < size(quick=results["pretrained"][5][10], full=0.5)  # full mode: below 0.5 after 10 steps
 
 # %% [markdown]
-# **What the paper reports.** Figure 2 of Finn et al. (2017) shows fits of MAML and of the pretrained network to
-# new sinusoids with $K = 5$ and $K = 10$ points, before adaptation and after 1 and 10 gradient steps: after its
-# steps MAML's curve follows the true sinusoid, the pretrained network's does not. The caption of its Figure 3 adds
-# that MAML keeps improving with more gradient steps without overfitting the few points, reaching a loss
-# substantially lower than fine-tuning the pretrained network. The paper reports these results as plots, so we
-# compare qualitatively and quote no numbers. Our table shows the same picture: the pretrained network's error
-# drops by about 30% in the first step; with $K = 10$ it keeps improving slowly, with $K = 5$ it gets worse again
-# between 5 and 10 steps (it starts to fit the five points at the expense of the curve between them). MAML drops sharply after
-# one step, keeps improving, and stays 3 to 13 times lower throughout.
+# **What the paper reports.** Figure 2 of Finn et al. (2017) shows fits of MAML and of the pretrained network to new
+# sinusoids with $K = 5$ and $K = 10$ points, before adaptation and after 1 and 10 gradient steps: after its steps
+# MAML's curve follows the true sinusoid, the pretrained network's does not. The caption of its Figure 3 adds that MAML
+# keeps improving with more gradient steps without overfitting the few points, reaching a loss substantially lower than
+# fine-tuning the pretrained network. The paper reports these results as plots, so we compare qualitatively and quote no
+# numbers. Our table shows the same picture: the pretrained network's error drops by about 30% in the first step; with
+# $K = 10$ it keeps improving slowly, with $K = 5$ it gets worse again between 5 and 10 steps (it starts to fit the five
+# points at the expense of the curve between them). MAML drops sharply after one step, keeps improving, and from the
+# first step on stays 3 to 13 times lower.
 #
 # ## Why vmap: the meta-step's speed
 # The next cell times the vmapped meta-step against a plain Python loop over the 25 tasks with
@@ -277,9 +277,9 @@ print(f"{timing['n_iterations']} meta-iterations: vmap {timing['vmap_s']:.2f} s,
 # %% [markdown]
 # ## Explore: K and the number of steps
 # A new sinusoid, and the two trained learners adapted to its first $K$ points; the title scores each setting on 50
-# other new sinusoids (the mean query MSE and its standard error), since one task can flatter either learner. With $K = 1$ or $2$, watch MAML
-# still guess a sinusoid (it has learned what the tasks look like); with more steps, watch the pretrained network
-# fit the points but not the curve between them.
+# other new sinusoids (the mean query MSE and its standard error), since one task can flatter either learner. With $K =
+# 1$ or $2$, watch MAML still guess a sinusoid (it has learned what the tasks look like); with more steps, watch the
+# pretrained network fit the points but not the curve between them.
 
 # %%
 maml_fit_explorer(maml, pretrained, k=5, steps=1, seed=0)

@@ -131,10 +131,10 @@ print(f"goal {goal_task.goal}: mean return {before.total_rewards().mean():.1f} b
 
 # %% [markdown]
 # ## One task's meta-loss
-# MAML scores the *adapted* policy. For task $i$: sample $\mathcal D_i$ with $\theta$, adapt
-# $\theta'_i = \theta - \alpha \nabla_\theta L(\theta; \mathcal D_i)$, sample new trajectories $\mathcal D'_i$ with
-# $\theta'_i$, and score $L(\theta'_i; \mathcal D'_i)$. The meta-gradient $\nabla_\theta L(\theta'_i(\theta); \mathcal D'_i)$
-# flows *through* the inner step, so it holds second derivatives of $L$ (a Hessian-vector product).
+# MAML scores the *adapted* policy. For task $i$: sample $\mathcal D_i$ with $\theta$, adapt $\theta'_i = \theta -
+# \alpha \nabla_\theta L(\theta; \mathcal D_i)$, sample new trajectories $\mathcal D'_i$ with $\theta'_i$, and score
+# $L(\theta'_i; \mathcal D'_i)$. The meta-gradient $\nabla_\theta L(\theta'_i(\theta); \mathcal D'_i)$ flows *through*
+# the inner step, so it holds second derivatives of $L$ (a Hessian-vector product).
 #
 # **Exercise.** Write `rl_meta_loss(policy, params, D, D_prime, alpha, gamma, adapt)`: adapt with
 # `adapt(policy, params, D, alpha, gamma)` (your `adapt_step` by default), then return the `inner_loss` of the
@@ -181,14 +181,14 @@ assert all(torch.allclose(g.double(), w.double(), atol=1e-4) for g, w in zip(_gr
 # %% [markdown]
 # **What this estimator leaves out.** $\mathcal D_i$ was *sampled* with $\theta$: change $\theta$ and the inner step
 # sees other trajectories. The meta-loss above treats $\mathcal D_i$ as fixed data, so its gradient misses the term
-# $\nabla_\theta \log \pi_\theta(\mathcal D_i)\, R(\mathcal D'_i)$, with $R(\mathcal D'_i)$ the return after the
-# update (in practice minus a baseline): how $\theta$ should change to make the *pre-update* trajectories more
-# informative. (It weighs by a return, not by the surrogate $L(\theta'_i; \mathcal D'_i)$, whose value is no
-# return: with normalised advantages it is about 0 whatever the policy earns.) Finn et al. (2017) drop it, as we do. E-MAML (Stadie et al. 2018)
-# adds it back as a REINFORCE term, which rewards exploration before adaptation; ProMP (Rothfuss et al. 2019)
-# estimates it with lower variance through a low-variance curvature estimator and a trust region; DiCE (Foerster et
-# al. 2018) is a "magic box" surrogate whose derivatives of any order are the right estimators, so the missing term
-# falls out of automatic differentiation.
+# $\nabla_\theta \log \pi_\theta(\mathcal D_i)\, R(\mathcal D'_i)$, with $R(\mathcal D'_i)$ the return after the update
+# (in practice minus a baseline): how $\theta$ should change to make the *pre-update* trajectories more informative. (It
+# weighs by a return, not by the surrogate $L(\theta'_i; \mathcal D'_i)$, whose value is no return: with normalised
+# advantages it is about 0 whatever the policy earns.) Finn et al. (2017) drop it, as we do. E-MAML (Stadie et al. 2018)
+# adds it back as a REINFORCE term, which rewards exploration before adaptation; ProMP (Rothfuss et al. 2019) estimates
+# it with lower variance through a low-variance curvature estimator and a trust region; DiCE (Foerster et al. 2018) is a
+# "magic box" surrogate whose derivatives of any order are the right estimators, so the missing term falls out of
+# automatic differentiation.
 
 # %% [markdown]
 # ## MAML on 2D navigation
@@ -217,8 +217,8 @@ assert all(torch.allclose(g.double(), w.double(), atol=1e-4) for g, w in zip(_gr
 # One choice is ours: the paper meta-trains with **one** inner step and tests with up to three. Trained that way,
 # our return after two steps gets worse as training goes on (the TRPO run below: -5.4 after two steps at iteration
 # 50, -6.7 at iteration 100, measured on 40 goals with 20 trajectories per step; the paper: -3.33), although the
-# second step still helps (after one step that run scores -9.6 and -9.8, better than the paper's -11.68 on that
-# protocol). So `MAMLAgent` meta-trains
+# second step still helps (after one step that run scores -9.6 and -9.8, better than the paper's -11.68 even with
+# half its test batch, but after two it stays well short of the paper's -3.33). So `MAMLAgent` meta-trains
 # with **two** inner steps, with the test-time step sizes, and averages the losses after each step
 # (`loss_every_step=True`, the multi-step loss of Antoniou et al. 2019): both steps are trained to help.
 # `MAMLRLConfig(inner_steps=1)` is the paper's setting.
@@ -327,24 +327,25 @@ for label, result in (("40 trajectories per step", seeds), ("20 trajectories per
 print("two steps, 40 minus 20 trajectories:", paired_bootstrap_ci(seeds.per_task[:, 2], fewer.per_task[:, 2], rng=0))
 
 # %% [markdown]
-# **Where we match the paper, and where not.** Read the printed rows; in full mode (200 goals, 40 trajectories per
-# step, as the paper's test script) they read as follows. After one step every seed is at or a little above the
-# paper's level (Table 4: -11.68), and far ahead of the pretrained policy (the paired interval of MAML minus
-# pretrained after one step is far above 0) and of scratch. After two steps the seeds are within about 0.4 of the
-# paper's -3.33 (about -3.5 to -3.7, a spread of 0.3), and the second step's gain over the first has an interval
-# well above 0. A third step, which training never took, adds little, as in the paper (-3.23). What still differs:
-# we train with two inner steps where the paper trained with one (with one, our return after two steps stays well
-# short of the paper's and gets worse with training, as the TRPO curve above shows), with Adam rather than TRPO, and our policy has 64 units per layer, not 100.
-# Before adaptation we score about -38.8 against the paper's -40.4: the pre-update policy is not asked to do well,
-# only to adapt well, and its return depends on how it explores. The oracle shows what is left: about -0.5 for our
-# noiseless walk to the goal, -2.29 for the authors' trained, noisy one. The pretrained policy starts about as well
-# as MAML (heading for the middle is a fair average over goals), but one step moves it far less than MAML (about
-# +9.5 against MAML's +27.6): it was never trained to be adapted.
+# **Where we match the paper, and where not.** Read the printed rows; in full mode (200 goals, 40 trajectories per step,
+# as the paper's test script) they read as follows. After one step every seed is at or a little above the paper's level
+# (Table 4: -11.68), and far ahead of the pretrained policy (the paired interval of MAML minus pretrained after one step
+# is far above 0) and of scratch. After two steps the seeds are within about 0.4 of the paper's -3.33 (about -3.5 to
+# -3.7, a spread of 0.3), and the second step's gain over the first has an interval well above 0. A third step, which
+# training never took, adds little, as in the paper (-3.23). What still differs: we train with two inner steps where the
+# paper trained with one (with one, our return after two steps stays well short of the paper's and gets worse with
+# training, as the TRPO curve above shows), with Adam rather than TRPO, and our policy has 64 units per layer, not 100.
+# Before adaptation we score about -38.8 against the paper's -40.4: the pre-update policy is not asked to do well, only
+# to adapt well, and its return depends on how it explores. The oracle shows what is left: about -0.5 for our noiseless
+# walk to the goal, -2.29 for the authors' trained, noisy one. The pretrained policy starts about as well as MAML
+# (heading for the middle is a fair average over goals), but one step moves it far less than MAML (about +9.5 against
+# MAML's +27.6): it was never trained to be adapted.
 #
 # ## The article's example: CartPole
 # A plain `CartPole-v1` is one task. `MAMLAgent` builds a task distribution around it and says which: the physics
-# vary, and on half of the tasks the two actions are **swapped** (the agent cannot see which). A policy that
-# balances the ordinary pole drops a mirrored one at once. The article's four lines (quick mode: three iterations;
+# vary, and on half of the tasks the two actions are **swapped** (the agent cannot see which). A policy trained on
+# ordinary poles drops a mirrored one at once; whether any single policy can balance both kinds is what the split
+# further down tests. The article's four lines (quick mode: three iterations;
 # full mode: the default 200, about two minutes):
 
 # %%
@@ -391,7 +392,7 @@ for comparison in (cart, cart_pretrained):
 
 # %% [markdown]
 # **What the split shows.** Read the printed rows; in full mode (40 held-out tasks, 18 of them mirrored) they read as
-# follows. Each pretrained seed balances one kind of pole (about 490 to 500 steps) and drops the other within about
+# follows. Each pretrained seed balances one kind of pole (about 475 to 500 steps) and drops the other within about
 # 15 steps: joint training found a policy for half of the tasks (seed 1 picked the mirrored half). MAML's seeds
 # differ more:
 # - seed 1 drops every pole before its step (about 11 steps) and its step lifts it to about 300 on plain and 200 on
@@ -415,11 +416,11 @@ print(physics.table("CartPole, physics only"))
 
 # %% [markdown]
 # **Which wins where.** Read the printed intervals, not the lines alone. On 2D navigation the task is *hidden* (the
-# goal), and no single policy does well on all tasks: adaptation is the whole game, and MAML's step buys far more
-# than the pretrained policy's. Mirrored CartPole hides the task too (which way the pushes go), yet one policy can
-# balance both kinds; there MAML wins partly by adapting and partly by having found such a policy. On CartPole with
-# varied physics alone, one policy suits every task and joint training is as good and cheaper. Meta-learning pays when tasks need
-# *different* behaviour.
+# goal), and no single policy does well on all tasks: adaptation is the whole game, and MAML's step buys far more than
+# the pretrained policy's. Mirrored CartPole hides the task too (which way the pushes go), yet one policy can balance
+# both kinds; there MAML wins partly by adapting and partly by having found such a policy. On CartPole with varied
+# physics alone, one policy suits every task and joint training is as good and cheaper. Meta-learning pays when tasks
+# need *different* behaviour.
 #
 # ## Summary and next
 # - MAML for RL adapts with policy-gradient steps on the new task's own trajectories; the meta-gradient goes through

@@ -180,9 +180,10 @@ def task_distribution(env: Any, verbose: bool = True) -> TaskFamily:
         if verbose:
             (l0, l1), (m0, m1), (g0, g1) = family.length_range, family.masspole_range, family.gravity_range
             print(f"MAMLAgent: {env.spec.id if env.spec else 'CartPole'} is one task, so MAML meta-learns over "
-                  f"CartPoleFamily(mirror_prob=0.5): half the tasks swap the two actions (unobserved), so no single "
-                  f"policy balances them all; half pole length ~ U[{l0:g}, {l1:g}] m, pole mass ~ U[{m0:g}, {m1:g}] "
-                  f"kg, gravity ~ U[{g0:g}, {g1:g}] m/s^2, episodes of at most {max_steps} steps")
+                  f"CartPoleFamily(mirror_prob=0.5): half the tasks swap the two actions (unobserved), so a policy "
+                  f"that treats the pushes one way fails on half of them; half pole length ~ U[{l0:g}, {l1:g}] m, "
+                  f"pole mass ~ U[{m0:g}, {m1:g}] kg, gravity ~ U[{g0:g}, {g1:g}] m/s^2, episodes of at most "
+                  f"{max_steps} steps")
         return family
     name = env.spec.id if isinstance(env, gym.Env) and env.spec is not None else type(env).__name__
     raise TaskDistributionError(

@@ -29,7 +29,7 @@ def policy_gradient_samples(
     seed: int = 0,
     other_reg: float = 1.0,
 ) -> dict[str, torch.Tensor]:
-    """REINFORCE gradient estimates of ``n_batches`` independent batches, three ways each (the keys of the result,
+    """REINFORCE gradient estimates of ``n_batches`` independent batches, four ways each (the keys of the result,
     :data:`ESTIMATORS`): without a baseline; with the linear baseline fitted to the same batch (what
     :func:`~metarl_edu.pg.train_reinforce` does); with it fitted to the same batch with the ridge penalty
     ``other_reg`` (the control that separates the penalty from the batch); and fitted to the batch sampled before
