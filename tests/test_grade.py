@@ -238,8 +238,17 @@ def test_feedback_has_each_failed_checks_hint(graded):
     folder = graded["summary"].feedback
     text = (folder / "raises.txt").read_text()
     assert "0/1 points" in text and "ZeroDivisionError" in text and "Loop over the rewards" in text
-    assert "could not be graded" in (folder / "broken.txt").read_text()
+    broken = (folder / "broken.txt").read_text()
+    assert "could not be graded" in broken and "lesson  " not in broken and "lesson could not be told" in broken
     assert "1 of 1 points" in (folder / "solution_00.txt").read_text()
+
+
+def test_incomplete_feedback_says_the_next_run_grades_the_rest():
+    from metarl_edu.classroom.grade import feedback_text
+
+    record = {"submission": "s.ipynb", "lesson": "00_welcome", "status": "incomplete", "reason": "", "total": 0.0,
+              "max_total": 1.0, "exercises": {}, "notes": []}
+    assert "the next grading run grades them again" in feedback_text(record, PLANS)
 
 
 def test_a_rerun_resumes_from_the_saved_results(graded):

@@ -1651,12 +1651,16 @@ MARKS = {"passed": "✅", "not_attempted": "⏳"}
 def feedback_text(record: dict[str, Any], plans: dict[str, LessonPlan]) -> str:
     """A short report for the learner: points per exercise, and each failed check's hint."""
     plan = plans.get(record["lesson"])
-    title = f"lesson {record['lesson']}" + (f" ({plan.title})" if plan else "")
+    title = (f"lesson {record['lesson']}" + (f" ({plan.title})" if plan else "")) if record["lesson"] else \
+        "a notebook whose lesson could not be told"
     lines = [f"Feedback on {record['submission']}: {title}"]
     if record["status"] == "error":
         lines += ["", f"This notebook could not be graded: {record['reason']}"]
         return "\n".join(lines) + "\n"
     lines += [f"Total: {record['total']:g} of {record['max_total']:g} points", ""]
+    if record["status"] == "incomplete":
+        lines[-1:-1] = ["Some exercises were not graded this time (a time limit or an interruption): the next grading "
+                        "run grades them again."]
     for exercise_id, result in record["exercises"].items():
         mark = MARKS.get(result["status"], "❌")
         line = f"{mark} {exercise_id}: {result['points']:g}/{result['max']:g} points"
