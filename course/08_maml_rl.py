@@ -199,7 +199,7 @@ assert all(torch.allclose(g.double(), w.double(), atol=1e-4) for g, w in zip(_gr
 # $\alpha = 0.1$. We use two hidden layers of 64 ReLU units (the paper: 100) because they are faster here.
 #
 # Three details decide whether this works. The action units come from the paper's code; the test-time step sizes
-# are in its appendix A.2 ("halving the learning rate after the first gradient step"); the test batch is in its
+# are in its appendix A.2 (the step size halved after the first step); the test batch is in its
 # test script:
 # - **Action units.** The paper's code ran the point env through rllab's `normalize` wrapper: the policy acts in
 #   $[-1, 1]$ and the env moves by $0.1$ times that. `MAMLRLConfig(normalise_actions=True)` (the default) does the
