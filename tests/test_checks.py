@@ -611,3 +611,27 @@ def test_the_check_warns_when_the_grader_would_score_a_reference_use_zero(capsys
     assert reference_warning("discounted_return", lambda r, g: 0.0) is None  # no source to read: no warning
     check("discounted_return", dr_through_the_module)  # it passes its cases, and says what the grader will do
     assert "The grader scores discounted_return 0" in capsys.readouterr().out
+
+
+def test_the_grader_scores_only_what_the_exercise_reaches():
+    from metarl_edu.classroom.review import review_cells
+
+    refs = {"discounted_return": ["metarl_edu.mdp.discounted_return", "metarl_edu.pg.discounted_returns"]}
+    fn = {"discounted_return": "discounted_return"}
+    own = "def discounted_return(rewards, gamma):\n    return sum(r * gamma**t for t, r in enumerate(rewards))\n"
+    scored = [  # each answers the exercise with the library's version: 0 points
+        ["from metarl_edu.mdp import discounted_return as ref\n"
+         "def discounted_return(rewards, gamma):\n    return ref(rewards, gamma)\n"],
+        ["import metarl_edu.mdp as m\n", "def helper(r, g):\n    return m.discounted_return(r, g)\n"
+         "def discounted_return(rewards, gamma):\n    return helper(rewards, gamma)\n"],  # through a helper
+        ["import metarl_edu\ndiscounted_return = metarl_edu.mdp.discounted_return\n"],
+        ["from metarl_edu.mdp import discounted_return\n"],
+        ["import metarl_edu.pg\nTABLE = metarl_edu.pg.discounted_returns\n"
+         "def discounted_return(rewards, gamma):\n    return TABLE(rewards, gamma)\n"],  # through a global
+    ]
+    for cells in scored:
+        assert "discounted_return" in review_cells(cells, functions=fn, references=refs).uses, cells
+    for extra in ("import metarl_edu.mdp\nhelp(metarl_edu.mdp.discounted_return)",  # lesson 00's own advice
+                  "from metarl_edu.mdp import discounted_return as ref\nprint(ref([1.0], 0.9))"):  # a comparison
+        review = review_cells([own, extra], functions=fn, references=refs)
+        assert review.uses == {} and any("mentioned outside the code of exercise" in f for f in review.flags)
