@@ -628,10 +628,13 @@ def test_the_grader_scores_only_what_the_exercise_reaches():
         ["from metarl_edu.mdp import discounted_return\n"],
         ["import metarl_edu.pg\nTABLE = metarl_edu.pg.discounted_returns\n"
          "def discounted_return(rewards, gamma):\n    return TABLE(rewards, gamma)\n"],  # through a global
+        ["fs = []\n", "from metarl_edu import mdp\nfs.append(mdp.discounted_return)\n",  # put into a list elsewhere
+         "def discounted_return(rewards, gamma):\n    return fs[0](rewards, gamma)\n"],
     ]
     for cells in scored:
         assert "discounted_return" in review_cells(cells, functions=fn, references=refs).uses, cells
     for extra in ("import metarl_edu.mdp\nhelp(metarl_edu.mdp.discounted_return)",  # lesson 00's own advice
-                  "from metarl_edu.mdp import discounted_return as ref\nprint(ref([1.0], 0.9))"):  # a comparison
+                  "from metarl_edu.mdp import discounted_return as ref\n"  # a comparison
+                  "print(ref([1.0], 0.9) == discounted_return([1.0], 0.9))"):
         review = review_cells([own, extra], functions=fn, references=refs)
         assert review.uses == {} and any("mentioned outside the code of exercise" in f for f in review.flags)

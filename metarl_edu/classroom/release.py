@@ -1,7 +1,7 @@
 """``metarl-edu release DIR``: what a class receives.
 
-The release holds the lesson notebooks (exercises stubbed), a README for learners (the checkout's introduction
-and course map, with what a learner of a class needs: :func:`learner_readme`), the Makefile and the package, so
+The release holds the lesson notebooks (exercises stubbed), a README for learners (the checkout README's
+introduction, course map and section for learners: :func:`learner_readme`), the Makefile and the package, so
 that a learner can run ``make lab``. It holds no ``course/`` (hidden tests live there) and no ``solutions/``. The
 library's reference implementations ship on purpose: the lessons fall back to them, and the grader bans them
 inside the exercises they answer.
@@ -29,17 +29,7 @@ You need Python 3.11, 3.12 or 3.13 and `make`. The first run creates `.venv/` an
 later runs start at once. Where pip installs the large CUDA build of torch, take the CPU one on the first run:
 `make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
 """
-LEARNER_NOTES = """## Working on a lesson
 
-- Open a lesson in `work/`. Your edits there are never overwritten: `make lab` only copies a lesson that `work/`
-  does not have yet. To restart a lesson, rename your copy and run `.venv/bin/metarl-edu copy-lessons work`.
-- An exercise is a function whose body says `raise NotImplementedError("hint")`. Write your code there, run the
-  cell, then run the check cell below it: ✅ all cases pass, ⏳ not attempted, ❌ one hint per failed case.
-- `.venv/bin/metarl-edu check work/01_mdp.ipynb` runs your notebook the way the grader does (a fresh kernel,
-  quick mode, the lesson's checks) and prints each exercise's points; your instructor's grading adds hidden tests.
-- The library `metarl_edu` holds a version of every exercise on purpose: the lessons fall back to it, and you may
-  read it once you have tried. Calling it from your answer scores that exercise 0; the check cell warns you.
-"""
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
@@ -67,13 +57,15 @@ def release(root: Path, out: Path) -> Path:
 
 
 def learner_readme(readme: str) -> str:
-    """The README a class receives: the checkout README's title and introduction and its course map, with the
-    learner's start and notes (no instructor, contributor or test commands: the release has no tests, no
-    ``solutions/`` and no ``course/``)."""
+    """The README a class receives: the checkout README's title and introduction, its course map and its
+    section for learners (less what only the full checkout has), after the learner's start (no instructor,
+    contributor or test commands: the release has no tests, no ``solutions/`` and no ``course/``)."""
     parts = readme.split("\n## ")
     intro, sections = parts[0], {p.split("\n", 1)[0].strip(): "## " + p for p in parts[1:]}
     course_map = sections.get("Course map", "").split("`course/syllabus.md`")[0].rstrip()
-    return "\n\n".join(s.strip() for s in (intro, LEARNER_START, course_map, LEARNER_NOTES) if s.strip()) + "\n"
+    head, *items = sections.get("For learners", "").split("\n- ")
+    learners = "\n- ".join([head, *(i for i in items if "solutions/" not in i and "course/" not in i)])
+    return "\n\n".join(s.strip() for s in (intro, LEARNER_START, course_map, learners) if s.strip()) + "\n"
 
 
 def _substantive(code: str) -> list[str]:

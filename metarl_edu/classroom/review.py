@@ -226,7 +226,8 @@ def banned_objects(exercises: dict[str, Iterable[str]]) -> dict[int, tuple[str, 
 
 
 def _defined(trees: list[ast.Module]) -> dict[str, list[ast.AST]]:
-    """Top-level bindings of each name in the learner's cells: defs, classes, assignments, imports."""
+    """Top-level bindings of each name in the learner's cells: defs, classes, assignments, imports, and the
+    statements that call a method of an object the learner made (they may put something into it)."""
     found: dict[str, list[ast.AST]] = {}
     for tree in trees:
         for node in tree.body:
@@ -241,6 +242,17 @@ def _defined(trees: list[ast.Module]) -> dict[str, list[ast.AST]]:
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 for alias in node.names:
                     found.setdefault(alias.asname or alias.name.split(".")[0], []).append(node)
+    for tree in trees:  # a statement that calls a method of the learner's object may change it: `fs.append(...)`
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Assign | ast.AnnAssign
+                          | ast.AugAssign | ast.Import | ast.ImportFrom):
+                continue
+            for call in ast.walk(node):
+                owner = call.func.value if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                    else None
+                if isinstance(owner, ast.Name) and any(not isinstance(b, ast.Import | ast.ImportFrom)
+                                                       for b in found.get(owner.id, [])):
+                    found[owner.id].append(node)
     return found
 
 

@@ -12,6 +12,7 @@ import torch
 
 from metarl_edu.classroom.cases import Exercise, Failure, expect_close, fmt, register
 from metarl_edu.classroom.references import rl_meta_loss_reference
+from metarl_edu.maml import adapt
 from metarl_edu.maml_rl import adapt_step as _reference
 from metarl_edu.maml_rl import advantages, inner_loss
 from metarl_edu.nets import CategoricalMLPPolicy
@@ -30,11 +31,12 @@ NO_GRAPH = ("theta' lost its link to params (.detach(), .data, torch.no_grad() o
 
 
 def _step_with(policy: Any, params: dict, episodes: Episodes, alpha: float, A: torch.Tensor) -> dict:
-    """theta - alpha * grad L with the given advantages ``A`` (to build a mistake's answer)."""
-    theta = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    loss = inner_loss(policy.log_prob(episodes.obs, episodes.actions, params=theta), A, episodes.mask)
-    grads = torch.autograd.grad(loss, list(theta.values()))
-    return {k: params[k] - alpha * g for k, g in zip(theta, grads, strict=True)}
+    """theta - alpha * grad L with the given advantages ``A`` (to build a mistake's answer): the library's inner
+    loop, :func:`metarl_edu.maml.adapt`, on :func:`inner_loss`."""
+    def loss(theta: dict, e: Episodes) -> torch.Tensor:
+        return inner_loss(policy.log_prob(e.obs, e.actions, params=theta), A, e.mask)
+
+    return adapt(loss, params, episodes, alpha, 1, True)
 
 
 def _one_step_episodes(obs: list[float], actions: list[int], rewards: list[float]) -> Episodes:
