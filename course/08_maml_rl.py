@@ -48,7 +48,7 @@ from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaTestResult, advantag
 from metarl_edu.notebook.maml_rl import (navigation_trajectories, plot_adaptation_curves, plot_navigation_trajectories,
                                          plot_training_curves)
 from metarl_edu.studies.maml_rl import (PAPER_NAV2D_MAML, PAPER_NAV2D_ORACLE, cartpole_oracle_returns,
-                                        compare_on_held_out, load_run, read_run, shipped_run)
+                                        cartpole_returns_from, compare_on_held_out, load_run, read_run, shipped_run)
 from metarl_edu.nets import GaussianMLPPolicy
 from metarl_edu.pg import discounted_returns, linear_baseline, sample_batched_episodes
 
@@ -400,11 +400,38 @@ for comparison in (cart, cart_pretrained):
 # - seed 0 starts part-way (about 279 plain, 432 mirrored) and its step takes it to about 442 and 495;
 # - seed 2 balances both kinds *before* any step (about 455 and 484), and its step adds nothing.
 #
+# How can a policy that sees only the current state, with no memory, balance a pole whichever way its pushes go?
+# A guess to test: the cart's position. From the centre, the same choice of pushes moves the cart one way on a plain
+# task and the other way on a mirrored one, so after a few steps *where the cart is* tells which task this is. Start
+# every episode with the cart 1 m left or right of the centre instead (`cartpole_returns_from`, the same held-out
+# tasks, no inner step):
+
+# %%
+probes = {"MAML seed 2": "cartpole-seed2", "MAML seed 0": "cartpole-seed0",
+          "pretrained seed 0": "cartpole-pretrained-seed0", "pretrained seed 1": "cartpole-pretrained-seed1"}
+for name, run in probes.items():
+    probe, row = load_run(shipped_run(run)), []
+    for start in (-1.0, 0.0, 1.0):
+        r = cartpole_returns_from(probe, held_out_carts, start)
+        plain, mirror = (r[rows].mean() if rows.any() else np.nan for rows in (~mirrored, mirrored))
+        row.append(f"cart at {start:+.0f} m: plain {plain:5.1f}, mirrored {mirror:5.1f}")
+    print(f"{name:<18} " + ";  ".join(row))
+
+# %% [markdown]
+# In full mode MAML's seed 2 balances plain poles when it starts on the left (about 489) and drops them within about
+# 13 steps when it starts 1 m to the right; mirrored poles the other way round (about 14 on the left, 497 on the
+# right). It runs one controller on the left half of the track and the mirrored controller on the right half, and
+# its first pushes from the centre carry the cart to the half that suits the task. The cart's position is its
+# memory of which way its pushes went: the task is inferred from the state, without an inner step or a recurrent
+# network. Seed 0 does the same in part. The pretrained policies read nothing from the position: each keeps its one
+# kind of pole from either side (seed 1 less well from the left, about 350) and drops the other kind from
+# everywhere. RL$^2$ (lesson 09) learns to infer the task in a
+# memory of its own, and lesson 11 treats that inference exactly.
+#
 # So a single reactive policy can balance the pole whichever way the pushes go, and MAML's meta-training found one on
-# seed 2 (how it does so is a good exercise: watch its actions). This family does not force adaptation the way 2D
-# navigation does, and MAML's gain over the pretrained policy (the paired interval above, all three seeds of each)
-# mixes adaptation (seeds 0 and 1) with a better single policy (seed 2), which joint training did not find on any of
-# its three seeds.
+# seed 2. This family does not force adaptation the way 2D navigation does, and MAML's gain over the pretrained
+# policy (the paired interval above, all three seeds of each) mixes adaptation (seeds 0 and 1) with a better single
+# policy (seed 2), which joint training did not find on any of its three seeds.
 #
 # And where meta-learning does **not** pay: the physics alone (`CartPoleFamily()`, no mirror). One policy trained on
 # all of them jointly already balances nearly every held-out pole for the whole episode *before* any inner step, so
@@ -427,7 +454,8 @@ print(physics.table("CartPole, physics only"))
 #   that step (`adapt_step` is the per-task piece, vmapped over a meta-batch).
 # - A plain env is one task; `MAMLAgent` needs $p(\mathcal T)$, and builds one for CartPole-v1 (mirrored actions on
 #   half the tasks). Adaptation matters there for a policy that treats the pushes one way, but one seed found a
-#   single policy that balances both kinds: check what a family forces before crediting adaptation.
+#   single policy that balances both kinds, reading the task from where its pushes carried the cart: check what a
+#   family forces before crediting adaptation.
 # - Judge meta-training by its whole curve, on several seeds, next to the paper's numbers, the pretrained baseline
 #   and an oracle.
 # - Compare against a pretrained policy and learning from scratch, with intervals over held-out tasks.

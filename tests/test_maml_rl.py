@@ -212,6 +212,17 @@ def test_batched_cartpole_matches_the_gymnasium_env_step_by_step():
     assert batched.done.all()  # all fell or hit the 60-step limit
 
 
+def test_a_cart_position_shifts_the_start_and_is_checked():
+    tasks = [CartPoleTask(0.5, 0.1, 9.8), CartPoleTask(0.5, 0.1, 9.8, mirrored=True)]
+    plain = BatchedCartPole(tasks, 3, generator=torch.Generator().manual_seed(2)).reset()
+    shifted = BatchedCartPole(tasks, 3, generator=torch.Generator().manual_seed(2), cart_position=-1.5).reset()
+    torch.testing.assert_close(shifted[..., 0], plain[..., 0] - 1.5)
+    torch.testing.assert_close(shifted[..., 1:], plain[..., 1:])
+    for bad in (2.4, -3.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match="cart_position"):
+            BatchedCartPole(tasks, 3, cart_position=bad)
+
+
 def test_adaptation_helps_on_2d_navigation():
     config = MAMLRLConfig(meta_batch=10, n_traj=10, hidden_sizes=(32, 32), outer_lr=0.02)
     agent = MAMLAgent(Navigation2DEnv(), config, seed=0)

@@ -9,17 +9,20 @@ import numpy as np
 import pytest
 
 from metarl_edu.classroom import cli
+from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.navigation import Navigation2DFamily, NavigationTask
 from metarl_edu.studies.maml_rl import (
     CHECKPOINT,
     EVAL,
     LOG,
     PAPER_NAV2D_MAML,
+    cartpole_returns_from,
     compare_on_held_out,
     family_by_name,
     load_run,
     navigation_oracle_returns,
     read_run,
+    shipped_run,
     shipped_runs,
     train_run,
 )
@@ -144,3 +147,14 @@ def test_the_benchmark_follows_the_curve_to_the_end():
     curve = figures["seed 0 curve (iteration: after 0-3 steps)"]
     assert sorted(curve) == [1, 2] and all(len(v) == 4 for v in curve.values())  # every evaluation, to the end
     assert figures["seed 0 largest drop below best, %"] >= 0 and figures["s_per_iteration_median"] > 0
+
+
+def test_maml_seed_2_reads_the_mirror_from_the_cart_position():
+    """Lesson 08's claim: the policy keeps plain poles on the left of the track and mirrored ones on the right."""
+    agent = load_run(shipped_run("cartpole-seed2"))
+    tasks = [CartPoleTask(0.5, 0.1, 9.8, mirrored=m) for m in (False, True)]
+    left, right = (cartpole_returns_from(agent, tasks, x, n_traj=5) for x in (-1.0, 1.0))
+    assert left[0] > 300 > 50 > right[0] and right[1] > 300 > 50 > left[1]
+    pretrained = load_run(shipped_run("cartpole-pretrained-seed0"))  # one kind from anywhere: plain poles
+    left, right = (cartpole_returns_from(pretrained, tasks, x, n_traj=5) for x in (-1.0, 1.0))
+    assert min(left[0], right[0]) > 300 and max(left[1], right[1]) < 50

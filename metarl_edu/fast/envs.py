@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
+from metarl_edu._checks import check_number
 from metarl_edu.envs.cartpole import CartPoleTask
 from metarl_edu.envs.navigation import GOAL_RADIUS, MAX_ACTION, MAX_EPISODE_STEPS, Navigation2DEnv, sample_goals
 from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily
@@ -129,10 +130,12 @@ class BatchedCartPole:
         n_traj: positive number of trajectories per task.
         max_episode_steps: time limit, >= 1 (CartPole-v1: 500).
         generator: draws the initial states, uniform in [-0.05, 0.05]^4 as in Gymnasium.
+        cart_position: added to every initial cart position, in metres, inside the track's (-2.4, 2.4). Default
+            0 (Gymnasium's start); lesson 08 starts carts off-centre to see what a policy reads from the position.
     """
 
     def __init__(self, tasks: list[CartPoleTask], n_traj: int, max_episode_steps: int = 500,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, cart_position: float = 0.0) -> None:
         if not tasks or not all(isinstance(t, CartPoleTask) for t in tasks):
             raise ValueError(f"tasks must be a non-empty list of CartPoleTask; got {tasks!r}")
         for name, value in (("n_traj", n_traj), ("max_episode_steps", max_episode_steps)):
@@ -142,6 +145,8 @@ class BatchedCartPole:
         self.observation_space, self.action_space = single.observation_space, single.action_space  # of one row
         self.force_mag, self.tau, self.masscart = single.force_mag, single.tau, single.masscart
         self.x_threshold, self.theta_threshold = single.x_threshold, single.theta_threshold_radians
+        self.cart_position = check_number("cart_position", cart_position, -self.x_threshold, self.x_threshold,
+                                          low_open=True, high_open=True)
 
         def column(name: str) -> torch.Tensor:  # (n_tasks, 1): broadcast over the trajectories
             return torch.tensor([getattr(t, name) for t in tasks], dtype=torch.float64).unsqueeze(1)
@@ -158,9 +163,11 @@ class BatchedCartPole:
         self.t = 0
 
     def reset(self) -> torch.Tensor:
-        """Every row at a state uniform in [-0.05, 0.05]^4; returns observations (n_tasks, n_traj, 4), float32."""
+        """Every row at a state uniform in [-0.05, 0.05]^4 (the cart shifted by ``cart_position``); returns
+        observations (n_tasks, n_traj, 4), float32."""
         u = torch.rand((*self.batch_shape, 4), generator=self.generator, dtype=torch.float64)
         self.state = -0.05 + 0.1 * u
+        self.state[..., 0] += self.cart_position
         self.done = torch.zeros(self.batch_shape, dtype=torch.bool)
         self.t = 0
         return self.state.float()

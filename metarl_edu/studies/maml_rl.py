@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from metarl_edu.envs.navigation import MAX_ACTION, Navigation2DFamily
 from metarl_edu.envs.tasks import CartPoleFamily, TaskFamily
-from metarl_edu.fast.envs import BatchedNavigation2D, batched_env
+from metarl_edu.fast.envs import BatchedCartPole, BatchedNavigation2D, batched_env
 from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaRLAgent, _per_task, _tensors, advantages, inner_loss
 from metarl_edu.pg import Episodes
 from metarl_edu.studies.trpo import TRPOMAMLAgent
@@ -102,6 +102,17 @@ def cartpole_oracle_returns(oracle: MetaRLAgent, tasks: list[Any], n_traj: int =
     plain = [replace(task, mirrored=False) for task in tasks]
     env = batched_env(oracle.family, plain, n_traj, seed)
     episodes = oracle._sample(env, None, False, torch.Generator().manual_seed(seed))
+    return episodes.total_rewards().mean(1).numpy().astype(float)
+
+
+def cartpole_returns_from(agent: MetaRLAgent, tasks: list[Any], cart_position: float, n_traj: int = 20,
+                          seed: int = 0) -> np.ndarray:
+    """``agent``'s mean return on each CartPole task before any inner step, shape (n_tasks,), when every episode
+    starts with the cart shifted by ``cart_position`` metres (the rest of the start as Gymnasium draws it).
+    Lesson 08 uses it to ask what a reactive policy reads from the cart's position."""
+    env = BatchedCartPole(tasks, n_traj, agent.family.max_episode_steps, torch.Generator().manual_seed(seed),
+                          cart_position=cart_position)
+    episodes = agent._sample(env, None, False, torch.Generator().manual_seed(seed))
     return episodes.total_rewards().mean(1).numpy().astype(float)
 
 
