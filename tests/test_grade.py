@@ -43,9 +43,22 @@ from metarl_edu.classroom.grade import (
     write_gradebook,
 )
 from metarl_edu.classroom.limits import default_memory_mb, torch_build
+from metarl_edu.classroom.review import review_cells
+from metarl_edu.classroom.runner import format_report, report_from_record
 from metarl_edu.classroom.sandbox import TAG, read_report_line, report_line
 
 PLANS = load_plans(ROOT / "course")
+STUB = next(c["source"] for c in lesson_json("lessons", "00_welcome")["cells"]
+            if c["id"] == "exercise-discounted_return")
+STUB = "".join(STUB) if isinstance(STUB, list) else STUB
+
+
+def without_ids_or_metadata(nb: dict) -> dict:
+    """The notebook as a tool that keeps neither cell ids nor cell metadata writes it."""
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+        cell["metadata"] = {}
+    return nb
 
 
 def hostile_class(folder: Path, fake_gradebook: Path) -> dict[str, str | dict]:
@@ -86,8 +99,15 @@ def hostile_class(folder: Path, fake_gradebook: Path) -> dict[str, str | dict]:
         "raises": welcome("def discounted_return(rewards, gamma):\n    return 1 / 0"),
         "prints_megabytes": welcome(GOOD + "\nprint('x' * 3_000_000)"),
         "huge_allocation": welcome("x = bytearray(1 << 45)  # 32 TiB\n" + GOOD),
-        "sys_exit": welcome("import sys\nsys.exit('bye')\n" + GOOD, added=("exit()",)),
+        "sys_exit": welcome("import sys\nsys.exit('by' + 'e')\n" + GOOD, added=("exit()",)),
         "kills_kernel": welcome("import os\nos.kill(os.getpid(), 9)\n" + GOOD),
+        "writes_below_the_raise": welcome(STUB + "\n" + GOOD.split(":\n", 1)[1]),
+        "syntax_error": welcome("def discounted_return(rewards, gamma):\n    g = 0.0\n"
+                                "    for r in reversed(rewards)\n        g = r + gamma * g\n    return g"),
+        "error_in_a_helper": welcome("\n\ndef helper(x):\n    return x[5]\n\nhelper([1])\n" + GOOD),
+        "error_in_an_added_cell": welcome("", added=("# mine\nimport numpy as np\nfirst = np.zeros(3)[5]\n" + GOOD,)),
+        "asks_for_help": welcome(GOOD, added=("discounted_return?", "import numpy as np\nnp.sum??\n?np.mean")),
+        "without_ids_or_metadata": without_ids_or_metadata(welcome(GOOD)),
     }
 
 
@@ -191,6 +211,47 @@ def test_the_reference_mentioned_outside_the_exercise_is_flagged_not_scored(grad
     assert "mentioned outside the code of exercise 'discounted_return'" in row["review"], row
 
 
+def test_code_below_the_stubs_raise_is_named_as_the_reason_it_does_not_run(graded):
+    row = graded["rows"]["writes_below_the_raise"]
+    assert row["total"] == 0 and row["reason"] == (
+        "discounted_return: `discounted_return` still raises NotImplementedError before your code runs: delete the "
+        "stub's `raise NotImplementedError(...)` line"), row
+    record = graded["records"]["writes_below_the_raise"]  # the self-check says it too
+    assert "delete the stub's `raise" in format_report(report_from_record(Path("x.ipynb"), record, PLANS["00_welcome"]))
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("syntax_error", "your exercise cell raised SyntaxError at line 3 (`for r in reversed(rewards)`)"),
+    ("error_in_a_helper", "your exercise cell raised IndexError at line 4 (`return x[5]`)"),  # blank lines count
+    ("error_in_an_added_cell",  # the place of the cell counts every cell, markdown included, as JupyterLab shows
+     "your cell 10 (`import numpy as np`) raised IndexError at line 3 (`first = np.zeros(3)[5]`)"),
+])
+def test_an_error_names_the_cell_and_the_line(graded, name, expected):
+    row = graded["rows"][name]
+    assert row["total"] == 0 and row["reason"] == f"discounted_return: no working `discounted_return`: {expected}"
+
+
+def test_help_syntax_is_not_a_use_of_ipython(graded):
+    row = graded["rows"]["asks_for_help"]
+    assert (row["total"], row["status"], row["review"]) == (1, "ok", ""), row
+    review = review_cells(["import metarl_edu\nmetarl_edu.mdp.discounted_return??\nx = 1\n!ls"], functions={},
+                          references={"discounted_return": ["metarl_edu.mdp.discounted_return"]})
+    assert review.flags == ["`get_ipython`", "`metarl_edu.mdp.discounted_return` mentioned outside the code of "
+                            "exercise 'discounted_return' (not scored; check it is not how that exercise is answered)"]
+
+
+def test_only_the_learners_own_cells_are_reviewed(graded):
+    """Cells that kept neither their ids nor their metadata are known by their source: the lesson's own cells are
+    not the learner's, however they were saved."""
+    row = graded["rows"]["without_ids_or_metadata"]
+    assert (row["total"], row["status"], row["reason"], row["review"]) == (1, "ok", "", ""), row
+    lesson = without_ids_or_metadata(lesson_json("lessons", "01_mdp"))
+    cells = assemble(PLANS["01_mdp"], [c for c in lesson["cells"] if c["cell_type"] == "code"])
+    assert [c.kind for c in cells].count("learner") == 2  # its two exercise cells, in their places
+    assert [c.label for c in cells if c.kind == "learner"] == ["exercise-bellman_expectation_backup",
+                                                               "exercise-value_iteration"]
+
+
 def test_only_what_the_learners_cells_print_is_counted(graded):
     for name in ("solution_00", "solution_01", "untouched_01"):  # figures and the lesson's own output do not count
         assert "million characters" not in graded["rows"][name]["reason"], graded["rows"][name]
@@ -208,8 +269,8 @@ def test_asking_for_more_memory_than_the_machine_has(graded):
 
 def test_sys_exit_and_exit_do_not_stop_grading(graded):
     assert graded["rows"]["sys_exit"]["status"] == "ok"
-    assert "your exercise cell raised SystemExit" in reason(graded, "sys_exit")
-    assert "bye" not in reason(graded, "sys_exit")  # the grader's words only, never the learner's text
+    assert "your exercise cell raised SystemExit at line 2 (`sys.exit('by' + 'e')`)" in reason(graded, "sys_exit")
+    assert "bye" not in reason(graded, "sys_exit")  # the grader's words and the learner's source, never the kernel's
 
 
 def test_a_killed_kernel_is_rerun_without_the_cell(graded):

@@ -62,7 +62,7 @@ from typing import Any
 from metarl_edu import config
 from metarl_edu.classroom import build
 from metarl_edu.classroom.limits import default_memory_mb, torch_build
-from metarl_edu.classroom.review import parse_source
+from metarl_edu.classroom.review import parse_source, python_source
 from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_report_line
 
 GRADER_VERSION = "1"
@@ -341,7 +341,11 @@ class Submission:
 def display_name(raw: str | bytes) -> str:
     """A file name as the gradebook shows it: UTF-8 decoded, with other bytes and control characters escaped."""
     data = os.fsencode(raw) if isinstance(raw, str) else raw
-    text = data.decode("utf-8", errors="backslashreplace")
+    return _printable(data.decode("utf-8", errors="backslashreplace"))
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (and anything else not printable) escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
@@ -367,8 +371,9 @@ def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 
 
 def _code_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
-    """The code cells as the grader uses them (source, id, the ``metarl_edu`` metadata), each field checked;
-    raises ValueError with the reason for a malformed cell."""
+    """The code cells as the grader uses them (source, id, the ``metarl_edu`` metadata, and ``number``: the cell's
+    place among all the notebook's cells, counted from 1 as JupyterLab shows them), each field checked; raises
+    ValueError with the reason for a malformed cell."""
     cells = []
     if len(nb["cells"]) > MAX_CELLS:
         raise ValueError(f"{len(nb['cells'])} cells (at most {MAX_CELLS})")
@@ -388,7 +393,7 @@ def _code_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
             if isinstance(meta, dict) else {}
         cell_id = cell.get("id", "")
         cells.append({"cell_type": "code", "source": source, "id": cell_id if isinstance(cell_id, str) else "",
-                      "metadata": {"metarl_edu": meta}})
+                      "metadata": {"metarl_edu": meta}, "number": number})
     return cells
 
 
@@ -547,7 +552,8 @@ def probe_names(inputs: str, probe: str, judge: str) -> list[str]:
 
 def _classify(cell: dict[str, Any], plan: LessonPlan) -> tuple[str, int | str | None]:
     """(``exercise``, id) for a learner's exercise cell; (``master``, index) for a cell the master owns; else
-    (``added``, None) for a cell the learner added."""
+    (``added``, None) for a cell the learner added. A cell is known by its metadata or its id, or, where a tool
+    dropped both, by its source when that is a cell of the released lesson, unchanged."""
     meta = cell.get("metadata", {})
     meta = meta.get("metarl_edu", {}) if isinstance(meta, dict) else {}
     meta = meta if isinstance(meta, dict) else {}
@@ -567,7 +573,24 @@ def _classify(cell: dict[str, Any], plan: LessonPlan) -> tuple[str, int | str | 
         return "master", int(match.group(1))
     if cell_id.startswith("check-") and any(c.exercise == cell_id[6:] for c in plan.cells if c.role == "check"):
         return "master", next(c.index for c in plan.cells if c.role == "check" and c.exercise == cell_id[6:])
+    source = _source(cell).strip()
+    unchanged = next((c for c in plan.cells if source and c.source.strip() == source), None)
+    if unchanged is not None:
+        return ("exercise", unchanged.exercise) if unchanged.role == "exercise" else ("master", unchanged.index)
     return "added", None
+
+
+def _shown_line(line: str, width: int = 40) -> str:
+    """A line of the learner's source as a reason quotes it: stripped, shortened, control characters escaped."""
+    text = _printable(line.strip())
+    return f"`{text if len(text) <= width else text[:width - 3] + '...'}`"
+
+
+def _cell_name(number: int, source: str) -> str:
+    """How a reason names a cell the learner added: its place among all the notebook's cells (markdown cells count,
+    as in JupyterLab) and its first line of code."""
+    first = next((line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
+    return f"your cell {number}" + (f" ({_shown_line(first)})" if first else "")
 
 
 def grader_spec(plan: LessonPlan) -> str:
@@ -607,7 +630,8 @@ def assemble(plan: LessonPlan, cells: list[dict[str, Any]]) -> list[RunCell]:
         elif source.strip():
             owner = next((c.exercise for c in plan.cells if c.index == anchor and c.role == "exercise"), None)
             text = f"{source}\n{LEARNER_MARK}"
-            placed.append(((anchor, 1, position), RunCell("learner", text, owner, f"your cell {position + 1}")))
+            label = _cell_name(int(cell.get("number", position + 1)), source)
+            placed.append(((anchor, 1, position), RunCell("learner", text, owner, label)))
     for cell in plan.cells:
         if cell.role == "setup":
             placed.append(((cell.index, 0, 0), RunCell("setup", cell.source, label="setup")))
@@ -1165,8 +1189,39 @@ def execute(cells: list[RunCell], limits: Limits, plan: LessonPlan | None = None
 
 
 def _what(cell: RunCell) -> str:
-    """How a learner's cell is named in a reason: "your exercise cell", or "your cell 5" for one they added."""
+    """How a learner's cell is named in a reason: "your exercise cell", or for one they added its place and first
+    line ("your cell 12 (`x = f(3)`)", see :func:`_cell_name`)."""
     return "your exercise cell" if cell.label.startswith("exercise-") else cell.label
+
+
+def _error_place(cell: RunCell, outcome: Outcome) -> str:
+    """Where in a learner's cell its error arose (" at line 3 (`for r in rewards`)"), from the line the kernel
+    reported (see :mod:`metarl_edu.classroom.sandbox`) and the grader's own copy of the cell; "" when the kernel
+    named no line of the cell."""
+    lines = cell.source.splitlines()[:-1]  # the learner's lines, without the grader's mark
+    reported = [r.get("line") for r in outcome.records if r.get("kind") == "error"]
+    skipped = next((k for k, line in enumerate(lines) if line.strip()), 0)  # IPython drops leading blank lines
+    line = reported[-1] + skipped if reported and type(reported[-1]) is int else 0
+    if not skipped < line <= len(lines):
+        return ""
+    return f" at line {line}" + (f" ({_shown_line(lines[line - 1])})" if lines[line - 1].strip() else "")
+
+
+def _code_below_the_raise(sources: Iterable[str], function: str) -> bool:
+    """Whether a definition of ``function`` in ``sources`` has code after a ``raise NotImplementedError`` line in
+    its body: the learner wrote below the stub's ``raise``, which still runs first."""
+    for source in sources:
+        try:
+            tree = parse_source(python_source(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function):
+                continue
+            raised = [getattr(s.exc, "func", s.exc) for s in node.body[:-1] if isinstance(s, ast.Raise)]
+            if any(isinstance(e, ast.Name) and e.id == "NotImplementedError" for e in raised):
+                return True
+    return False
 
 
 def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any], limits: Limits) -> dict[str, Any]:
@@ -1177,7 +1232,7 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
     result: dict[str, Any] = {"points": 0.0, "max": ex.points, "status": "failed", "reason": "", "hints": []}
     learner = [i for i, c in enumerate(cells) if c.kind == "learner" and c.exercise == ex.id]
     learner_fatal = [f"{_what(cells[i])} {fatal[i]}" for i in learner if i in fatal]
-    learner_errors = [(_what(cells[i]), outcomes[i]) for i in learner
+    learner_errors = [(_what(cells[i]), outcomes[i], cells[i]) for i in learner
                       if i in outcomes and outcomes[i].status in ("error", "timeout")]
     check_index = next((i for i, c in enumerate(cells) if c.kind == "check" and c.exercise == ex.id), None)
     hidden = [i for i, c in enumerate(cells) if c.kind == "hidden" and c.exercise == ex.id]
@@ -1202,7 +1257,8 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
         elif learner_errors and learner_errors[0][1].status == "timeout":
             cause = f"{learner_errors[0][0]} ran past the time limit ({limits.cell_timeout:g} s)"
         elif learner_errors:
-            cause = f"{learner_errors[0][0]} raised {_safe_name(learner_errors[0][1].ename)}"
+            cause = (f"{learner_errors[0][0]} raised {_safe_name(learner_errors[0][1].ename)}"
+                     f"{_error_place(learner_errors[0][2], learner_errors[0][1])}")
             if learner_errors[0][1].ename == "MemoryError":
                 cause += f" (the memory limit is {limits.memory_mb} MiB)"
         elif not learner:
@@ -1215,6 +1271,9 @@ def _exercise_result(ex: ExerciseInfo, cells: list[RunCell], run: dict[str, Any]
             return result
     if status == "not_attempted":
         result.update(status="not_attempted", reason="not attempted")
+        if _code_below_the_raise([cells[i].source for i in learner], ex.function):
+            result["reason"] = (f"`{ex.function}` still raises NotImplementedError before your code runs: delete "
+                                "the stub's `raise NotImplementedError(...)` line")
     elif status == "reference":
         result.update(status="reference", reason=check.get("reason") or "uses the reference implementation")
     elif status == "timeout":
@@ -1309,8 +1368,9 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
             notes.append(f"the lesson's {cell.label} ran out of memory: {_memory_advice(limits)}")
         if cell.kind != "learner":
             continue
+        tail = ""
         if i in run["fatal"]:
-            note = f"{_what(cell)} {run['fatal'][i]}; it was skipped"
+            note, tail = f"{_what(cell)} {run['fatal'][i]}", "; it was skipped"
         elif run["outcomes"].get(i, Outcome("ok")).oom:
             note = (f"{_what(cell)} ran out of memory: a process it started was killed (the kernel and everything "
                     f"it starts may hold {limits.memory_mb} MiB: --memory-mb)")
@@ -1318,8 +1378,8 @@ def grade_submission(sub: Submission, plans: dict[str, LessonPlan], limits: Limi
             note = f"{_what(cell)} ran past the time limit ({limits.cell_timeout:g} s)"
         else:
             continue
-        if note.split(";")[0] not in said:
-            notes.append(note)
+        if note not in said:
+            notes.append(note + tail)
     printed = sum(run["outcomes"][i].stream_chars for i, c in enumerate(cells)
                   if c.kind == "learner" and i in run["outcomes"])
     if printed > 10 * limits.output_chars:

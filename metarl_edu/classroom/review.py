@@ -17,16 +17,18 @@ run time changes it:
   ``eval``, ``compile``, ``getattr``, ``__import__``, ``globals()``), the interpreter's internals (any
   ``__dunder__`` attribute but ``__init__``/``__name__``/``__doc__``, private names of a module, modules outside
   the course's numeric stack: ``os``, ``sys``, ``inspect``, ``gc``, ``ctypes``, ``subprocess``, ...), files
-  (``open``, ``np.load``, ``torch.load``), IPython (magics, shell escapes, ``In``/``Out``), the lesson's check
-  functions and the grader's or the checks' code (``metarl_edu.classroom``), and an exercise's function bound to
-  something the learner did not write. A flagged notebook keeps its score; the gradebook's ``review`` column
-  says why a person should read it.
+  (``open``, ``np.load``, ``torch.load``), IPython (magics, shell escapes, ``In``/``Out``; help, ``name?``, reads
+  as a mention of the name), the lesson's check functions and the grader's or the checks' code
+  (``metarl_edu.classroom``), and an exercise's function bound to something the learner did not write. A flagged
+  notebook keeps its score; the gradebook's ``review`` column says why a person should read it.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import keyword
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,6 +47,10 @@ CHECKING = {"check", "pick", "start_lesson", "run_check", "record_check", "judge
 DUNDERS_OK = {"__init__", "__name__", "__doc__"}
 FILE_ATTRIBUTES = {"load", "loads", "loadtxt", "genfromtxt", "fromfile", "memmap", "save", "savez", "savetxt",
                    "tofile", "ctypeslib", "hub", "cpp_extension", "ops", "classes"}
+
+# What IPython makes of help on a dotted name: `name?` and `?name` (pinfo), `name??` and `??name` (pinfo2).
+HELP_CALL = re.compile(r"get_ipython\(\)\.run_line_magic\('pinfo2?', "
+                       r"'(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)'\)")
 
 _AST_LOCK = threading.Lock()
 
@@ -70,14 +76,21 @@ class Review:
 
 
 def python_source(cell: str) -> str:
-    """A cell's source as Python, with IPython's syntax (magics, ``!`` shell escapes, ``?`` help) turned into the
-    calls IPython makes of them."""
+    """A cell's source as Python, with IPython's syntax (magics, ``!`` shell escapes) turned into the calls IPython
+    makes of them, and help on a name (``name?``, ``name??``) into that name: looking it up is all help does, so it
+    reads as a mention of the name, not as a use of IPython."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
-        return TransformerManager().transform_cell(cell)
+        return HELP_CALL.sub(_help_target, TransformerManager().transform_cell(cell))
     except Exception:  # noqa: BLE001  (IPython cannot read it either: the cell fails when run)
         return cell
+
+
+def _help_target(call: re.Match[str]) -> str:
+    """The name help is asked on, where it reads as Python (not a keyword); else the call, unchanged."""
+    name = call.group("name")
+    return call.group(0) if any(keyword.iskeyword(part) for part in name.split(".")) else name
 
 
 def resolve(dotted: str) -> Any:

@@ -116,7 +116,7 @@ def format_report(report: RunReport) -> str:
         label = LABELS.get(status, status)
         lines.append(f"  {MARKS.get(status, '⚠️')} {spec['id']:<32} {label:<14} "
                      f"{float(result['points']):g}/{float(spec['points']):g} points")
-        if status not in ("passed", "not_attempted", "failed"):
+        if status not in ("passed", "failed") and result["reason"] != LABELS.get(status):
             lines.append(f"       {result['reason']}")
         for hint in result.get("hints", []):
             lines.append(f"       • {hint}")

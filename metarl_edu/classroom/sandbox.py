@@ -9,6 +9,9 @@ learner code. Its later cells call the object stored as ``__metarl_edu_grader__`
 - ``hidden(exercise_id, source, names, nonce)`` for each block of hidden tests: only its inputs and probe parts
   (the calls of the learner's functions) run here, and the values of ``names`` are recorded.
 
+After a learner's cell that raised, a report of kind ``error`` says on which line of the cell (the grader quotes
+that line from its own copy of the cell).
+
 Each report is printed as one line ``TAG nonce JSON``. **Nothing here is trusted by the grader**: a report only
 says what the learner's code answered, and the grader replays it through its own copy of the cases and hidden
 tests, whose expected answers and comparisons never enter the kernel. Learner code that forges a report, patches
@@ -192,8 +195,32 @@ def install(spec_text: str) -> None:
     def pre_run_cell(info: Any) -> None:
         state["learner_cell"] = (info.raw_cell or "").rstrip().endswith(LEARNER_MARK)
 
+    def error_line(result: Any) -> int | None:
+        """The line of the learner's cell, as IPython compiled it, where the cell's error arose: a SyntaxError's own
+        line when it did not compile, else the cell's last line in the traceback (the deepest call in the cell)."""
+        error = getattr(result, "error_before_exec", None)
+        if error is not None:
+            line = getattr(error, "lineno", None)
+            return line if isinstance(line, int) else None
+        tb, cell_file, line = getattr(getattr(result, "error_in_exec", None), "__traceback__", None), None, None
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if cell_file is None and is_learner_file(filename):
+                cell_file = filename  # the cell's own code: the first frame after IPython's
+            if filename == cell_file:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return line
+
     def post_run_cell(result: Any) -> None:
+        """After a learner cell that raised, report the line where (the grader quotes that line from its own copy)."""
+        try:
+            line = error_line(result) if state["learner_cell"] else None
+        except Exception:  # noqa: BLE001  (no line then: the grader still names the error)
+            line = None
         state["learner_cell"] = False
+        if line is not None:
+            emit("cell", {"kind": "error", "line": line})
 
     ip.events.register("pre_run_cell", pre_run_cell)
     ip.events.register("post_run_cell", post_run_cell)
