@@ -580,8 +580,8 @@ print(format_results(mdp_results, f"random MDPs (S = 10, A = 5, H = 10), n = 10 
                      paper=DUAN_2016_TABLE2[10], paper_name="Duan et al. Table 2"))
 print(format_seeds(per_seed["mdp"]))
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
-plot_training_curve(agents["mdp"], {"greedy": mdp_results["greedy"].mean_total,
-                                       "random": mdp_results["random"].mean_total}, ax=axes[0],
+plot_training_curve(agents["mdp"], {name.replace("_", " "): mdp_results[name].mean_total
+                                    for name in ("posterior_greedy", "psrl", "greedy", "random")}, ax=axes[0],
                     title="RL$^2$ training, random MDPs, n = 10 episodes")
 plot_results(mdp_results, ax=axes[1], title="Random MDPs, n = 10 episodes: total reward (95% CI)")
 fig.tight_layout()
