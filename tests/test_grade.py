@@ -7,6 +7,7 @@ its rows. Every hostile notebook is written under pytest's tmp_path, never where
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import json
@@ -371,6 +372,21 @@ def test_gradebook_round_trip(tmp_path):
         for exercise_id in ("discounted_return", "bellman_expectation_backup", "value_iteration"):
             expected = record["exercises"].get(exercise_id, {}).get("points")
             assert row[exercise_id] == expected
+
+
+def test_a_name_a_spreadsheet_would_run_is_stored_as_text_and_read_back_exactly(tmp_path):
+    names = ["=HYPERLINK(\"http://x\",\"y\").ipynb", "+1.ipynb", "-2.ipynb", "@sum.ipynb", "'quoted.ipynb",
+             "''.ipynb", "plain=name.ipynb"]
+    records = [{"submission": name, "lesson": "00_welcome", "status": "ok", "total": 0.0, "max_total": 1.0,
+                "reason": "=1+1" if name == "+1.ipynb" else "", "exercises": {}} for name in names]
+    path = write_gradebook(records, PLANS, tmp_path / "book.csv")
+    with open(path, newline="", encoding="utf-8") as handle:
+        raw = list(csv.DictReader(handle))
+    assert all(not row["submission"].startswith(("=", "+", "-", "@")) for row in raw)
+    assert raw[0]["submission"].startswith("'=") and raw[-1]["submission"] == "plain=name.ipynb"
+    assert raw[1]["reason"] == "'=1+1"
+    rows = read_gradebook(path)
+    assert [row["submission"] for row in rows] == names and rows[1]["reason"] == "=1+1"
 
 
 def test_reports_are_plain_data_and_capped():

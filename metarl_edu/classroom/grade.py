@@ -1653,6 +1653,16 @@ def _grade_parallel(todo: list[tuple[int, Submission, str]], plans: dict[str, Le
 # --------------------------------------------------------------------------------------------- outputs
 BASE_COLUMNS = ("submission", "lesson")
 TAIL_COLUMNS = ("total", "max_total", "status", "reason", "review", "isolation")
+TEXT_COLUMNS = ("submission", "lesson", "status", "reason", "review", "isolation")
+# A spreadsheet reads a field that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str) -> str:
+    """A text field as the gradebook stores it: one that a spreadsheet would read as a formula (a file named
+    ``=HYPERLINK(...).ipynb``) gets a leading ``'``, and so does one that starts with ``'`` already, so that
+    :func:`read_gradebook` gives back the exact text."""
+    return "'" + value if value.startswith((*FORMULA_STARTS, "'")) else value
 
 
 def gradebook_columns(records: list[dict[str, Any]], plans: dict[str, LessonPlan]) -> list[str]:
@@ -1668,13 +1678,15 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
            "max_total": f"{record['max_total']:g}", "status": record["status"],
            "reason": " ".join(str(record["reason"]).split()), "review": record.get("review", ""),
            "isolation": record.get("isolation", "")}
+    row.update({column: _csv_text(str(row[column])) for column in TEXT_COLUMNS})
     for exercise_id, result in record["exercises"].items():
         row[exercise_id] = f"{result['points']:g}"
     return row
 
 
 def write_gradebook(records: list[dict[str, Any]], plans: dict[str, LessonPlan], path: Path) -> Path:
-    """Write the CSV gradebook (atomically: a reader never sees half a file)."""
+    """Write the CSV gradebook (atomically: a reader never sees half a file); a text field that a spreadsheet would
+    read as a formula is stored with a leading ``'``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO(newline="")
@@ -1686,15 +1698,16 @@ def write_gradebook(records: list[dict[str, Any]], plans: dict[str, LessonPlan],
 
 
 def read_gradebook(path: Path) -> list[dict[str, Any]]:
-    """The rows of a gradebook: numbers as floats (blank where an exercise is not in the row's lesson)."""
+    """The rows of a gradebook: numbers as floats (blank where an exercise is not in the row's lesson), text as it
+    was graded (without the ``'`` that :func:`write_gradebook` puts before a field a spreadsheet would run)."""
     rows = []
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         for raw in reader:
             row: dict[str, Any] = {}
             for column, value in raw.items():
-                if column in ("submission", "lesson", "status", "reason", "review", "isolation"):
-                    row[column] = value
+                if column in TEXT_COLUMNS:
+                    row[column] = value[1:] if value.startswith("'") else value
                 else:
                     row[column] = float(value) if value != "" else None
             rows.append(row)
