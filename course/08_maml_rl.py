@@ -48,7 +48,7 @@ from metarl_edu.maml_rl import MAMLAgent, MAMLRLConfig, MetaTestResult, advantag
 from metarl_edu.notebook.maml_rl import (navigation_trajectories, plot_adaptation_curves, plot_navigation_trajectories,
                                          plot_training_curves)
 from metarl_edu.studies.maml_rl import (PAPER_NAV2D_MAML, PAPER_NAV2D_ORACLE, cartpole_oracle_returns,
-                                        cartpole_returns_from, compare_on_held_out, load_run, read_run, shipped_run)
+                                        cartpole_episodes_from, compare_on_held_out, load_run, read_run, shipped_run)
 from metarl_edu.nets import GaussianMLPPolicy
 from metarl_edu.pg import discounted_returns, linear_baseline, sample_batched_episodes
 
@@ -401,32 +401,44 @@ for comparison in (cart, cart_pretrained):
 # - seed 2 balances both kinds *before* any step (about 455 and 484), and its step adds nothing.
 #
 # How can a policy that sees only the current state, with no memory, balance a pole whichever way its pushes go?
-# A guess to test: the cart's position. From the centre, the same choice of pushes moves the cart one way on a plain
-# task and the other way on a mirrored one, so after a few steps *where the cart is* tells which task this is. Start
-# every episode with the cart 1 m left or right of the centre instead (`cartpole_returns_from`, the same held-out
-# tasks, no inner step):
+# A guess to test: the cart's position. The same choice of pushes moves the cart one way on a plain task and the
+# other way on a mirrored one, so after a while *where the cart is* tells which task this is. If the policy reads
+# it, a cart started off-centre should keep one kind of pole and drop the other. Start every episode with the cart
+# shifted (`cartpole_episodes_from`: fresh episodes on the same held-out tasks, no inner step), and follow the cart
+# from the centre:
 
 # %%
 probes = {"MAML seed 2": "cartpole-seed2", "MAML seed 0": "cartpole-seed0",
           "pretrained seed 0": "cartpole-pretrained-seed0", "pretrained seed 1": "cartpole-pretrained-seed1"}
+starts = (-1.0, -0.5, 0.0, 0.5, 1.0)
+print(f"{'cart starts at (m):':<20}" + "".join(f"{x:>+14.1f}" for x in starts) + "   (plain / mirrored)")
 for name, run in probes.items():
-    probe, row = load_run(shipped_run(run)), []
-    for start in (-1.0, 0.0, 1.0):
-        r = cartpole_returns_from(probe, held_out_carts, start)
+    probe, row = load_run(shipped_run(run)), ""
+    for start in starts:
+        r = cartpole_episodes_from(probe, held_out_carts, start).total_rewards().mean(1).numpy()
         plain, mirror = (r[rows].mean() if rows.any() else np.nan for rows in (~mirrored, mirrored))
-        row.append(f"cart at {start:+.0f} m: plain {plain:5.1f}, mirrored {mirror:5.1f}")
-    print(f"{name:<18} " + ";  ".join(row))
+        row += f"{plain:>8.0f} /{mirror:4.0f}"
+    print(f"{name:<20}" + row)
+centre = cartpole_episodes_from(load_run(shipped_run("cartpole-seed2")), held_out_carts, 0.0)
+for t in (10, 20, 40, 80, 160, 320):
+    x, alive = centre.obs[t, ..., 0], centre.mask[t].bool()  # cart positions; episodes still running
+    where = {kind: x[rows][alive[rows]].mean() if rows.any() else np.nan
+             for kind, rows in (("plain", torch.as_tensor(~mirrored)), ("mirrored", torch.as_tensor(mirrored)))}
+    print(f"MAML seed 2 from the centre, step {t:>3}: mean cart position, plain tasks {where['plain']:+.2f} m, "
+          f"mirrored tasks {where['mirrored']:+.2f} m")
 
 # %% [markdown]
-# In full mode MAML's seed 2 balances plain poles when it starts on the left (about 489) and drops them within about
-# 13 steps when it starts 1 m to the right; mirrored poles the other way round (about 14 on the left, 497 on the
-# right). It runs one controller on the left half of the track and the mirrored controller on the right half, and
-# its first pushes from the centre carry the cart to the half that suits the task. The cart's position is its
-# memory of which way its pushes went: the task is inferred from the state, without an inner step or a recurrent
-# network. Seed 0 does the same in part. The pretrained policies read nothing from the position: each keeps its one
-# kind of pole from either side (seed 1 less well from the left, about 350) and drops the other kind from
-# everywhere. RL$^2$ (lesson 09) learns to infer the task in a
-# memory of its own, and lesson 11 treats that inference exactly.
+# In full mode MAML's seed 2 balances plain poles when it starts 1 m to the left (about 489 steps) and drops them
+# after about 13 steps on average when it starts 1 m to the right; mirrored poles the other way round (about 14 on
+# the left, 497 on the right). Half a metre off-centre it keeps the unsuited kind for about 160 to 230 steps, and
+# from the centre both kinds. From the centre the cart first wobbles a few centimetres, then, from about step 40,
+# moves to the side that suits the task: about 0.9 m left on plain tasks and 1.1 m right on mirrored ones by step 80,
+# and it stays there. So the cart's position is the policy's memory of which way its pushes go: the task is
+# inferred from the state, without an inner step or a recurrent network. Seed 0 does the same in part. The
+# pretrained seeds do not switch with the position: each keeps its one kind of pole from every start (seed 1 less
+# well from the left) and drops the other kind. (These are fresh episodes, 20 per task, so the centre column differs
+# a little from the split above.) RL$^2$ (lesson 09) learns to infer the task in a memory of its own, and lesson 11
+# treats that inference exactly.
 #
 # So a single reactive policy can balance the pole whichever way the pushes go, and MAML's meta-training found one on
 # seed 2. This family does not force adaptation the way 2D navigation does, and MAML's gain over the pretrained
@@ -454,8 +466,8 @@ print(physics.table("CartPole, physics only"))
 #   that step (`adapt_step` is the per-task piece, vmapped over a meta-batch).
 # - A plain env is one task; `MAMLAgent` needs $p(\mathcal T)$, and builds one for CartPole-v1 (mirrored actions on
 #   half the tasks). Adaptation matters there for a policy that treats the pushes one way, but one seed found a
-#   single policy that balances both kinds, reading the task from where its pushes carried the cart: check what a
-#   family forces before crediting adaptation.
+#   single policy that balances both kinds, reading the task from the side of the track its pushes carry the cart
+#   to: check what a family forces before crediting adaptation.
 # - Judge meta-training by its whole curve, on several seeds, next to the paper's numbers, the pretrained baseline
 #   and an oracle.
 # - Compare against a pretrained policy and learning from scratch, with intervals over held-out tasks.

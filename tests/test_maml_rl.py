@@ -218,7 +218,7 @@ def test_a_cart_position_shifts_the_start_and_is_checked():
     shifted = BatchedCartPole(tasks, 3, generator=torch.Generator().manual_seed(2), cart_position=-1.5).reset()
     torch.testing.assert_close(shifted[..., 0], plain[..., 0] - 1.5)
     torch.testing.assert_close(shifted[..., 1:], plain[..., 1:])
-    for bad in (2.4, -3.0, float("nan"), "1"):
+    for bad in (2.4, -2.4, -3.0, float("nan"), "1"):
         with pytest.raises(ValueError, match="cart_position"):
             BatchedCartPole(tasks, 3, cart_position=bad)
 

@@ -16,7 +16,7 @@ from metarl_edu.studies.maml_rl import (
     EVAL,
     LOG,
     PAPER_NAV2D_MAML,
-    cartpole_returns_from,
+    cartpole_episodes_from,
     compare_on_held_out,
     family_by_name,
     load_run,
@@ -150,11 +150,14 @@ def test_the_benchmark_follows_the_curve_to_the_end():
 
 
 def test_maml_seed_2_reads_the_mirror_from_the_cart_position():
-    """Lesson 08's claim: the policy keeps plain poles on the left of the track and mirrored ones on the right."""
+    """Lesson 08's claim: the policy keeps plain poles on the left of the track and mirrored ones on the right, and
+    from the centre it carries the cart to the side that suits the task."""
     agent = load_run(shipped_run("cartpole-seed2"))
     tasks = [CartPoleTask(0.5, 0.1, 9.8, mirrored=m) for m in (False, True)]
-    left, right = (cartpole_returns_from(agent, tasks, x, n_traj=5) for x in (-1.0, 1.0))
-    assert left[0] > 300 > 50 > right[0] and right[1] > 300 > 50 > left[1]
+    left, centre, right = (cartpole_episodes_from(agent, tasks, x, n_traj=5) for x in (-1.0, 0.0, 1.0))
+    left, right, x = left.total_rewards().mean(1), right.total_rewards().mean(1), centre.obs[160, ..., 0]
+    assert left[0] > 300 and right[0] < 50 and right[1] > 300 and left[1] < 50
+    assert bool(centre.mask[160].all()) and (x[0] < -0.5).all() and (x[1] > 0.5).all()  # both kinds kept
     pretrained = load_run(shipped_run("cartpole-pretrained-seed0"))  # one kind from anywhere: plain poles
-    left, right = (cartpole_returns_from(pretrained, tasks, x, n_traj=5) for x in (-1.0, 1.0))
+    left, right = (cartpole_episodes_from(pretrained, tasks, x, n_traj=5).total_rewards().mean(1) for x in (-1.0, 1.0))
     assert min(left[0], right[0]) > 300 and max(left[1], right[1]) < 50

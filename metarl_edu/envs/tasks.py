@@ -573,8 +573,8 @@ class CartPoleFamily(TaskFamily):
         mirror_prob: the probability that a task swaps the two actions (:attr:`CartPoleTask.mirrored`), in
             [0, 1]. Default 0: the physics alone vary, and one policy balances every pole (meta-learning has
             little to add). With 0.5, a policy that treats the pushes one way fails on half of the tasks (lesson
-            08 shows a meta-trained policy that balances both kinds, reading the mirror from the cart's position:
-            check what a family forces).
+            08 probes a meta-trained policy that balances both kinds, reading the mirror from the side of the track
+            its pushes carry the cart to: check what a family forces).
 
     Every range is (lo, hi) with 0 < lo <= hi. Features: ``length``, ``masspole``, ``gravity`` (the mirror is
     hidden).

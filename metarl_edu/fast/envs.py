@@ -130,8 +130,9 @@ class BatchedCartPole:
         n_traj: positive number of trajectories per task.
         max_episode_steps: time limit, >= 1 (CartPole-v1: 500).
         generator: draws the initial states, uniform in [-0.05, 0.05]^4 as in Gymnasium.
-        cart_position: added to every initial cart position, in metres, inside the track's (-2.4, 2.4). Default
-            0 (Gymnasium's start); lesson 08 starts carts off-centre to see what a policy reads from the position.
+        cart_position: added to every initial cart position, in metres, inside the track's (-2.4, 2.4); the start
+            is jittered by up to 0.05 m and an episode ends once the cart passes 2.4 m. Default 0 (Gymnasium's
+            start); lesson 08 starts carts off-centre to see what a policy reads from the position.
     """
 
     def __init__(self, tasks: list[CartPoleTask], n_traj: int, max_episode_steps: int = 500,

@@ -105,15 +105,15 @@ def cartpole_oracle_returns(oracle: MetaRLAgent, tasks: list[Any], n_traj: int =
     return episodes.total_rewards().mean(1).numpy().astype(float)
 
 
-def cartpole_returns_from(agent: MetaRLAgent, tasks: list[Any], cart_position: float, n_traj: int = 20,
-                          seed: int = 0) -> np.ndarray:
-    """``agent``'s mean return on each CartPole task before any inner step, shape (n_tasks,), when every episode
-    starts with the cart shifted by ``cart_position`` metres (the rest of the start as Gymnasium draws it).
-    Lesson 08 uses it to ask what a reactive policy reads from the cart's position."""
+def cartpole_episodes_from(agent: MetaRLAgent, tasks: list[Any], cart_position: float, n_traj: int = 20,
+                           seed: int = 0) -> Episodes:
+    """``n_traj`` episodes of ``agent``'s policy (before any inner step) on each CartPole task, batch shape
+    (n_tasks, n_traj), every one started with the cart shifted by ``cart_position`` metres (the rest of the start as
+    Gymnasium draws it). Lesson 08 uses them to ask what a reactive policy reads from the cart's position. Fresh
+    draws (``seed``): at ``cart_position=0`` the returns differ a little from :meth:`~MetaRLAgent.evaluate`'s."""
     env = BatchedCartPole(tasks, n_traj, agent.family.max_episode_steps, torch.Generator().manual_seed(seed),
                           cart_position=cart_position)
-    episodes = agent._sample(env, None, False, torch.Generator().manual_seed(seed))
-    return episodes.total_rewards().mean(1).numpy().astype(float)
+    return agent._sample(env, None, False, torch.Generator().manual_seed(seed))
 
 
 # ============================================================================================ training runs
