@@ -13,7 +13,7 @@ from test_wrong_answers_00_04 import return_plain_sum
 from test_wrong_answers_05_10 import WRONG as WRONG_05_10
 from wrong_answers import assert_rejected_with_hint, case_ids, wrong_answer_cases
 
-from metarl_edu.classroom import cases, checks
+from metarl_edu.classroom import cases, checks, wire
 from metarl_edu.classroom.checks import CheckFailed, check, pick, run_check, start_lesson
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -484,6 +484,26 @@ def test_a_check_never_raises_outside_strict_mode(monkeypatch):
     result = check("discounted_return", explodes)
     assert result.status == "failed" and "ZeroDivisionError: boom" in repr(result)
     assert check("discounted_return", "not a function").status == "failed"
+
+
+def test_an_exception_names_the_line_of_the_learners_cell_and_the_grader_quotes_none(tmp_path):
+    cell = tmp_path / "cell.py"  # a notebook cell: the kernel compiles each one under a file name of its own
+    cell.write_text("def discounted_return(rewards, gamma):\n    total = 0.0\n    for t in range(len(rewards) + 1):\n"
+                    "        total += gamma ** t * rewards[t]\n    return total\n")
+    namespace: dict = {}
+    exec(compile(cell.read_text(), str(cell), "exec"), namespace)
+    fn = namespace["discounted_return"]
+    assert "(line 4 of the cell that defines it: `total += gamma ** t * rewards[t]`)" in repr(run_check(
+        "discounted_return", fn))
+    record = checks.record_check("discounted_return", fn)
+    graded = checks.judge_check("discounted_return", wire.loads(wire.dumps(record)), messages=False)
+    assert graded.hints and not any("line 4" in h or "rewards[t]" in h for h in graded.hints)
+    for case in record["cases"]:  # a forged place is read only in its one shape, and shortened
+        for call in case["calls"]:
+            call["where"] = ["line", 4] if case is record["cases"][0] else [4, "x" * 500]
+    hints = checks.judge_check("discounted_return", record).hints
+    assert "cell that defines it" not in hints[0] and "x" * 60 in hints[1] and "x" * 61 not in hints[1]
+
 
 
 @pytest.mark.parametrize(

@@ -194,13 +194,25 @@ def judge_check(exercise_id: str, record: Any, *, messages: bool = True) -> Chec
         except Failure as failure:
             hints.append(f"{description}: {failure}")
         except wire.LearnerError as exc:
-            hints.append(f"{description}: your function raised {exc.type_name}")
+            hints.append(f"{description}: your function raised {exc.type_name}" + _where(exc, messages))
         except Exception as exc:  # a learner's bug must read as a hint, never as a traceback
-            hints.append(f"{description}: your function raised {type(exc).__name__}" + (f": {exc}" if messages else ""))
+            hints.append(f"{description}: your function raised {type(exc).__name__}" + (f": {exc}" if messages else "")
+                         + _where(exc, messages))
         else:
             n_passed += 1
     status: Status = "passed" if n_cases and n_passed == n_cases else "failed"
     return CheckResult(exercise_id, status, hints, n_cases, n_passed, mismatch)
+
+
+def _where(exc: BaseException, messages: bool) -> str:
+    """" (line 7 of the cell that defines it: `...`)": where the learner's code raised ``exc``
+    (:func:`wire.learner_line`), for the self-study check; the grader quotes no text of the kernel's
+    (``messages`` False)."""
+    where = getattr(exc, "where", None)
+    if not messages or not isinstance(where, tuple):
+        return ""
+    line, text = where
+    return f" (line {line} of the cell that defines it" + (f": `{text}`)" if text else ")")
 
 
 def _with_time_limit(run: Callable[[], None], seconds: float) -> None:

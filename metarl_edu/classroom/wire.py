@@ -28,6 +28,7 @@ import builtins
 import dataclasses
 import hashlib
 import json
+import linecache
 import math
 import re
 import sys
@@ -478,6 +479,7 @@ class Recorder:
         except BaseException as exc:
             entry["raised"] = type(exc).__name__ if TYPE_NAME.fullmatch(type(exc).__name__) else "Exception"
             entry["message"] = str(exc)[:300] if type(exc).__module__ == "builtins" else ""
+            entry["where"] = learner_line(exc, self.fn)
             if isinstance(exc, NotImplementedError):  # a stub: the learner's function, or one it calls?
                 from metarl_edu.classroom.cases import unfinished_dependency
 
@@ -541,6 +543,23 @@ def _tensors(x: Any, path: tuple[Any, ...] = (), depth: int = 0) -> Iterator[tup
             yield from _tensors(v, (*path, i), depth + 1)
 
 
+def learner_line(exc: BaseException, fn: Callable[..., Any]) -> list[Any]:
+    """Where in the learner's code ``exc`` arose, for the learner to find it: ``[7, "q[s_next].max()"]``, the
+    deepest line of the traceback in the file (the notebook cell) that defines ``fn`` and its text, shortened;
+    ``[]`` when the traceback never reaches that file. Never raises."""
+    try:
+        filename, line = fn.__code__.co_filename, 0
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == filename:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        text = " ".join(linecache.getline(filename, line).split()) if line else ""
+        return [line, text if len(text) <= 60 else text[:57] + "..."] if line else []
+    except Exception:  # noqa: BLE001  (a callable without code, or a traceback it rewrote: no line then)
+        return []
+
+
 class Replayer:
     """Stands in for the learner's function in the grader: the ``i``-th call returns (or raises) what the ``i``-th
     recorded call did, after checking that its arguments are the recorded ones and applying the recorded changes
@@ -571,6 +590,9 @@ class Replayer:
             exc = _exception(str(entry["raised"]), str(entry.get("message", ""))[:300])
             if isinstance(exc, NotImplementedError) and isinstance(entry.get("dependency"), str):
                 exc.dependency = entry["dependency"]  # type: ignore[attr-defined]
+            where = entry.get("where")
+            if isinstance(where, list) and len(where) == 2 and type(where[0]) is int and isinstance(where[1], str):
+                exc.where = (where[0], where[1][:60])  # type: ignore[attr-defined]
             raise exc
         value = restore(entry.get("value"), refs)
         grads = entry.get("grads")
