@@ -309,13 +309,14 @@ plt.show()
 # by planning with it, leaves a quarter or more of the way; textbook UCB1, which must pull both arms first, 5-10%.
 # RL$^2$ (lesson 09's preset, two to seven minutes of training per agent on one CPU core) cannot be told apart
 # from the Bayes-optimal player at $n = 10$ or $n = 20$ with 4,000 bandits: its paired interval includes 0, and its
-# gap interval spans about -8% to +4% at $n = 10$ and -3% to +4% at $n = 20$. On this small family, RL$^2$
-# trained from reward alone behaves like the exact Bayes-optimal player, which is what the theory below says it approximates. On lesson 09's
-# five-armed bandits with 10 pulls it ended 0.03 below the exact optimum (6.660), tied with UCB1 with Beta(1,1)
-# statistics. For 100 pulls, and for random MDPs, there is no exact ceiling to compare with: there it stayed
+# gap interval spans about -8% to +4% at $n = 10$ and -3% to +4% at $n = 20$. On this small family, RL$^2$ trained from
+# reward alone behaves like the exact Bayes-optimal player, which is what the theory below says it approximates. On
+# lesson 09's five-armed bandits with 10 pulls it ended 0.03 below the exact optimum (6.660), tied with UCB1 with
+# Beta(1,1) statistics. For 100 pulls, and for random MDPs, there is no exact ceiling to compare with: there it stayed
 # behind Gittins on long bandit trials, and passed the counting planners on random MDPs with 10 episodes only when
-# trained on large batches (about 143 against greedy's 135 and PSRL's 138), still well below a planner that knows
-# the task prior (about 157); with 25 episodes it passes greedy (about 376 against 361) and stays behind PSRL (406).
+# trained on large batches and for long (about 149 against greedy's 135 and PSRL's 138), still below a planner that
+# knows the task prior (about 157); with 25 episodes it passes greedy (about 376 against 361) and stays behind PSRL
+# (406).
 #
 # **Approximately Bayes-optimal meta-learners.** Ortega et al. (2019, *Meta-learning of sequential strategies*)
 # argue that a memory-based meta-learner trained to maximise return over a task distribution is pushed towards the

@@ -316,7 +316,8 @@ def preset(task: Literal["bandit", "mdp"], n_episodes: int, k: int = 5, **overri
       batches of two passes learn at least as much as fewer batches of four.
 
     The shipped agents that lesson 09 scores next to the MDP baselines were trained with these settings and the
-    overrides in each run's command: ``n_tasks=2048`` for n = 10, ``hidden_size=128`` and ``n_tasks=512`` for n = 25.
+    overrides in each run's command: ``n_tasks=2048`` and 2,000 iterations for n = 10, ``hidden_size=128`` and
+    ``n_tasks=512`` for n = 25.
 
     ``n_iterations`` and ``n_tasks`` shrink in quick mode (:func:`metarl_edu.config.size`), most for trials of
     more than 20 steps, so that a training run there takes seconds. Any field can be overridden by keyword.
