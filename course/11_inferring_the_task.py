@@ -314,8 +314,8 @@ plt.show()
 # lesson 09's five-armed bandits with 10 pulls it ended 0.03 below the exact optimum (6.660), tied with UCB1 with
 # Beta(1,1) statistics. For 100 pulls, and for random MDPs, there is no exact ceiling to compare with: there it stayed
 # behind Gittins on long bandit trials, and passed the counting planners on random MDPs with 10 episodes only when
-# trained on large batches and for long (about 149 against greedy's 135 and PSRL's 138), still below a planner that
-# knows the task prior (about 157); with 25 episodes it passes greedy (about 376 against 361) and stays behind PSRL
+# trained on large batches for 2,000 iterations (about 149 against greedy's 135 and PSRL's 138), still below a planner
+# that knows the task prior (about 157); with 25 episodes it passes greedy (about 376 against 361) and stays behind PSRL
 # (406).
 #
 # **Approximately Bayes-optimal meta-learners.** Ortega et al. (2019, *Meta-learning of sequential strategies*)
