@@ -202,15 +202,12 @@ def install(spec_text: str) -> None:
         if error is not None:
             line = getattr(error, "lineno", None)
             return line if isinstance(line, int) else None
-        tb, cell_file, line = getattr(getattr(result, "error_in_exec", None), "__traceback__", None), None, None
-        while tb is not None:
-            filename = tb.tb_frame.f_code.co_filename
-            if cell_file is None and is_learner_file(filename):
-                cell_file = filename  # the cell's own code: the first frame after IPython's
-            if filename == cell_file:
-                line = tb.tb_lineno
-            tb = tb.tb_next
-        return line
+        first = tb = getattr(getattr(result, "error_in_exec", None), "__traceback__", None)
+        while tb is not None and not is_learner_file(tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next  # the cell's own code: the first frame after IPython's
+        if tb is None:
+            return None
+        return wire.deepest_line(first, tb.tb_frame.f_code.co_filename) or None
 
     def post_run_cell(result: Any) -> None:
         """After a learner cell that raised, report the line where (the grader quotes that line from its own copy)."""

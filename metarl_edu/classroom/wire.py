@@ -543,17 +543,24 @@ def _tensors(x: Any, path: tuple[Any, ...] = (), depth: int = 0) -> Iterator[tup
             yield from _tensors(v, (*path, i), depth + 1)
 
 
+def deepest_line(tb: types.TracebackType | None, filename: str) -> int:
+    """The line of the deepest frame of traceback ``tb`` whose code is in ``filename`` (a notebook cell's file);
+    0 when none is."""
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def learner_line(exc: BaseException, fn: Callable[..., Any]) -> list[Any]:
     """Where in the learner's code ``exc`` arose, for the learner to find it: ``[7, "q[s_next].max()"]``, the
     deepest line of the traceback in the file (the notebook cell) that defines ``fn`` and its text, shortened;
     ``[]`` when the traceback never reaches that file. Never raises."""
     try:
-        filename, line = fn.__code__.co_filename, 0
-        tb = exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == filename:
-                line = tb.tb_lineno
-            tb = tb.tb_next
+        filename = fn.__code__.co_filename
+        line = deepest_line(exc.__traceback__, filename)
         text = " ".join(linecache.getline(filename, line).split()) if line else ""
         return [line, text if len(text) <= 60 else text[:57] + "..."] if line else []
     except Exception:  # noqa: BLE001  (a callable without code, or a traceback it rewrote: no line then)
