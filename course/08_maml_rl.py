@@ -389,14 +389,18 @@ for comparison in (cart, cart_pretrained):
                  for kind, rows in (("plain", ~mirrored), ("mirrored", mirrored))}
         print(f"{name:<20} before a step: plain {split['plain'][0]:6.1f}, mirrored {split['mirrored'][0]:6.1f};  "
               f"after one: plain {split['plain'][1]:6.1f}, mirrored {split['mirrored'][1]:6.1f}")
+seed1 = cartpole_episodes_from(load_run(shipped_run("cartpole-seed1")), held_out_carts, 0.0)  # fresh, no step
+pushes = seed1.actions[seed1.mask.bool()]  # the actions of the steps its episodes lasted
+print(f"MAML seed 1 before a step takes action 0 on {(pushes == 0).float().mean():.0%} of its steps")
 
 # %% [markdown]
 # **What the split shows.** Read the printed rows; in full mode (40 held-out tasks, 18 of them mirrored) they read as
 # follows. Each pretrained seed balances one kind of pole (about 475 to 500 steps) and drops the other within about
 # 15 steps: joint training found a policy for half of the tasks (seed 1 picked the mirrored half). MAML's seeds
 # differ more:
-# - seed 1 drops every pole before its step (about 11 steps) and its step lifts it to about 300 on plain and 200 on
-#   mirrored tasks: adaptation at work;
+# - seed 1 drops every pole before its step (about 11 steps): it takes the same action on 90% of its steps, a nearly
+#   constant push that topples the pole whichever way that action pushes. Its step lifts it to about 300 on plain
+#   and 200 on mirrored tasks: adaptation at work;
 # - seed 0 starts part-way (about 279 plain, 432 mirrored) and its step takes it to about 442 and 495;
 # - seed 2 balances both kinds *before* any step (about 455 and 484), and its step adds nothing.
 #

@@ -161,3 +161,13 @@ def test_maml_seed_2_reads_the_mirror_from_the_cart_position():
     pretrained = load_run(shipped_run("cartpole-pretrained-seed0"))  # one kind from anywhere: plain poles
     left, right = (cartpole_episodes_from(pretrained, tasks, x, n_traj=5).total_rewards().mean(1) for x in (-1.0, 1.0))
     assert min(left[0], right[0]) > 300 and max(left[1], right[1]) < 50
+
+
+def test_maml_seed_1_pushes_one_way_before_its_step():
+    """Lesson 08's claim: seed 1 drops both kinds of pole before its step because it takes one action on about 90%
+    of its steps, a nearly constant push that topples plain and mirrored poles alike."""
+    agent = load_run(shipped_run("cartpole-seed1"))
+    tasks = [CartPoleTask(0.5, 0.1, 9.8, mirrored=m) for m in (False, True)]
+    episodes = cartpole_episodes_from(agent, tasks, 0.0, n_traj=10)
+    pushes = episodes.actions[episodes.mask.bool()]
+    assert (pushes == 0).float().mean() > 0.8 and (episodes.total_rewards().mean(1) < 20).all()
