@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 import ipywidgets as widgets
@@ -19,14 +20,18 @@ __all__ = ["CaseStudyExplorer", "case_study_explorer", "plot_case_study", "plot_
 
 
 def study_curves(study: CaseStudy, n_seeds: int | None = None, seed: int = 0
-                 ) -> tuple[dict[str, AdaptationCurve], ConfidenceInterval]:
-    """Each method's adaptation curve over the first ``n_seeds`` seeds, and the paired difference of the two first
-    methods' mean score over all steps (first minus second), both with 95 % task-level bootstrap intervals."""
+                 ) -> tuple[dict[str, AdaptationCurve], dict[str, ConfidenceInterval]]:
+    """Each method's adaptation curve over the first ``n_seeds`` seeds, and how much better the first method does
+    than the second, paired on the same tasks: the difference of their mean scores over all steps, and after the
+    last step, both oriented so that positive means the first is better (first minus second for a score, second
+    minus first for a cost such as regret). All with 95 % task-level bootstrap intervals."""
     n_seeds = study.n_seeds if n_seeds is None else check_int("n_seeds", n_seeds, 1, study.n_seeds)
     curves = {name: adaptation_curve(s[:, :n_seeds], rng=seed) for name, s in study.scores.items()}
     first, second = list(study.scores.values())[:2]
-    difference = bootstrap_ci((first[:, :n_seeds] - second[:, :n_seeds]).mean(axis=2), rng=seed)
-    return curves, difference
+    gain = (first[:, :n_seeds] - second[:, :n_seeds]) * (1 if study.higher_is_better else -1)
+    differences = {"mean over all steps": bootstrap_ci(gain.mean(axis=2), rng=seed),
+                   "after the last step": bootstrap_ci(gain[:, :, -1], rng=seed)}
+    return curves, differences
 
 
 def plot_case_study(study: CaseStudy, ax: Axes | None = None, n_seeds: int | None = None, seed: int = 0) -> Axes:
@@ -77,7 +82,8 @@ class CaseStudyExplorer(widgets.VBox):
     Attributes:
         study: the Dropdown of case studies; seeds: the IntSlider of seeds used; output: the plot.
         curves: method -> :class:`~metarl_edu.studies.evaluation.AdaptationCurve` shown now.
-        difference: the paired difference (first method minus second) of the mean score over all steps.
+        differences: how much better the first method does than the second (see :func:`study_curves`), over all
+            steps and after the last one.
     """
 
     def __init__(self, studies: Mapping[str, CaseStudy], n_seeds: int | None) -> None:
@@ -103,10 +109,11 @@ class CaseStudyExplorer(widgets.VBox):
 
     def redraw(self) -> None:
         study = self.studies[self.study.value]
-        self.curves, self.difference = study_curves(study, int(self.seeds.value))
-        names = list(study.scores)
-        self.summary.value = (f"mean over all steps, <b>{names[0]}</b> minus <b>{names[1]}</b>: "
-                              f"{self.difference}")
+        self.curves, self.differences = study_curves(study, int(self.seeds.value))
+        first, second = (html.escape(name) for name in list(study.scores)[:2])
+        order = "" if study.higher_is_better else " (a cost: the second's minus the first's)"
+        self.summary.value = (f"how much better <b>{first}</b> does than <b>{second}</b>{order}, paired: "
+                              + "; ".join(f"{when} {ci}" for when, ci in self.differences.items()))
         fig = Figure(figsize=(8, 4))
         plot_case_study(study, ax=fig.add_subplot(), n_seeds=int(self.seeds.value))
         fig.tight_layout()
