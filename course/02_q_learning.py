@@ -260,7 +260,10 @@ start = int(np.argmax(mdp.start))
 v_greedy = policy_evaluation(mdp, greedy_policy(q))
 v_random = policy_evaluation(mdp, uniform_policy(mdp))
 print(f"v(start): learned greedy policy {v_greedy[start]:.3f}, optimum {v_star[start]:.3f}, random {v_random[start]:.3f}")
-print(f"largest |q - q*| over non-terminal states: {np.abs(q - q_star)[~mdp.terminal].max():.3f}")
+error = np.abs(q - q_star)[~mdp.terminal]
+greedy_error = np.abs(q - q_star)[np.arange(len(q)), q.argmax(axis=1)][~mdp.terminal]
+print(f"largest |q - q*| over non-terminal states: {error.max():.3f} (on each state's greedy action: "
+      f"{greedy_error.max():.3f})")
 assert v_greedy[start] > v_random[start] + size(quick=0.3, full=0.5)
 assert v_greedy[start] > v_star[start] - size(quick=0.4, full=0.02)
 
@@ -330,7 +333,7 @@ q_learning_explorer(alpha=0.2, epsilon=0.1, gamma=0.9, n_episodes=size(quick=50,
 # %%
 for gamma_learner in (0.0, 0.5, 0.9):
     runs = q_learning_seeds(env.unwrapped.grid, 0.2, 0.1, gamma_learner, size(quick=50, full=500))
-    print(f"learner's gamma {gamma_learner}: v(start) = {runs.v_start.mean():+.3f} ± {runs.v_start.std():.3f} "
+    print(f"learner's gamma {gamma_learner}: v(start) = {runs.v_start.mean():+.3f} ± sd {runs.v_start.std():.3f} "
           f"(5 runs; random policy {policy_evaluation(mdp, uniform_policy(mdp))[start]:+.3f})")
 pi_half = value_iteration(mdp.with_gamma(0.5))[1]
 print(f"optimal policy for gamma 0.5, scored at 0.9: {policy_evaluation(mdp, pi_half)[start]:+.3f}; "
@@ -348,7 +351,9 @@ print(f"optimal policy for gamma 0.5, scored at 0.9: {policy_evaluation(mdp, pi_
 
 # %% [markdown]
 # ## The library's agent on FrozenLake
-# `QLearningAgent` is the same algorithm, written for speed, for any Gymnasium env with discrete actions. On
+# `QLearningAgent` is the same algorithm, written for speed, for any Gymnasium env with discrete actions: it updates
+# with `td.q_learning_update` and chooses by `td.action_from_uniforms`, your `epsilon_greedy`'s rule with its two
+# random numbers drawn ahead in blocks (the same distribution, not the same draws). On
 # Gymnasium's `FrozenLake-v1` (4x4, slippery: the agent moves in the intended direction only a third of the
 # time) the reward is 1 for reaching the goal. The best achievable success rate within the 100-step limit is the
 # optimal finite-horizon value of the start state, computed exactly from the env's own transition table. The
@@ -438,9 +443,9 @@ assert q_pct[:50].max() > 60 and q_pct[200:].mean() > dq_pct[200:].mean() and dq
 # %% [markdown]
 # As in the book's figure, Q-learning soon takes `left` far more often than the 5% that exploration forces, and still
 # more often after 300 episodes: at first the max over B's untried and lucky estimates makes `left` look better than
-# the certain 0 of `right`, and only many visits to B pull every estimate down. Double Q-learning never prefers
-# `left` (its peak is the 50% of its first, untrained choices) and settles near the 5% floor (slightly above it in
-# our runs). QLearningAgent and the rest of the course use plain Q-learning; where the targets are noisy maxima,
+# the certain 0 of `right`, and only many visits to B pull every estimate down. Double Q-learning takes `left`
+# about half the time in its first, untrained episodes, never more beyond noise, and settles near the 5% floor
+# (slightly above it in our runs). QLearningAgent and the rest of the course use plain Q-learning; where the targets are noisy maxima,
 # remember this bias.
 #
 # ## On-policy versus off-policy: cliff walking

@@ -255,7 +255,8 @@ plt.show()
 # ## Summary and next
 # - A task family is a sampler plus features plus an exact MDP; the same seed gives the same tasks.
 # - Held-out tasks must be new: split distinct tasks, and check the split (`check_disjoint`, `TaskSplit`).
-# - Batched Q-learning runs hundreds of tasks in lockstep, many times faster than a loop (measured above).
+# - Batched Q-learning runs hundreds of tasks in lockstep on arrays, faster than a loop that steps each task's
+#   Gymnasium env (measured above: about 10 to 20 times with 200 tasks on two cores in full mode).
 # - The best alpha and epsilon differ from task to task, and a task's features say something about them.
 #
 # Next, **05 · Learning hyperparameters**: learn a model from features to settings on training tasks, use it on

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from metarl_edu.envs import BanditFamily, CartPoleFamily, GridTask, GridWorldFamily, RandomMDPFamily, RandomMDPTask
+from metarl_edu.envs.tasks import FrozenLakeFamily, FrozenLakeTask, task_key
 from metarl_edu.studies.evaluation import (
     AdaptationCurve,
     TaskLeakError,
@@ -57,6 +58,26 @@ def test_check_disjoint_catches_overlapping_lists_and_copies():
     twin = RandomMDPTask(P=task.P.copy(), reward_mean=task.reward_mean.copy(), horizon=task.horizon)
     with pytest.raises(TaskLeakError, match="1 meta-test task"):
         check_disjoint([task], [twin])  # arrays compare by value
+
+
+def test_a_lake_is_its_map_whatever_drew_it():
+    # Small lakes often come out the same from different draws (every sparse 4 x 4 draw is the lake without
+    # holes): the held-out maps must differ from every training map, not only the draws that made them.
+    lake = FrozenLakeTask(desc=("SF", "FG"), hole_prob=0.1, map_seed=3)
+    same_map = FrozenLakeTask(desc=("SF", "FG"), hole_prob=0.3, map_seed=8)
+    assert lake == same_map and task_key(lake) == task_key(same_map) and hash(lake) == hash(same_map)
+    with pytest.raises(TaskLeakError):
+        check_disjoint([lake], [same_map])
+    family = FrozenLakeFamily(size=4, hole_prob_range=(0.0, 0.4))
+    split = split_tasks(family, n_train=200, n_test=100, seed=0)
+
+    def mdp_bytes(task):
+        mdp = family.to_mdp(task)
+        return mdp.P.tobytes(), mdp.r_sa.tobytes(), mdp.terminal.tobytes()
+
+    train_mdps = {mdp_bytes(task) for task in split.train}
+    assert len(train_mdps) < 180  # the family repeats maps, so the guard has work to do
+    assert not any(mdp_bytes(task) in train_mdps for task in split.test)
 
 
 def test_a_split_cannot_be_built_or_changed_into_a_leak():

@@ -140,6 +140,15 @@ def vi_one_sweep_only(mdp, theta=1e-10):
     return q.max(axis=1), np.eye(mdp.n_actions)[q.argmax(axis=1)]
 
 
+def vi_fixed_sweeps(mdp, theta=1e-10):
+    v = np.zeros(mdp.n_states)
+    for _ in range(120):  # enough for gamma = 0.9 (0.9^120 < 1e-5), not for 0.99
+        q = mdp.r_sa + mdp.gamma * np.einsum("sat,t->sa", mdp.P, v)
+        q[mdp.terminal] = 0.0
+        v = q.max(axis=1)
+    return v, np.eye(mdp.n_actions)[q.argmax(axis=1)]
+
+
 def vi_returns_values_only(mdp, theta=1e-10):
     return vi_with_einsum(mdp, theta)[0]
 
@@ -421,6 +430,7 @@ WRONG = {
     "value_iteration": [
         (vi_ties_to_highest_action, "pick the lowest action"),
         (vi_one_sweep_only, "this is one sweep from v = 0"),
+        (vi_fixed_sweeps, "as after a fixed number of sweeps"),
         (vi_returns_values_only, "return a pair (v, pi)"),
         (vi_backs_up_terminal_states, "the terminal state's value must stay 0"),
         (vi_does_not_zero_terminal_values, "set v to 0 on terminal states after every sweep"),

@@ -68,7 +68,9 @@ __all__ = [
 def task_key(task: Any) -> tuple:
     """A hashable value that is equal for two tasks exactly when their type and every parameter are equal.
 
-    Arrays compare by shape, dtype and bytes, so two tasks with identical arrays have the same key.
+    Arrays compare by shape, dtype and bytes, so two tasks with identical arrays have the same key. Fields declared
+    with ``compare=False`` say how a task was made, not what it is, and are left out, as ``==`` leaves them out
+    (:class:`FrozenLakeTask`'s ``hole_prob`` and ``map_seed``: the map alone is the task).
 
     >>> task_key(GridTask(goal=(1, 2), slip=0.1)) == task_key(GridTask(goal=(1, 2), slip=0.1))
     True
@@ -83,7 +85,7 @@ def task_key(task: Any) -> tuple:
             return tuple(freeze(v) for v in value)
         return value
 
-    return (type(task).__name__, *(freeze(getattr(task, f.name)) for f in dataclasses.fields(task)))
+    return (type(task).__name__, *(freeze(getattr(task, f.name)) for f in dataclasses.fields(task) if f.compare))
 
 
 class TaskFamily(ABC):
@@ -295,11 +297,14 @@ class FrozenLakeTask:
         desc: the map, one string per row: ``S`` start (top left), ``F`` frozen, ``H`` hole, ``G`` goal.
         hole_prob: the probability in [0, 1) that the generator made each cell a hole (Gymnasium's ``1 - p``).
         map_seed: the seed given to ``generate_random_map``; ``desc`` is its output for ``hole_prob``.
+
+    The map is the task: two tasks with the same ``desc`` are equal (``==``, :func:`task_key`) whatever made them,
+    since small maps often come out the same (every 4 x 4 map with few holes drawn is the lake without holes).
     """
 
     desc: tuple[str, ...]
-    hole_prob: float
-    map_seed: int
+    hole_prob: float = dataclasses.field(compare=False)  # how the map was made, not what it is
+    map_seed: int = dataclasses.field(compare=False)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,19 @@ def _vi_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]
         ))
         _expect_policy(pi, np.array([[0.0, 1.0], [1.0, 0.0]]), mdp)
 
+    def slow_discount() -> None:
+        # The same cycle with gamma = .99: v0 = (1 + .99 * 2) / (1 - .99^2) = 149.749..., v1 = 2 + .99 v0. The
+        # error shrinks by .99 a sweep, so a fixed number of sweeps (a hundred or a thousand) falls short here.
+        mdp = two_state_mdp(0.99)
+        v, _ = _unpack(fn(mdp), mdp)
+        v0 = 2.98 / (1 - 0.99**2)
+        expected = np.array([v0, 2 + 0.99 * v0])
+        got = as_numbers(v, "v*")
+        if got.shape == expected.shape and np.all(got < expected - 1e-4):
+            raise Failure(f"v*: expected {fmt(expected)}, got {fmt(got)}: every value is still too low, as after a "
+                          "fixed number of sweeps; repeat the backup until the largest change is below theta")
+        expect_close(v, expected, what="v*", atol=1e-4)
+
     def corridor() -> None:
         # gamma = .9: v*(1) = 10 (step into the terminal state), v*(0) = -1 + .9 * 10 = 8, v*(2) = 0.
         # In state 0 both actions are equal: the tie goes to action 0.
@@ -223,6 +236,7 @@ def _vi_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]
             against_reference(random_mdp(np.random.default_rng(200 + seed), gamma=0.9))
 
     yield "two-state cycle, gamma=0.9", two_state
+    yield "two-state cycle, gamma=0.99 (slow to converge)", slow_discount
     yield "corridor with a terminal state and a tie", corridor
     yield "lesson gridworld, slip=0.2", gridworld
     yield "three random MDPs with terminal states (seeds 200-202)", random_mdps
