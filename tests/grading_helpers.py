@@ -18,6 +18,14 @@ GOOD = (
     "        g = r + gamma * g\n"
     "    return g"
 )
+RAISES = (  # every call raises IndexError at line 4
+    "def discounted_return(rewards, gamma):\n"
+    "    total = 0.0\n"
+    "    for t in range(len(rewards) + 1):\n"
+    "        total += gamma ** t * rewards[t]\n"
+    "    return total"
+)
+RAISES_AT = " at line 4 (`total += gamma ** t * rewards[t]`) of your exercise cell"  # as the grader names the place
 
 
 def lesson_json(folder: str, stem: str) -> dict:

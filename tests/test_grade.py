@@ -20,14 +20,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from grading_helpers import GOOD, LIMITS, ROOT, lesson_json, welcome
+from grading_helpers import GOOD, LIMITS, RAISES, RAISES_AT, ROOT, lesson_json, welcome
 
-from metarl_edu.classroom import cli, jail
+from metarl_edu.classroom import checks, cli, jail, wire
 from metarl_edu.classroom.grade import (
     LIMITS_SCRIPT,
     Kernel,
     Limits,
     Outcome,
+    _defining_cell,
     _exercise_result,
     _fatal_reason,
     assemble,
@@ -108,6 +109,8 @@ def hostile_class(folder: Path, fake_gradebook: Path) -> dict[str, str | dict]:
         "error_in_a_helper": welcome("\n\ndef helper(x):\n    return x[5]\n\nhelper([1])\n" + GOOD),
         "error_in_an_added_cell": welcome("", added=("# mine\nimport numpy as np\nfirst = np.zeros(3)[5]\n" + GOOD,)),
         "asks_for_help": welcome(GOOD, added=("discounted_return?", "import numpy as np\nnp.sum??\n?np.mean")),
+        "raises_in_a_check": welcome(RAISES + "\n\ndiscounted_return([1.0], 0.5)"),  # the cell raises too
+        "raises_in_an_added_cell": welcome(added=("import numpy as np\n\n" + RAISES,)),  # below the stub's cell
         "without_ids_or_metadata": without_ids_or_metadata(welcome(GOOD)),
     }
 
@@ -230,6 +233,87 @@ def test_code_below_the_stubs_raise_is_named_as_the_reason_it_does_not_run(grade
 def test_an_error_names_the_cell_and_the_line(graded, name, expected):
     row = graded["rows"][name]
     assert row["total"] == 0 and row["reason"] == f"discounted_return: no working `discounted_return`: {expected}"
+
+
+@pytest.mark.parametrize(("name", "place"), [
+    ("raises_in_a_check", RAISES_AT),
+    ("raises_in_an_added_cell",
+     " at line 6 (`total += gamma ** t * rewards[t]`) of your cell 10 (`import numpy as np`)"),
+])
+def test_an_exception_in_a_check_names_the_line_of_the_cell_that_defines_the_function(graded, name, place):
+    row, result = graded["rows"][name], graded["records"][name]["exercises"]["discounted_return"]
+    assert row["total"] == 0 and row["reason"].startswith("discounted_return: 0 of 6 checks passed"), row
+    raised = [h for h in result["hints"] if h.endswith(": your function raised IndexError" + place)]
+    assert len(raised) == 5, result["hints"]  # the sixth case (no rewards) words its own hint
+    assert f"your function raised IndexError{place}" in (graded["summary"].feedback / f"{name}.txt").read_text()
+
+
+def graded_with_places(tmp_path: Path, places: list) -> list[dict]:
+    """The grader's verdicts on lesson 00's check of RAISES, from a record made by running it, with each call's
+    place replaced by each of ``places`` (``...``: the place as recorded)."""
+    plan = PLANS["00_welcome"]
+    cells = assemble(plan, [c for c in welcome(RAISES)["cells"] if c["cell_type"] == "code"])
+    index = next(i for i, c in enumerate(cells) if c.kind == "check")
+    defined_in = _defining_cell(cells, {i: Outcome("ok") for i in range(index)}, index, "discounted_return")
+    file = tmp_path / "cell.py"  # the kernel compiles each cell under a file name of its own
+    file.write_text(defined_in.source)
+    namespace: dict = {}
+    exec(compile(defined_in.source, str(file), "exec"), namespace)
+    recorded = checks.record_check("discounted_return", namespace["discounted_return"])
+    verdicts = []
+    for place in places:
+        record = wire.loads(wire.dumps(recorded))
+        for call in [call for case in record["cases"] for call in case["calls"]] if place is not ... else []:
+            call["where"] = place
+        report = {"kind": "check", "exercise": "discounted_return", "nonce": cells[index].nonce, **record}
+        outcome = Outcome("ok", records=[wire.loads(wire.dumps(report))])
+        verdicts.append(judge_check_cell(cells[index], outcome, (), defined_in))
+    return verdicts
+
+
+def test_a_forged_place_is_quoted_only_from_the_graders_copy_and_changes_no_score(tmp_path):
+    line_2 = " at line 2 (`total = 0.0`) of your exercise cell"
+    forged = [  # the place a forged record names, and what the grader says of it
+        ([10**40, "x"], ""), ([-3, "x"], ""), ([0, "x"], ""), ([6, "x"], ""),  # line 6 is the grader's mark
+        (["4", "x"], ""), ("line 4", ""), ([4, "x", 5, 6, 7], ""), ([True, "x"], ""), ([4.0, "x"], ""),
+        ([4, "`forged text`"], RAISES_AT), ([2, "import os"], line_2),
+    ]
+    honest, *verdicts = graded_with_places(tmp_path, [..., *(place for place, _ in forged)])
+    assert sum(h.endswith(RAISES_AT) for h in honest["hints"]) == 5, honest["hints"]
+    for (place, said), verdict in zip(forged, verdicts, strict=True):
+        assert verdict["hints"] == [h.replace(RAISES_AT, said) for h in honest["hints"]], place
+        assert {**verdict, "hints": []} == {**honest, "hints": []}, place
+
+
+@pytest.mark.parametrize(("added", "outcomes", "defines"), [
+    ((), {}, "exercise-discounted_return"),
+    (("x = 1", "print(discounted_return([1.0], 0.5))"), {}, "exercise-discounted_return"),
+    ((RAISES,), {}, "your cell"),  # the last cell that defines it
+    ((RAISES,), {"your cell": Outcome("error", records=[{"kind": "error", "line": 4}])}, "your cell"),
+    (("x = 1 / 0\n" + RAISES,), {"your cell": Outcome("error", records=[{"kind": "error", "line": 1}])}, None),
+    (("def discounted_return(rewards, gamma=1 / 0):\n    return 0.0",),  # the def itself raised
+     {"your cell": Outcome("error", records=[{"kind": "error", "line": 1}])}, None),
+    ((RAISES,), {"your cell": None}, "exercise-discounted_return"),  # skipped: it never ran
+    ((RAISES + "\n)",), {}, "exercise-discounted_return"),  # it does not compile
+    (("discounted_return = lambda rewards, gamma: 0.0",), {}, None),
+    (("from numpy import *",), {}, None),
+    (("import functools\n\n@functools.cache\n" + RAISES,), {}, None),
+    (("if True:\n    " + RAISES.replace("\n", "\n    "),), {}, None),
+    (("exec('discounted_return = len')",), {}, None),
+    (("%timeit discounted_return([1.0], 0.5)",), {}, None),
+])
+def test_the_cell_that_defines_the_checked_function_is_the_last_that_binds_it_only_by_def(added, outcomes, defines):
+    cells = assemble(PLANS["00_welcome"], [c for c in welcome(GOOD, added=added)["cells"] if c["cell_type"] == "code"])
+    index = next(i for i, c in enumerate(cells) if c.kind == "check")
+    ran = {i: Outcome("ok") for i in range(index)}
+    for label, outcome in outcomes.items():
+        i = next(i for i, c in enumerate(cells) if c.label.startswith(label))
+        if outcome is None:
+            del ran[i]
+        else:
+            ran[i] = outcome
+    found = _defining_cell(cells, ran, index, "discounted_return")
+    assert found is None if defines is None else found is not None and found.label.startswith(defines), found
 
 
 def test_help_syntax_is_not_a_use_of_ipython(graded):

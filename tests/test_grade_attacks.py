@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from grading_helpers import LIMITS, ROOT, lesson_json, welcome
+from grading_helpers import LIMITS, RAISES, RAISES_AT, ROOT, lesson_json, welcome
 
 from metarl_edu.classroom.grade import grade_folder, read_gradebook
 
@@ -200,6 +200,21 @@ def forged_report(folder: Path) -> list[str]:
         "get_ipython().events.register('post_run_cell', _forge)\n"
     )
     return [write(folder, "forged_report.ipynb", blank(added=(source,)))]
+
+
+@attack()
+def forges_the_place_of_an_error(folder: Path) -> list[str]:
+    """Has the kernel's record of each exception in its function name a place of its own making (a line far past
+    the cell, a negative one, a string, a list of five things, a line with text of its own), so that the grader's
+    feedback shows the learner's words, or a line the cell does not have, or the grader fails."""
+    source = (
+        "import itertools\n"
+        "import metarl_edu.classroom.wire as w\n\n"
+        "_places = itertools.cycle([[4, 'PWNED: see example.com'], [10**40, 'x'], [-3, 'x'], [2, 'PWNED'],\n"
+        "                           ['4', 'x'], [4, 'x', 5, 6, 7], 'line 4'])\n"
+        "w.learner_line = lambda exc, fn: next(_places)\n"
+    )
+    return [write(folder, "forges_the_place_of_an_error.ipynb", blank_with(RAISES, added=(source,)))]
 
 
 @attack()
@@ -634,6 +649,19 @@ def test_a_forged_report_earns_nothing_and_is_flagged(reduced):
     row = reduced["rows"]["forged_report.ipynb"]
     assert row["total"] == 0 and "failed the hidden tests" in row["reason"]  # its stub cannot answer them
     assert "several reports" in row["review"] and "metarl_edu.classroom" in row["review"]
+
+
+def test_a_forged_place_of_an_error_is_quoted_only_from_the_graders_copy(reduced):
+    file = "forges_the_place_of_an_error.ipynb"
+    row = reduced["rows"][file]  # as for the same function without the forgery: every check raises
+    assert row["total"] == 0 and row["reason"].startswith("discounted_return: 0 of 6 checks passed"), row
+    hints = next(r for r in reduced["summary"].records if r["submission"] == file)["exercises"]["discounted_return"][
+        "hints"]
+    own = (RAISES_AT, " at line 2 (`total = 0.0`) of your exercise cell")  # its lines, from the grader's copy
+    raised = [h for h in hints if ": your function raised IndexError" in h]  # not the no-rewards case's own hint
+    assert all(h.endswith(("raised IndexError", *own)) for h in raised) and not any("PWNED" in h for h in hints)
+    assert all(any(h.endswith(place) for h in raised) for place in own), hints
+    assert any(h.endswith("raised IndexError") for h in raised), hints
 
 
 @pytest.mark.parametrize("file", ["lookup_table.ipynb", "frame_reading.ipynb"])

@@ -160,10 +160,13 @@ class _Stand:
         return self.target(*args, **kwargs)
 
 
-def judge_check(exercise_id: str, record: Any, *, messages: bool = True) -> CheckResult:
+def judge_check(exercise_id: str, record: Any, *, messages: bool = True,
+                place: Callable[[int], str] | None = None) -> CheckResult:
     """In the judging process: replay a :func:`record_check` record through the exercise's cases, whose
     comparisons run here. ``messages``: quote the messages of the exceptions the learner's code raised (the
-    grader does not: its hints are its own words)."""
+    grader does not: its hints are its own words). ``place``: for the grader, what to say of the line the record
+    names for an exception (" at line 4 (`...`) of your exercise cell", quoted from the grader's own copy of the
+    cell, or "" when it is no line of that cell); the record's text of the line is then not used."""
     exercise = get_exercise(exercise_id)
     if not isinstance(record, dict) or record.get("callable") is not True:
         shown = str(record.get("type", "something else")) if isinstance(record, dict) else "something else"
@@ -194,24 +197,28 @@ def judge_check(exercise_id: str, record: Any, *, messages: bool = True) -> Chec
         except Failure as failure:
             hints.append(f"{description}: {failure}")
         except wire.LearnerError as exc:
-            hints.append(f"{description}: your function raised {exc.type_name}" + _where(exc, messages))
+            hints.append(f"{description}: your function raised {exc.type_name}" + _where(exc, messages, place))
         except Exception as exc:  # a learner's bug must read as a hint, never as a traceback
             hints.append(f"{description}: your function raised {type(exc).__name__}" + (f": {exc}" if messages else "")
-                         + _where(exc, messages))
+                         + _where(exc, messages, place))
         else:
             n_passed += 1
     status: Status = "passed" if n_cases and n_passed == n_cases else "failed"
     return CheckResult(exercise_id, status, hints, n_cases, n_passed, mismatch)
 
 
-def _where(exc: BaseException, messages: bool) -> str:
+def _where(exc: BaseException, messages: bool, place: Callable[[int], str] | None = None) -> str:
     """" (line 7 of the cell that defines it: `...`)": where the learner's code raised ``exc``
-    (:func:`wire.learner_line`), for the self-study check; the grader quotes no text of the kernel's
-    (``messages`` False)."""
+    (:func:`wire.learner_line`), for the self-study check. The grader quotes no text of the kernel's
+    (``messages`` False): it says only what ``place`` makes of the line's number, if it gives one."""
     where = getattr(exc, "where", None)
-    if not messages or not isinstance(where, tuple):
+    if not isinstance(where, tuple):
         return ""
     line, text = where
+    if place is not None:
+        return place(line)
+    if not messages:
+        return ""
     return f" (line {line} of the cell that defines it" + (f": `{text}`)" if text else ")")
 
 

@@ -38,6 +38,7 @@ import ast
 import contextlib
 import csv
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -62,7 +63,7 @@ from typing import Any
 from metarl_edu import config
 from metarl_edu.classroom import build
 from metarl_edu.classroom.limits import default_memory_mb, torch_build
-from metarl_edu.classroom.review import parse_source, python_source
+from metarl_edu.classroom.review import DYNAMIC, parse_source, python_source
 from metarl_edu.classroom.sandbox import GRADER_NAME, LEARNER_MARK, TAG, read_report_line
 
 GRADER_VERSION = "1"
@@ -1059,9 +1060,12 @@ def _confession(report: dict[str, Any], known: tuple[str, ...]) -> str | None:
     return None
 
 
-def judge_check_cell(cell: RunCell, outcome: Outcome | None, known: tuple[str, ...]) -> dict[str, Any] | None:
+def judge_check_cell(cell: RunCell, outcome: Outcome | None, known: tuple[str, ...],
+                     defined_in: RunCell | None = None) -> dict[str, Any] | None:
     """The grader's verdict on a check cell: the kernel's record replayed through the grader's own copy of the
-    exercise's cases (:func:`metarl_edu.classroom.checks.judge_check`). None when the kernel did not report."""
+    exercise's cases (:func:`metarl_edu.classroom.checks.judge_check`). None when the kernel did not report.
+    ``defined_in``: the learner's cell that defines the checked function (:func:`_defining_cell`); a hint on an
+    exception then names the line the record gives, quoted from the grader's copy of that cell."""
     from metarl_edu.classroom.checks import judge_check
 
     reports = _reports(cell, outcome, "check")
@@ -1080,7 +1084,8 @@ def judge_check_cell(cell: RunCell, outcome: Outcome | None, known: tuple[str, .
     elif confession:
         verdict.update(status="failed", reason=confession)
     else:
-        result = judge_check(cell.exercise or "", report, messages=False)
+        place = None if defined_in is None else functools.partial(_function_place, defined_in)
+        result = judge_check(cell.exercise or "", report, messages=False, place=place)
         verdict.update(status=result.status, hints=list(result.hints)[:20], n_cases=result.n_cases,
                        n_passed=result.n_passed, mismatch=result.mismatch)
     return verdict
@@ -1155,7 +1160,9 @@ def execute(cells: list[RunCell], limits: Limits, plan: LessonPlan | None = None
                 outcomes[index] = outcome
                 exercise_known = known.get(cell.exercise or "", ())
                 if cell.kind == "check":
-                    verdicts[index] = judge_check_cell(cell, outcome, exercise_known)
+                    defined_in = _defining_cell(cells, outcomes, index, plan.exercise(cell.exercise or "").function) \
+                        if plan else None
+                    verdicts[index] = judge_check_cell(cell, outcome, exercise_known, defined_in)
                     passed[cell.exercise or ""] = (verdicts[index] or {}).get("status") == "passed"
                 elif cell.kind == "hidden":
                     verdicts[index] = judge_hidden_cell(cell, outcome, exercise_known)
@@ -1194,17 +1201,93 @@ def _what(cell: RunCell) -> str:
     return "your exercise cell" if cell.label.startswith("exercise-") else cell.label
 
 
-def _error_place(cell: RunCell, outcome: Outcome) -> str:
-    """Where in a learner's cell its error arose (" at line 3 (`for r in rewards`)"), from the line the kernel
-    reported (see :mod:`metarl_edu.classroom.sandbox`) and the grader's own copy of the cell; "" when the kernel
-    named no line of the cell."""
-    lines = cell.source.splitlines()[:-1]  # the learner's lines, without the grader's mark
+def _reported_line(outcome: Outcome) -> Any:
+    """The line the kernel reported for a learner's cell that raised (see :mod:`metarl_edu.classroom.sandbox`),
+    as IPython numbers the cell; None when it reported none. Untrusted: only a number to look up in the grader's
+    own copy of the cell."""
     reported = [r.get("line") for r in outcome.records if r.get("kind") == "error"]
+    return reported[-1] if reported else None
+
+
+def _line_place(cell: RunCell, reported: Any, width: int = 40) -> str:
+    """" at line 3 (`for r in rewards`)": line ``reported`` of a learner's cell as IPython numbers it (without
+    the leading blank lines), named as the learner sees it and quoted from the grader's own copy of the cell,
+    shortened to ``width``; "" when ``reported`` is not the number of one of the cell's lines."""
+    lines = cell.source.splitlines()[:-1]  # the learner's lines, without the grader's mark
     skipped = next((k for k, line in enumerate(lines) if line.strip()), 0)  # IPython drops leading blank lines
-    line = reported[-1] + skipped if reported and type(reported[-1]) is int else 0
+    line = reported + skipped if type(reported) is int else 0
     if not skipped < line <= len(lines):
         return ""
-    return f" at line {line}" + (f" ({_shown_line(lines[line - 1])})" if lines[line - 1].strip() else "")
+    return f" at line {line}" + (f" ({_shown_line(lines[line - 1], width)})" if lines[line - 1].strip() else "")
+
+
+def _error_place(cell: RunCell, outcome: Outcome) -> str:
+    """Where in a learner's cell its error arose (" at line 3 (`for r in rewards`)"), from the line the kernel
+    reported and the grader's own copy of the cell; "" when the kernel named no line of the cell."""
+    return _line_place(cell, _reported_line(outcome))
+
+
+def _function_place(cell: RunCell, reported: Any) -> str:
+    """Where in ``cell``, the learner's cell that defines a checked function, an exception of that function arose
+    (" at line 4 (`total += rewards[t]`) of your exercise cell"), from the line the check's record names and the
+    grader's own copy of the cell, shortened as the self-study check shortens it (:func:`wire.learner_line`);
+    "" when the record names no line of the cell."""
+    place = _line_place(cell, reported, width=60)
+    return f"{place} of {_what(cell)}" if place else ""
+
+
+def _definition_line(source: str, function: str) -> int | None:
+    """How a cell's code binds the name ``function``. When only its top-level, undecorated ``def function``
+    statements bind it: the first line (as IPython numbers the cell) whose running shows one of them ran, the first
+    line of its body below the line where its signature ends. 0 when nothing in it binds the name, or it does
+    not compile (so it never ran). None when something else may: an assignment, an import, a class, a decorated
+    def or one inside a block or another function, ``global``, or code static reading cannot follow (a magic,
+    ``exec``, ``globals()``: :data:`~metarl_edu.classroom.review.DYNAMIC`) in a cell that mentions the name."""
+    try:
+        tree = parse_source(python_source(source))
+    except (SyntaxError, ValueError):
+        return 0
+    nodes = list(ast.walk(tree))
+    binders = [node for node in nodes if
+               (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == function)
+               or (isinstance(node, ast.Name) and node.id == function and not isinstance(node.ctx, ast.Load))
+               or (isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) in (function, "*"))
+               or (isinstance(node, ast.ExceptHandler) and node.name == function)
+               or (isinstance(node, ast.Global | ast.Nonlocal) and function in node.names)]
+    defs = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.name == function and not node.decorator_list]
+    if function in source and any(isinstance(node, ast.Name) and node.id in DYNAMIC for node in nodes):
+        return None
+    if not binders:
+        return 0
+    if {id(node) for node in binders} != {id(node) for node in defs}:
+        return None
+    starts = []
+    for d in defs:  # its defaults and annotations run with the def itself, and may raise there
+        signature = [n for part in (d.args, d.returns) if part is not None for n in ast.walk(part)]
+        end = max([d.lineno, *(getattr(n, "end_lineno", None) or 0 for n in signature)])
+        starts.append(max(d.body[0].lineno, end + 1))
+    return min(starts)
+
+
+def _defining_cell(cells: list[RunCell], outcomes: dict[int, Outcome], index: int, function: str) -> RunCell | None:
+    """The learner's cell whose definition of ``function`` the check at ``cells[index]`` was given, in the
+    grader's own copy: the last cell run before the check whose code binds the name, when that is a learner's
+    cell that binds it only by top-level ``def`` (:func:`_definition_line`) and ran to its end, or raised on a
+    line that shows the definition ran; None when that cannot be told."""
+    for i in range(index - 1, -1, -1):
+        outcome = outcomes.get(i)
+        if outcome is None or cells[i].kind not in ("setup", "code", "learner"):
+            continue
+        bound_from = _definition_line(cells[i].source, function)
+        if bound_from == 0:
+            continue
+        if bound_from is None or cells[i].kind != "learner":
+            return None
+        reported = _reported_line(outcome)
+        ran = outcome.status == "ok" or (outcome.status == "error" and type(reported) is int and reported >= bound_from)
+        return cells[i] if ran else None
+    return None
 
 
 def _code_below_the_raise(sources: Iterable[str], function: str) -> bool:
