@@ -268,6 +268,11 @@ assert v_greedy[start] > v_random[start] + size(quick=0.3, full=0.5)
 assert v_greedy[start] > v_star[start] - size(quick=0.4, full=0.02)
 
 # %% [markdown]
+# The largest error sits on an action the greedy policy does not take (0.58 in full mode, against at most 0.23 on
+# each state's greedy action): an action tried once or twice, such as the step into the pit from the cell beside
+# it, keeps the error of its few updates. Q-learning's values are accurate where it acts often, and the greedy
+# policy needs only their order.
+#
 # ## Step sizes and exploration: what the convergence theorems ask
 # Q-learning converges to $q_*$ with probability 1 if every $(s, a)$ is updated infinitely often and the step sizes
 # of each pair satisfy the **Robbins-Monro conditions** (Watkins & Dayan 1992; Sutton & Barto 2018, eq. 2.7)
