@@ -175,6 +175,17 @@ def test_maml_regression_meta_training_makes_adaptation_better():
     assert after[10][1] < 0.9 * adaptation_mse(pretrained, steps=1, n_tasks=50)[10][1]
 
 
+def test_adaptation_mse_takes_the_step_size_it_is_given():
+    learner = MAMLRegression(seed=0)
+    default = adaptation_mse(learner, steps=2, n_tasks=5)
+    same = adaptation_mse(learner, steps=2, n_tasks=5, alpha=learner.config.alpha)
+    tiny = adaptation_mse(learner, steps=2, n_tasks=5, alpha=1e-9)
+    assert all(np.array_equal(default[k], same[k]) for k in (5, 10))
+    assert np.allclose(tiny[5], tiny[5][0], rtol=1e-6) and not np.allclose(default[5], default[5][0], rtol=1e-6)
+    with pytest.raises(ValueError, match="alpha"):
+        adaptation_mse(learner, steps=1, n_tasks=5, alpha=0.0)
+
+
 def test_learner_adapt_and_predict():
     learner = MAMLRegression(SinusoidConfig(alpha=0.05), seed=0)
     x = torch.linspace(-5, 5, 10).reshape(-1, 1)

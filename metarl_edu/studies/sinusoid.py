@@ -17,6 +17,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from tqdm.auto import trange
 
+from metarl_edu._checks import check_number
 from metarl_edu.config import size
 from metarl_edu.maml import Batch, Params, adapt, inner_update, maml_loss, regression_loss
 from metarl_edu.nets import mlp
@@ -199,14 +200,15 @@ class MAMLRegression(RegressionLearner):
 class PretrainedRegression(RegressionLearner):
     """The paper's baseline: one network trained on all tasks jointly, then fine-tuned like MAML.
 
-    Each step fits the mean squared error over a meta-batch of tasks pooled together (``meta_batch * k_shot``
-    points); at test time the same :meth:`adapt` fine-tunes it on a new task's K points.
+    Each step fits the mean squared error over a meta-batch of tasks pooled together, ``2 * k_shot`` points per
+    task: as many as MAML's step reads (support and query); at test time the same :meth:`adapt` fine-tunes it on a
+    new task's K points.
     """
 
     def step(self) -> float:
         c = self.config
         amplitude, phase = self.tasks.sample(c.meta_batch, self.rng)
-        x, y = self.tasks.points(amplitude, phase, c.k_shot, self.rng)
+        x, y = self.tasks.points(amplitude, phase, 2 * c.k_shot, self.rng)
         loss = self.loss(self.params, (x.reshape(-1, 1), y.reshape(-1, 1)))
         self.optimizer.zero_grad()
         loss.backward()
@@ -223,15 +225,17 @@ def adaptation_mse(
     seed: int = 1234,
     *,
     per_task: bool = False,
+    alpha: float | None = None,
 ) -> dict[int, np.ndarray]:
     """Query MSE on new tasks after 0, 1, ..., ``steps`` inner updates from K support points, for each K.
 
     The tasks and points depend only on ``seed``, so two learners evaluated with the same seed see the same
     tasks. Returns ``{K: mse}`` with ``mse[s]`` the mean over ``n_tasks`` tasks after ``s`` steps, shape
-    (steps + 1,); with ``per_task``, each task's own row, shape (n_tasks, steps + 1).
+    (steps + 1,); with ``per_task``, each task's own row, shape (n_tasks, steps + 1). ``alpha``: the step size of
+    the updates, default the learner's ``config.alpha`` (a fine-tuning step can be tuned on other seeds' tasks).
     """
     params = {k: v.detach() for k, v in learner.params.items()}
-    alpha = learner.config.alpha
+    alpha = learner.config.alpha if alpha is None else check_number("alpha", alpha, low=0.0, low_open=True)
 
     def curve(support: Batch, query: Batch) -> torch.Tensor:
         theta, mse = params, [learner.loss(params, query)]
