@@ -76,3 +76,8 @@ def test_the_committed_results_document_has_a_section_per_solution_notebook():
     text = (root / "docs" / "RESULTS.md").read_text(encoding="utf-8")
     assert text.startswith(full.HEADER)
     assert list(full.read_sections(text)) == sorted(p.stem for p in (root / "solutions").glob("*.ipynb"))
+
+
+def test_the_header_names_the_cpu():
+    # a network trained in a notebook can print other numbers on another CPU: the machine line says which one
+    assert full.cpu_model() and f"CPUs ({full.cpu_model()})" in full.machine()

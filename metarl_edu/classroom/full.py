@@ -43,7 +43,9 @@ machine that produced it; no number is typed in by hand, and none belongs in a d
 This file is written by `make full`, which runs `python -m metarl_edu.classroom.full solutions` (every lesson;
 `make full LESSONS=07,09` runs only lessons 07 and 09 and keeps the other sections as they are). Do not edit it by
 hand: rerun the command. Seeds are those fixed in the notebooks' cells, so a rerun on the same machine and versions
-prints the same numbers; times and other machines differ.
+prints the same numbers; times differ, and so can the numbers of a network trained in the notebook on another CPU
+(torch's arithmetic follows the vector instructions a CPU has, and a long training run amplifies the last bits):
+the header names the CPU.
 """
 
 
@@ -96,8 +98,21 @@ def run_full(notebook: Path, cell_timeout: int = 1800) -> LessonRun:
     return LessonRun(notebook.stem, printed_lines(nb), time.perf_counter() - started)
 
 
+def cpu_model() -> str:
+    """The CPU's model name and its widest vector instructions (AVX-512 or AVX2), from /proc/cpuinfo where there
+    is one, else what :func:`platform.processor` says."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    names = [line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")]
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {vector}"
+
+
 def machine() -> str:
-    """CPU count, operating system, and the versions of Python, torch and numpy of this process."""
+    """CPU count and model, operating system, and the versions of Python, torch and numpy of this process."""
 
     def version(package: str) -> str:
         try:
@@ -105,7 +120,8 @@ def machine() -> str:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    return (f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, Python {platform.python_version()}, "
+    return (f"{os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} {platform.machine()}, "
+            f"Python {platform.python_version()}, "
             f"torch {version('torch')}, numpy {version('numpy')}")
 
 
