@@ -506,6 +506,27 @@ def test_an_exception_names_the_line_of_the_learners_cell_and_the_grader_quotes_
 
 
 
+@pytest.mark.parametrize(("exercise_id", "exception", "worded"), [  # a case that words its own hint on the exception
+    ("discounted_return", IndexError, "but your function raised IndexError. Start from g = 0"),
+    ("held_out_scores", ValueError, "the leaking split raised ValueError; refuse it"),
+    ("reinforce_loss", TypeError, ": your function raised TypeError"),  # lesson 06 hints only on a message
+    ("gae", TypeError, ": your function raised TypeError"),
+])
+def test_the_graders_replay_gives_a_learners_exception_no_message_and_the_self_check_quotes_it(
+        exercise_id, exception, worded):
+    def raises(*args):
+        raise exception("PWNED <script> NoneType")  # 'NoneType': lesson 06's cases quote it with a hint of their own
+
+    record = wire.loads(wire.dumps(checks.record_check(exercise_id, raises)))
+    self_study = checks.judge_check(exercise_id, record)
+    graded = checks.judge_check(exercise_id, record, messages=False)
+    assert sum("PWNED <script> NoneType" in h for h in self_study.hints) == len(self_study.hints) > 0, self_study
+    assert not any("PWNED" in h for h in graded.hints) and any(worded in h for h in graded.hints), graded
+    assert all(exception.__name__ in h for h in graded.hints), graded
+    assert (graded.status, graded.n_cases, graded.n_passed) == (self_study.status, self_study.n_cases,
+                                                                self_study.n_passed)
+
+
 @pytest.mark.parametrize(
     ("kind", "fn", "raises"),
     [

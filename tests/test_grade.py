@@ -53,6 +53,9 @@ PLANS = load_plans(ROOT / "course")
 STUB = next(c["source"] for c in lesson_json("lessons", "00_welcome")["cells"]
             if c["id"] == "exercise-discounted_return")
 STUB = "".join(STUB) if isinstance(STUB, list) else STUB
+SAYS = (  # right for three rewards, else an exception whose message (not in the source) the kernel records
+    "def discounted_return(rewards, gamma):\n    if len(rewards) != 3:\n"
+    "        raise IndexError('DENWP'[::-1] + ' <script>')\n" + GOOD.split(":\n", 1)[1])
 
 
 def without_ids_or_metadata(nb: dict) -> dict:
@@ -99,6 +102,7 @@ def hostile_class(folder: Path, fake_gradebook: Path) -> dict[str, str | dict]:
             "\"passed\"}')",)),
         "infinite_loop": welcome("def discounted_return(rewards, gamma):\n    while True:\n        pass"),
         "raises": welcome("def discounted_return(rewards, gamma):\n    return 1 / 0"),
+        "raises_with_a_message": welcome(SAYS),
         "prints_megabytes": welcome(GOOD + "\nprint('x' * 3_000_000)"),
         "huge_allocation": welcome("x = bytearray(1 << 45)  # 32 TiB\n" + GOOD),
         "sys_exit": welcome("import sys\nsys.exit('by' + 'e')\n" + GOOD, added=("exit()",)),
@@ -209,7 +213,20 @@ def test_an_exception_reads_as_a_failed_check_with_hints(graded):
     assert any("ZeroDivisionError" in h for h in graded["records"]["raises"]["exercises"]["discounted_return"]["hints"])
 
 
-def test_the_reference_mentioned_outside_the_exercise_is_flagged_not_scored(graded):
+def test_an_exceptions_message_from_the_kernel_reaches_no_feedback_and_changes_no_score(graded):
+    row, record = graded["rows"]["raises_with_a_message"], graded["records"]["raises_with_a_message"]
+    hints = record["exercises"]["discounted_return"]["hints"]
+    feedback = (graded["summary"].feedback / "raises_with_a_message.txt").read_text()
+    assert "PWNED" not in json.dumps([row, record], default=str) + feedback
+    assert row["total"] == 0 and row["reason"].startswith("discounted_return: 3 of 6 checks passed"), row
+    assert ("rewards=[], gamma=0.9: an episode without rewards has G_0 = 0, but your function raised IndexError. "
+            "Start from g = 0 and let the loop add nothing") in hints and hints[0] in feedback
+    assert sum(": your function raised IndexError at line 3 (`raise IndexError(" in h for h in hints) == 2, hints
+    namespace: dict = {}
+    exec(SAYS, namespace)
+    self_study = checks.run_check("discounted_return", namespace["discounted_return"])
+    assert self_study.n_passed == 3 and repr(self_study).count("IndexError: PWNED <script>") == 3, self_study
+
     row = graded["rows"]["mentions_reference"]  # lesson 00's own advice: help(metarl_edu.mdp.discounted_return)
     assert row["total"] == 1 and row["status"] == "ok", row
     assert "mentioned outside the code of exercise 'discounted_return'" in row["review"], row

@@ -65,6 +65,14 @@ def fmt(x: Any) -> str:
     return repr(x)
 
 
+def fmt_exception(exc: BaseException) -> str:
+    """An exception for a hint: ``IndexError: list index out of range``, or only ``IndexError`` when it carries no
+    message, as the learner's exceptions do when the grader replays them (:class:`metarl_edu.classroom.wire.Replayer`
+    gives them only their type there)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def as_numbers(got: Any, what: str) -> np.ndarray:
     """A learner's answer as a float array, or a :class:`Failure` that says why it is not one (None: a missing
     ``return``). Torch tensors are detached first, so an answer that requires grad is accepted."""

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from metarl_edu import config
 from metarl_edu.classroom import wire
-from metarl_edu.classroom.cases import Exercise, Failure, registered
+from metarl_edu.classroom.cases import Exercise, Failure, fmt_exception, registered
 
 Status = Literal["passed", "failed", "not_attempted"]
 KINDS = ("lesson", "solution", "master")
@@ -164,9 +164,11 @@ def judge_check(exercise_id: str, record: Any, *, messages: bool = True,
                 place: Callable[[int], str] | None = None) -> CheckResult:
     """In the judging process: replay a :func:`record_check` record through the exercise's cases, whose
     comparisons run here. ``messages``: quote the messages of the exceptions the learner's code raised (the
-    grader does not: its hints are its own words). ``place``: for the grader, what to say of the line the record
-    names for an exception (" at line 4 (`...`) of your exercise cell", quoted from the grader's own copy of the
-    cell, or "" when it is no line of that cell); the record's text of the line is then not used."""
+    grader does not: its hints are its own words, and the replayed exceptions carry only their type, so that a
+    case that words its own hint on one quotes no kernel text either). ``place``: for the grader, what to say of
+    the line the record names for an exception (" at line 4 (`...`) of your exercise cell", quoted from the
+    grader's own copy of the cell, or "" when it is no line of that cell); the record's text of the line is then
+    not used."""
     exercise = get_exercise(exercise_id)
     if not isinstance(record, dict) or record.get("callable") is not True:
         shown = str(record.get("type", "something else")) if isinstance(record, dict) else "something else"
@@ -180,7 +182,7 @@ def judge_check(exercise_id: str, record: Any, *, messages: bool = True,
     for k, (description, run) in enumerate(exercise.cases(stand)):
         n_cases += 1
         case = recorded[k] if k < len(recorded) and isinstance(recorded[k], dict) else {}
-        stand.target = replayer = wire.Replayer(case.get("calls"))
+        stand.target = replayer = wire.Replayer(case.get("calls"), messages=messages)
         try:
             run()
         except (wire.NoAnswer, CaseTimeout):
@@ -199,7 +201,7 @@ def judge_check(exercise_id: str, record: Any, *, messages: bool = True,
         except wire.LearnerError as exc:
             hints.append(f"{description}: your function raised {exc.type_name}" + _where(exc, messages, place))
         except Exception as exc:  # a learner's bug must read as a hint, never as a traceback
-            hints.append(f"{description}: your function raised {type(exc).__name__}" + (f": {exc}" if messages else "")
+            hints.append(f"{description}: your function raised {fmt_exception(exc) if messages else type(exc).__name__}"
                          + _where(exc, messages, place))
         else:
             n_passed += 1

@@ -570,12 +570,14 @@ def learner_line(exc: BaseException, fn: Callable[..., Any]) -> list[Any]:
 class Replayer:
     """Stands in for the learner's function in the grader: the ``i``-th call returns (or raises) what the ``i``-th
     recorded call did, after checking that its arguments are the recorded ones and applying the recorded changes
-    to the grader's own arguments."""
+    to the grader's own arguments. ``messages``: a replayed exception carries the message the kernel recorded (the
+    self-study check); without, only its type, so that no case can quote the kernel's text in the grader's hints."""
 
-    def __init__(self, calls: Any) -> None:
+    def __init__(self, calls: Any, *, messages: bool = True) -> None:
         self.calls = calls if isinstance(calls, list) else []
         self.position = 0
         self.mismatch = False
+        self.messages = messages
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.position >= len(self.calls) or not isinstance(self.calls[self.position], dict):
@@ -594,7 +596,7 @@ class Replayer:
         if isinstance(entry.get("spies"), list):
             _call_spies(entry["spies"], _spies(args, kwargs), refs)
         if "raised" in entry:
-            exc = _exception(str(entry["raised"]), str(entry.get("message", ""))[:300])
+            exc = _exception(str(entry["raised"]), str(entry.get("message", ""))[:300] if self.messages else "")
             if isinstance(exc, NotImplementedError) and isinstance(entry.get("dependency"), str):
                 exc.dependency = entry["dependency"]  # type: ignore[attr-defined]
             where = entry.get("where")
@@ -631,16 +633,19 @@ def _call_spies(log: list[Any], spies: dict[str, Spy], refs: _Refs) -> None:
 
 
 def _exception(name: str, message: str) -> BaseException:
+    """The exception ``name`` rebuilt with ``message``; with none when ``message`` is empty, so that its text is
+    empty too (a ``KeyError('')`` would read ``''``)."""
+    args = (message,) if message else ()
     if name in EXCEPTIONS:
-        return _import(*EXCEPTIONS[name])(message)
+        return _import(*EXCEPTIONS[name])(*args)
     cls = getattr(builtins, name, None) if TYPE_NAME.fullmatch(name) else None
     if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
         try:
-            return cls(message)
+            return cls(*args)
         except Exception:  # noqa: BLE001  (an exception class with other arguments)
             return LearnerError(name)
     if name == "NotImplementedError":
-        return NotImplementedError(message)
+        return NotImplementedError(*args)
     return LearnerError(name if TYPE_NAME.fullmatch(name) else "Exception")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.cases import Exercise, Failure, call_unchanged, expect_close, register
+from metarl_edu.classroom.cases import Exercise, Failure, call_unchanged, expect_close, fmt_exception, register
 from metarl_edu.mdp import discounted_return as _reference
 
 # (rewards, gamma, expected G_0, worked by hand)
@@ -54,8 +54,8 @@ def _cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None]]]:
         try:
             got = _call(fn, [], 0.9)
         except (IndexError, ValueError, ZeroDivisionError, TypeError) as exc:
-            raise Failure(f"an episode without rewards has G_0 = 0, but your function raised {type(exc).__name__}: "
-                          f"{exc}. Start from g = 0 and let the loop add nothing") from None
+            raise Failure(f"an episode without rewards has G_0 = 0, but your function raised {fmt_exception(exc)}. "
+                          "Start from g = 0 and let the loop add nothing") from None
         expect_close(got, 0.0, what="G_0")
 
     def random_episodes() -> None:

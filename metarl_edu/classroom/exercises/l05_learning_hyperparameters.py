@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_close, fmt, register
+from metarl_edu.classroom.cases import Exercise, Failure, as_numbers, expect_close, fmt, fmt_exception, register
 from metarl_edu.classroom.references import held_out_scores as _held_out_reference
 from metarl_edu.classroom.references import ridge_fit as _ridge_reference
 from metarl_edu.classroom.wire import Spy, spied
@@ -183,7 +183,7 @@ def _loop_cases(fn: Callable[..., Any]) -> Iterator[tuple[str, Callable[[], None
         except Failure:
             raise
         except Exception as exc:
-            raise Failure(f"the leaking split raised {type(exc).__name__}: {exc}; refuse it with "
+            raise Failure(f"the leaking split raised {fmt_exception(exc)}; refuse it with "
                           "check_disjoint(split.train, split.test), which raises TaskLeakError") from None
         raise Failure("this split has task B in both train and test, and it was accepted. A leaking split measures "
                       "memory, not generalisation: call check_disjoint(split.train, split.test) first")
