@@ -509,8 +509,8 @@ def test_an_exception_names_the_line_of_the_learners_cell_and_the_grader_quotes_
 @pytest.mark.parametrize(("exercise_id", "exception", "worded"), [  # a case that words its own hint on the exception
     ("discounted_return", IndexError, "but your function raised IndexError. Start from g = 0"),
     ("held_out_scores", ValueError, "the leaking split raised ValueError; refuse it"),
-    ("reinforce_loss", TypeError, ": your function raised TypeError"),  # lesson 06 hints only on a message
-    ("gae", TypeError, ": your function raised TypeError"),
+    ("reinforce_loss", TypeError, "your function raised TypeError"),
+    ("gae", TypeError, "your function raised TypeError"),
 ])
 def test_the_graders_replay_gives_a_learners_exception_no_message_and_the_self_check_quotes_it(
         exercise_id, exception, worded):
@@ -679,3 +679,15 @@ def test_the_grader_scores_only_what_the_exercise_reaches():
                   "print(ref([1.0], 0.9) == discounted_return([1.0], 0.9))"):
         review = review_cells([own, extra], functions=fn, references=refs)
         assert review.uses == {} and any("mentioned outside the code of exercise" in f for f in review.flags)
+
+
+@pytest.mark.parametrize(("exercise_id", "fails", "hint"), [
+    ("reinforce_loss", lambda log_probs, returns, baseline, mask: (returns - baseline).sum(),
+     "baseline=None means b = 0"),
+    ("gae", lambda rewards, values, gamma, lam, mask: (rewards * mask).sum(), "mask=None means every step is real"),
+])
+def test_a_hint_for_a_missing_none_case_reaches_the_grader_too(exercise_id, fails, hint):
+    # the hint is chosen from the case's own inputs, so the grader, which replays no exception text, gives it too
+    record = wire.loads(wire.dumps(checks.record_check(exercise_id, fails)))
+    for messages in (True, False):
+        assert any(hint in h for h in checks.judge_check(exercise_id, record, messages=messages).hints)

@@ -103,8 +103,8 @@ def _input(fn: Callable[..., Any], obs: torch.Tensor, prev_action: torch.Tensor,
     """The learner's ``x_t`` as an array, with the shape checked (and explained) first."""
     try:
         x = fn(obs, prev_action, prev_reward, done, n_actions)
-    except RuntimeError as exc:
-        if "non-negative" in str(exc):
+    except RuntimeError:
+        if bool((prev_action < 0).any()):  # decided on the case's inputs: the grader sees no exception text
             raise Failure("one_hot cannot encode a = -1 (no previous action): one-hot prev_action.clamp(min=0), "
                           "then zero the rows where prev_action < 0") from None
         raise
