@@ -20,6 +20,8 @@ from metarl_edu.studies.sinusoid import (
     SinusoidTasks,
     adaptation_mse,
     maml_loss_loop,
+    train_pair,
+    tuned_step,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -184,6 +186,21 @@ def test_adaptation_mse_takes_the_step_size_it_is_given():
     assert np.allclose(tiny[5], tiny[5][0], rtol=1e-6) and not np.allclose(default[5], default[5][0], rtol=1e-6)
     with pytest.raises(ValueError, match="alpha"):
         adaptation_mse(learner, steps=1, n_tasks=5, alpha=0.0)
+
+
+def test_the_pretrained_step_is_tuned_on_other_tasks_and_the_pair_is_tested_on_the_same_ones():
+    config = SinusoidConfig(meta_batch=5)
+    pretrained = PretrainedRegression(config, seed=0)
+    pretrained.train(30, progress=False)
+    tuned = tuned_step(pretrained, tried=(1e-6, 0.01, 0.05))
+    for k, step in tuned.items():  # the lowest mean error over steps 1-10, on tasks of seed 99 (not the test's)
+        error = {a: adaptation_mse(pretrained, 10, (k,), seed=99, alpha=a)[k][1:].mean() for a in (1e-6, 0.01, 0.05)}
+        assert error[step] == min(error.values()) and len(set(error.values())) == 3
+    run = train_pair(config, SinusoidTasks(), seed=1, n_iterations=5, steps=2)
+    assert set(run) == {"maml", "pretrained", "tuned", "mse"} and len(run["maml"].losses) == 5
+    assert all(run["mse"][name][k].shape == (100, 3) for name in ("MAML", "pretrained") for k in (5, 10))
+    again = adaptation_mse(run["pretrained"], 2, (5,), per_task=True, alpha=run["tuned"][5])[5]
+    assert np.array_equal(again, run["mse"]["pretrained"][5])  # the same test tasks, the tuned step
 
 
 def test_learner_adapt_and_predict():

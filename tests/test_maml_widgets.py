@@ -11,7 +11,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from metarl_edu.notebook.maml import fit_scores, fit_ylim, maml_fit_explorer, plot_adaptation_curves  # noqa: E402
+from metarl_edu.notebook.maml import (  # noqa: E402
+    fit_scores,
+    fit_ylim,
+    maml_fit_explorer,
+    plot_adaptation_curves,
+    plot_training_losses,
+)
 from metarl_edu.studies.sinusoid import MAMLRegression, PretrainedRegression, adaptation_mse  # noqa: E402
 
 
@@ -28,6 +34,17 @@ def test_adaptation_curves_plot_is_labelled():
     assert "steps" in ax.get_xlabel() and "squared error" in ax.get_ylabel() and ax.get_title()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a, K = 5 (1 task)", "a, K = 10 (1 task)",
                                                                     "b, K = 5 (1 task)"]
+    plt.close("all")
+
+
+def test_training_losses_follow_every_seed_to_the_end(learners):
+    maml, pretrained = learners  # 5 iterations each: stretches of one iteration
+    fig = plot_training_losses({"MAML": {0: maml, 3: maml}, "pretrained": {0: pretrained}}, points=100)
+    left, right = fig.axes
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["seed 0", "seed 3"]
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), maml.losses)
+    assert left.get_lines()[0].get_xdata()[-1] == 4.5 and left.get_yscale() == "log"
+    assert "iteration" in right.get_xlabel() and "loss" in right.get_ylabel() and right.get_title() == "pretrained"
     plt.close("all")
 
 

@@ -19,6 +19,22 @@ K_MAX = 20  # largest K the widget offers
 STEPS_MAX = 10  # most inner steps the widget offers
 
 
+def plot_training_losses(learners: Mapping[str, Mapping[int, RegressionLearner]], points: int = 100) -> Figure:
+    """One panel per method (name -> {seed: trained learner}): each seed's training loss to the end of its run,
+    as the mean over each of ``points`` equal stretches of the run, on a log scale."""
+    fig, axes = plt.subplots(1, len(learners), figsize=(5.5 * len(learners), 3.2), squeeze=False)
+    for ax, (name, by_seed) in zip(axes[0], learners.items(), strict=True):
+        for seed, learner in by_seed.items():
+            losses = np.asarray(learner.losses, dtype=float)
+            stretch = max(1, len(losses) // points)
+            means = losses[: len(losses) // stretch * stretch].reshape(-1, stretch).mean(axis=1)
+            ax.plot((np.arange(means.size) + 0.5) * stretch, means, label=f"seed {seed}")
+        ax.set(xlabel="training iteration", ylabel="training loss (MSE)", yscale="log", title=name)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_adaptation_curves(
     curves: Mapping[str, Mapping[int, np.ndarray]],
     ax: Axes | None = None,

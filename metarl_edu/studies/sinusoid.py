@@ -254,3 +254,32 @@ def adaptation_mse(
             per_task_mse = vmap(curve)(support, query)
         results[k] = (per_task_mse if per_task else per_task_mse.mean(0)).numpy()
     return results
+
+
+FINE_TUNING_STEPS = (0.002, 0.005, 0.01, 0.02)
+
+
+def tuned_step(learner: RegressionLearner, k_shots: tuple[int, ...] = (5, 10),
+               tried: tuple[float, ...] = FINE_TUNING_STEPS, steps: int = 10, seed: int = 99) -> dict[int, float]:
+    """For each K, the step size among ``tried`` with the lowest mean query MSE over steps 1 to ``steps`` on new
+    tasks drawn from ``seed``: the fine-tuning step of the pretrained baseline, tuned as the paper tuned it, on
+    other tasks than those :func:`adaptation_mse` tests on (its default seed)."""
+    curves = {step: adaptation_mse(learner, steps, k_shots, seed=seed, alpha=step) for step in tried}
+    return {k: min(tried, key=lambda step: float(curves[step][k][1:].mean())) for k in k_shots}
+
+
+def train_pair(config: SinusoidConfig, tasks: SinusoidTasks, seed: int, n_iterations: int, steps: int = 10,
+               progress: bool = False) -> dict:
+    """MAML and the pretrained baseline trained from one seed for ``n_iterations`` steps each, the baseline's step
+    tuned (:func:`tuned_step`), both evaluated per task on :func:`adaptation_mse`'s test tasks.
+
+    Returns ``{"maml": learner, "pretrained": learner, "tuned": {K: step}, "mse": {"MAML": {K: (n_tasks,
+    steps + 1)}, "pretrained": {K: ...}}}``."""
+    maml, pretrained = MAMLRegression(config, tasks, seed=seed), PretrainedRegression(config, tasks, seed=seed)
+    maml.train(n_iterations, progress=progress)
+    pretrained.train(n_iterations, progress=progress)
+    tuned = tuned_step(pretrained, steps=steps)
+    mse = {"MAML": adaptation_mse(maml, steps, per_task=True),
+           "pretrained": {k: adaptation_mse(pretrained, steps, (k,), per_task=True, alpha=step)[k]
+                          for k, step in tuned.items()}}
+    return {"maml": maml, "pretrained": pretrained, "tuned": tuned, "mse": mse}
