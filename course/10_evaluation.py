@@ -274,8 +274,9 @@ assert gain.estimate > 0
 # 157 in the first block), and the averaged table overtakes it after about 60 episodes on the new pole; the mean
 # over all 200 episodes hides that. So the big gain is the value of *any* prior training on a pole; that averaging
 # over many poles adds to it is not shown. In quick mode (2 training poles of 300 episodes) the rival is ahead on both
-# held-out poles and the averaged table barely beats zeros, perhaps because two tables learned so briefly disagree
-# on many states and their average keeps the choices of neither. What 4 tasks cannot give either way is a
+# held-out poles and the averaged table beats zeros by a few steps only, and not in every run (both printed above;
+# its interval looks tight because it resamples just two poles), perhaps because two tables learned so briefly
+# disagree on many states and their average keeps the choices of neither. What 4 tasks cannot give either way is a
 # trustworthy interval for new poles: the bootstrap resamples the 4 poles as if they were the whole family (35
 # distinct resamples), and a percentile interval from so few values is too narrow (the stability study further
 # down shows the same for alpha = 0.5, with 3 seeds against 40). The poles also span only half-lengths 0.52 to 1 m:
