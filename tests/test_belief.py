@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from reevaluation import assert_reevaluated
 
 from metarl_edu.belief import (
     GoalEncoder,
@@ -140,8 +141,8 @@ def test_shipped_runs_reproduce_their_recorded_evaluation():
         agent = load_run(run)
         goals = held_out_goals(record["eval_tasks"], record["eval_seed"])
         returns, oracle = evaluate(agent, goals, n_traj=record["eval_traj"], seed=record["eval_seed"])
-        assert returns == pytest.approx(np.array(record["returns"]), abs=1e-3)
-        assert oracle == pytest.approx(np.array(record["oracle"]), abs=1e-3)
+        assert_reevaluated(returns, record["returns"])  # 2 of 120 moved on a CPU with other vector instructions
+        assert_reevaluated(oracle, record["oracle"])
         assert returns[:, 1].mean() > 1.2 * oracle.mean()  # within 20% of the oracle by episode 2
 
 
