@@ -446,12 +446,12 @@ q_pct, dq_pct = left_pct["Q-learning"], left_pct["Double Q-learning"]
 assert q_pct[:50].max() > 60 and q_pct[200:].mean() > dq_pct[200:].mean() and dq_pct.max() < 60
 
 # %% [markdown]
-# As in the book's figure, Q-learning soon takes `left` far more often than the 5% that exploration forces, and still
-# more often after 300 episodes: at first the max over B's untried and lucky estimates makes `left` look better than
-# the certain 0 of `right`, and only many visits to B pull every estimate down. Double Q-learning takes `left`
-# about half the time in its first, untrained episodes, never more beyond noise, and settles near the 5% floor
-# (slightly above it in our runs). QLearningAgent and the rest of the course use plain Q-learning; where the targets are noisy maxima,
-# remember this bias.
+# As in the book's figure, Q-learning soon takes `left` far more often than the 5% that exploration forces, and
+# still more often after 300 episodes: at first the max over B's untried and lucky estimates makes `left` look
+# better than the certain 0 of `right`, and only many visits to B pull every estimate down. Double Q-learning takes
+# `left` about half the time in its first, untrained episodes, never more beyond noise, and settles near the 5%
+# floor (slightly above it in our runs). QLearningAgent and the rest of the course use plain Q-learning; where the
+# targets are noisy maxima, remember this bias.
 #
 # ## On-policy versus off-policy: cliff walking
 # Sutton & Barto (2018), Example 6.6: on a 4x12 grid, every step costs -1 and stepping into the cliff costs -100

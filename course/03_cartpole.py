@@ -195,15 +195,15 @@ for name, bins_k in settings.items():
           f"(mean ± sd over seeds {list(bin_seeds)}); per seed {np.round(greedy_k).tolist()}")
 
 # %% [markdown]
-# In full mode (500 episodes, seeds 0-4; quick mode prints fewer episodes and seeds) the spread between seeds is about as large as the differences between
-# the settings: one seed of one setting says little. Averaged over seeds, the table with a single angle bin
-# (48 states) scores higher than the default (288 states) after 500 episodes, about 143 against 91, but the
-# seed-by-seed differences range from -11 to +150: five seeds hint at the effect without establishing it. The
-# hint has a reason: a small table learns faster, and the angular velocity alone says much about where the pole
-# is heading. The largest table (1920 states) scores lowest on average (about 58), with the same caveat: most of
-# its entries have hardly been visited. Fewer states are not the whole story, though: given 2000 episodes (full
-# mode) the default balances the pole for 436 to 500 steps (the five seeds above). Does one angle bin get there
-# too? Try it below with 2000 episodes.
+# In full mode (500 episodes, seeds 0-4; quick mode prints fewer episodes and seeds) the spread between seeds is
+# about as large as the differences between the settings: one seed of one setting says little. Averaged over seeds,
+# the table with a single angle bin (48 states) scores higher than the default (288 states) after 500 episodes,
+# about 143 against 91, but the seed-by-seed differences range from -11 to +150: five seeds hint at the effect
+# without establishing it. The hint has a reason: a small table learns faster, and the angular velocity alone says
+# much about where the pole is heading. The largest table (1920 states) scores lowest on average (about 58), with
+# the same caveat: most of its entries have hardly been visited. Fewer states are not the whole story, though: given
+# 2000 episodes (full mode) the default balances the pole for 436 to 500 steps (the five seeds above). Does one
+# angle bin get there too? Try it below with 2000 episodes.
 #
 # ## Explore: how many bins?
 # Each change trains three fresh agents (seeds 0-2) and redraws their mean learning curve with its spread, and each

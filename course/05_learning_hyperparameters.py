@@ -403,7 +403,8 @@ print("the sweep-trained nearest neighbours choose for this task:", models[1].pr
 # - **Do the features predict the difference?** The step budget does, and it is a feature. Random MDPs with a
 #   horizon from 1 to 20 steps have the same structure in a milder form, yet in full mode neither model beats the
 #   best constant there: nearest neighbours' interval includes 0 and ridge is below it, an interval that excludes
-#   0 (the last question below is one reason). A gridworld's goal cell and slip matter less at this budget.
+#   0 (the last two questions below are possible reasons). A gridworld's goal cell and slip matter less at this
+#   budget.
 # - **Is there enough data to learn the mapping?** A task's own best setting, picked from 2 runs among dozens of
 #   settings, is noisy: the oracle, which searches each held-out task with 2 runs of its own, can even score below
 #   the best constant (compare their rows in each table; the next cell counts where). Nearest neighbours average

@@ -205,11 +205,11 @@ for name, v in variance.items():
 for name, (shift, se) in mean_shift(samples).items():
     print(f"mean gradient, {name}: {100 * shift:+.0f} % ± {100 * se:.0f} % of the no-baseline one")
 resampled = np.random.default_rng(0).integers(0, n_batches, size=(1000, n_batches))  # batches drawn again
-for a, b in (("baseline", "no baseline"), ("baseline from another batch", "no baseline"),
-             ("baseline, penalised", "baseline")):
-    ratios = [float(samples[a][i].var(dim=0).sum() / samples[b][i].var(dim=0).sum()) for i in resampled]
+for num, den in (("baseline", "no baseline"), ("baseline from another batch", "no baseline"),
+                 ("baseline, penalised", "baseline")):
+    ratios = [float(samples[num][i].var(dim=0).sum() / samples[den][i].var(dim=0).sum()) for i in resampled]
     low, high = np.percentile(ratios, [2.5, 97.5])
-    print(f"variance of {a} / {b}: {variance[a] / variance[b]:.2f} [{low:.2f}, {high:.2f}] (95% bootstrap)")
+    print(f"variance of {num} / {den}: {variance[num] / variance[den]:.2f} [{low:.2f}, {high:.2f}] (95% bootstrap)")
 assert variance["baseline"] < variance["no baseline"]
 
 # %% [markdown]
@@ -404,9 +404,10 @@ assert curves["lam = 0.95"][0][-5:].mean() > curves["lam = 0.95"][0][:2].mean() 
 
 # %% [markdown]
 # At full size (100 updates, `docs/RESULTS.md`) the runs with $\lambda < 1$ end a little higher than $\lambda = 1$
-# on this one seed; one seed ranks nothing, and a ranking would need several seeds and paired differences. Which $\lambda$ is best depends on how good $V$ is: a poor value estimate makes small $\lambda$
-# biased, and large $\lambda$ pays in variance. PPO and TRPO implementations commonly use $\lambda$ around 0.95;
-# lesson 09's RL$^2$ uses GAE over whole trials.
+# on this one seed; one seed ranks nothing, and a ranking would need several seeds and paired differences. Which
+# $\lambda$ is best depends on how good $V$ is: a poor value estimate makes small $\lambda$ biased, and large
+# $\lambda$ pays in variance. PPO and TRPO implementations commonly use $\lambda$ around 0.95; lesson 09's RL$^2$
+# uses GAE over whole trials.
 #
 # ## Explore: learning rate and batch size
 # Each change trains fresh policies on CartPole (seeds 0, 1, ...) with the same budget of episodes, so a larger batch

@@ -401,7 +401,7 @@ print(f"MAML seed 1 before a step takes action 0 on {(pushes == 0).float().mean(
 # - seed 1 drops every pole before its step (about 11 steps): it takes the same action on 90% of its steps, a nearly
 #   constant push that topples the pole whichever way that action pushes. Its step lifts it to about 300 on plain
 #   and 200 on mirrored tasks: adaptation at work;
-# - seed 0 starts part-way (about 279 plain, 432 mirrored) and its step takes it to about 442 and 495;
+# - seed 0 starts part-way (about 279 plain, 432 mirrored) and its step takes it to about 442 and 493;
 # - seed 2 balances both kinds *before* any step (about 455 and 484), and its step adds nothing.
 #
 # How can a policy that sees only the current state, with no memory, balance a pole whichever way its pushes go?

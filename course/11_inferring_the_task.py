@@ -232,9 +232,10 @@ print(policy_tree(exact[10], depth=3))
 # the Bayes-optimal player pulls next (blue: arm 1, red: arm 2; the colour is $Q_1 - Q_2$). Beside it, the tree of
 # its first pulls. Move $n$ from 2 to 30 with arm 2 untried: with more pulls ahead, the player tries arm 2 after
 # fewer failures of arm 1, since what it learns has more pulls to pay off in. The prior acts through the untried
-# arm: a pessimistic one ($b > a$) makes the untried arm look poor, so the player keeps pulling an arm that has paid
-# before through more failures (with $n = 20$ and Beta(1, 3), after 3 successes it switches only after 5 failures);
-# an optimistic one ($a > b$) makes it switch after the first failure.
+# arm: a strongly pessimistic one (such as Beta(1, 3)) makes the untried arm look poor, so the player keeps pulling
+# an arm that has paid before through more failures (with $n = 20$, after 3 successes it switches only after 5
+# failures, against 2 with the flat prior); a strongly optimistic one (such as Beta(3, 1)) makes it switch after the
+# first failure. Mild priors (such as Beta(5, 3)) behave like the flat one.
 
 # %%
 bayes_bandit_explorer(horizon=10)
