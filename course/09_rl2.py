@@ -693,6 +693,13 @@ rl2_replay(agent_mdp, task=0, step=40)
 #   reason: it averages each policy gradient over more MDPs, so one noisy update is less likely to push the GRU
 #   into a habit of exploring too little. The $n = 10$ agents' 2,048 trials per batch would take four times as
 #   long again; 512 is what an hour per seed allows.
+# - Longer training did not help (not shipped). Seeds 1 and 2, still rising at iteration 1,000, were trained again
+#   for 2,000 iterations with `--iterations 2000`, as the $n = 10$ agents were, and both got worse on the 1,000
+#   MDPs of their `eval.json`: 379.5 against 392.3, and 319.0 against 379.7. The schedule stretches with the run
+#   (the entropy bonus falls to 0 and the step size to half over all the iterations), so the longer run explores
+#   longer and learns later: seed 1's curve was still rising at iteration 2,000 below where the shorter run ended,
+#   and seed 2's fell from about 331 to 296 between iterations 500 and 1,100 before climbing back to about 337. A
+#   run is judged by its whole curve to the end, on several seeds: here the longer schedule lost on both.
 #
 # (Each run's `eval.json` scores it on 1,000 other MDPs, so its numbers differ a little from the lesson's.) The
 # longer the trial, the more a systematic way to explore pays, and the more the GRU must remember: what 25
